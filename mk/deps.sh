@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages that hearth's build, guest images and tests need.
+# Skips everything when all are present; otherwise `apt-get update` first.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+PKGS=(
+	build-essential pkg-config clang libclang-rt-14-dev
+	libjson-c-dev libwebsockets-dev libsqlite3-dev libssl-dev libncurses-dev libreadline-dev
+	qemu-system-x86 qemu-utils
+	linux-source-6.1 flex bison bc libelf-dev xz-utils cpio kmod
+	busybox-static debootstrap e2fsprogs
+	openssh-server openssh-client
+	python3 python3-pytest python3-websockets
+	socat curl wrk hyperfine tmux
+)
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,90 @@
+/*
+ * engine.h - the VM engine interface hearthd uses (engine-neutral).
+ *
+ * An engine boots a guest from a kernel (+ initramfs and/or disk), snapshots
+ * it to a directory, restores a snapshot into any number of independent VMs,
+ * pauses/resumes vCPUs, suspends (snapshot + end the process) and stops it.
+ * Each VM exposes its agent channel as a connected stream file descriptor
+ * carrying the protocol in protocol/mux.h.
+ *
+ * Contracts:
+ *  - Every call takes a deadline in milliseconds and returns within it
+ *    (plus a small constant): a dead or stuck engine process is reported as an
+ *    error, never waited on forever.
+ *  - Errors return -1 and fill `err` with the reason (the engine's last stderr
+ *    lines, the monitor's error); nothing is printed.
+ *  - All files of a VM (overlay disks, logs) live in cfg->run_dir; stop
+ *    removes every file the engine created there (and the directory when the
+ *    engine created it).
+ *  - A snapshot directory is self-contained except for the image files it
+ *    names (kernel, initrd, base disk) and, after a resume, the snapshot it
+ *    was resumed from (its disk is the backing file of the new one).
+ *  - After boot/restore the agent has not been greeted: the caller runs the
+ *    HELLO and, after a restore, gives the guest fresh entropy and a hostname
+ *    (vmm/agentctl.h does both).
+ *  - The engine process is the VM's parent: the VM dies with it.
+ *  - vmm/ knows nothing of sessions, users or tokens.
+ */
+#ifndef HEARTH_ENGINE_H
+#define HEARTH_ENGINE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VM_ERR_LEN 1024
+
+struct vm_err {
+	char msg[VM_ERR_LEN];
+};
+
+enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
+
+struct vm_config {
+	const char *id;         /* VM identifier (used in file names and the guest hostname) */
+	const char *run_dir;    /* private directory for this VM's files; created if missing */
+	const char *kernel;     /* guest kernel */
+	const char *initrd;     /* optional initramfs */
+	const char *disk;       /* optional base disk image (raw; read-only backing of a qcow2 overlay) */
+	const char *cmdline;    /* extra kernel command line */
+	unsigned mem_mib;       /* guest memory (0: 128) */
+	unsigned vcpus;         /* 0: 1 */
+	enum vm_accel accel;    /* AUTO: HEARTH_ACCEL, else vm_accel_detect() */
+	int net;                /* 0: no network device (default) */
+};
+
+struct vm; /* one running or paused VM instance */
+
+struct vm_engine {
+	const char *name;
+	int (*boot)(const struct vm_config *cfg, int deadline_ms, struct vm **out, struct vm_err *err);
+	/* Snapshot memory + device state + disk into dir (created; must not hold a
+	 * snapshot yet), consistently. The VM is left paused and keeps running on a
+	 * new overlay over the snapshot's disk after resume. */
+	int (*snapshot)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
+	/* Snapshot into dir, then end the VM (as stop does): no host memory is held
+	 * while suspended. On success vm is freed; resume = restore(dir). On failure
+	 * the VM is still there (paused) unless its process died. */
+	int (*suspend)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
+	/* Restore a snapshot directory into a new, independent VM with its own
+	 * overlay. From cfg only id, run_dir and accel are used: the kernel, disk,
+	 * memory, vCPUs and devices come from the snapshot. A truncated or corrupt
+	 * snapshot is refused before anything runs. */
+	int (*restore)(const struct vm_config *cfg, const char *snapdir, int deadline_ms,
+		       struct vm **out, struct vm_err *err);
+	int (*pause)(struct vm *vm, int deadline_ms, struct vm_err *err);
+	int (*resume)(struct vm *vm, int deadline_ms, struct vm_err *err);
+	/* Stop the VM and free it, always (even on error); removes its files. */
+	int (*stop)(struct vm *vm, int deadline_ms, struct vm_err *err);
+	/* Connected stream fd to the guest agent (owned by the vm; valid until stop). */
+	int (*agent_fd)(struct vm *vm);
+	pid_t (*pid)(struct vm *vm);
+};
+
+/* "qemu" (the default when name is NULL); NULL when unknown. */
+const struct vm_engine *vm_engine_find(const char *name);
+/* KVM when /proc/cpuinfo shows vmx|svm and /dev/kvm opens, else TCG. */
+enum vm_accel vm_accel_detect(void);
+/* cfg->accel resolved: HEARTH_ACCEL=kvm|tcg overrides AUTO. */
+enum vm_accel vm_accel_resolve(enum vm_accel want);
+
+#endif
