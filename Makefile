@@ -50,6 +50,7 @@ include protocol/module.mk
 -include vmm/module.mk
 -include session/module.mk
 -include tests/module.mk
+-include tests/bench/module.mk
 
 .PHONY: all deps check bench fuzz shell clean distclean
 all: deps build
@@ -60,6 +61,9 @@ deps:
 
 check: all $(UNIT_TESTS) $(CHECK_DEPS)
 	@bash tests/run.sh
+
+shell: all
+	@bash mk/shell.sh
 
 clean:
 	rm -rf build build-san

@@ -3,7 +3,9 @@
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BIN)/tests/%)
 
-$(BIN)/tests/test_%: $(OBJ)/tests/unit/test_%.o $(OBJ)/libproto.a
+# Secondary expansion lets each test's extra objects be real prerequisites.
+.SECONDEXPANSION:
+$(BIN)/tests/test_%: $(OBJ)/tests/unit/test_%.o $$(UNIT_OBJS_$$*) $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(OBJ)/tests/unit/test_$*.o $(UNIT_OBJS_$*) $(OBJ)/libproto.a $(LDFLAGS) $(UNIT_LIBS_$*)
 
@@ -11,7 +13,7 @@ $(BIN)/tests/test_%: $(OBJ)/tests/unit/test_%.o $(OBJ)/libproto.a
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRCS) $(FUZZ_EXTRA_SRCS_$*)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRCS) $$(FUZZ_EXTRA_SRCS_$$*)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 

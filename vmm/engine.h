@@ -22,7 +22,10 @@
  *  - After boot/restore the agent has not been greeted: the caller runs the
  *    HELLO and, after a restore, gives the guest fresh entropy and a hostname
  *    (vmm/agentctl.h does both).
- *  - The engine process is the VM's parent: the VM dies with it.
+ *  - The engine process is the VM's parent and reaps it itself: do not reap
+ *    with waitpid(-1) elsewhere. The VM gets SIGKILL when the thread that
+ *    started it exits (PR_SET_PDEATHSIG), so no VM outlives a crashed daemon.
+ *  - Calls on one vm must not run concurrently; different vms are independent.
  *  - vmm/ knows nothing of sessions, users or tokens.
  */
 #ifndef HEARTH_ENGINE_H

@@ -1,0 +1,115 @@
+/*
+ * api_image.c - image.json and Hooks validation.
+ */
+#include "api_image.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	const char *block; /* microvmImageHooks or microvmHooks */
+	int min, max, def;
+} hook_spec[API_HOOK_COUNT] = {
+	[API_HOOK_READY] = { "ready", "microvmImageHooks", 1, 3600, 30 },
+	[API_HOOK_VALIDATE] = { "validate", "microvmImageHooks", 1, 3600, 30 },
+	[API_HOOK_RUN] = { "run", "microvmHooks", 1, 60, 1 },
+	[API_HOOK_RESUME] = { "resume", "microvmHooks", 1, 60, 1 },
+	[API_HOOK_SUSPEND] = { "suspend", "microvmHooks", 1, 60, 1 },
+	[API_HOOK_TERMINATE] = { "terminate", "microvmHooks", 1, 60, 1 },
+};
+
+const char *api_image_hook_name(enum api_hook h)
+{
+	return (unsigned)h < API_HOOK_COUNT ? hook_spec[h].name : "?";
+}
+
+int api_image_parse_hooks(struct json_object *o, struct api_hooks *out, struct api_err *e)
+{
+	memset(out, 0, sizeof *out);
+	int64_t port = 0;
+	if (api_json_int(o, "port", 1, 65535, &port, e) < 0)
+		return -1;
+	out->port = (int)port;
+	for (int h = 0; h < API_HOOK_COUNT; h++) {
+		struct json_object *blk;
+		char key[64];
+		const char *state;
+		int64_t t;
+		out->timeout[h] = hook_spec[h].def;
+		int rc = api_json_obj(o, hook_spec[h].block, &blk, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		rc = api_json_str(blk, hook_spec[h].name, 1, 16, &state, NULL, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			if (strcmp(state, "ENABLED") == 0)
+				out->enabled[h] = 1;
+			else if (strcmp(state, "DISABLED") != 0)
+				return api_fail(e, API_E_VALIDATION,
+						"%s must be ENABLED or DISABLED", hook_spec[h].name);
+		}
+		snprintf(key, sizeof key, "%sTimeoutInSeconds", hook_spec[h].name);
+		rc = api_json_int(blk, key, hook_spec[h].min, hook_spec[h].max, &t, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			out->timeout[h] = (int)t;
+	}
+	for (int h = 0; h < API_HOOK_COUNT; h++)
+		if (out->enabled[h] && !out->port)
+			return api_fail(e, API_E_VALIDATION, "enabled hooks require a port");
+	return 0;
+}
+
+static int copy_str(struct json_object *o, const char *key, int required, char *out, size_t n,
+		    struct api_err *e)
+{
+	const char *s;
+	int rc = api_json_str(o, key, required ? 1 : 0, n - 1, &s, NULL, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		if (required)
+			return api_fail(e, API_E_VALIDATION, "image.json: %s is required", key);
+		out[0] = '\0';
+		return 0;
+	}
+	snprintf(out, n, "%s", s);
+	return 0;
+}
+
+int api_image_parse(const char *text, size_t len, struct api_image *out, struct api_err *e)
+{
+	memset(out, 0, sizeof *out);
+	if (len > API_IMAGE_MAX_JSON)
+		return api_fail(e, API_E_VALIDATION, "image.json is too large");
+	struct json_object *o = api_json_parse(text, len, e);
+	if (!o)
+		return -1;
+	int64_t mem = 0;
+	struct json_object *hooks;
+	int rc = -1;
+	if (copy_str(o, "name", 1, out->name, sizeof out->name, e) < 0 ||
+	    copy_str(o, "version", 1, out->version, sizeof out->version, e) < 0 ||
+	    copy_str(o, "kernel", 1, out->kernel, sizeof out->kernel, e) < 0 ||
+	    copy_str(o, "initrd", 0, out->initrd, sizeof out->initrd, e) < 0 ||
+	    copy_str(o, "disk", 0, out->disk, sizeof out->disk, e) < 0 ||
+	    copy_str(o, "cmdline", 0, out->cmdline, sizeof out->cmdline, e) < 0 ||
+	    copy_str(o, "command", 0, out->command, sizeof out->command, e) < 0 ||
+	    api_json_int(o, "memoryMiB", 16, 65536, &mem, e) < 0)
+		goto out;
+	out->mem_mib = mem ? (unsigned)mem : 128;
+	int hr = api_json_obj(o, "hooks", &hooks, e);
+	if (hr < 0 || (hr == 1 && api_image_parse_hooks(hooks, &out->hooks, e) < 0))
+		goto out;
+	if (hr == 0)
+		api_image_parse_hooks(NULL, &out->hooks, e);
+	rc = 0;
+out:
+	json_object_put(o);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * catalog.c - managed image descriptions.
+ */
+#include "session/catalog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const catalog_names[] = { "busybox", "debian-12", NULL };
+
+int catalog_known(const char *name)
+{
+	for (int i = 0; catalog_names[i]; i++)
+		if (strcmp(catalog_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Paths in image.json are relative to the file's directory. */
+static void absolutize(const char *base, char *path, size_t n)
+{
+	if (!path[0] || path[0] == '/')
+		return;
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof tmp, "%s/%s", base, path) < (int)sizeof tmp)
+		snprintf(path, n, "%s", tmp);
+}
+
+int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
+		 struct api_err *e)
+{
+	char base[PATH_MAX], path[PATH_MAX];
+	static char text[API_IMAGE_MAX_JSON + 1]; /* event-loop thread only */
+	memset(out, 0, sizeof *out);
+	if (snprintf(base, sizeof base, "%s/%s", dir, name) >= (int)sizeof base ||
+	    snprintf(path, sizeof path, "%s/image.json", base) >= (int)sizeof path)
+		return api_fail(e, API_E_INTERNAL, "image path too long");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : api_fail(e, API_E_INTERNAL, "%s: %s", path, strerror(errno));
+	struct stat st;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && st.st_size <= API_IMAGE_MAX_JSON)
+		n = read(fd, text, API_IMAGE_MAX_JSON);
+	close(fd);
+	if (n < 0)
+		return api_fail(e, API_E_INTERNAL, "%s: unreadable or too large", path);
+	if (api_image_parse(text, (size_t)n, &out->img, e) < 0) {
+		char why[API_ERR_MSG];
+		snprintf(why, sizeof why, "%s", e->msg);
+		return api_fail(e, API_E_INTERNAL, "%s: %s", path, why);
+	}
+	absolutize(base, out->img.kernel, sizeof out->img.kernel);
+	absolutize(base, out->img.initrd, sizeof out->img.initrd);
+	absolutize(base, out->img.disk, sizeof out->img.disk);
+	out->created = (int64_t)st.st_mtime;
+	return 1;
+}

@@ -1,0 +1,358 @@
+/*
+ * hearthd.c - the hearth daemon: options, directories, the key, the store,
+ * the lifecycle workers and the libwebsockets event loop serving the API.
+ */
+#include "session/hearthd.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol/api_run.h"
+#include "session/httpd.h"
+#include "session/keeper.h"
+#include "session/keyfile.h"
+#include "session/lifecycle.h"
+#include "session/store.h"
+
+#define HEARTHD_VERSION "0.1"
+#define HEARTHD_STOP_MS 60000 /* longest wait for VM operations on a graceful stop */
+
+static struct hearthd hd;
+
+void hd_log(const char *fmt, ...)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s hearthd: ", ts);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int64_t hd_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t hd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- options ---- */
+
+static int opt_str(struct hd_config *c, const char *v, size_t off, size_t size)
+{
+	if (strlen(v) >= size)
+		return -1;
+	memcpy((char *)c + off, v, strlen(v) + 1);
+	return 0;
+}
+
+static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || *end || end == v || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+enum opt_kind { OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+
+static const struct option_def {
+	const char *name;
+	enum opt_kind kind;
+	size_t off, size;
+	const char *help;
+} options[] = {
+	{ "--api-listen", OPT_STR, offsetof(struct hd_config, api_listen),
+	  sizeof(((struct hd_config *)0)->api_listen), "HOST:PORT  API address (127.0.0.1:7400)" },
+	{ "--ingress-listen", OPT_STR, offsetof(struct hd_config, ingress_listen),
+	  sizeof(((struct hd_config *)0)->ingress_listen),
+	  "HOST:PORT  ingress address used in endpoint URLs (127.0.0.1:7443)" },
+	{ "--state-dir", OPT_STR, offsetof(struct hd_config, state_dir),
+	  sizeof(((struct hd_config *)0)->state_dir),
+	  "DIR  state: SQLite, key, VMs, snapshots ($HEARTH_HOME)" },
+	{ "--cache-dir", OPT_STR, offsetof(struct hd_config, cache_dir),
+	  sizeof(((struct hd_config *)0)->cache_dir), "DIR  shared cache ($HEARTH_CACHE)" },
+	{ "--image-dir", OPT_STR, offsetof(struct hd_config, image_dir),
+	  sizeof(((struct hd_config *)0)->image_dir),
+	  "DIR  managed images, DIR/NAME/image.json ($HEARTH_IMAGES)" },
+	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
+	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine (qemu)" },
+	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
+	  "SECONDS  TEST ONLY: lower the 60 s minimum of maxIdleDurationSeconds" },
+	{ "--test-tick-ms", OPT_TICK, 0, 0, "MS  TEST ONLY: timer resolution (1000)" },
+	{ "-v", OPT_VERBOSE, 0, 0, "verbose libwebsockets logging" },
+	{ "--help", OPT_HELP, 0, 0, "this text" },
+	{ "--version", OPT_VERSION, 0, 0, "print the version" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hearthd [options]\n");
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		fprintf(f, "  %-18s %s\n", options[i].name, options[i].help);
+}
+
+static int parse_args(int argc, char **argv, struct hd_config *c)
+{
+	for (int i = 1; i < argc; i++) {
+		const struct option_def *o = NULL;
+		const char *val = NULL;
+		for (size_t k = 0; k < sizeof options / sizeof options[0]; k++) {
+			size_t n = strlen(options[k].name);
+			if (strncmp(argv[i], options[k].name, n) == 0 &&
+			    (argv[i][n] == '\0' || argv[i][n] == '=')) {
+				o = &options[k];
+				val = argv[i][n] == '=' ? argv[i] + n + 1 : NULL;
+				break;
+			}
+		}
+		if (!o) {
+			fprintf(stderr, "hearthd: unknown option %s\n", argv[i]);
+			return -1;
+		}
+		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK;
+		if (takes && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		int64_t n;
+		switch (o->kind) {
+		case OPT_STR:
+			if (opt_str(c, val, o->off, o->size) < 0) {
+				fprintf(stderr, "hearthd: %s: value too long\n", o->name);
+				return -1;
+			}
+			break;
+		case OPT_MIN_IDLE:
+			if (opt_int(val, 1, API_MIN_IDLE, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 1..%d\n", o->name, API_MIN_IDLE);
+				return -1;
+			}
+			c->min_idle = n;
+			break;
+		case OPT_TICK:
+			if (opt_int(val, 10, 10000, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 10..10000\n", o->name);
+				return -1;
+			}
+			c->tick_ms = n;
+			break;
+		case OPT_VERBOSE:
+			c->verbose = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("hearthd %s\n", HEARTHD_VERSION);
+			exit(0);
+		}
+	}
+	return 0;
+}
+
+/* Fill directories not given on the command line from the environment. */
+static void default_dirs(struct hd_config *c, const char *argv0)
+{
+	const char *home = getenv("HOME");
+	int root = geteuid() == 0;
+	if (!c->state_dir[0]) {
+		const char *e = getenv("HEARTH_HOME");
+		if (e && *e)
+			snprintf(c->state_dir, sizeof c->state_dir, "%s", e);
+		else if (root || !home)
+			snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/hearth");
+		else
+			snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/share/hearth", home);
+	}
+	if (!c->cache_dir[0]) {
+		const char *e = getenv("HEARTH_CACHE");
+		if (e && *e)
+			snprintf(c->cache_dir, sizeof c->cache_dir, "%s", e);
+		else if (root || !home)
+			snprintf(c->cache_dir, sizeof c->cache_dir, "/var/cache/hearth");
+		else
+			snprintf(c->cache_dir, sizeof c->cache_dir, "%s/.cache/hearth", home);
+	}
+	if (!c->image_dir[0]) {
+		const char *e = getenv("HEARTH_IMAGES");
+		char exe[PATH_MAX], cand[PATH_MAX + 16];
+		struct stat st;
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		(void)argv0;
+		if (e && *e) {
+			snprintf(c->image_dir, sizeof c->image_dir, "%s", e);
+			return;
+		}
+		if (n > 0) {
+			exe[n] = '\0';
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = '\0';
+			/* A build tree: build/bin/hearthd next to build/guest/. */
+			snprintf(cand, sizeof cand, "%s/../guest", exe);
+			if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
+			    realpath(cand, c->image_dir))
+				return;
+		}
+		if (strlen(c->cache_dir) + 8 > sizeof c->image_dir)
+			return;
+		memcpy(c->image_dir, c->cache_dir, strlen(c->cache_dir));
+		memcpy(c->image_dir + strlen(c->cache_dir), "/images", 8);
+	}
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* ---- event loop ---- */
+
+static lws_sorted_usec_list_t tick_sul;
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	lifecycle_tick(hd.lc);
+	lws_sul_schedule(hd.lws, 0, sul, tick, hd.cfg.tick_ms * LWS_US_PER_MS);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	hd.stopping = 1;
+	if (hd.lws)
+		lws_cancel_service(hd.lws);
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024], host[128], path[PATH_MAX + 32];
+	int port;
+	struct hd_config *c = &hd.cfg;
+	if (argc > 1 && strcmp(argv[1], "--keeper") == 0)
+		return keeper_main(argc, argv);
+	ssize_t en = readlink("/proc/self/exe", hd.exe, sizeof hd.exe - 1);
+	if (en <= 0) {
+		fprintf(stderr, "hearthd: cannot find its own executable\n");
+		return 1;
+	}
+	hd.exe[en] = '\0';
+	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:7400");
+	snprintf(c->ingress_listen, sizeof c->ingress_listen, "127.0.0.1:7443");
+	snprintf(c->engine, sizeof c->engine, "qemu");
+	c->min_idle = API_MIN_IDLE;
+	c->tick_ms = 1000;
+	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
+	if (ti && *ti) {
+		int64_t n;
+		if (opt_int(ti, 1, API_MIN_IDLE, &n) == 0)
+			c->min_idle = n;
+	}
+	if (parse_args(argc, argv, c) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	default_dirs(c, argv[0]);
+	if (httpd_parse_listen(c->api_listen, host, sizeof host, &port) < 0) {
+		fprintf(stderr, "hearthd: bad --api-listen %s\n", c->api_listen);
+		return 2;
+	}
+	if (mkdirs(c->state_dir) < 0 || mkdirs(c->cache_dir) < 0) {
+		fprintf(stderr, "hearthd: cannot create %s or %s: %s\n", c->state_dir, c->cache_dir,
+			strerror(errno));
+		return 1;
+	}
+	chmod(c->state_dir, 0700);
+	snprintf(path, sizeof path, "%s/token.key", c->state_dir);
+	if (keyfile_load(path, hd.key, sizeof hd.key, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/hearth.db", c->state_dir);
+	if (store_open(path, &hd.store, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	lws_set_log_level(c->verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, NULL);
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = port;
+	info.iface = host;
+	info.protocols = httpd_protocol_list();
+	info.user = &hd;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL);
+	info.timeout_secs = 30;
+	info.keepalive_timeout = 30;
+	hd.lws = lws_create_context(&info);
+	if (!hd.lws) {
+		fprintf(stderr, "hearthd: cannot listen on %s\n", c->api_listen);
+		store_close(hd.store);
+		return 1;
+	}
+	if (lifecycle_create(&hd, &hd.lc, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		lws_context_destroy(hd.lws);
+		store_close(hd.store);
+		return 1;
+	}
+	lifecycle_recover(hd.lc);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	lws_sul_schedule(hd.lws, 0, &tick_sul, tick, c->tick_ms * LWS_US_PER_MS);
+	hd_log("listening on http://%s (state %s, images %s)", c->api_listen, c->state_dir,
+	       c->image_dir);
+	while (!hd.stopping)
+		if (lws_service(hd.lws, 0) < 0)
+			break;
+	lws_sul_cancel(&tick_sul);
+	/* Let jobs in flight finish (bounded); running VMs stay with their keepers. */
+	hd_log("stopping (%d VM operations in flight)", lifecycle_busy(hd.lc));
+	int64_t until = hd_now_ms() + HEARTHD_STOP_MS;
+	while (lifecycle_busy(hd.lc) && hd_now_ms() < until)
+		if (lws_service(hd.lws, 0) < 0)
+			break;
+	lifecycle_destroy(hd.lc);
+	hd.lc = NULL;
+	lws_context_destroy(hd.lws);
+	store_close(hd.store);
+	return 0;
+}

@@ -1,0 +1,435 @@
+/*
+ * keeper.c - the per-VM keeper process and hearthd's side of it.
+ */
+#include "session/keeper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/agentctl.h"
+#include "vmm/engine.h"
+#include "vmm/relay.h"
+
+#define KEEPER_OP_MS 60000
+#define KEEPER_REFRESH_MS 20000
+#define KEEPER_LINE 4200
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sock_path(struct sockaddr_un *sa, const char *dir, const char *name)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= sizeof sa->sun_path ? -1 : 0;
+}
+
+/* ---- the keeper process ---- */
+
+struct keeper {
+	const struct vm_engine *eng;
+	struct vm *vm;
+	struct relay relay;
+	int relay_open;
+	int lfd, cfd;
+	char dir[4096];
+	char inbuf[KEEPER_LINE];
+	size_t inlen;
+};
+
+static int open_relay(struct keeper *k, char *err, size_t n)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/agent.sock", k->dir);
+	if (relay_open(&k->relay, path, k->eng->agent_fd(k->vm), err, n) < 0)
+		return -1;
+	chmod(path, 0600);
+	k->relay_open = 1;
+	return 0;
+}
+
+static void close_relay(struct keeper *k)
+{
+	if (k->relay_open)
+		relay_close(&k->relay);
+	k->relay_open = 0;
+}
+
+static void reply(struct keeper *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct keeper *k, const char *fmt, ...)
+{
+	char line[KEEPER_REPLY];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;
+	/* Replies are single lines: fold any newline in an engine message. */
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[n++] = '\n';
+	if (k->cfd >= 0 && send(k->cfd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+		/* The asker went away; the outcome is visible in the VM's files. */
+	}
+}
+
+static void finish(struct keeper *k, int code)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/ctl.sock", k->dir);
+	unlink(p);
+	if (k->cfd >= 0)
+		close(k->cfd);
+	exit(code);
+}
+
+static void do_command(struct keeper *k, char *line)
+{
+	struct vm_err err = { { 0 } };
+	if (strcmp(line, "ping") == 0) {
+		reply(k, "ok %d", (int)k->eng->pid(k->vm));
+	} else if (strncmp(line, "suspend ", 8) == 0) {
+		close_relay(k);
+		if (k->eng->suspend(k->vm, line + 8, KEEPER_OP_MS, &err) == 0) {
+			reply(k, "ok");
+			finish(k, 0);
+		}
+		struct vm_err rerr = { { 0 } };
+		char e2[256];
+		if (k->eng->resume(k->vm, KEEPER_OP_MS, &rerr) == 0 && open_relay(k, e2, sizeof e2) == 0) {
+			reply(k, "err %s", err.msg);
+			return;
+		}
+		reply(k, "dead %s; %s", err.msg, rerr.msg);
+		k->eng->stop(k->vm, KEEPER_OP_MS, &rerr);
+		finish(k, 3);
+	} else if (strcmp(line, "stop") == 0) {
+		close_relay(k);
+		k->eng->stop(k->vm, KEEPER_OP_MS, &err);
+		reply(k, "ok");
+		finish(k, 0);
+	} else {
+		reply(k, "err unknown command");
+	}
+}
+
+static void on_ctl_input(struct keeper *k)
+{
+	ssize_t r = recv(k->cfd, k->inbuf + k->inlen, sizeof k->inbuf - 1 - k->inlen, 0);
+	if (r <= 0) {
+		close(k->cfd);
+		k->cfd = -1;
+		k->inlen = 0;
+		return;
+	}
+	k->inlen += (size_t)r;
+	char *nl = memchr(k->inbuf, '\n', k->inlen);
+	if (!nl) {
+		if (k->inlen >= sizeof k->inbuf - 1) {
+			reply(k, "err line too long");
+			close(k->cfd);
+			k->cfd = -1;
+			k->inlen = 0;
+		}
+		return;
+	}
+	*nl = '\0';
+	do_command(k, k->inbuf);
+	k->inlen = 0;
+}
+
+int keeper_main(int argc, char **argv)
+{
+	const char *dir = NULL, *id = NULL, *snap = NULL, *engine = "qemu";
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir"))
+			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--id"))
+			id = argv[i + 1];
+		else if (!strcmp(argv[i], "--snapshot"))
+			snap = argv[i + 1];
+		else if (!strcmp(argv[i], "--engine"))
+			engine = argv[i + 1];
+	}
+	/* fd 3 is the status pipe to the hearthd that started us. */
+	FILE *status = fdopen(3, "w");
+	if (!dir || !id || !snap || !status)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	struct keeper k = { .lfd = -1, .cfd = -1 };
+	snprintf(k.dir, sizeof k.dir, "%s", dir);
+	k.eng = vm_engine_find(engine);
+	if (!k.eng) {
+		fprintf(status, "err unknown engine %s\n", engine);
+		return 1;
+	}
+	char run[4200], err[512];
+	snprintf(run, sizeof run, "%s/run", dir);
+	struct vm_config cfg = { .id = id, .run_dir = run, .accel = VM_ACCEL_AUTO };
+	struct vm_err verr = { { 0 } };
+	if (k.eng->restore(&cfg, snap, KEEPER_OP_MS, &k.vm, &verr) < 0) {
+		fprintf(status, "err restore failed: %s\n", verr.msg);
+		return 1;
+	}
+	/* Make the restored clone unique (entropy, hostname, clock) before anyone
+	 * can talk to it: done here, next to the engine, it costs no relay hop. */
+	char aerr[AGENTCTL_ERR];
+	if (agentctl_refresh(k.eng->agent_fd(k.vm), id, KEEPER_REFRESH_MS, NULL, aerr,
+			     sizeof aerr) < 0) {
+		fprintf(status, "err agent did not answer after restore: %s\n", aerr);
+		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
+		return 1;
+	}
+	struct sockaddr_un sa;
+	if (sock_path(&sa, dir, "ctl.sock") < 0 || open_relay(&k, err, sizeof err) < 0) {
+		fprintf(status, "err keeper: %s\n", "socket path too long or relay failed");
+		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
+		return 1;
+	}
+	unlink(sa.sun_path);
+	k.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (k.lfd < 0 || bind(k.lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(k.lfd, 4) < 0) {
+		fprintf(status, "err keeper: ctl.sock: %s\n", strerror(errno));
+		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
+		return 1;
+	}
+	chmod(sa.sun_path, 0600);
+	fprintf(status, "ok %d\n", (int)k.eng->pid(k.vm));
+	fclose(status);
+	char activity[4200];
+	snprintf(activity, sizeof activity, "%s/activity", dir);
+	time_t touched = 0;
+	for (;;) {
+		struct pollfd pfd[RELAY_NFDS + 2];
+		int n = 0;
+		if (k.relay_open) {
+			relay_poll_fds(&k.relay, pfd);
+			n = RELAY_NFDS;
+		}
+		pfd[n] = (struct pollfd){ .fd = k.lfd, .events = POLLIN };
+		pfd[n + 1] = (struct pollfd){ .fd = k.cfd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n + 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* Traffic between a client and the agent counts as activity: touch
+		 * <vmdir>/activity (at most once a second) for hearthd's idle timer. */
+		if (k.relay_open && k.relay.cfd >= 0 &&
+		    ((pfd[1].revents | pfd[2].revents) & (POLLIN | POLLOUT))) {
+			time_t now = time(NULL);
+			if (now != touched) {
+				int fd = open(activity, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+				if (fd >= 0) {
+					futimens(fd, NULL);
+					close(fd);
+				}
+				touched = now;
+			}
+		}
+		if (k.relay_open && relay_handle(&k.relay, pfd) < 0) {
+			/* The agent stream ended: the VM is gone. */
+			close_relay(&k);
+			k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
+			finish(&k, 4);
+		}
+		if (pfd[n].revents & POLLIN) {
+			int c = accept4(k.lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0) {
+				if (k.cfd >= 0)
+					close(k.cfd);
+				k.cfd = c;
+				k.inlen = 0;
+			}
+			continue;
+		}
+		if (k.cfd >= 0 && (pfd[n + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+			on_ctl_input(&k);
+	}
+	k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
+	finish(&k, 5);
+	return 5;
+}
+
+/* ---- hearthd's side ---- */
+
+static int read_line(int fd, char *out, size_t n, int64_t dl)
+{
+	size_t have = 0;
+	while (have + 1 < n) {
+		int left = (int)(dl - mono_ms());
+		if (left <= 0)
+			return -1;
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pf, 1, left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return -1;
+		ssize_t r = read(fd, out + have, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out[have] == '\n') {
+			out[have] = '\0';
+			return 0;
+		}
+		have++;
+	}
+	out[have] = '\0';
+	return have ? 0 : -1;
+}
+
+pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
+		   const char *snapdir, int timeout_ms, char *reason, size_t rlen)
+{
+	int pfd[2];
+	char log[4200];
+	snprintf(log, sizeof log, "%s/keeper.log", vmdir);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(reason, rlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	char *const argv[] = { (char *)exe, "--keeper", "--dir", (char *)vmdir, "--id", (char *)id,
+			       "--snapshot", (char *)snapdir, "--engine", (char *)engine, NULL };
+	pid_t keeper = fork();
+	if (keeper < 0) {
+		snprintf(reason, rlen, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (keeper == 0) {
+		/* Only async-signal-safe calls until exec (hearthd is multi-threaded).
+		 * A session of its own: signals to hearthd's group do not reach it. */
+		setsid();
+		int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul >= 0)
+			dup2(nul, 0);
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		dup2(pfd[1], 3);
+		close_range(4, ~0U, 0);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[KEEPER_REPLY];
+	int rc = read_line(pfd[0], line, sizeof line, mono_ms() + timeout_ms);
+	close(pfd[0]);
+	if (rc < 0 || strncmp(line, "ok ", 3) != 0) {
+		if (rc < 0)
+			snprintf(reason, rlen, "VM keeper did not report within %d ms", timeout_ms);
+		else
+			snprintf(reason, rlen, "%s", strncmp(line, "err ", 4) == 0 ? line + 4 : line);
+		kill(keeper, SIGKILL);
+		keeper_reap(keeper, 2000);
+		return -1;
+	}
+	return keeper;
+}
+
+static int connect_to(const char *vmdir, const char *name, int timeout_ms)
+{
+	struct sockaddr_un sa;
+	if (sock_path(&sa, vmdir, name) < 0)
+		return -1;
+	int64_t dl = mono_ms() + timeout_ms;
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			return fd;
+		close(fd);
+		if (mono_ms() >= dl || (errno != ENOENT && errno != ECONNREFUSED))
+			return -1;
+		usleep(20 * 1000);
+	}
+}
+
+int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply_out, size_t n)
+{
+	int64_t dl = mono_ms() + timeout_ms;
+	int fd = connect_to(vmdir, "ctl.sock", timeout_ms < 2000 ? timeout_ms : 2000);
+	if (fd < 0)
+		return -1;
+	char line[KEEPER_LINE];
+	int len = snprintf(line, sizeof line, "%s\n", cmd);
+	int rc = -1;
+	if (len > 0 && (size_t)len < sizeof line &&
+	    send(fd, line, (size_t)len, MSG_NOSIGNAL) == len)
+		rc = read_line(fd, reply_out, n, dl);
+	close(fd);
+	return rc;
+}
+
+void keeper_reap(pid_t pid, int timeout_ms)
+{
+	int64_t dl = mono_ms() + timeout_ms;
+	while (pid > 0) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return; /* reaped, or not our child (adopted after a restart) */
+		if (mono_ms() >= dl)
+			return;
+		usleep(10 * 1000);
+	}
+}
+
+int keeper_alive(pid_t pid)
+{
+	char path[64], buf[256];
+	if (pid <= 0)
+		return 0;
+	/* Our own child: reap it if it ended. */
+	pid_t w = waitpid(pid, NULL, WNOHANG);
+	if (w == pid)
+		return 0;
+	if (kill(pid, 0) < 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t r = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z';
+}
+
+int keeper_agent_connect(const char *vmdir, int timeout_ms)
+{
+	return connect_to(vmdir, "agent.sock", timeout_ms);
+}

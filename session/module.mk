@@ -1,0 +1,40 @@
+# session/: hearthd, the daemon (API server, store, lifecycle), plus the API
+# models and tokens in protocol/ that need json-c/libcrypto. Those live in
+# their own archive (not PROTO_SRCS) because every fuzz target and the static
+# guest agent link PROTO_SRCS, and must not pull in json-c or libcrypto.
+API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
+	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
+	protocol/api_hook.c
+API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
+
+$(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c \
+	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
+	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
+	session/keeper.c
+SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
+SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
+$(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lcrypto) -lpthread
+
+$(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SESSION_LIBS)
+
+BINS += $(BIN)/hearthd
+
+# Unit tests and fuzz targets of the API models and tokens.
+API_LIBDIR := $(shell pkg-config --variable=libdir json-c 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)
+UNIT_OBJS_token := $(OBJ)/protocol/token.o
+UNIT_LIBS_token := -lcrypto
+$(BIN)/tests/test_token: $(OBJ)/protocol/token.o
+UNIT_OBJS_api := $(OBJ)/libapiproto.a
+UNIT_LIBS_api := -ljson-c -lcrypto
+$(BIN)/tests/test_api: $(OBJ)/libapiproto.a
+# The fuzz rule links all its prerequisites ($^): extra sources and libraries
+# go in as prerequisites, libraries by path.
+$(O)/fuzz/fuzz_token: protocol/token.c $(API_LIBDIR)/libcrypto.so
+$(O)/fuzz/fuzz_api: $(API_PROTO_SRCS) $(API_LIBDIR)/libjson-c.so $(API_LIBDIR)/libcrypto.so

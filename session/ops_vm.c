@@ -1,0 +1,430 @@
+/*
+ * ops_vm.c - the microVM operations: RunMicrovm, GetMicrovm, ListMicrovms,
+ * Suspend/Resume/TerminateMicrovm and the two token mints.
+ *
+ * Ingress connectors: hearth's connector ARNs end in :ALL_INGRESS (shell and
+ * app endpoint), :SHELL_INGRESS (shell only) or :NO_INGRESS. A VM run
+ * without ingressNetworkConnectors gets ALL_INGRESS: hearth's endpoint is a
+ * loopback service of the operator's own machine, and a shell is the point.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "protocol/api_auth.h"
+#include "protocol/api_ident.h"
+#include "protocol/api_page.h"
+#include "protocol/api_run.h"
+#include "protocol/token.h"
+#include "session/catalog.h"
+#include "session/lifecycle.h"
+#include "session/ops.h"
+#include "session/httpd.h"
+#include "session/routes.h"
+#include "session/store.h"
+
+#define CONNECTOR_PREFIX API_ARN_PREFIX API_MANAGED_ACCOUNT ":network-connector:"
+#define PAGE_LIST_MICROVMS 1
+
+enum { INGRESS_SHELL = 1, INGRESS_PROXY = 2 };
+
+static const struct {
+	const char *suffix;
+	int flags;
+} ingress_kinds[] = {
+	{ ":ALL_INGRESS", INGRESS_SHELL | INGRESS_PROXY },
+	{ ":SHELL_INGRESS", INGRESS_SHELL },
+	{ ":NO_INGRESS", 0 },
+};
+
+static int ingress_kind(const char *arn)
+{
+	size_t n = strlen(arn);
+	for (size_t i = 0; i < sizeof ingress_kinds / sizeof ingress_kinds[0]; i++) {
+		size_t sl = strlen(ingress_kinds[i].suffix);
+		if (n > sl && strcmp(arn + n - sl, ingress_kinds[i].suffix) == 0 &&
+		    strncmp(arn, "arn:", 4) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int ops_vm_ingress_flags(const struct store_vm *v)
+{
+	struct json_object *a = json_tokener_parse(v->ingress);
+	int flags = 0;
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		int k = ingress_kind(json_object_get_string(json_object_array_get_idx(a, i)));
+		if (k >= 0)
+			flags |= ingress_kinds[k].flags;
+	}
+	json_object_put(a);
+	return flags;
+}
+
+static struct json_object *str_array(const char *json)
+{
+	struct json_object *a = json_tokener_parse(json);
+	if (!a || !json_object_is_type(a, json_type_array)) {
+		json_object_put(a);
+		a = json_object_new_array();
+	}
+	return a;
+}
+
+struct json_object *ops_vm_json(struct hearthd *hd, const struct store_vm *v)
+{
+	struct json_object *o = json_object_new_object();
+	char arn[512], endpoint[256], host[128];
+	int port = 7443;
+	json_object_object_add(o, "microvmId", json_object_new_string(v->id));
+	json_object_object_add(o, "state", json_object_new_string(v->state));
+	if (httpd_parse_listen(hd->cfg.ingress_listen, host, sizeof host, &port) < 0)
+		port = 7443;
+	snprintf(endpoint, sizeof endpoint, "https://%s.localhost:%d", v->id, port);
+	json_object_object_add(o, "endpoint", json_object_new_string(endpoint));
+	api_ident_image_arn(v->image, v->image_managed, arn, sizeof arn);
+	json_object_object_add(o, "imageArn", json_object_new_string(arn));
+	json_object_object_add(o, "imageVersion", json_object_new_string(v->image_version));
+	if (v->exec_role[0])
+		json_object_object_add(o, "executionRoleArn", json_object_new_string(v->exec_role));
+	if (v->has_idle) {
+		struct json_object *ip = json_object_new_object();
+		json_object_object_add(ip, "maxIdleDurationSeconds",
+				       json_object_new_int64(v->max_idle));
+		json_object_object_add(ip, "suspendedDurationSeconds",
+				       json_object_new_int64(v->suspended_for));
+		json_object_object_add(ip, "autoResumeEnabled",
+				       json_object_new_boolean(v->auto_resume));
+		json_object_object_add(o, "idlePolicy", ip);
+	}
+	json_object_object_add(o, "maximumDurationInSeconds",
+			       json_object_new_int64(v->max_duration));
+	json_object_object_add(o, "startedAt", json_object_new_int64(v->started_at));
+	if (v->terminated_at)
+		json_object_object_add(o, "terminatedAt", json_object_new_int64(v->terminated_at));
+	if (v->reason[0])
+		json_object_object_add(o, "stateReason", json_object_new_string(v->reason));
+	json_object_object_add(o, "ingressNetworkConnectors", str_array(v->ingress));
+	json_object_object_add(o, "egressNetworkConnectors", str_array(v->egress));
+	return o;
+}
+
+
+/* Hex of nbytes random bytes; -1 when the kernel gives no randomness. */
+static int random_hex(char *out, size_t nbytes)
+{
+	uint8_t b[32];
+	if (nbytes > sizeof b)
+		nbytes = sizeof b;
+	if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+		return -1;
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	return 0;
+}
+
+/* Look up a VM by id or ARN: 1 found, -1 with e set. */
+int ops_vm_lookup(struct hearthd *hd, const char *ident, struct store_vm *v, struct api_err *e)
+{
+	struct api_ident id;
+	if (api_ident_microvm(ident, &id, e) < 0)
+		return -1;
+	int rc = store_vm_get(hd->store, id.name, v);
+	if (rc < 0)
+		return api_fail(e, API_E_INTERNAL, "state store error");
+	if (rc == 0)
+		return api_fail(e, API_E_NOTFOUND, "microVM %s not found", id.name);
+	return 1;
+}
+
+static int connectors_json(const char *const *list, unsigned n, const char *dflt, char *out,
+			   size_t cap, struct api_err *e)
+{
+	struct json_object *a = json_object_new_array();
+	for (unsigned i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(list[i]));
+	if (n == 0 && dflt)
+		json_object_array_add(a, json_object_new_string(dflt));
+	const char *s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = 0;
+	if (strlen(s) >= cap)
+		rc = api_fail(e, API_E_VALIDATION, "network connector list is too long");
+	else
+		snprintf(out, cap, "%s", s);
+	json_object_put(a);
+	return rc;
+}
+
+static int run_body(struct route_call *c, struct json_object *body, struct json_object **out,
+		    struct api_err *e)
+{
+	struct hearthd *hd = c->hd;
+	struct api_run_req r;
+	char image[129];
+	struct catalog_entry ce;
+	struct store_vm *v = calloc(1, sizeof *v);
+	int rc = -1;
+	if (!v)
+		return api_fail(e, API_E_INTERNAL, "out of memory");
+	if (api_run_parse(body, hd->cfg.min_idle, &r, e) < 0 ||
+	    ops_resolve_image(r.image, image, sizeof image, e) < 0)
+		goto out;
+	if (r.image_version && api_ident_version(r.image_version, e) < 0)
+		goto out;
+	for (unsigned i = 0; i < r.n_ingress; i++)
+		if (ingress_kind(r.ingress[i]) < 0) {
+			api_fail(e, API_E_VALIDATION,
+				 "unknown ingress network connector (hearth knows *:ALL_INGRESS, "
+				 "*:SHELL_INGRESS and *:NO_INGRESS)");
+			goto out;
+		}
+	if (r.client_token) {
+		int f = store_vm_by_client_token(hd->store, r.client_token, v);
+		char fp[17];
+		snprintf(fp, sizeof fp, "%016llx", (unsigned long long)api_run_fingerprint(&r));
+		if (f < 0) {
+			api_fail(e, API_E_INTERNAL, "state store error");
+			goto out;
+		}
+		if (f == 1) {
+			if (strcmp(fp, v->fingerprint) != 0) {
+				api_fail(e, API_E_CONFLICT,
+					 "clientToken was already used with different parameters");
+				goto out;
+			}
+			*out = ops_vm_json(hd, v);
+			rc = 200;
+			goto out;
+		}
+	}
+	int lr = catalog_load(hd->cfg.image_dir, image, &ce, e);
+	if (lr < 0)
+		goto out;
+	if (lr == 0) {
+		api_fail(e, API_E_NOTFOUND, "managed image %s is not built on this host", image);
+		goto out;
+	}
+	if (r.image_version && strcmp(r.image_version, ce.img.version) != 0) {
+		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, r.image_version);
+		goto out;
+	}
+	memset(v, 0, sizeof *v);
+	memcpy(v->id, "mvm-", 4);
+	if (random_hex(v->id + 4, 8) < 0) {
+		api_fail(e, API_E_INTERNAL, "no randomness for a microVM id");
+		goto out;
+	}
+	snprintf(v->state, sizeof v->state, "PENDING");
+	snprintf(v->image, sizeof v->image, "%s", image);
+	v->image_managed = 1;
+	snprintf(v->image_version, sizeof v->image_version, "%s", ce.img.version);
+	if (r.execution_role)
+		snprintf(v->exec_role, sizeof v->exec_role, "%s", r.execution_role);
+	v->has_idle = r.has_idle;
+	v->max_idle = r.max_idle;
+	v->suspended_for = r.suspended;
+	v->auto_resume = r.auto_resume;
+	v->max_duration = r.max_duration;
+	v->started_at = v->last_activity = hd_now();
+	v->generation = 1;
+	if (r.client_token)
+		snprintf(v->client_token, sizeof v->client_token, "%s", r.client_token);
+	snprintf(v->fingerprint, sizeof v->fingerprint, "%016llx",
+		 (unsigned long long)api_run_fingerprint(&r));
+	if (connectors_json(r.ingress, r.n_ingress, CONNECTOR_PREFIX "ALL_INGRESS", v->ingress,
+			    sizeof v->ingress, e) < 0 ||
+	    connectors_json(r.egress, r.n_egress, NULL, v->egress, sizeof v->egress, e) < 0)
+		goto out;
+	if (store_vm_insert(hd->store, v, r.hook_payload, r.hook_payload_len) < 0) {
+		api_fail(e, API_E_INTERNAL, "state store error: %s", store_errmsg(hd->store));
+		goto out;
+	}
+	if (lifecycle_run(hd->lc, v, e) < 0)
+		goto out;
+	*out = ops_vm_json(hd, v);
+	rc = 200;
+out:
+	free(v);
+	return rc;
+}
+
+int ops_vm_run(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	struct json_object *body = api_json_parse(c->body, c->body_len, e);
+	if (!body)
+		return -1;
+	int rc = run_body(c, body, out, e);
+	json_object_put(body);
+	return rc;
+}
+
+int ops_vm_get(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	struct store_vm *v = malloc(sizeof *v);
+	int rc = -1;
+	if (!v)
+		return api_fail(e, API_E_INTERNAL, "out of memory");
+	if (ops_vm_lookup(c->hd, c->params[0], v, e) == 1) {
+		*out = ops_vm_json(c->hd, v);
+		rc = 200;
+	}
+	free(v);
+	return rc;
+}
+
+struct list_ctx {
+	struct json_object *items;
+	int64_t last;
+};
+
+static int list_item(const struct store_vm *v, void *p)
+{
+	struct list_ctx *lc = p;
+	struct json_object *o = json_object_new_object();
+	char arn[512];
+	json_object_object_add(o, "microvmId", json_object_new_string(v->id));
+	json_object_object_add(o, "state", json_object_new_string(v->state));
+	api_ident_image_arn(v->image, v->image_managed, arn, sizeof arn);
+	json_object_object_add(o, "imageArn", json_object_new_string(arn));
+	json_object_object_add(o, "imageVersion", json_object_new_string(v->image_version));
+	json_object_object_add(o, "startedAt", json_object_new_int64(v->started_at));
+	json_object_array_add(lc->items, o);
+	lc->last = v->seq;
+	return 0;
+}
+
+
+
+int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	const char *img = routes_query(c, "imageIdentifier"), *ver = routes_query(c, "imageVersion");
+	char image[129];
+	int max, more = 0;
+	struct api_page pg;
+	if (img && ops_resolve_image(img, image, sizeof image, e) < 0)
+		return -1;
+	if (ver && api_ident_version(ver, e) < 0)
+		return -1;
+	const char *filters[] = { img ? image : NULL, ver };
+	uint64_t fh = api_page_filter_hash(filters, 2);
+	if (ops_paging(c, PAGE_LIST_MICROVMS, fh, &max, &pg, e) < 0)
+		return -1;
+	struct list_ctx lc = { json_object_new_array(), 0 };
+	int n = store_vm_list(c->hd->store, (int64_t)pg.after, filters[0], ver, max, list_item,
+			      &lc, &more);
+	if (n < 0) {
+		json_object_put(lc.items);
+		return api_fail(e, API_E_INTERNAL, "state store error");
+	}
+	*out = json_object_new_object();
+	json_object_object_add(*out, "items", lc.items);
+	if (more)
+		ops_next_token(c->hd, *out, PAGE_LIST_MICROVMS, fh, (uint64_t)lc.last);
+	return 200;
+}
+
+typedef int (*vm_op)(struct lifecycle *lc, struct store_vm *v, struct api_err *e);
+
+static int simple_op(struct route_call *c, struct json_object **out, struct api_err *e, vm_op op)
+{
+	struct store_vm *v = malloc(sizeof *v);
+	int rc = -1;
+	if (!v)
+		return api_fail(e, API_E_INTERNAL, "out of memory");
+	if (ops_vm_lookup(c->hd, c->params[0], v, e) == 1 && op(c->hd->lc, v, e) == 0) {
+		*out = json_object_new_object();
+		rc = 200;
+	}
+	free(v);
+	return rc;
+}
+
+static int terminate_by_user(struct lifecycle *lc, struct store_vm *v, struct api_err *e)
+{
+	return lifecycle_terminate(lc, v, "terminated by TerminateMicrovm", e);
+}
+
+int ops_vm_suspend(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return simple_op(c, out, e, lifecycle_suspend);
+}
+
+int ops_vm_resume(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return simple_op(c, out, e, lifecycle_resume);
+}
+
+int ops_vm_terminate(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return simple_op(c, out, e, terminate_by_user);
+}
+
+static int mint(struct route_call *c, struct json_object **out, struct api_err *e, int kind)
+{
+	struct api_auth_req r;
+	struct store_vm *v = NULL;
+	int rc = -1;
+	struct json_object *body = api_json_parse(c->body, c->body_len, e);
+	if (!body)
+		return -1;
+	if ((kind == TOKEN_KIND_PROXY ? api_auth_parse_proxy(body, &r, e)
+				      : api_auth_parse_shell(body, &r, e)) < 0)
+		goto out;
+	v = malloc(sizeof *v);
+	if (!v) {
+		api_fail(e, API_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (ops_vm_lookup(c->hd, c->params[0], v, e) < 0)
+		goto out;
+	if (strcmp(v->state, "TERMINATED") == 0 || strcmp(v->state, "TERMINATING") == 0) {
+		api_fail(e, API_E_CONFLICT, "microVM %s is %s", v->id, v->state);
+		goto out;
+	}
+	int flags = ops_vm_ingress_flags(v);
+	if (!(flags & (kind == TOKEN_KIND_PROXY ? INGRESS_PROXY : INGRESS_SHELL))) {
+		api_fail(e, API_E_VALIDATION,
+			 kind == TOKEN_KIND_PROXY
+				 ? "microVM was not run with the ALL_INGRESS network connector"
+				 : "microVM was not run with the SHELL_INGRESS or ALL_INGRESS "
+				   "network connector");
+		goto out;
+	}
+	struct token_claims cl = { .kind = (uint8_t)kind, .generation = (uint32_t)v->generation };
+	snprintf(cl.vm_id, sizeof cl.vm_id, "%s", v->id);
+	cl.issued = (uint64_t)hd_now();
+	cl.expires = cl.issued + (uint64_t)r.minutes * 60;
+	cl.nranges = r.nranges;
+	memcpy(cl.ranges, r.ranges, sizeof cl.ranges);
+	if (getrandom(cl.nonce, sizeof cl.nonce, 0) != (ssize_t)sizeof cl.nonce) {
+		api_fail(e, API_E_INTERNAL, "no randomness");
+		goto out;
+	}
+	char tok[TOKEN_MAX_LEN + 1];
+	if (token_sign(c->hd->key, sizeof c->hd->key, &cl, tok, sizeof tok) < 0) {
+		api_fail(e, API_E_INTERNAL, "token signing failed");
+		goto out;
+	}
+	struct json_object *m = json_object_new_object();
+	json_object_object_add(m, "X-aws-proxy-auth", json_object_new_string(tok));
+	*out = json_object_new_object();
+	json_object_object_add(*out, "authToken", m);
+	rc = 200;
+out:
+	free(v);
+	json_object_put(body);
+	return rc;
+}
+
+int ops_vm_auth_token(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return mint(c, out, e, TOKEN_KIND_PROXY);
+}
+
+int ops_vm_shell_token(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return mint(c, out, e, TOKEN_KIND_SHELL);
+}

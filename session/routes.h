@@ -1,0 +1,75 @@
+/*
+ * routes.h - the API's route table and dispatcher (no HTTP library here:
+ * httpd.c feeds decoded requests in and writes the answers out).
+ */
+#ifndef HEARTH_ROUTES_H
+#define HEARTH_ROUTES_H
+
+#include <stddef.h>
+
+#include "protocol/api_json.h"
+#include "session/hearthd.h"
+
+enum route_method { RM_GET = 1, RM_POST, RM_PUT, RM_PATCH, RM_DELETE, RM_OTHER };
+
+#define ROUTE_MAX_PARAMS 3
+#define ROUTE_MAX_QUERY 64
+
+struct route_query {
+	const char *name, *value;
+};
+
+struct route_call {
+	struct hearthd *hd;
+	const char *params[ROUTE_MAX_PARAMS];
+	unsigned nquery;
+	struct route_query query[ROUTE_MAX_QUERY];
+	const char *body;
+	size_t body_len;
+};
+
+struct route_resp {
+	int status;
+	const char *err_type; /* x-amzn-ErrorType when set */
+	char *body;           /* malloc'd JSON text (may be NULL for no body) */
+	size_t len;
+};
+
+/* A handler returns the success status (200/201/204) with *out set (or NULL
+ * for no body), or -1 with *e filled. */
+typedef int (*route_fn)(struct route_call *c, struct json_object **out, struct api_err *e);
+
+/*
+ * Route one request. path is URL-decoded; query holds decoded name/value
+ * pairs. Always fills *resp (the caller frees resp->body).
+ */
+void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
+		     const struct route_query *query, unsigned nquery, const char *body,
+		     size_t body_len, struct route_resp *resp);
+/* Build an error response (for the HTTP layer's own refusals). */
+void routes_error(struct route_resp *resp, int status, const char *type, const char *msg);
+/* First query value with this name, or NULL. */
+const char *routes_query(const struct route_call *c, const char *name);
+/* HTTP status of an AWS error name. */
+int routes_status(const char *err_type);
+
+/* Handlers, by resource. */
+int ops_vm_run(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_get(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_suspend(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_resume(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_terminate(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_auth_token(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_vm_shell_token(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_managed_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_managed_versions(struct route_call *c, struct json_object **out,
+			       struct api_err *e);
+int ops_image_unsupported(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_get(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_tags_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_tags_tag(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_tags_untag(struct route_call *c, struct json_object **out, struct api_err *e);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * chan_exec.c - exec channels: argv (execvp) or a command line (/bin/sh -c),
+ * no pty, stdout and stderr on separate pipes (streams 1 and 2), stdin from
+ * the channel only when asked for, in its own process group.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXEC_PIPE_SIZE (256 * 1024) /* fewer wakeups for bulk output */
+
+static int chan_exec_argv(struct spawn_req *r, const struct mux_open *o)
+{
+	int rc = MUX_OK;
+
+	if (o->nargv > 0) {
+		for (unsigned i = 0; i < o->nargv && rc == MUX_OK; i++)
+			rc = spawn_add_arg(r, i, o->argv[i].p, o->argv[i].len);
+		return rc;
+	}
+	if ((rc = spawn_add_arg(r, 0, "/bin/sh", 7)) || (rc = spawn_add_arg(r, 1, "-c", 2)))
+		return rc;
+	return spawn_add_arg(r, 2, o->cmdline.p, o->cmdline.len);
+}
+
+static void chan_exec_close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+	p[0] = p[1] = -1;
+}
+
+/* In the child: wire the pipes to 0, 1, 2 and exec. Never returns. */
+static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], int errs[2],
+			    int errp[2])
+{
+	const char *stage = "stdio";
+	int e, null;
+
+	setpgid(0, 0);
+	if (in[0] >= 0) {
+		if (dup2(in[0], 0) < 0)
+			spawn_child_fail(errp[1], stage, errno);
+	} else {
+		null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0)
+			spawn_child_fail(errp[1], "/dev/null", errno);
+		if (null > 2)
+			close(null);
+	}
+	if (dup2(out[1], 1) < 0 || dup2(errs[1], 2) < 0)
+		spawn_child_fail(errp[1], stage, errno);
+	if ((e = spawn_child_setup(r, &stage)) != 0)
+		spawn_child_fail(errp[1], stage, e);
+	execvp(r->argv[0], r->argv);
+	spawn_child_fail(errp[1], r->argv[0], errno);
+}
+
+static int chan_exec_open(struct agent *a, struct chan *c, const struct mux_open *o, char *err,
+		     size_t errlen)
+{
+	struct spawn_req *r = &(struct spawn_req){ 0 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errs[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int rc, e;
+	pid_t pid;
+
+	if ((rc = spawn_prepare(r, o, NULL, err, errlen)) != MUX_OK || (rc = chan_exec_argv(r, o))) {
+		spawn_free(r);
+		return rc;
+	}
+	if ((o->want_stdin && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(errs, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		rc = MUX_E_SPAWN;
+		goto fail;
+	}
+	pid = fork();
+	if (pid == 0)
+		chan_exec_child(r, in, out, errs, errp);
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		rc = MUX_E_SPAWN;
+		goto fail;
+	}
+	setpgid(pid, pid); /* also in the child: whichever runs first */
+	close(errp[1]);
+	errp[1] = -1;
+	e = spawn_wait_exec(errp[0], err, errlen);
+	if (e != 0) {
+		waitpid(pid, NULL, 0);
+		rc = MUX_E_SPAWN;
+		goto fail;
+	}
+	chan_exec_close_pair(errp);
+	close(out[1]);
+	close(errs[1]);
+	fcntl(out[0], F_SETPIPE_SZ, EXEC_PIPE_SIZE);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(errs[0], F_SETFL, O_NONBLOCK);
+	c->pid = pid;
+	c->want_stdin = o->want_stdin ? 1 : 0;
+	if (in[0] >= 0) {
+		close(in[0]);
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+		chan_set_fd(a, c, 0, in[1], -1, 1);
+	}
+	chan_set_fd(a, c, 1, out[0], MUX_STREAM_STDOUT, 0);
+	chan_set_fd(a, c, 2, errs[0], MUX_STREAM_STDERR, 0);
+	spawn_free(r);
+	return MUX_OK;
+fail:
+	chan_exec_close_pair(in);
+	chan_exec_close_pair(out);
+	chan_exec_close_pair(errs);
+	chan_exec_close_pair(errp);
+	spawn_free(r);
+	return rc;
+}
+
+static int chan_exec_signal(struct chan *c, int signo)
+{
+	if (c->exited)
+		return MUX_E_STATE;
+	return kill(-c->pid, signo) < 0 ? MUX_E_STATE : MUX_OK;
+}
+
+static void chan_exec_host_eof(struct agent *a, struct chan *c)
+{
+	chan_close_fd(a, c, 0); /* the child reads EOF on stdin */
+}
+
+static void chan_exec_terminate(struct agent *a, struct chan *c)
+{
+	kill(-c->pid, SIGTERM);
+	reap_kill_later(a, c->pid, agent_now_ms() + KILL_GRACE_MS);
+}
+
+const struct chan_kind_ops chan_exec_ops = {
+	.open = chan_exec_open,
+	.resize = NULL,
+	.signal = chan_exec_signal,
+	.host_eof = chan_exec_host_eof,
+	.terminate = chan_exec_terminate,
+};

@@ -1,0 +1,148 @@
+// Conformance: the official AWS SDK client for Lambda MicroVMs against hearthd.
+// Run by tests/integration/test_conformance_sdk.py, which starts hearthd and sets
+// HEARTH_ENDPOINT; HEARTH_REAL_VMS=1 when a bootable busybox image exists (then the
+// VMs really run, suspend and resume; otherwise runs end TERMINATED in the engine).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  LambdaMicrovmsClient,
+  RunMicrovmCommand,
+  GetMicrovmCommand,
+  ListMicrovmsCommand,
+  SuspendMicrovmCommand,
+  ResumeMicrovmCommand,
+  TerminateMicrovmCommand,
+  CreateMicrovmAuthTokenCommand,
+  CreateMicrovmShellAuthTokenCommand,
+  ListManagedMicrovmImagesCommand,
+  ListManagedMicrovmImageVersionsCommand,
+  CreateMicrovmImageCommand,
+  TagResourceCommand,
+  ListTagsCommand,
+  UntagResourceCommand,
+  paginateListMicrovms,
+  ResourceNotFoundException,
+  ValidationException,
+  ConflictException,
+  LambdaMicrovmsServiceException,
+} from "@aws-sdk/client-lambda-microvms";
+
+const endpoint = process.env.HEARTH_ENDPOINT;
+const realVms = process.env.HEARTH_REAL_VMS === "1";
+const client = new LambdaMicrovmsClient({
+  endpoint,
+  region: "us-east-1",
+  credentials: { accessKeyId: "hearth", secretAccessKey: "hearth" },
+  maxAttempts: 1,
+});
+const send = (cmd) => client.send(cmd);
+
+async function waitState(id, states, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await send(new GetMicrovmCommand({ microvmIdentifier: id }));
+    if (states.includes(last.state)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${id} not in ${states} after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+test("managed images are listed with their versions", { timeout: 30000 }, async () => {
+  const imgs = await send(new ListManagedMicrovmImagesCommand({}));
+  const arns = imgs.items.map((i) => i.imageArn);
+  assert.ok(arns.some((a) => a.endsWith(":microvm-image:busybox")));
+  assert.ok(arns.some((a) => a.endsWith(":microvm-image:debian-12")));
+  assert.ok(imgs.items[0].createdAt instanceof Date);
+  const vers = await send(new ListManagedMicrovmImageVersionsCommand({ imageIdentifier: "busybox" }));
+  assert.equal(vers.items.length, 1);
+  assert.equal(vers.items[0].status, "AVAILABLE");
+});
+
+test("run, get, list, suspend, resume, tokens, tags, terminate", { timeout: 600000 }, async () => {
+  const run = await send(new RunMicrovmCommand({
+    imageIdentifier: "arn:aws:lambda:us-east-1:aws:microvm-image:al2023-1",
+    maximumDurationInSeconds: 3600,
+    runHookPayload: "conformance",
+  }));
+  assert.match(run.microvmId, /^mvm-[0-9a-f]{16}$/);
+  assert.equal(run.state, "PENDING");
+  assert.ok(run.startedAt instanceof Date);
+  assert.equal(run.maximumDurationInSeconds, 3600);
+  const id = run.microvmId;
+
+  const listed = [];
+  for await (const page of paginateListMicrovms({ client, pageSize: 1 }, {})) {
+    listed.push(...page.items.map((i) => i.microvmId));
+  }
+  assert.ok(listed.includes(id));
+
+  if (realVms) {
+    const up = await waitState(id, ["RUNNING", "TERMINATED"], 240000);
+    assert.equal(up.state, "RUNNING", up.stateReason);
+
+    const proxy = await send(new CreateMicrovmAuthTokenCommand({
+      microvmIdentifier: id, expirationInMinutes: 5,
+      allowedPorts: [{ port: 8080 }, { range: { startPort: 9000, endPort: 9001 } }, { allPorts: {} }],
+    }));
+    assert.match(proxy.authToken["X-aws-proxy-auth"], /^hth1\./);
+    const shell = await send(new CreateMicrovmShellAuthTokenCommand({
+      microvmIdentifier: id, expirationInMinutes: 10,
+    }));
+    assert.match(shell.authToken["X-aws-proxy-auth"], /^hth1\./);
+    assert.notEqual(shell.authToken["X-aws-proxy-auth"], proxy.authToken["X-aws-proxy-auth"]);
+
+    await send(new SuspendMicrovmCommand({ microvmIdentifier: id }));
+    const s = await waitState(id, ["SUSPENDED", "TERMINATED"], 120000);
+    assert.equal(s.state, "SUSPENDED", s.stateReason);
+    await send(new ResumeMicrovmCommand({ microvmIdentifier: id }));
+    const r = await waitState(id, ["RUNNING", "TERMINATED"], 120000);
+    assert.equal(r.state, "RUNNING", r.stateReason);
+  }
+
+  const arn = `arn:hearth:lambda:local:000000000000:microvm:${id}`;
+  await send(new TagResourceCommand({ Resource: arn, Tags: { team: "conformance", env: "ci" } }));
+  let tags = await send(new ListTagsCommand({ Resource: arn }));
+  assert.deepEqual(tags.Tags, { team: "conformance", env: "ci" });
+  await send(new UntagResourceCommand({ Resource: arn, TagKeys: ["env"] }));
+  tags = await send(new ListTagsCommand({ Resource: arn }));
+  assert.deepEqual(tags.Tags, { team: "conformance" });
+
+  await send(new TerminateMicrovmCommand({ microvmIdentifier: id }));
+  const end = await waitState(id, ["TERMINATED"], 120000);
+  assert.ok(end.stateReason);
+  assert.ok(end.terminatedAt instanceof Date);
+});
+
+test("bad input maps to the modeled exception classes", { timeout: 60000 }, async () => {
+  await assert.rejects(send(new GetMicrovmCommand({ microvmIdentifier: "mvm-0000000000000000" })),
+    (e) => e instanceof ResourceNotFoundException && e.$metadata.httpStatusCode === 404);
+  await assert.rejects(send(new RunMicrovmCommand({ imageIdentifier: "busybox", maximumDurationInSeconds: 0 })),
+    (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400);
+  await assert.rejects(send(new RunMicrovmCommand({
+    imageIdentifier: "busybox",
+    idlePolicy: { maxIdleDurationSeconds: 10, suspendedDurationSeconds: 0, autoResumeEnabled: true },
+  })), (e) => e instanceof ValidationException);
+  await assert.rejects(send(new RunMicrovmCommand({ imageIdentifier: "no-such-image" })),
+    (e) => e instanceof ResourceNotFoundException);
+  await assert.rejects(send(new CreateMicrovmAuthTokenCommand({
+    microvmIdentifier: "mvm-0000000000000000", expirationInMinutes: 61, allowedPorts: [{ port: 1 }],
+  })), (e) => e instanceof ValidationException);
+  // The label is percent-encoded by the SDK; whatever route it lands on, it is refused.
+  await assert.rejects(send(new SuspendMicrovmCommand({ microvmIdentifier: "../../etc" })),
+    (e) => e instanceof LambdaMicrovmsServiceException && e.$metadata.httpStatusCode >= 400 &&
+      e.$metadata.httpStatusCode < 500);
+  await assert.rejects(send(new SuspendMicrovmCommand({ microvmIdentifier: "mvm;rm -rf" })),
+    (e) => e instanceof ValidationException);
+  const a = await send(new RunMicrovmCommand({ imageIdentifier: "busybox", clientToken: "conf-1", maximumDurationInSeconds: 60 }));
+  const b = await send(new RunMicrovmCommand({ imageIdentifier: "busybox", clientToken: "conf-1", maximumDurationInSeconds: 60 }));
+  assert.equal(a.microvmId, b.microvmId);
+  await assert.rejects(send(new RunMicrovmCommand({ imageIdentifier: "busybox", clientToken: "conf-1", maximumDurationInSeconds: 61 })),
+    (e) => e instanceof ConflictException && e.$metadata.httpStatusCode === 409);
+  await send(new TerminateMicrovmCommand({ microvmIdentifier: a.microvmId }));
+  await assert.rejects(send(new CreateMicrovmImageCommand({
+    name: "x", baseImageArn: "arn:hearth:lambda:local:aws:microvm-image:busybox",
+    buildRoleArn: "arn:aws:iam::000000000000:role/x", codeArtifact: { uri: "file:///tmp/x.zip" },
+  })), (e) => e instanceof LambdaMicrovmsServiceException && e.name === "NotImplementedException");
+  await waitState(a.microvmId, ["TERMINATED"], 120000);
+});

@@ -1,0 +1,121 @@
+"""Shared fixtures for the integration tests (keep them generic).
+
+HEARTH_BUILD (absolute build dir, default /work/main/build) says where the
+binaries are; every helper here has a deadline and cleans up after itself.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("HEARTH_BUILD", os.path.join(HERE, "..", "..", "build"))
+
+
+def hearth_bin(name):
+    """Path of a built binary, e.g. hearth_bin('hearth-agent')."""
+    return os.path.join(BUILD, "bin", name)
+
+
+def wait_for(pred, timeout, what):
+    """Poll pred until it returns something truthy; AssertionError on expiry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(0.02)
+
+
+def stop_process(p, timeout=5):
+    """SIGTERM, then SIGKILL; returns the exit status."""
+    if p.poll() is None:
+        try:
+            p.send_signal(signal.SIGTERM)
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return p.wait(timeout)
+
+
+class AgentProcess:
+    """hearth-agent serving --listen unix:<dir>/agent.sock.
+
+    prefix: a command to run it under (e.g. ['unshare', '--uts']);
+    sockdir: where the socket lives (default: a fresh temporary directory).
+    """
+
+    def __init__(self, prefix=(), args=(), sockdir=None, env=None):
+        self.dir = sockdir or tempfile.mkdtemp(prefix="hearth-agent-")
+        self.sock = os.path.join(self.dir, "agent.sock")
+        self.log_path = os.path.join(self.dir, "agent.log")
+        self.log = open(self.log_path, "wb")
+        cmd = list(prefix) + [hearth_bin("hearth-agent"), "--listen", "unix:" + self.sock,
+                              "--verbose"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10,
+                 "agent socket " + self.sock)
+        if self.proc.poll() is not None:
+            raise AssertionError("agent exited (%s): %s" % (self.proc.returncode,
+                                                            self.log_text()))
+
+    def connect(self, hello=True, timeout=10):
+        from agentproto import Agent
+        a = Agent.connect_unix(self.sock, timeout=timeout)
+        if hello:
+            a.hello(timeout=timeout)
+        return a
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-4000:]
+
+    def sanitizer_reports(self):
+        """AddressSanitizer/UBSan/LeakSanitizer findings in the log (SANITIZE builds)."""
+        with open(self.log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        return re.findall(r"(?m)^.*(?:Sanitizer|runtime error).*$", text)
+
+    def stop(self, cleanup=True):
+        """Stop it; returns the exit status. Removes the directory unless the
+        log shows a sanitizer finding (then it is kept for a look)."""
+        rc = stop_process(self.proc)
+        self.log.close()
+        self.reports = self.sanitizer_reports()
+        if cleanup and not self.reports:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+@pytest.fixture(scope="module")
+def agent_server():
+    """One hearth-agent per test module."""
+    srv = AgentProcess()
+    yield srv
+    srv.stop()
+    assert srv.reports == [], srv.log_path
+
+
+@pytest.fixture
+def agent(agent_server):
+    """A connected Agent (HELLO done) on the module's agent; closed afterwards."""
+    a = agent_server.connect()
+    yield a
+    # Leave the agent as we found it for the module's next test.
+    try:
+        for ch in a.list_channels(timeout=5):
+            a.attach(ch["id"]).close(timeout=5)
+    except Exception:
+        pass
+    a.close()

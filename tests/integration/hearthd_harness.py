@@ -1,0 +1,168 @@
+"""Start and talk to a real hearthd for the integration tests.
+
+Each Hearthd runs on a free loopback port with a private state directory;
+every wait has a deadline and stop() always reaps the process.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
+HEARTHD = os.path.join(BUILD, "bin", "hearthd")
+API = "/2025-09-09"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fake_image_dir(root, name="busybox", version="1", hooks=None):
+    """An image whose kernel does not exist: runs reach the engine and fail there."""
+    d = os.path.join(root, name)
+    os.makedirs(d, exist_ok=True)
+    img = {"name": name, "version": version, "kernel": "/nonexistent/vmlinuz",
+           "initrd": None, "disk": None, "cmdline": "console=hvc0", "memoryMiB": 64}
+    if hooks:
+        img["hooks"] = hooks
+    with open(os.path.join(d, "image.json"), "w") as f:
+        json.dump(img, f)
+    return root
+
+
+class Hearthd:
+    def __init__(self, state_dir, image_dir, extra=(), port=None, env=None):
+        self.state_dir = state_dir
+        self.image_dir = image_dir
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.log_path = os.path.join(os.path.dirname(state_dir.rstrip("/")) or ".",
+                                     "hearthd-%d.log" % self.port)
+
+    def start(self, timeout=15):
+        args = [HEARTHD, "--api-listen", "127.0.0.1:%d" % self.port,
+                "--state-dir", self.state_dir, "--image-dir", self.image_dir] + self.extra
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("hearthd exited: %s" % self.read_log())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("hearthd did not listen within %ss" % timeout)
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+        self.proc = None
+
+    def kill9(self):
+        self.stop(signal.SIGKILL)
+
+    def keepers(self):
+        """pids of the VM keepers (one per running VM) under this state dir."""
+        prefix = os.path.join(os.path.realpath(self.state_dir), "vms") + "/"
+        prefix2 = os.path.join(self.state_dir, "vms") + "/"
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"--keeper" not in args or b"--dir" not in args:
+                continue
+            i = args.index(b"--dir")
+            d = args[i + 1].decode(errors="replace") if i + 1 < len(args) else ""
+            if d.startswith(prefix) or d.startswith(prefix2):
+                found.append(int(pid))
+        return found
+
+    def close(self):
+        """Stop hearthd and end every VM it left running (keepers outlive hearthd)."""
+        self.stop()
+        for pid in self.keepers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    # ---- HTTP ----
+    def raw(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            if isinstance(body, str):
+                body = body.encode()
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            conn.close()
+
+    def call(self, method, path, body=None, **kw):
+        status, headers, data = self.raw(method, API + path, body, **kw)
+        doc = json.loads(data) if data else None
+        return status, headers.get("x-amzn-errortype"), doc
+
+    def run(self, **fields):
+        fields.setdefault("imageIdentifier", "busybox")
+        return self.call("POST", "/microvms", fields)
+
+    def get(self, vm_id):
+        return self.call("GET", "/microvms/" + vm_id)
+
+    def wait_state(self, vm_id, states, timeout):
+        """Poll GetMicrovm until the state is one of `states`; return the doc."""
+        if isinstance(states, str):
+            states = (states,)
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            st, _, doc = self.get(vm_id)
+            assert st == 200, doc
+            last = doc
+            if doc["state"] in states:
+                return doc
+            time.sleep(0.1)
+        raise AssertionError("%s not in %s after %ss: %s" % (vm_id, states, timeout, last))
+
+
+def cleanup_dir(path):
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,328 @@
+/* test_api.c - request validation models in protocol/api_*.c */
+#include <stdlib.h>
+
+#include "protocol/api_auth.h"
+#include "protocol/api_hook.h"
+#include "protocol/api_ident.h"
+#include "protocol/api_image.h"
+#include "protocol/api_json.h"
+#include "protocol/api_page.h"
+#include "protocol/api_run.h"
+#include "protocol/api_tags.h"
+#include "test.h"
+
+static struct json_object *parse(const char *s)
+{
+	struct api_err e = { 0 };
+	return api_json_parse(s, strlen(s), &e);
+}
+
+/* 0 when the body validates as RunMicrovm, else -1 with the error type in *type.
+ * The parsed body stays alive until the next call (r points into it). */
+static int run(const char *s, struct api_run_req *r, const char **type)
+{
+	static struct json_object *last;
+	struct api_err e = { 0 };
+	json_object_put(last);
+	last = api_json_parse(s, strlen(s), &e);
+	int rc = last ? api_run_parse(last, API_MIN_IDLE, r, &e) : -1;
+	*type = e.type;
+	return rc;
+}
+
+TEST(json_parse)
+{
+	struct api_err e = { 0 };
+	struct json_object *o = parse("");
+	CHECK(o && json_object_is_type(o, json_type_object));
+	json_object_put(o);
+	CHECK(parse("{") == NULL);
+	CHECK(parse("[]") == NULL);
+	CHECK(parse("{} x") == NULL);
+	CHECK(parse("{}{}") == NULL);
+	CHECK(parse("\"s\"") == NULL);
+	o = parse(" {\"a\":1} \n");
+	CHECK(o != NULL);
+	json_object_put(o);
+	/* Deep nesting is refused. */
+	char deep[200];
+	memset(deep, '[', sizeof deep);
+	memcpy(deep, "{\"a\":", 5);
+	CHECK(api_json_parse(deep, sizeof deep, &e) == NULL);
+	CHECK_STR(e.type, API_E_VALIDATION);
+	CHECK(api_json_parse("{}", API_MAX_BODY + 1, &e) == NULL);
+}
+
+TEST(run_valid)
+{
+	struct api_run_req r;
+	const char *t;
+	CHECK_EQ(run("{\"imageIdentifier\":\"busybox\",\"unknownField\":[1,2]}", &r, &t), 0);
+	CHECK_STR(r.image, "busybox");
+	CHECK_EQ(r.max_duration, API_MAX_DURATION);
+	CHECK(!r.has_idle);
+	CHECK_EQ(run("{\"imageIdentifier\":\"busybox\",\"idlePolicy\":{\"maxIdleDurationSeconds\":60,"
+		     "\"suspendedDurationSeconds\":0,\"autoResumeEnabled\":true},"
+		     "\"maximumDurationInSeconds\":1,\"runHookPayload\":\"hi\","
+		     "\"clientToken\":\"abc\",\"logging\":{\"disabled\":{}}}",
+		     &r, &t),
+		 0);
+	CHECK(r.has_idle && r.max_idle == 60 && r.suspended == 0 && r.auto_resume == 1);
+	CHECK_EQ(r.max_duration, 1);
+	CHECK_EQ(r.hook_payload_len, 2u);
+	CHECK_STR(r.client_token, "abc");
+	CHECK_STR(r.logging_kind, "disabled");
+}
+
+TEST(run_invalid)
+{
+	struct api_run_req r;
+	const char *t;
+	const char *bad[] = {
+		"{}",
+		"{\"imageIdentifier\":5}",
+		"{\"imageIdentifier\":\"\"}",
+		"{\"imageIdentifier\":\"b\",\"maximumDurationInSeconds\":0}",
+		"{\"imageIdentifier\":\"b\",\"maximumDurationInSeconds\":28801}",
+		"{\"imageIdentifier\":\"b\",\"maximumDurationInSeconds\":\"60\"}",
+		"{\"imageIdentifier\":\"b\",\"maximumDurationInSeconds\":60.5}",
+		"{\"imageIdentifier\":\"b\",\"maximumDurationInSeconds\":99999999999999999999999}",
+		"{\"imageIdentifier\":\"b\",\"idlePolicy\":{\"maxIdleDurationSeconds\":59,"
+		"\"suspendedDurationSeconds\":0,\"autoResumeEnabled\":true}}",
+		"{\"imageIdentifier\":\"b\",\"idlePolicy\":{\"maxIdleDurationSeconds\":60}}",
+		"{\"imageIdentifier\":\"b\",\"idlePolicy\":{\"maxIdleDurationSeconds\":60,"
+		"\"suspendedDurationSeconds\":-1,\"autoResumeEnabled\":true}}",
+		"{\"imageIdentifier\":\"b\",\"idlePolicy\":{\"maxIdleDurationSeconds\":60,"
+		"\"suspendedDurationSeconds\":1,\"autoResumeEnabled\":\"yes\"}}",
+		"{\"imageIdentifier\":\"b\",\"idlePolicy\":[]}",
+		"{\"imageIdentifier\":\"b\",\"ingressNetworkConnectors\":\"x\"}",
+		"{\"imageIdentifier\":\"b\",\"ingressNetworkConnectors\":[1]}",
+		"{\"imageIdentifier\":\"b\",\"clientToken\":\"\"}",
+		"{\"imageIdentifier\":\"b\",\"logging\":{}}",
+		"{\"imageIdentifier\":\"b\",\"logging\":{\"disabled\":{},\"cloudWatch\":{}}}",
+		"{\"imageIdentifier\":\"b\",\"runHookPayload\":7}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (run(bad[i], &r, &t) != -1 || !t || strcmp(t, API_E_VALIDATION) != 0) {
+			fprintf(stderr, "  accepted or wrong error: %s\n", bad[i]);
+			CHECK(0);
+		}
+	}
+	/* runHookPayload is capped at 16 KiB. */
+	size_t n = API_MAX_HOOK_PAYLOAD + 64;
+	char *big = malloc(n + 64);
+	CHECK(big != NULL);
+	int off = sprintf(big, "{\"imageIdentifier\":\"b\",\"runHookPayload\":\"");
+	memset(big + off, 'x', API_MAX_HOOK_PAYLOAD + 1);
+	strcpy(big + off + API_MAX_HOOK_PAYLOAD + 1, "\"}");
+	int rc = run(big, &r, &t);
+	big[off + API_MAX_HOOK_PAYLOAD] = '"';
+	strcpy(big + off + API_MAX_HOOK_PAYLOAD + 1, "}");
+	int rc2 = run(big, &r, &t);
+	free(big);
+	CHECK_EQ(rc, -1);
+	CHECK_EQ(rc2, 0);
+}
+
+TEST(run_min_idle_configurable)
+{
+	struct api_err e = { 0 };
+	struct api_run_req r;
+	struct json_object *o = parse("{\"imageIdentifier\":\"b\",\"idlePolicy\":{"
+				      "\"maxIdleDurationSeconds\":2,\"suspendedDurationSeconds\":1,"
+				      "\"autoResumeEnabled\":false}}");
+	CHECK(o != NULL);
+	CHECK_EQ(api_run_parse(o, API_MIN_IDLE, &r, &e), -1);
+	CHECK_EQ(api_run_parse(o, 1, &r, &e), 0);
+	json_object_put(o);
+}
+
+TEST(fingerprint)
+{
+	struct api_run_req a, b;
+	const char *t;
+	CHECK_EQ(run("{\"imageIdentifier\":\"busybox\",\"clientToken\":\"x\"}", &a, &t), 0);
+	uint64_t fa = api_run_fingerprint(&a);
+	CHECK_EQ(run("{\"imageIdentifier\":\"busybox\",\"clientToken\":\"y\"}", &b, &t), 0);
+	CHECK_EQ(fa, api_run_fingerprint(&b));
+	CHECK_EQ(run("{\"imageIdentifier\":\"busybox\",\"maximumDurationInSeconds\":5}", &b, &t),
+		 0);
+	CHECK(fa != api_run_fingerprint(&b));
+}
+
+static int auth(const char *s, int proxy, struct api_auth_req *r)
+{
+	struct api_err e = { 0 };
+	struct json_object *o = api_json_parse(s, strlen(s), &e);
+	int rc = o ? (proxy ? api_auth_parse_proxy(o, r, &e) : api_auth_parse_shell(o, r, &e)) : -1;
+	json_object_put(o);
+	return rc;
+}
+
+TEST(auth_requests)
+{
+	struct api_auth_req r;
+	CHECK_EQ(auth("{\"expirationInMinutes\":5,\"allowedPorts\":[{\"port\":8080},"
+		      "{\"range\":{\"startPort\":9000,\"endPort\":9010}},{\"allPorts\":{}}]}",
+		      1, &r),
+		 0);
+	CHECK_EQ(r.nranges, 3u);
+	CHECK(r.ranges[0].lo == 8080 && r.ranges[0].hi == 8080);
+	CHECK(r.ranges[1].lo == 9000 && r.ranges[1].hi == 9010);
+	CHECK(r.ranges[2].lo == 1 && r.ranges[2].hi == 65535);
+	const char *bad[] = {
+		"{\"allowedPorts\":[{\"port\":1}]}",
+		"{\"expirationInMinutes\":0,\"allowedPorts\":[{\"port\":1}]}",
+		"{\"expirationInMinutes\":61,\"allowedPorts\":[{\"port\":1}]}",
+		"{\"expirationInMinutes\":5}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{\"port\":0}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{\"port\":65536}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{\"port\":1,\"allPorts\":{}}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{\"range\":{\"startPort\":5,"
+		"\"endPort\":4}}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[{\"range\":{\"startPort\":5}}]}",
+		"{\"expirationInMinutes\":5,\"allowedPorts\":[\"80\"]}",
+		"{\"expirationInMinutes\":\"5\",\"allowedPorts\":[{\"port\":1}]}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (auth(bad[i], 1, &r) != -1) {
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+			CHECK(0);
+		}
+	}
+	CHECK_EQ(auth("{\"expirationInMinutes\":600}", 0, &r), 0);
+	CHECK_EQ(r.minutes, 60); /* capped */
+	CHECK_EQ(auth("{\"expirationInMinutes\":0}", 0, &r), -1);
+	CHECK_EQ(auth("{}", 0, &r), -1);
+}
+
+TEST(tags)
+{
+	struct api_err e = { 0 };
+	struct api_tags_req r;
+	struct json_object *o = parse("{\"Tags\":{\"team\":\"x\",\"env\":\"\"}}");
+	CHECK(o != NULL);
+	CHECK_EQ(api_tags_parse(o, &r, &e), 0);
+	CHECK_EQ(r.n, 2u);
+	json_object_put(o);
+	const char *bad[] = { "{}", "{\"Tags\":{}}", "{\"Tags\":[]}", "{\"Tags\":{\"a\":1}}",
+			      "{\"Tags\":{\"aws:x\":\"y\"}}", "{\"Tags\":{\"\":\"y\"}}" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o = parse(bad[i]);
+		CHECK(o != NULL);
+		int rc = api_tags_parse(o, &r, &e);
+		json_object_put(o);
+		CHECK_EQ(rc, -1);
+	}
+}
+
+TEST(paging)
+{
+	uint8_t key[32] = { 1, 2, 3 }, key2[32] = { 9 };
+	char tok[API_PAGE_TOKEN_MAX + 1];
+	struct api_err e = { 0 };
+	struct api_page p = { .list = 1, .after = 42, .filter = 7 }, out;
+	CHECK(api_page_encode(key, sizeof key, &p, tok, sizeof tok) > 0);
+	CHECK_EQ(api_page_decode(key, sizeof key, tok, 1, 7, &out, &e), 0);
+	CHECK_EQ(out.after, 42u);
+	CHECK_EQ(api_page_decode(key, sizeof key, tok, 2, 7, &out, &e), -1); /* other list */
+	CHECK_EQ(api_page_decode(key, sizeof key, tok, 1, 8, &out, &e), -1); /* other filter */
+	CHECK_EQ(api_page_decode(key2, sizeof key2, tok, 1, 7, &out, &e), -1);
+	tok[3] = tok[3] == 'A' ? 'B' : 'A';
+	CHECK_EQ(api_page_decode(key, sizeof key, tok, 1, 7, &out, &e), -1);
+	CHECK_EQ(api_page_decode(key, sizeof key, "", 1, 7, &out, &e), -1);
+	CHECK_EQ(api_page_decode(key, sizeof key, "../../etc", 1, 7, &out, &e), -1);
+	int m;
+	CHECK_EQ(api_page_max_results("10", 100, &m, &e), 0);
+	CHECK_EQ(m, 10);
+	CHECK_EQ(api_page_max_results("0", 100, &m, &e), -1);
+	CHECK_EQ(api_page_max_results("101", 100, &m, &e), -1);
+	CHECK_EQ(api_page_max_results("1x", 100, &m, &e), -1);
+	CHECK_EQ(api_page_max_results("", 100, &m, &e), -1);
+	CHECK_EQ(api_page_max_results("-1", 100, &m, &e), -1);
+}
+
+TEST(identifiers)
+{
+	struct api_err e = { 0 };
+	struct api_ident id;
+	CHECK_EQ(api_ident_microvm("mvm-0123", &id, &e), 0);
+	CHECK_STR(id.name, "mvm-0123");
+	CHECK_EQ(api_ident_microvm("arn:hearth:lambda:local:000000000000:microvm:mvm-1", &id, &e),
+		 0);
+	CHECK_STR(id.name, "mvm-1");
+	CHECK_EQ(api_ident_microvm("../etc/passwd", &id, &e), -1);
+	CHECK_EQ(api_ident_microvm("..", &id, &e), -1);
+	CHECK_EQ(api_ident_microvm("a/b", &id, &e), -1);
+	CHECK_EQ(api_ident_microvm("", &id, &e), -1);
+	CHECK_EQ(api_ident_microvm("arn:hearth:lambda:local:0:microvm-image:x", &id, &e), -1);
+	CHECK_EQ(api_ident_image("arn:aws:lambda:us-east-1:aws:microvm-image:al2023-1", &id, &e),
+		 0);
+	CHECK(id.managed && id.is_arn);
+	CHECK_STR(id.name, "al2023-1");
+	CHECK_EQ(api_ident_image("debian-12", &id, &e), 0);
+	CHECK(!id.is_arn);
+	CHECK_EQ(api_ident_image("arn:x", &id, &e), -1);
+	CHECK_EQ(api_ident_resource("busybox", &id, &e), -1); /* tags need an ARN */
+	char arn[256];
+	CHECK(api_ident_microvm_arn("mvm-1", arn, sizeof arn) > 0);
+	CHECK_EQ(api_ident_resource(arn, &id, &e), 0);
+	CHECK_EQ(id.kind, API_RES_MICROVM);
+	CHECK_EQ(api_ident_version("1.0", &e), 0);
+	CHECK_EQ(api_ident_version("../1", &e), -1);
+}
+
+TEST(image_json)
+{
+	struct api_err e = { 0 };
+	struct api_image img;
+	const char *ok = "{\"name\":\"busybox\",\"version\":\"1\",\"kernel\":\"k\",\"initrd\":null,"
+			 "\"cmdline\":\"console=hvc0\",\"memoryMiB\":128,\"command\":\"/app &\","
+			 "\"hooks\":{\"port\":8080,"
+			 "\"microvmHooks\":{\"run\":\"ENABLED\",\"runTimeoutInSeconds\":5},"
+			 "\"microvmImageHooks\":{\"ready\":\"ENABLED\"}}}";
+	CHECK_EQ(api_image_parse(ok, strlen(ok), &img, &e), 0);
+	CHECK_STR(img.kernel, "k");
+	CHECK_STR(img.initrd, "");
+	CHECK_STR(img.command, "/app &");
+	CHECK_EQ(img.mem_mib, 128u);
+	CHECK_EQ(img.hooks.port, 8080);
+	CHECK(img.hooks.enabled[API_HOOK_RUN] && img.hooks.timeout[API_HOOK_RUN] == 5);
+	CHECK(img.hooks.enabled[API_HOOK_READY] && img.hooks.timeout[API_HOOK_READY] == 30);
+	CHECK(!img.hooks.enabled[API_HOOK_SUSPEND] && img.hooks.timeout[API_HOOK_SUSPEND] == 1);
+	const char *bad = "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\",\"hooks\":{"
+			  "\"microvmHooks\":{\"run\":\"ENABLED\",\"runTimeoutInSeconds\":61}}}";
+	CHECK_EQ(api_image_parse(bad, strlen(bad), &img, &e), -1);
+	const char *noport = "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\",\"hooks\":{"
+			     "\"microvmHooks\":{\"run\":\"ENABLED\"}}}";
+	CHECK_EQ(api_image_parse(noport, strlen(noport), &img, &e), -1);
+	CHECK_EQ(api_image_parse("{\"name\":\"b\"}", 12, &img, &e), -1);
+}
+
+TEST(hook_http)
+{
+	struct buf b;
+	int st = 0;
+	buf_init(&b, 4096);
+	CHECK_EQ(api_hook_request(&b, "run", "abc", 3), 0);
+	CHECK(memmem(buf_ptr(&b), buf_used(&b), "POST /aws/lambda-microvms/runtime/v1/run HTTP/1.1",
+		     strlen("POST /aws/lambda-microvms/runtime/v1/run HTTP/1.1")) != NULL);
+	CHECK(memmem(buf_ptr(&b), buf_used(&b), "Content-Length: 3\r\nConnection: close\r\n\r\nabc",
+		     strlen("Content-Length: 3\r\nConnection: close\r\n\r\nabc")) != NULL);
+	buf_free(&b);
+	CHECK_EQ(api_hook_status("HTTP/1.1 200 OK\r\n", 17, &st), 1);
+	CHECK_EQ(st, 200);
+	CHECK_EQ(api_hook_status("HTTP/1.0 503\r\n", 14, &st), 1);
+	CHECK_EQ(st, 503);
+	CHECK_EQ(api_hook_status("HTTP/1.1 20", 11, &st), 0);
+	CHECK_EQ(api_hook_status("HTTP/", 5, &st), 0);
+	CHECK_EQ(api_hook_status("SSH-2.0\r\n", 9, &st), -1);
+	CHECK_EQ(api_hook_status("HTTP/1.1 2x0 OK\r\n", 17, &st), -1);
+	CHECK_EQ(api_hook_status("HTTP/1.1 099 OK\r\n", 17, &st), -1);
+}
+
+TEST_MAIN(T(json_parse), T(run_valid), T(run_invalid), T(run_min_idle_configurable),
+	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json),
+	  T(hook_http))

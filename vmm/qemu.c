@@ -1,0 +1,853 @@
+/*
+ * qemu.c - the QEMU engine: qemu-system-x86_64 -M microvm driven over QMP.
+ *
+ * QMP and the agent console are socketpairs handed to QEMU as fds (no socket
+ * files, no connect polling). Disks are qcow2 overlays in run_dir over the
+ * image's base; a snapshot freezes the current overlay into the snapshot dir
+ * and the VM (if it goes on) continues on a new overlay over it. Memory and
+ * device state go to SNAP/memory.bin through QEMU's fd migration; restore
+ * starts a new QEMU with -incoming fd:N on that file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "vmm/clock.h"
+#include "vmm/engine.h"
+#include "vmm/proc.h"
+#include "vmm/qmpc.h"
+#include "vmm/snapfile.h"
+
+#define QEMU_LOG "qemu.log"
+#define QEMU_CONSOLE "console.log"
+#define QEMU_IMG_LOG "qemu-img.log"
+#define QEMU_MAX_ARGS 64
+#define QEMU_QUIT_MS 1000 /* part of a stop's deadline given to a clean quit */
+
+struct vm {
+	struct proc proc;
+	struct qmpc qmp;
+	int agent_fd;
+	int made_dir;
+	int paused;
+	int inactive;        /* a completed migration handed the disks over; cont takes them back */
+	unsigned disk_gen;   /* current overlay: run_dir/disk-<gen>.qcow2, node disk<gen> */
+	unsigned first_gen;  /* overlays first_gen..disk_gen may exist in run_dir */
+	char run_dir[PATH_MAX];
+	char id[64];
+	struct snap_manifest info; /* what a snapshot of this VM must record */
+};
+
+/* ---- small helpers ---- */
+
+/* snprintf for paths; directories are checked to leave room (see vm_new). */
+static void pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
+
+static void seterr(struct vm_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void seterr(struct vm_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+static void vm_path(const struct vm *vm, char *out, size_t n, const char *name)
+{
+	pathf(out, n, "%s/%s", vm->run_dir, name);
+}
+
+static void disk_path(const struct vm *vm, unsigned gen, char *out, size_t n)
+{
+	pathf(out, n, "%s/disk-%u.qcow2", vm->run_dir, gen);
+}
+
+/*
+ * Turn a failed step into the error to report: when QEMU has died, say how
+ * and quote its last stderr lines; otherwise the step's own reason.
+ */
+static void vm_fail(struct vm *vm, struct vm_err *err, const char *what, const char *reason)
+{
+	char how[64], tail[768], log[PATH_MAX];
+	if (proc_wait(&vm->proc, 100) == 1) {
+		proc_describe(&vm->proc, how, sizeof(how));
+		vm_path(vm, log, sizeof(log), QEMU_LOG);
+		proc_tail(log, 3, tail, sizeof(tail));
+		seterr(err, "%s: QEMU %s%s%s", what, how, tail[0] ? ": " : "", tail);
+	} else {
+		seterr(err, "%s: %s", what, reason);
+	}
+}
+
+static int find_prog(const char *name, const char *env, char *out, size_t n, struct vm_err *err)
+{
+	const char *e = getenv(env);
+	if (proc_which(e && *e ? e : name, out, n) == 0)
+		return 0;
+	seterr(err, "%s not found (install it or set %s)", e && *e ? e : name, env);
+	return -1;
+}
+
+static int abs_path(const char *in, char *out, struct vm_err *err, const char *what)
+{
+	if (!realpath(in, out)) {
+		seterr(err, "%s %s: %s", what, in, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int qimg_create(struct vm *vm, const char *backing, const char *fmt, unsigned gen,
+		       int64_t dl, struct vm_err *err)
+{
+	char qimg[PATH_MAX], out[PATH_MAX], log[PATH_MAX], emsg[VM_ERR_LEN];
+	if (find_prog("qemu-img", "HEARTH_QEMU_IMG", qimg, sizeof(qimg), err) < 0)
+		return -1;
+	disk_path(vm, gen, out, sizeof(out));
+	vm_path(vm, log, sizeof(log), QEMU_IMG_LOG);
+	char *argv[] = { qimg, "create", "-q", "-f", "qcow2", "-b", (char *)backing, "-F",
+			 (char *)fmt, out, NULL };
+	if (proc_run(argv, log, clock_left(dl), emsg, sizeof(emsg)) < 0) {
+		unlink(out);
+		seterr(err, "creating the disk overlay: %s", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- QEMU command line ---- */
+
+struct args {
+	char *v[QEMU_MAX_ARGS + 1];
+	int n;
+	char store[8][PATH_MAX + 128];
+	int ns;
+};
+
+static void arg(struct args *a, const char *s)
+{
+	if (a->n < QEMU_MAX_ARGS)
+		a->v[a->n++] = (char *)s;
+	a->v[a->n] = NULL;
+}
+
+static void argf(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void argf(struct args *a, const char *fmt, ...)
+{
+	if (a->ns >= 8)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->store[a->ns], sizeof(a->store[0]), fmt, ap);
+	va_end(ap);
+	arg(a, a->store[a->ns++]);
+}
+
+/*
+ * The device layout is the same for boot and restore (migration needs it):
+ * fd 3 = QMP, fd 4 = agent console, fd 5 = incoming migration (restore).
+ * Restore leaves out -kernel/-initrd: the guest is already in RAM, so QEMU
+ * need not read (and hold) them again.
+ */
+static void build_args(struct args *a, const char *qemu, const struct vm *vm, int incoming)
+{
+	const struct snap_manifest *m = &vm->info;
+	arg(a, qemu);
+	arg(a, "-M");
+	arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
+	arg(a, "-nodefaults");
+	arg(a, "-no-user-config");
+	arg(a, "-display");
+	arg(a, "none");
+	arg(a, "-no-reboot"); /* a guest panic or reboot ends QEMU: reported, not looped */
+	if (!strcmp(m->accel, "kvm")) {
+		arg(a, "-accel");
+		arg(a, "kvm");
+		arg(a, "-cpu");
+		arg(a, "host");
+	} else {
+		/* A small translation cache keeps idle clones cheap in host memory. */
+		arg(a, "-accel");
+		arg(a, "tcg,tb-size=64");
+	}
+	arg(a, "-m");
+	argf(a, "%u", m->mem_mib);
+	arg(a, "-smp");
+	argf(a, "%u", m->vcpus);
+	arg(a, "-sandbox");
+	arg(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	arg(a, "-chardev");
+	arg(a, "socket,id=qmp,fd=3");
+	arg(a, "-mon");
+	arg(a, "chardev=qmp,mode=control");
+	arg(a, "-chardev");
+	argf(a, "file,id=con,path=%s/%s", vm->run_dir, QEMU_CONSOLE);
+	arg(a, "-serial");
+	arg(a, "chardev:con");
+	arg(a, "-device");
+	arg(a, "virtio-serial-device,max_ports=2");
+	arg(a, "-chardev");
+	arg(a, "socket,id=agent,fd=4");
+	arg(a, "-device");
+	/* A serial port, not a console: QEMU drops console data when the host
+	 * socket is full, and a port has no tty echo before the agent runs. */
+	arg(a, "virtserialport,chardev=agent,name=hearth.agent");
+	arg(a, "-object");
+	arg(a, "rng-random,id=rng,filename=/dev/urandom");
+	arg(a, "-device");
+	arg(a, "virtio-rng-device,rng=rng");
+	if (m->has_disk) {
+		arg(a, "-blockdev");
+		argf(a, "driver=qcow2,node-name=disk%u,file.driver=file,file.filename=%s/disk-%u.qcow2",
+		     vm->disk_gen, vm->run_dir, vm->disk_gen);
+		arg(a, "-device");
+		argf(a, "virtio-blk-device,drive=disk%u,id=vda", vm->disk_gen);
+	}
+	if (m->net) {
+		arg(a, "-netdev");
+		arg(a, "user,id=net0");
+		arg(a, "-device");
+		arg(a, "virtio-net-device,netdev=net0");
+	}
+	if (incoming) {
+		arg(a, "-incoming");
+		arg(a, "fd:5");
+	} else {
+		arg(a, "-kernel");
+		arg(a, m->kernel);
+		if (m->initrd[0]) {
+			arg(a, "-initrd");
+			arg(a, m->initrd);
+		}
+		arg(a, "-append");
+		arg(a, m->cmdline);
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
+{
+	if (!cfg->run_dir || !*cfg->run_dir) {
+		seterr(err, "run_dir is required");
+		return NULL;
+	}
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		seterr(err, "out of memory");
+		return NULL;
+	}
+	vm->agent_fd = -1;
+	vm->qmp.fd = -1;
+	vm->proc.pid = -1;
+	vm->proc.pidfd = -1;
+	pathf(vm->id, sizeof(vm->id), "%s", cfg->id && *cfg->id ? cfg->id : "vm");
+	if (mkdir(cfg->run_dir, 0700) == 0) {
+		vm->made_dir = 1;
+	} else if (errno != EEXIST) {
+		seterr(err, "run_dir %s: %s", cfg->run_dir, strerror(errno));
+		free(vm);
+		return NULL;
+	}
+	if (!realpath(cfg->run_dir, vm->run_dir) || strlen(vm->run_dir) > PATH_MAX - 64) {
+		seterr(err, "run_dir %s: %s", cfg->run_dir, strerror(errno));
+		if (vm->made_dir)
+			rmdir(cfg->run_dir);
+		free(vm);
+		return NULL;
+	}
+	enum vm_accel acc = vm_accel_resolve(cfg->accel);
+	pathf(vm->info.accel, sizeof(vm->info.accel), "%s", acc == VM_ACCEL_KVM ? "kvm" : "tcg");
+	pathf(vm->info.engine, sizeof(vm->info.engine), "qemu");
+	return vm;
+}
+
+/* Remove everything the engine made in run_dir and free the vm. */
+static void vm_free(struct vm *vm)
+{
+	char p[PATH_MAX];
+	if (vm->proc.pid > 0 && !vm->proc.reaped)
+		proc_kill(&vm->proc, 2000);
+	proc_close(&vm->proc);
+	if (vm->qmp.fd >= 0)
+		qmpc_close(&vm->qmp);
+	if (vm->agent_fd >= 0)
+		close(vm->agent_fd);
+	for (unsigned g = vm->first_gen; g <= vm->disk_gen; g++) {
+		disk_path(vm, g, p, sizeof(p));
+		unlink(p);
+	}
+	static const char *const files[] = { QEMU_LOG, QEMU_CONSOLE, QEMU_IMG_LOG };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		vm_path(vm, p, sizeof(p), files[i]);
+		unlink(p);
+	}
+	if (vm->made_dir)
+		rmdir(vm->run_dir);
+	free(vm);
+}
+
+/* Start QEMU (incoming_fd >= 0: restore from it) and finish the QMP handshake. */
+static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *err)
+{
+	char qemu[PATH_MAX], log[PATH_MAX], emsg[VM_ERR_LEN];
+	if (find_prog("qemu-system-x86_64", "HEARTH_QEMU", qemu, sizeof(qemu), err) < 0)
+		return -1;
+	int qs[2], as[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qs) < 0) {
+		seterr(err, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, as) < 0) {
+		seterr(err, "socketpair: %s", strerror(errno));
+		close(qs[0]);
+		close(qs[1]);
+		return -1;
+	}
+	struct args a = { 0 };
+	build_args(&a, qemu, vm, incoming_fd >= 0);
+	vm_path(vm, log, sizeof(log), QEMU_LOG);
+	unlink(log);
+	static char *const env[] = { "LC_ALL=C", NULL };
+	int fds[3] = { qs[1], as[1], incoming_fd };
+	int rc = proc_spawn(&vm->proc, a.v, env, fds, incoming_fd >= 0 ? 3 : 2, log, emsg,
+			    sizeof(emsg));
+	close(qs[1]);
+	close(as[1]);
+	if (rc < 0) {
+		close(qs[0]);
+		close(as[0]);
+		seterr(err, "starting QEMU: %s", emsg);
+		return -1;
+	}
+	qmpc_init(&vm->qmp, qs[0]);
+	vm->agent_fd = as[0];
+	if (qmpc_handshake(&vm->qmp, dl, emsg, sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "starting QEMU", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **out,
+		     struct vm_err *err)
+{
+	int64_t dl = clock_deadline(deadline_ms);
+	*out = NULL;
+	if (!cfg->kernel) {
+		seterr(err, "boot: no kernel");
+		return -1;
+	}
+	struct vm *vm = vm_new(cfg, err);
+	if (!vm)
+		return -1;
+	struct snap_manifest *m = &vm->info;
+	m->mem_mib = cfg->mem_mib ? cfg->mem_mib : 128;
+	m->vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	m->net = cfg->net;
+	pathf(m->cmdline, sizeof(m->cmdline), "%s", cfg->cmdline ? cfg->cmdline : "");
+	if (abs_path(cfg->kernel, m->kernel, err, "kernel") < 0 ||
+	    (cfg->initrd && abs_path(cfg->initrd, m->initrd, err, "initrd") < 0) ||
+	    (cfg->disk && abs_path(cfg->disk, m->base_disk, err, "disk") < 0))
+		goto fail;
+	if (cfg->disk) {
+		m->has_disk = 1;
+		pathf(m->disk_backing, sizeof(m->disk_backing), "%s", m->base_disk);
+		if (qimg_create(vm, m->base_disk, "raw", 0, dl, err) < 0)
+			goto fail;
+	}
+	if (vm_start(vm, -1, dl, err) < 0)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm_free(vm);
+	return -1;
+}
+
+static int qemu_pause(struct vm *vm, int deadline_ms, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	if (qmpc_cmd(&vm->qmp, "stop", NULL, -1, clock_deadline(deadline_ms), NULL, emsg,
+		     sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "pause", emsg);
+		return -1;
+	}
+	vm->paused = 1;
+	return 0;
+}
+
+static int qemu_resume(struct vm *vm, int deadline_ms, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	if (qmpc_cmd(&vm->qmp, "cont", NULL, -1, clock_deadline(deadline_ms), NULL, emsg,
+		     sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "resume", emsg);
+		return -1;
+	}
+	vm->paused = 0;
+	vm->inactive = 0;
+	return 0;
+}
+
+/*
+ * Pause for a snapshot. After an earlier snapshot that was not followed by a
+ * resume, QEMU holds the disks inactive (handed over, as a migration does) and
+ * can neither switch overlays nor migrate again; only cont takes them back in
+ * QEMU 7.2, so the guest runs for an instant before it is paused again.
+ */
+static int pause_for_snapshot(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	if (vm->inactive && qemu_resume(vm, clock_left(dl), err) < 0)
+		return -1;
+	if (!vm->paused && qemu_pause(vm, clock_left(dl), err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Move (or, across filesystems, copy) a closed-for-writing file. */
+static int move_file(const char *from, const char *to, struct vm_err *err)
+{
+	if (rename(from, to) == 0)
+		return 0;
+	if (errno != EXDEV) {
+		seterr(err, "moving %s to %s: %s", from, to, strerror(errno));
+		return -1;
+	}
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int o = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int rc = -1;
+	char b[65536];
+	ssize_t r;
+	if (in >= 0 && o >= 0) {
+		while ((r = read(in, b, sizeof(b))) > 0)
+			if (write(o, b, (size_t)r) != r)
+				break;
+		rc = r == 0 ? 0 : -1;
+	}
+	if (rc < 0) {
+		seterr(err, "copying %s to %s failed", from, to);
+		unlink(to);
+	}
+	if (in >= 0)
+		close(in);
+	if (o >= 0)
+		close(o);
+	return rc;
+}
+
+/* Migrate memory + device state into snapdir/memory.bin; the VM must be paused. */
+static int migrate_to_file(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+{
+	char path[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(path, sizeof(path), "%s/%s", snapdir, SNAP_MEMORY);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		seterr(err, "snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* The default 32 MiB/s cap would make a 128 MiB guest take seconds. */
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "max-bandwidth", json_object_new_int64(INT64_C(1) << 40));
+	int rc = qmpc_cmd(&vm->qmp, "migrate-set-parameters", p, -1, dl, NULL, emsg, sizeof(emsg));
+	if (rc == 0) {
+		struct json_object *g = json_object_new_object();
+		json_object_object_add(g, "fdname", json_object_new_string("hearth-snap"));
+		rc = qmpc_cmd(&vm->qmp, "getfd", g, fd, dl, NULL, emsg, sizeof(emsg));
+	}
+	if (rc == 0) {
+		struct json_object *mg = json_object_new_object();
+		json_object_object_add(mg, "uri", json_object_new_string("fd:hearth-snap"));
+		rc = qmpc_cmd(&vm->qmp, "migrate", mg, -1, dl, NULL, emsg, sizeof(emsg));
+	}
+	if (rc < 0) {
+		close(fd);
+		unlink(path);
+		vm_fail(vm, err, "snapshot", emsg);
+		return -1;
+	}
+	close(fd);
+	for (;;) {
+		struct json_object *r = NULL, *st = NULL;
+		if (qmpc_cmd(&vm->qmp, "query-migrate", NULL, -1, dl, &r, emsg, sizeof(emsg)) < 0) {
+			unlink(path);
+			vm_fail(vm, err, "snapshot", emsg);
+			return -1;
+		}
+		const char *s = json_object_object_get_ex(r, "status", &st) ? json_object_get_string(st)
+									    : "";
+		if (s && !strcmp(s, "completed")) {
+			json_object_put(r);
+			vm->inactive = 1;
+			return 0;
+		}
+		if (s && (!strcmp(s, "failed") || !strcmp(s, "cancelled"))) {
+			struct json_object *d = NULL;
+			json_object_object_get_ex(r, "error-desc", &d);
+			seterr(err, "snapshot: migration %s: %s", s, d ? json_object_get_string(d) : "");
+			json_object_put(r);
+			unlink(path);
+			return -1;
+		}
+		json_object_put(r);
+		if (clock_left(dl) <= 0) {
+			qmpc_cmd(&vm->qmp, "migrate_cancel", NULL, -1, clock_deadline(500), NULL, emsg,
+				 sizeof(emsg));
+			unlink(path);
+			seterr(err, "snapshot: timed out writing guest memory");
+			return -1;
+		}
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int hash_into(const char *dir, const char *name, uint64_t *size, uint64_t *hash,
+		     struct vm_err *err)
+{
+	char path[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, "snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = snapfile_hash_fd(fd, size, hash, emsg, sizeof(emsg));
+	/* On disk before the manifest names it: a suspended VM survives a host crash. */
+	if (rc == 0 && fdatasync(fd) < 0) {
+		pathf(emsg, sizeof(emsg), "fdatasync: %s", strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	if (rc < 0)
+		seterr(err, "snapshot %s: %s", path, emsg);
+	return rc;
+}
+
+static int finish_manifest(const struct snap_manifest *info, const char *snapdir,
+			   struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	struct snap_manifest m = *info;
+	if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0)
+		return -1;
+	if (m.has_disk && hash_into(snapdir, SNAP_DISK, &m.disk_size, &m.disk_hash, err) < 0)
+		return -1;
+	if (snapfile_write(snapdir, &m, emsg, sizeof(emsg)) < 0) {
+		seterr(err, "snapshot: %s", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Create snapdir (or accept an empty one) and return its absolute path. */
+static int snapdir_prepare(const char *dir, char *abs, struct vm_err *err)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		seterr(err, "snapshot dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (abs_path(dir, abs, err, "snapshot dir") < 0)
+		return -1;
+	if (strlen(abs) > PATH_MAX - 64) {
+		seterr(err, "snapshot dir path too long");
+		return -1;
+	}
+	char p[PATH_MAX];
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MANIFEST);
+	if (access(p, F_OK) == 0) {
+		seterr(err, "snapshot dir %s already holds a snapshot", abs);
+		return -1;
+	}
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+	unlink(p); /* leftovers of a failed attempt */
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
+	unlink(p);
+	return 0;
+}
+
+static void snapdir_discard(const char *abs)
+{
+	char p[PATH_MAX];
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
+	unlink(p);
+}
+
+/*
+ * Freeze the current overlay into snapdir while the VM is paused: QEMU moves
+ * its writes to a new overlay whose backing file is then renamed into the
+ * snapshot (QEMU keeps the open file; the new overlay's header is pointed at
+ * the new name so later snapshots chain to it, not to run_dir).
+ */
+static int freeze_disk(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN], next[PATH_MAX], cur[PATH_MAX], frozen[PATH_MAX], node[32],
+		nnode[32];
+	unsigned g = vm->disk_gen;
+	disk_path(vm, g, cur, sizeof(cur));
+	disk_path(vm, g + 1, next, sizeof(next));
+	pathf(frozen, sizeof(frozen), "%s/%s", snapdir, SNAP_DISK);
+	pathf(node, sizeof(node), "disk%u", g);
+	pathf(nnode, sizeof(nnode), "disk%u", g + 1);
+	unlink(next);
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "node-name", json_object_new_string(node));
+	json_object_object_add(a, "snapshot-file", json_object_new_string(next));
+	json_object_object_add(a, "snapshot-node-name", json_object_new_string(nnode));
+	json_object_object_add(a, "format", json_object_new_string("qcow2"));
+	if (qmpc_cmd(&vm->qmp, "blockdev-snapshot-sync", a, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
+		unlink(next);
+		vm_fail(vm, err, "snapshot: switching the disk overlay", emsg);
+		return -1;
+	}
+	vm->disk_gen = g + 1;
+	if (move_file(cur, frozen, err) < 0)
+		return -1;
+	struct json_object *c = json_object_new_object();
+	json_object_object_add(c, "device", json_object_new_string(nnode));
+	json_object_object_add(c, "image-node-name", json_object_new_string(nnode));
+	json_object_object_add(c, "backing-file", json_object_new_string(frozen));
+	if (qmpc_cmd(&vm->qmp, "change-backing-file", c, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "snapshot: relinking the disk overlay", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_snapshot(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err)
+{
+	int64_t dl = clock_deadline(deadline_ms);
+	char abs[PATH_MAX];
+	if (snapdir_prepare(dir, abs, err) < 0)
+		return -1;
+	if (pause_for_snapshot(vm, dl, err) < 0)
+		return -1;
+	/* The manifest records the frozen overlay's backing, i.e. the current one. */
+	struct snap_manifest *info = malloc(sizeof(*info));
+	if (!info) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	*info = vm->info;
+	if (vm->info.has_disk) {
+		if (freeze_disk(vm, abs, dl, err) < 0) {
+			snapdir_discard(abs);
+			free(info);
+			return -1;
+		}
+		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs,
+			 SNAP_DISK);
+	}
+	int rc = 0;
+	if (migrate_to_file(vm, abs, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
+		/* The frozen disk stays in abs: the VM's overlay is backed by it. */
+		char p[PATH_MAX];
+		pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+		unlink(p);
+		rc = -1;
+	}
+	free(info);
+	return rc;
+}
+
+/* End the QEMU process: QMP quit, then SIGKILL; always reaps. */
+static void vm_end(struct vm *vm, int64_t dl)
+{
+	if (vm->proc.pid <= 0 || vm->proc.reaped)
+		return;
+	if (!vm->qmp.dead) {
+		char emsg[VM_ERR_LEN];
+		int q = clock_left(dl) < QEMU_QUIT_MS ? clock_left(dl) : QEMU_QUIT_MS;
+		qmpc_cmd(&vm->qmp, "quit", NULL, -1, clock_deadline(q), NULL, emsg, sizeof(emsg));
+		/* quit answers before QEMU is gone: wait for the exit too. */
+		q = clock_left(dl) < QEMU_QUIT_MS ? clock_left(dl) : QEMU_QUIT_MS;
+		if (proc_wait(&vm->proc, q) == 1)
+			return;
+	}
+	proc_kill(&vm->proc, 2000);
+}
+
+static int qemu_stop(struct vm *vm, int deadline_ms, struct vm_err *err)
+{
+	vm_end(vm, clock_deadline(deadline_ms));
+	int rc = 0;
+	if (vm->proc.pid > 0 && !vm->proc.reaped) {
+		seterr(err, "stop: QEMU pid %d did not exit", (int)vm->proc.pid);
+		rc = -1;
+	}
+	vm_free(vm);
+	return rc;
+}
+
+static int qemu_suspend(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err)
+{
+	int64_t dl = clock_deadline(deadline_ms);
+	char abs[PATH_MAX], cur[PATH_MAX], frozen[PATH_MAX];
+	if (snapdir_prepare(dir, abs, err) < 0)
+		return -1;
+	if (pause_for_snapshot(vm, dl, err) < 0)
+		return -1;
+	if (migrate_to_file(vm, abs, dl, err) < 0)
+		return -1;
+	/* Migration completion flushed the disk; with QEMU gone nothing writes it. */
+	vm_end(vm, dl);
+	if (vm->info.has_disk) {
+		disk_path(vm, vm->disk_gen, cur, sizeof(cur));
+		pathf(frozen, sizeof(frozen), "%s/%s", abs, SNAP_DISK);
+		if (move_file(cur, frozen, err) < 0)
+			return -1;
+	}
+	if (finish_manifest(&vm->info, abs, err) < 0)
+		return -1;
+	vm_free(vm);
+	return 0;
+}
+
+/*
+ * After -incoming: wait until QEMU has loaded the state, then run the vCPUs.
+ * A snapshot is taken paused, so the loaded VM stays paused until cont. A
+ * stream QEMU cannot load makes it exit, which the QMP EOF reports.
+ */
+static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	for (;;) {
+		struct json_object *r = NULL, *st = NULL;
+		if (qmpc_cmd(&vm->qmp, "query-status", NULL, -1, dl, &r, emsg, sizeof(emsg)) < 0) {
+			vm_fail(vm, err, "restore", emsg);
+			return -1;
+		}
+		const char *s = json_object_object_get_ex(r, "status", &st) ? json_object_get_string(st)
+									    : "";
+		char status[32];
+		pathf(status, sizeof(status), "%s", s ? s : "");
+		json_object_put(r);
+		if (!strcmp(status, "running"))
+			return 0;
+		if (!strcmp(status, "paused"))
+			break;
+		if (strcmp(status, "inmigrate") != 0) {
+			vm_fail(vm, err, "restore: unexpected VM state", status);
+			return -1;
+		}
+		if (clock_left(dl) <= 0) {
+			seterr(err, "restore: timed out loading the snapshot");
+			return -1;
+		}
+		struct timespec ts = { 0, 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (qmpc_cmd(&vm->qmp, "cont", NULL, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "restore", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int deadline_ms,
+			struct vm **out, struct vm_err *err)
+{
+	int64_t dl = clock_deadline(deadline_ms);
+	char abs[PATH_MAX], emsg[VM_ERR_LEN], path[PATH_MAX];
+	*out = NULL;
+	if (abs_path(snapdir, abs, err, "snapshot") < 0)
+		return -1;
+	struct snap_manifest *m = malloc(sizeof(*m));
+	if (!m) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	emsg[0] = 0;
+	if (snapfile_read(abs, m, emsg, sizeof(emsg)) < 0) {
+		seterr(err, "restore %s: %s", abs, emsg);
+		free(m);
+		return -1;
+	}
+	if (strcmp(m->engine, "qemu") != 0) {
+		seterr(err, "restore %s: snapshot was made by engine \"%s\"", abs, m->engine);
+		free(m);
+		return -1;
+	}
+	if (snapfile_verify(abs, m, emsg, sizeof(emsg)) < 0) {
+		seterr(err, "restore refused: %s", emsg);
+		free(m);
+		return -1;
+	}
+	struct vm *vm = vm_new(cfg, err);
+	if (!vm) {
+		free(m);
+		return -1;
+	}
+	if (strcmp(m->accel, vm->info.accel) != 0) {
+		seterr(err, "restore %s: snapshot was taken under %s, this host runs %s", abs, m->accel,
+		       vm->info.accel);
+		free(m);
+		vm_free(vm);
+		return -1;
+	}
+	vm->info = *m;
+	free(m);
+	if (vm->info.has_disk) {
+		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs, SNAP_DISK);
+		if (qimg_create(vm, vm->info.disk_backing, "qcow2", 0, dl, err) < 0)
+			goto fail;
+	}
+	pathf(path, sizeof(path), "%s/%s", abs, SNAP_MEMORY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, "restore %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	int rc = vm_start(vm, fd, dl, err);
+	close(fd);
+	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm_free(vm);
+	return -1;
+}
+
+static int qemu_agent_fd(struct vm *vm)
+{
+	return vm->agent_fd;
+}
+
+static pid_t qemu_pid(struct vm *vm)
+{
+	return vm->proc.pid;
+}
+
+const struct vm_engine qemu_engine = {
+	.name = "qemu",
+	.boot = qemu_boot,
+	.snapshot = qemu_snapshot,
+	.suspend = qemu_suspend,
+	.restore = qemu_restore,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.stop = qemu_stop,
+	.agent_fd = qemu_agent_fd,
+	.pid = qemu_pid,
+};

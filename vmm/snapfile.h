@@ -1,0 +1,50 @@
+/*
+ * snapfile.h - the snapshot directory: file names, the manifest and the
+ * integrity check (size + 64-bit hash of every data file), so a truncated or
+ * corrupt snapshot is refused before QEMU ever reads it.
+ */
+#ifndef HEARTH_SNAPFILE_H
+#define HEARTH_SNAPFILE_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_FORMAT "hearth-snapshot"
+#define SNAP_VERSION 1
+#define SNAP_MANIFEST "manifest.json"
+#define SNAP_MEMORY "memory.bin"
+#define SNAP_DISK "disk.qcow2"
+#define SNAP_MAX_MANIFEST (64 * 1024)
+#define SNAP_MAX_CMDLINE 4096
+
+struct snap_manifest {
+	int version;
+	char engine[16];
+	char accel[8];                /* "tcg" or "kvm" */
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX];        /* "" when none */
+	char base_disk[PATH_MAX];     /* "" when none */
+	char cmdline[SNAP_MAX_CMDLINE];
+	unsigned mem_mib, vcpus;
+	int net;
+	int has_disk;                 /* SNAP_DISK present */
+	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */
+	uint64_t mem_size, mem_hash;
+	uint64_t disk_size, disk_hash;
+};
+
+/* Streaming XXH64 (seed 0) of a whole file from offset 0. */
+int snapfile_hash_fd(int fd, uint64_t *size, uint64_t *hash, char *err, size_t errlen);
+uint64_t snapfile_xxh64(const void *p, size_t n);
+/* Write dir/manifest.json atomically and durably (temp, fsync, rename, fsync dir). */
+int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, size_t errlen);
+/* Read and validate dir/manifest.json (bounded size, required fields). */
+int snapfile_read(const char *dir, struct snap_manifest *m, char *err, size_t errlen);
+/* Parse manifest text (the pure part of snapfile_read). */
+int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *err,
+		   size_t errlen);
+/* Check the data files against the manifest's sizes and hashes. */
+int snapfile_verify(const char *dir, const struct snap_manifest *m, char *err, size_t errlen);
+
+#endif
