@@ -2,42 +2,22 @@
 typing reaches the shell, a resize of the tmux window reaches `stty size`,
 the remote exit status becomes the client's, and the detach key leaves the
 shell running."""
-import os
 import subprocess
 import time
 
 import pytest
 
 from agentproto import Agent
+from conftest import AgentProcess, hearth_bin, wait_for
 
-B = os.environ.get("HEARTH_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-HEARTH = os.path.join(B, "bin", "hearth")
-AGENT = os.path.join(B, "bin", "hearth-agent")
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+HEARTH = hearth_bin("hearth")
 
 
 @pytest.fixture
-def agent(tmp_path):
-    sock = str(tmp_path / "agent.sock")
-    p = subprocess.Popen([AGENT, "--listen", "unix:" + sock], stdout=subprocess.DEVNULL,
-                         stderr=open(tmp_path / "agent.log", "wb"))
-    wait_for(lambda: os.path.exists(sock), 10, "agent socket")
-    yield sock
-    p.terminate()
-    try:
-        p.wait(5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(5)
+def agent():
+    srv = AgentProcess()
+    yield srv.sock
+    srv.stop()
 
 
 class Tmux:
@@ -60,9 +40,15 @@ class Tmux:
         return self.run("capture-pane", "-p", "-t", self.session).stdout
 
     def dead_status(self):
+        """The client's exit status once it has exited, else None (tmux may
+        report the pane dead a moment before it has the status)."""
         out = self.run("display-message", "-p", "-t", self.session,
                        "#{pane_dead} #{pane_dead_status}").stdout.split()
-        return int(out[1]) if out and out[0] == "1" else None
+        return int(out[1]) if len(out) == 2 and out[0] == "1" else None
+
+    def wait_exit(self, timeout):
+        wait_for(lambda: self.dead_status() is not None, timeout, "the client to exit")
+        return self.dead_status()
 
     def kill(self):
         self.run("kill-server", check=False)
@@ -85,8 +71,7 @@ def test_attach_types_resizes_and_exits_with_remote_status(agent, tmux):
     tmux.keys("clear; stty size", "Enter")
     wait_for(lambda: "40 120" in tmux.screen(), 20, "resized size 40 120")
     tmux.keys("exit 7", "Enter")
-    assert wait_for(lambda: tmux.dead_status() is not None and tmux.dead_status() + 1000, 20,
-                    "client exit") - 1000 == 7
+    assert tmux.wait_exit(20) == 7
 
 
 def test_detach_leaves_shell_running(agent, tmux):
@@ -94,8 +79,7 @@ def test_detach_leaves_shell_running(agent, tmux):
     tmux.keys("export MARK=still-here", "Enter")
     time.sleep(0.3)
     tmux.keys("C-]", "d")
-    assert wait_for(lambda: tmux.dead_status() is not None and tmux.dead_status() + 1000, 20,
-                    "detach") - 1000 == 0
+    assert tmux.wait_exit(20) == 0
     # The shell is still alive in the agent: LIST shows it.
     a = Agent.connect_unix(agent)
     a.hello()

@@ -8,18 +8,10 @@ import time
 
 import pytest
 
+from conftest import wait_for
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 IMAGE_JSON = os.path.join(ROOT, "build/guest/busybox/image.json")
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
