@@ -52,7 +52,9 @@ include protocol/module.mk
 -include tests/module.mk
 -include tests/bench/module.mk
 
-.PHONY: all deps check bench fuzz shell clean distclean
+.PHONY: all build deps check bench fuzz shell clean
+# Keep intermediate objects: deleting them makes every run relink.
+.SECONDARY:
 all: deps build
 build: $(BINS) $(EXTRA_ALL)
 

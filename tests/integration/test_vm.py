@@ -279,7 +279,7 @@ def test_suspend_resume_keeps_state(image, tmp):
         run_ok(a, "echo kept > /tmp/kept")
         if image == "debian-12":
             run_ok(a, "echo kept > /root/kept-disk")
-        run_ok(a, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done)"
+        run_ok(a, "(i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.2; done)"
                   " </dev/null >/dev/null 2>&1 &")
         sh = a.open_shell()
         sh.send(b"export HEARTH_VAR=bar42; echo set-$HEARTH_VAR\n")
