@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${HEARTH_BUILD:-$PWD/build}
 IMAGE=${IMAGE:-busybox}
-img=build/guest/$IMAGE/image.json
+img=$B/guest/$IMAGE/image.json
 [ -f "$img" ] || { echo "shell: no image $img (run make first)" >&2; exit 1; }
 run=$(mktemp -d /tmp/hearth-shell.XXXXXX)
 cleanup() {

@@ -11,7 +11,8 @@ import pytest
 from conftest import wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-IMAGE_JSON = os.path.join(ROOT, "build/guest/busybox/image.json")
+BUILD = os.environ.get("HEARTH_BUILD", os.path.join(ROOT, "build"))
+IMAGE_JSON = os.path.join(BUILD, "guest/busybox/image.json")
 
 
 @pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
