@@ -3,5 +3,17 @@
 #define HEARTH_CLIENT_H
 
 int cmd_attach(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_suspend(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_terminate(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_shell_token(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_tags(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_untag(int argc, char **argv);
 
 #endif
