@@ -236,8 +236,7 @@ int keeper_main(int argc, char **argv)
 		}
 		/* Traffic between a client and the agent counts as activity: touch
 		 * <vmdir>/activity (at most once a second) for hearthd's idle timer. */
-		if (k.relay_open && k.relay.cfd >= 0 &&
-		    ((pfd[1].revents | pfd[2].revents) & (POLLIN | POLLOUT))) {
+		if (k.relay_open && relay_busy(&k.relay, pfd)) {
 			time_t now = time(NULL);
 			if (now != touched) {
 				int fd = open(activity, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
