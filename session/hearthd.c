@@ -17,6 +17,7 @@
 
 #include "protocol/api_run.h"
 #include "session/httpd.h"
+#include "session/ingress.h"
 #include "session/keeper.h"
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
@@ -87,7 +88,12 @@ static const struct option_def {
 	  sizeof(((struct hd_config *)0)->api_listen), "HOST:PORT  API address (127.0.0.1:7400)" },
 	{ "--ingress-listen", OPT_STR, offsetof(struct hd_config, ingress_listen),
 	  sizeof(((struct hd_config *)0)->ingress_listen),
-	  "HOST:PORT  ingress address used in endpoint URLs (127.0.0.1:7443)" },
+	  "HOST:PORT  ingress (HTTPS endpoints) address (127.0.0.1:7443)" },
+	{ "--tls-cert", OPT_STR, offsetof(struct hd_config, tls_cert),
+	  sizeof(((struct hd_config *)0)->tls_cert),
+	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
+	{ "--tls-key", OPT_STR, offsetof(struct hd_config, tls_key),
+	  sizeof(((struct hd_config *)0)->tls_key), "FILE  the certificate's private key, PEM" },
 	{ "--state-dir", OPT_STR, offsetof(struct hd_config, state_dir),
 	  sizeof(((struct hd_config *)0)->state_dir),
 	  "DIR  state: SQLite, key, VMs, snapshots ($HEARTH_HOME)" },
@@ -318,7 +324,8 @@ int main(int argc, char **argv)
 	info.iface = host;
 	info.protocols = httpd_protocol_list();
 	info.user = &hd;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL);
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL) |
+		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* the ingress vhost is TLS */
 	info.timeout_secs = 30;
 	info.keepalive_timeout = 30;
 	hd.lws = lws_create_context(&info);
@@ -334,6 +341,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lifecycle_recover(hd.lc);
+	/* The API stays useful without the ingress (e.g. its port is taken). */
+	if (ingress_start(&hd, err, sizeof err) < 0)
+		hd_log("ingress disabled: %s", err);
+	else
+		hd_log("ingress on https://%s", c->ingress_listen);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -21,6 +21,8 @@ struct hd_config {
 	char image_dir[PATH_MAX]; /* managed images: <image_dir>/<name>/image.json */
 	char api_listen[128];     /* host:port */
 	char ingress_listen[128]; /* host:port of the ingress (endpoint URLs) */
+	char tls_cert[PATH_MAX];  /* ingress certificate and key; empty: hearthd's own */
+	char tls_key[PATH_MAX];
 	char engine[32];
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */

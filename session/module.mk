@@ -4,7 +4,7 @@
 # guest agent link PROTO_SRCS, and must not pull in json-c or libcrypto.
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
-	protocol/api_hook.c
+	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -14,7 +14,7 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
-	session/keeper.c
+	session/keeper.c session/ingress.c session/tlscert.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
@@ -38,3 +38,11 @@ $(BIN)/tests/test_api: $(OBJ)/libapiproto.a
 # go in as prerequisites, libraries by path.
 $(O)/fuzz/fuzz_token: protocol/token.c $(API_LIBDIR)/libcrypto.so
 $(O)/fuzz/fuzz_api: $(API_PROTO_SRCS) $(API_LIBDIR)/libjson-c.so $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_shellmsg := $(OBJ)/protocol/shellmsg.o
+UNIT_LIBS_shellmsg := -ljson-c
+$(BIN)/tests/test_shellmsg: $(OBJ)/protocol/shellmsg.o
+$(O)/fuzz/fuzz_shellmsg: protocol/shellmsg.c $(API_LIBDIR)/libjson-c.so
+UNIT_OBJS_wsproto := $(OBJ)/protocol/wsproto.o
+UNIT_LIBS_wsproto := -lcrypto
+$(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
+$(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so

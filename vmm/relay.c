@@ -214,7 +214,11 @@ static void c_open(struct relay *r, int ci, const struct mux_frame *f)
 			client_drop(r, ci);
 		return;
 	}
-	struct relay_chan *c = chan_add(r, chan_alloc_aid(r), ci, cid);
+	/* The client's own id when the agent has no such channel: a lone client
+	 * then sees agent ids, which keeps reattach-by-id working across relay
+	 * restarts (hearth-vm restore, keeper). Otherwise a fresh id. */
+	uint32_t aid = chan_by_aid(r, cid) ? chan_alloc_aid(r) : cid;
+	struct relay_chan *c = chan_add(r, aid, ci, cid);
 	if (!c) {
 		if (mux_put_fail(&r->cl[ci].out, MUX_OPEN_FAIL, cid, MUX_E_LIMIT, "too many channels") != MUX_OK)
 			client_drop(r, ci);
@@ -240,6 +244,9 @@ static void c_chan(struct relay *r, int ci, const struct mux_frame *f)
 	to_agent(r, f->hdr.type, c->aid, f->payload, f->hdr.length);
 	if (f->hdr.type == MUX_CLOSE) {
 		c->host_closed = 1;
+		/* The agent will not say CLOSE twice: answer for the frame it lost. */
+		if (c->close_owed)
+			to_client(r, ci, MUX_CLOSE, cid, NULL, 0);
 		if (c->agent_closed)
 			chan_free(r, c);
 	}
@@ -380,9 +387,10 @@ static void from_agent(struct relay *r, const struct mux_frame *f)
 	}
 	struct relay_chan *c = chan_by_aid(r, f->hdr.channel);
 	if (!c) {
-		if (t == MUX_OPEN_FAIL || t == MUX_CLOSE || t == MUX_ERROR)
+		if (t == MUX_OPEN_FAIL || t == MUX_ERROR)
 			return;
-		/* A live channel from before this relay: an orphan from now on. */
+		/* A live channel from before this relay (even a CLOSE: the host side
+		 * still owes its CLOSE): an orphan from now on. */
 		if (!(c = chan_add(r, f->hdr.channel, -1, 0)))
 			return;
 	}
@@ -393,6 +401,7 @@ static void from_agent(struct relay *r, const struct mux_frame *f)
 		chan_free(r, c);
 	} else if (t == MUX_CLOSE) {
 		c->agent_closed = 1;
+		c->close_owed = c->owner < 0;
 		if (c->host_closed)
 			chan_free(r, c);
 	}
@@ -472,6 +481,9 @@ int relay_open(struct relay *r, const char *path, int agent_fd, char *err, size_
 	}
 	fcntl(agent_fd, F_SETFL, fcntl(agent_fd, F_GETFL) | O_NONBLOCK);
 	buf_init(&r->to_agent, RELAY_TO_AGENT_MAX);
+	/* Fresh agent ids (when a client's own id is taken) from 2^31 up: orphans
+	 * listed under them rarely clash with the small ids clients pick. */
+	r->next_aid = RELAY_AID_BASE - 1;
 	/* Learn the channels already live in the agent (earlier sessions, a
 	 * restored snapshot) so new agent ids never collide with them. */
 	struct relay_req *q = req_add(r, RELAY_SELF, 0, MUX_CTL_LIST);
@@ -528,7 +540,10 @@ int relay_handle(struct relay *r, const struct pollfd *pfd)
 {
 	if (!r->agent_eof && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 		agent_read(r);
-	for (int i = 0; i < RELAY_MAX_CLIENTS; i++) {
+	/* Start at a different client each round so none is always last for room. */
+	r->rr = (r->rr + 1) % RELAY_MAX_CLIENTS;
+	for (int k = 0; k < RELAY_MAX_CLIENTS; k++) {
+		int i = (r->rr + k) % RELAY_MAX_CLIENTS;
 		struct relay_client *c = &r->cl[i];
 		if (c->fd < 0 || pfd[2 + i].fd != c->fd)
 			continue;
@@ -537,7 +552,9 @@ int relay_handle(struct relay *r, const struct pollfd *pfd)
 			client_drop(r, i);
 			continue;
 		}
-		if ((re & POLLIN) || ((re & (POLLHUP | POLLERR)) && (pfd[2 + i].events & POLLIN)))
+		int want = (re & POLLIN) || ((re & (POLLHUP | POLLERR)) && (pfd[2 + i].events & POLLIN));
+		/* Room is checked per read: clients read earlier this round used some. */
+		if (want && buf_room(&r->to_agent) >= READ_CHUNK + 2 * FRAME_MAX)
 			client_read(r, i);
 		else if ((re & (POLLHUP | POLLERR)) && !(re & POLLIN) && !(pfd[2 + i].events & POLLIN) &&
 			 !buf_used(&c->out))

@@ -6,7 +6,8 @@
  * (protocol/PROTOCOL.md section 1.8 is the contract):
  *  - HELLO and PING are answered by the relay itself (HELLO is optional);
  *  - channel ids and CTL request ids are per client: the relay maps them to
- *    agent ids it allocates and rewrites every frame's channel (and CTL id);
+ *    agent ids (the client's own id when the agent has no such channel, else
+ *    one from RELAY_AID_BASE up) and rewrites every frame's channel and CTL id;
  *  - CTL LIST replies show the client's own channels under its ids plus
  *    "orphans" (channels no client owns) under their agent ids; the first
  *    client to send a non-OPEN frame on an orphan's id adopts it;
@@ -35,6 +36,7 @@
 #define RELAY_TO_AGENT_MAX (4u * 1024 * 1024)
 #define RELAY_NFDS (2 + RELAY_MAX_CLIENTS)
 #define RELAY_SOFTWARE "hearth-relay/1"
+#define RELAY_AID_BASE 0x80000000u /* first agent id the relay hands out */
 
 struct relay_client {
 	int fd; /* -1: free slot */
@@ -48,6 +50,7 @@ struct relay_chan {
 	uint32_t cid;   /* owner's id (meaningless for orphans) */
 	int owner;      /* client slot, -1 for an orphan */
 	uint8_t host_closed, agent_closed;
+	uint8_t close_owed; /* the agent's CLOSE was dropped while orphaned */
 };
 
 /* One CTL request in flight to the agent. */
@@ -72,6 +75,7 @@ struct relay {
 	struct relay_req req[RELAY_MAX_REQS];
 	int nreq;
 	uint32_t next_aid, next_req;
+	int rr; /* client slot read first in the next round */
 };
 
 /*

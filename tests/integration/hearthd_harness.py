@@ -42,6 +42,15 @@ class Hearthd:
         self.image_dir = image_dir
         self.port = port or free_port()
         self.extra = list(extra)
+        # Each hearthd gets its own ingress port unless the test picks one, so
+        # parallel daemons never race for the default 7443. The port survives
+        # restarts of the same daemon (endpoint URLs stay the same).
+        if "--ingress-listen" not in self.extra:
+            self.ingress_port = free_port()
+            self.extra += ["--ingress-listen", "127.0.0.1:%d" % self.ingress_port]
+        else:
+            self.ingress_port = int(self.extra[self.extra.index("--ingress-listen") + 1]
+                                    .rsplit(":", 1)[1])
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.log_path = os.path.join(os.path.dirname(state_dir.rstrip("/")) or ".",

@@ -530,7 +530,7 @@ def test_stuck_qemu_hits_the_deadline(tmp):
 
 def test_agent_relay_keeps_frames_whole(tmp):
     """A client that leaves mid-frame does not break the stream for the next one,
-    and a new connection replaces the old one."""
+    and a second client works beside the first (the relay serves many)."""
     import socket
     import struct
     need_image("busybox")
@@ -544,12 +544,11 @@ def test_agent_relay_keeps_frames_whole(tmp):
         s.close()
         first = vm.agent()
         assert run_ok(first, "echo one").strip() == "one"
-        second = vm.agent()   # replaces `first`
+        second = vm.agent()
         assert run_ok(second, "echo two").strip() == "two"
-        deadline = time.monotonic() + 10
-        while not first.lost:
-            assert time.monotonic() < deadline, "the replaced client was not disconnected"
-            time.sleep(0.05)
+        assert run_ok(first, "echo one-again").strip() == "one-again"  # both stay connected
+        assert not first.lost
+        first.close()
         second.close()
         assert vm.cmd("stop").startswith("ok stop")
     finally:

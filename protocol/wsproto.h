@@ -1,0 +1,76 @@
+/*
+ * wsproto.h - the server side of RFC 6455 as the ingress needs it (pure,
+ * no I/O): the HTTP upgrade request head, the accept key, and frames.
+ *
+ * hearthd speaks WebSocket itself on a raw TLS connection because
+ * libwebsockets 4.1 refuses a Sec-WebSocket-Protocol list longer than 127
+ * bytes, and the shell token travels in that list.
+ */
+#ifndef HEARTH_WSPROTO_H
+#define HEARTH_WSPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WSP_HEAD_MAX 8192        /* request head, request line to blank line */
+#define WSP_HEADERS_MAX 64       /* header lines */
+#define WSP_FRAME_MAX (64u * 1024) /* largest client frame payload accepted */
+#define WSP_FRAME_HDR_MAX 14
+#define WSP_ACCEPT_LEN 28
+
+enum wsp_opcode {
+	WSP_CONT = 0x0,
+	WSP_TEXT = 0x1,
+	WSP_BINARY = 0x2,
+	WSP_CLOSE = 0x8,
+	WSP_PING = 0x9,
+	WSP_PONG = 0xa,
+};
+
+struct wsp_request {
+	char method[8];
+	char path[256];
+	char host[256];
+	char key[64];            /* Sec-WebSocket-Key */
+	char protocols[2048];    /* every Sec-WebSocket-Protocol line, joined with "," */
+	char auth[1024];         /* X-aws-proxy-auth */
+	int upgrade_websocket;   /* Upgrade: websocket */
+	int connection_upgrade;  /* Connection: ... upgrade ... */
+	int version13;           /* Sec-WebSocket-Version: 13 */
+};
+
+/*
+ * Parse a request head from the start of p. Returns the head's length
+ * (through the blank line) when complete, 0 when more input is needed,
+ * -1 when malformed, -2 when longer than WSP_HEAD_MAX or a field over its size.
+ */
+int wsp_parse_request(const char *p, size_t n, struct wsp_request *r);
+/* 1 when r is a WebSocket upgrade request (all the required headers). */
+int wsp_is_upgrade(const struct wsp_request *r);
+/* Sec-WebSocket-Accept for key; out gets WSP_ACCEPT_LEN chars and a NUL. 0 or -1. */
+int wsp_accept(const char *key, char out[WSP_ACCEPT_LEN + 1]);
+/*
+ * Find "<prefix><value>" in a comma-separated subprotocol list; copies value.
+ * 1 found, 0 not found, -1 value too long for out.
+ */
+int wsp_find_protocol(const char *list, const char *prefix, char *out, size_t outlen);
+/* 1 when name is one of the offered subprotocols exactly. */
+int wsp_offers_protocol(const char *list, const char *name);
+
+struct wsp_frame {
+	uint8_t fin, opcode;
+	uint8_t *payload; /* unmasked in place, inside the caller's buffer */
+	size_t len;
+};
+
+/*
+ * Take one client frame from the start of p (unmasking its payload in
+ * place). Returns the frame's total length, 0 when incomplete, -1 when it
+ * breaks the protocol (unmasked, reserved bits, unknown opcode, fragmented
+ * or long control frame), -2 when its payload is over max.
+ */
+long wsp_frame_take(uint8_t *p, size_t n, size_t max, struct wsp_frame *f);
+/* Write a server frame header (FIN set, unmasked) for len bytes; returns its size. */
+size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len);
+
+#endif

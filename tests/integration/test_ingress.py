@@ -1,0 +1,380 @@
+"""The HTTPS ingress: the shell WebSocket's compatible core against a real
+hearthd and a real busybox VM (spec/shell-websocket.md), driven by Python
+`websockets` (Debian's 10.x, asyncio API). Every wait has a deadline."""
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import struct
+import time
+
+import pytest
+import websockets
+
+from hearthd_harness import BUILD, Hearthd, free_port
+
+REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
+                    "image.json")
+pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
+                                reason="busybox guest image not built (make)")
+
+BOOT = 300   # the first run builds the image snapshot (boot under TCG)
+WAIT = 20    # one shell round trip, generous for TCG
+
+
+def wait_port(port, timeout=15):
+    """The API answers before the ingress vhost exists: wait for the ingress too."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Env:
+    def __init__(self, hd, iport, vm_id):
+        self.hd, self.iport, self.vm_id = hd, iport, vm_id
+        self.ca = os.path.join(hd.state_dir, "tls", "ca.pem")
+        self.key = open(os.path.join(hd.state_dir, "token.key"), "rb").read()
+
+    def token(self, vm_id=None, path="shell-auth-token"):
+        body = {"expirationInMinutes": 5}
+        if path == "auth-token":
+            body["allowedPorts"] = [{"port": 8080}]
+        st, _, doc = self.hd.call("POST", "/microvms/%s/%s" % (vm_id or self.vm_id, path), body)
+        assert st == 200, doc
+        return doc["authToken"]["X-aws-proxy-auth"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("ingress"))
+    images = os.path.join(root, "images", "busybox")
+    os.makedirs(images)
+    shutil.copy(REAL, os.path.join(images, "image.json"))
+    iport = free_port()
+    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
+                 extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--test-min-idle", "1",
+                        "--test-tick-ms", "200"]).start()
+    try:
+        wait_port(iport)
+        st, _, vm = hd.run()
+        assert st == 200, vm
+        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
+        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        assert doc["endpoint"] == "https://%s.localhost:%d" % (doc["microvmId"], iport)
+        yield Env(hd, iport, doc["microvmId"])
+    finally:
+        hd.close()
+
+
+def ssl_ctx(env):
+    """Trust only hearthd's own CA. The name checked is "localhost": OpenSSL does
+    not match the certificate's *.localhost against a one-label parent."""
+    ctx = ssl.create_default_context(cafile=env.ca)
+    return ctx
+
+
+def connect(env, token=None, vm_id=None, headers=None):
+    protos = ["lambda-microvms"]
+    if token:
+        protos.append("lambda-microvms.authentication." + token)
+    uri = "wss://%s.localhost:%d/" % (vm_id or env.vm_id, env.iport)
+    return websockets.connect(uri, ssl=ssl_ctx(env), host="127.0.0.1", port=env.iport,
+                              server_hostname="localhost", subprotocols=protos,
+                              extra_headers=headers or {}, open_timeout=WAIT,
+                              close_timeout=5, max_size=None)
+
+
+def run(coro, timeout=120):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Term:
+    """Collects BINARY output and TEXT frames of one shell session."""
+
+    def __init__(self, ws):
+        self.ws, self.out, self.texts = ws, b"", []
+        self.all = b""  # everything, for "never typed into the shell" checks
+
+    async def recv_one(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out; output so far: %r texts %r" % (self.out[-2000:],
+                                                                          self.texts))
+        m = await asyncio.wait_for(self.ws.recv(), left)
+        if isinstance(m, bytes):
+            self.out += m
+            self.all += m
+        else:
+            self.texts.append(json.loads(m))
+
+    async def expect(self, pattern, timeout=WAIT):
+        """Wait until pattern (bytes regex) appears in the output after the mark."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.out)
+            if m:
+                self.out = self.out[m.end():]
+                return m
+            await self.recv_one(deadline)
+
+    async def expect_text(self, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while not self.texts:
+            await self.recv_one(deadline)
+        return self.texts.pop(0)
+
+    async def send(self, s):
+        await self.ws.send(s.encode() if isinstance(s, str) else s)
+
+
+def test_shell_session(env):
+    async def go():
+        async with connect(env, env.token()) as ws:
+            assert ws.subprotocol == "lambda-microvms"
+            t = Term(ws)
+            init = await t.expect_text()
+            assert init["type"] == "session_init"
+            assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                r"[0-9a-f]{12}", init["session_id"])
+            await ws.send(json.dumps({"type": "resize", "cols": 101, "rows": 37}))
+            await t.send("echo hi-$((6*7))\n")
+            await t.expect(rb"hi-42")
+            await t.send("stty size\n")
+            await t.expect(rb"37 101")
+            # Malformed and unknown control frames: an error frame, never keystrokes.
+            for bad in ("echo INJECTED-$((1+1))\r", '{"type":"bogus"}',
+                        '{"type":"resize","cols":"x","rows":1}'):
+                await ws.send(bad)
+                err = await t.expect_text()
+                assert err["type"] == "error" and err["message"], err
+            await t.send("echo after-$((2+3))\n")
+            await t.expect(rb"after-5")
+            assert b"INJECTED" not in t.all and b"bogus" not in t.all, t.all
+            # ^C reaches the foreground job (a 30 s sleep ends well before its time).
+            await t.send("echo sleeping-$((3*3)); sleep 30\n")
+            await t.expect(rb"sleeping-9")
+            await asyncio.sleep(1)
+            await t.send(b"\x03")
+            await t.send("echo woke-$((4*4))\n")
+            await t.expect(rb"woke-16", timeout=15)
+            # exit: close 1000 "shell exited".
+            await t.send("exit\n")
+            deadline = time.monotonic() + WAIT
+            with pytest.raises(websockets.exceptions.ConnectionClosedOK):
+                while True:
+                    await t.recv_one(deadline)
+            assert ws.close_code == 1000 and ws.close_reason == "shell exited"
+    run(go())
+
+
+def test_header_auth_and_shell_path(env):
+    async def go():
+        uri = "wss://%s.localhost:%d/shell" % (env.vm_id, env.iport)
+        async with websockets.connect(uri, ssl=ssl_ctx(env), host="127.0.0.1", port=env.iport,
+                                      server_hostname="localhost",
+                                      subprotocols=["lambda-microvms"],
+                                      extra_headers={"X-aws-proxy-auth": env.token()},
+                                      open_timeout=WAIT, close_timeout=5) as ws:
+            t = Term(ws)
+            assert (await t.expect_text())["type"] == "session_init"
+            await t.send("echo hdr-$((5*5)); exit\n")
+            await t.expect(rb"hdr-25")
+    run(go())
+
+
+def sign(key, kind, vm_id, gen, issued, expires):
+    """A token in hearth's format (protocol/token.h), signed with the installation key."""
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    p = bytes([1, kind, len(vm_id)]) + vm_id.encode() + struct.pack(">IQQB", gen, issued,
+                                                                      expires, 0) + os.urandom(8)
+    signed = "hth1." + b64(p)
+    return signed + "." + b64(hmac.new(key, signed.encode(), hashlib.sha256).digest())
+
+
+def raw_upgrade(env, vm_id, token=None, header=None):
+    """One upgrade request over TLS; returns (status, body)."""
+    ctx = ssl_ctx(env)
+    protos = "lambda-microvms"
+    if token:
+        protos += ", lambda-microvms.authentication." + token
+    req = ("GET / HTTP/1.1\r\nHost: %s.localhost:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: %s\r\n"
+           % (vm_id, env.iport, protos))
+    if header:
+        req += "X-aws-proxy-auth: %s\r\n" % header
+    with socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall((req + "\r\n").encode())
+            data = b""
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                head, sep, body = data.partition(b"\r\n\r\n")
+                if sep and head.split()[1] == b"101":
+                    break
+                if sep:
+                    m = re.search(rb"content-length: *(\d+)", head, re.I)
+                    if m and len(body) >= int(m.group(1)):
+                        break
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_refused_tokens_look_alike(env):
+    now = int(time.time())
+    good = env.token()
+    forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    cases = {
+        "forged": (env.vm_id, forged),
+        "other key": (env.vm_id, sign(b"k" * 32, 1, env.vm_id, 1, now - 10, now + 300)),
+        "expired": (env.vm_id, sign(env.key, 1, env.vm_id, 1, now - 600, now - 60)),
+        "older run": (env.vm_id, sign(env.key, 1, env.vm_id, 0, now - 10, now + 300)),
+        "other VM": (env.vm_id, sign(env.key, 1, "mvm-0000000000000000", 1, now - 10,
+                                     now + 300)),
+        "proxy token": (env.vm_id, env.token(path="auth-token")),
+        "unknown VM": ("mvm-0000000000000000", sign(env.key, 1, "mvm-0000000000000000", 1,
+                                                    now - 10, now + 300)),
+        "token of this VM at another host": ("mvm-0000000000000000", good),
+    }
+    answers = {name: raw_upgrade(env, vm, tok) for name, (vm, tok) in cases.items()}
+    assert set(answers.values()) == {answers["unknown VM"]}, answers
+    assert answers["unknown VM"][0] == 403
+    assert raw_upgrade(env, env.vm_id, None, header=forged) == answers["unknown VM"]
+    assert raw_upgrade(env, env.vm_id)[0] == 401
+    # The good token itself is accepted (101), so the refusals above are about the token.
+    assert raw_upgrade(env, env.vm_id, good)[0] == 101
+
+    async def refused():
+        with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
+            async with connect(env, cases["expired"][1]):
+                pass
+        assert e.value.status_code == 403
+    run(refused())
+
+
+def suspended_vm(env, auto_resume):
+    st, _, vm = env.hd.run(idlePolicy={"maxIdleDurationSeconds": 600,
+                                       "suspendedDurationSeconds": 600,
+                                       "autoResumeEnabled": auto_resume})
+    assert st == 200, vm
+    vid = vm["microvmId"]
+    assert env.hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
+    tok = env.token(vid)  # minted while RUNNING; still valid while SUSPENDED (same run)
+    assert env.hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    assert env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)["state"] == "SUSPENDED"
+    return vid, tok
+
+
+def test_shell_resumes_a_suspended_vm(env):
+    vid, tok = suspended_vm(env, True)
+
+    async def go():
+        async with connect(env, tok, vm_id=vid) as ws:
+            t = Term(ws)
+            assert (await t.expect_text())["type"] == "session_init"
+            await t.send("echo resumed-$((7*7)); exit\n")
+            await t.expect(rb"resumed-49", timeout=120)
+    run(go(), timeout=180)
+    assert env.hd.get(vid)[2]["state"] == "RUNNING"
+    env.hd.call("DELETE", "/microvms/" + vid)
+
+
+def test_no_auto_resume_is_refused_clearly(env):
+    vid, tok = suspended_vm(env, False)
+    status, body = raw_upgrade(env, vid, tok)
+    assert status == 409, body
+    msg = json.loads(body)["message"]
+    assert "SUSPENDED" in msg and "autoResume" in msg, msg
+    assert env.hd.get(vid)[2]["state"] == "SUSPENDED"
+    env.hd.call("DELETE", "/microvms/" + vid)
+
+
+def test_slow_client_gets_all_output(env):
+    """Output beyond the agent window while the client does not read: the shell
+    waits (nothing dropped, nothing buffered without bound), then all of it arrives."""
+    total = 2 * 1024 * 1024
+
+    async def go():
+        async with connect(env, env.token()) as ws:
+            t = Term(ws)
+            assert (await t.expect_text())["type"] == "session_init"
+            await t.send("head -c %d /dev/zero | tr '\\0' Z; echo; echo done-$((8*8))\n" % total)
+            await asyncio.sleep(3)  # not reading: the window fills and the shell waits
+            await t.expect(rb"done-64", timeout=90)
+            assert t.all.count(b"Z") >= total, t.all.count(b"Z")
+            await t.send("exit\n")
+    run(go(), timeout=150)
+
+
+def test_own_ca_files(env):
+    d = os.path.join(env.hd.state_dir, "tls")
+    for name, mode in (("ca.key", 0o600), ("server.key", 0o600), ("ca.pem", 0o644),
+                       ("server.pem", 0o644)):
+        assert os.stat(os.path.join(d, name)).st_mode & 0o777 == mode, name
+
+
+def test_bring_your_own_certificate(tmp_path):
+    import subprocess
+    cert, key = str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=byo-test", "-days", "1",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=30)
+    iport = free_port()
+    images = str(tmp_path / "images")
+    os.makedirs(images)
+    hd = Hearthd(str(tmp_path / "state"), images,
+                 extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--tls-cert", cert,
+                        "--tls-key", key]).start()
+    try:
+        wait_port(iport)
+        ctx = ssl.create_default_context(cafile=cert)
+        with socket.create_connection(("127.0.0.1", iport), timeout=WAIT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                assert dict(x[0] for x in s.getpeercert()["subject"])["commonName"] == "byo-test"
+        assert not os.path.exists(os.path.join(hd.state_dir, "tls"))
+    finally:
+        hd.close()
+
+
+def test_shell_traffic_keeps_vm_awake(env):
+    st, _, vm = env.hd.run(idlePolicy={"maxIdleDurationSeconds": 3,
+                                       "suspendedDurationSeconds": 600,
+                                       "autoResumeEnabled": False})
+    assert st == 200, vm
+    vid = vm["microvmId"]
+    assert env.hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
+
+    async def go():
+        async with connect(env, env.token(vid), vm_id=vid) as ws:
+            t = Term(ws)
+            assert (await t.expect_text())["type"] == "session_init"
+            end = time.monotonic() + 7
+            i = 0
+            while time.monotonic() < end:
+                i += 1
+                await t.send("echo tick-%d-$((1+%d))\n" % (i, i))
+                await t.expect(rb"tick-%d-%d" % (i, i + 1))
+                assert env.hd.get(vid)[2]["state"] == "RUNNING"
+                await asyncio.sleep(0.5)
+            await t.send("exit\n")
+    run(go())
+    doc = env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)
+    assert doc["state"] == "SUSPENDED" and "without endpoint traffic" in doc["stateReason"], doc
+    env.hd.call("DELETE", "/microvms/" + vid)
