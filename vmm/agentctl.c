@@ -12,6 +12,7 @@
 
 #include "protocol/mux.h"
 #include "vmm/clock.h"
+#include "vmm/fdio.h"
 
 /*
  * Our HELLO may reach a freshly booted guest's console while it is still a
@@ -27,29 +28,13 @@
 
 static int send_buf(int fd, const struct buf *b, int64_t dl, char *err, size_t errlen)
 {
-	const uint8_t *p = buf_ptr(b);
-	size_t n = buf_used(b), off = 0;
-	while (off < n) {
-		ssize_t w = send(fd, p + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			off += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN) {
-			snprintf(err, errlen, "agent write: %s", strerror(errno));
-			return -1;
-		}
-		int left = clock_left(dl);
-		if (left <= 0) {
-			snprintf(err, errlen, "agent write timed out");
-			return -1;
-		}
-		struct pollfd pf = { .fd = fd, .events = POLLOUT };
-		poll(&pf, 1, left);
-	}
-	return 0;
+	if (fdio_send_all(fd, buf_ptr(b), buf_used(b), -1, dl) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		snprintf(err, errlen, "agent write timed out");
+	else
+		snprintf(err, errlen, "agent write: %s", strerror(errno));
+	return -1;
 }
 
 static int recv_exact(int fd, uint8_t *p, size_t n, int64_t dl, char *err, size_t errlen)

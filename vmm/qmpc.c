@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/clock.h"
+#include "vmm/fdio.h"
 
 void qmpc_init(struct qmpc *q, int fd)
 {
@@ -122,49 +123,15 @@ int qmpc_handshake(struct qmpc *q, int64_t deadline, char *err, size_t errlen)
 static int send_all(struct qmpc *q, const char *s, size_t n, int pass_fd, int64_t deadline,
 		    char *err, size_t errlen)
 {
-	size_t off = 0;
-	while (off < n) {
-		ssize_t w;
-		if (pass_fd >= 0) {
-			struct iovec iov = { (void *)(s + off), n - off };
-			union {
-				char b[CMSG_SPACE(sizeof(int))];
-				struct cmsghdr align;
-			} c;
-			memset(&c, 0, sizeof(c));
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
-					     .msg_controllen = sizeof(c.b) };
-			struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-			ch->cmsg_level = SOL_SOCKET;
-			ch->cmsg_type = SCM_RIGHTS;
-			ch->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(ch), &pass_fd, sizeof(int));
-			w = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
-			if (w > 0)
-				pass_fd = -1; /* the fd travels with the first byte only */
-		} else {
-			w = send(q->fd, s + off, n - off, MSG_NOSIGNAL);
-		}
-		if (w > 0) {
-			off += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN) {
-			q->dead = 1;
-			snprintf(err, errlen, "QMP write: %s", strerror(errno));
-			return -1;
-		}
-		int left = clock_left(deadline);
-		if (left <= 0) {
-			snprintf(err, errlen, "timed out writing to QEMU (QMP)");
-			return -1;
-		}
-		struct pollfd p = { .fd = q->fd, .events = POLLOUT };
-		poll(&p, 1, left);
+	if (fdio_send_all(q->fd, s, n, pass_fd, deadline) == 0)
+		return 0;
+	if (errno == ETIMEDOUT) {
+		snprintf(err, errlen, "timed out writing to QEMU (QMP)");
+	} else {
+		q->dead = 1;
+		snprintf(err, errlen, "QMP write: %s", strerror(errno));
 	}
-	return 0;
+	return -1;
 }
 
 int qmpc_cmd(struct qmpc *q, const char *name, struct json_object *args, int pass_fd,
