@@ -2,6 +2,7 @@
  * hearthd.c - the hearth daemon: options, directories, the key, the store,
  * the lifecycle workers and the libwebsockets event loop serving the API.
  */
+#include "vmm/clock.h"
 #include "session/hearthd.h"
 
 #include <errno.h>
@@ -50,9 +51,7 @@ int64_t hd_now(void)
 
 int64_t hd_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ms();
 }
 
 /* ---- options ---- */

@@ -16,43 +16,13 @@
 #include "protocol/api_hook.h"
 #include "protocol/mux.h"
 #include "vmm/agentctl.h"
+#include "vmm/clock.h"
+#include "vmm/fdio.h"
 
 #define HOOK_CHAN_BASE 0xf0000000u /* far from the ids interactive clients use */
 #define HOOK_WINDOW (256u * 1024)
 
 static atomic_uint hook_seq;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left(int64_t dl)
-{
-	int64_t l = dl - mono_ms();
-	return l < 0 ? 0 : l > 1000000 ? 1000000 : (int)l;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n, int64_t dl)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		if (left(dl) == 0)
-			return -1;
-		struct pollfd pf = { .fd = fd, .events = POLLOUT };
-		poll(&pf, 1, left(dl));
-	}
-	return 0;
-}
 
 struct hook_io {
 	int fd;
@@ -79,7 +49,7 @@ static int next_frame(struct hook_io *h, struct mux_frame *f, int64_t dl)
 		}
 		/* Poll first: the fd may be blocking, and the deadline must hold. */
 		struct pollfd pf = { .fd = h->fd, .events = POLLIN };
-		int pr = poll(&pf, 1, left(dl));
+		int pr = poll(&pf, 1, clock_left(dl));
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr <= 0)
@@ -97,9 +67,22 @@ static int next_frame(struct hook_io *h, struct mux_frame *f, int64_t dl)
 
 static int send_buf(struct hook_io *h, struct buf *b, int64_t dl)
 {
-	int rc = write_all(h->fd, buf_ptr(b), buf_used(b), dl);
+	int rc = fdio_send_all(h->fd, buf_ptr(b), buf_used(b), -1, dl);
 	buf_reset(b);
 	return rc;
+}
+
+/* Free the channel: send CLOSE and wait briefly for the agent's CLOSE. */
+static void chan_close(struct hook_io *h, struct buf *out, int64_t dl)
+{
+	struct mux_frame f;
+
+	if (mux_put_close(out, h->ch) == MUX_OK && send_buf(h, out, dl + 500) == 0) {
+		int64_t cdl = clock_ms() + 500;
+		while (next_frame(h, &f, cdl) == 0)
+			if (f.hdr.channel == h->ch && f.hdr.type == MUX_CLOSE)
+				break;
+	}
 }
 
 static int exchange(struct hook_io *h, uint16_t port, const char *hook, const void *body,
@@ -194,13 +177,7 @@ static int exchange(struct hook_io *h, uint16_t port, const char *hook, const vo
 	}
 	rc = 0;
 out:
-	/* Free the channel; the agent answers CLOSE, which we wait for briefly. */
-	if (mux_put_close(&out, h->ch) == MUX_OK && send_buf(h, &out, dl + 500) == 0) {
-		int64_t cdl = mono_ms() + 500;
-		while (next_frame(h, &f, cdl) == 0)
-			if (f.hdr.channel == h->ch && f.hdr.type == MUX_CLOSE)
-				break;
-	}
+	chan_close(h, &out, dl);
 	buf_free(&out);
 	buf_free(&req);
 	buf_free(&resp);
@@ -247,12 +224,7 @@ static int command(struct hook_io *h, const char *cmdline, int64_t dl, int *code
 		}
 	}
 out:
-	if (mux_put_close(&out, h->ch) == MUX_OK && send_buf(h, &out, dl + 500) == 0) {
-		int64_t cdl = mono_ms() + 500;
-		while (next_frame(h, &f, cdl) == 0)
-			if (f.hdr.channel == h->ch && f.hdr.type == MUX_CLOSE)
-				break;
-	}
+	chan_close(h, &out, dl);
 	buf_free(&out);
 	return rc;
 }
@@ -278,7 +250,7 @@ int hooks_command(int agent_fd, const char *cmdline, int timeout_ms, int *code, 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = command(h, cmdline, mono_ms() + timeout_ms, code, err, errlen);
+	int rc = command(h, cmdline, clock_ms() + timeout_ms, code, err, errlen);
 	free(h->rd);
 	free(h);
 	return rc;
@@ -287,7 +259,7 @@ int hooks_command(int agent_fd, const char *cmdline, int timeout_ms, int *code, 
 int hooks_call(int agent_fd, uint16_t port, const char *hook, const void *body, size_t len,
 	       int timeout_ms, int *status, char *err, size_t errlen)
 {
-	int64_t dl = mono_ms() + timeout_ms;
+	int64_t dl = clock_ms() + timeout_ms;
 	struct hook_io *h = io_new(agent_fd);
 	if (!h) {
 		snprintf(err, errlen, "out of memory");

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/clock.h"
 #include "vmm/agentctl.h"
 #include "vmm/engine.h"
 #include "vmm/relay.h"
@@ -25,13 +26,6 @@
 #define KEEPER_OP_MS 60000
 #define KEEPER_REFRESH_MS 20000
 #define KEEPER_LINE 4200
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int sock_path(struct sockaddr_un *sa, const char *dir, const char *name)
 {
@@ -277,7 +271,7 @@ static int read_line(int fd, char *out, size_t n, int64_t dl)
 {
 	size_t have = 0;
 	while (have + 1 < n) {
-		int left = (int)(dl - mono_ms());
+		int left = (int)(dl - clock_ms());
 		if (left <= 0)
 			return -1;
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
@@ -342,7 +336,7 @@ pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const
 	}
 	close(pfd[1]);
 	char line[KEEPER_REPLY];
-	int rc = read_line(pfd[0], line, sizeof line, mono_ms() + timeout_ms);
+	int rc = read_line(pfd[0], line, sizeof line, clock_ms() + timeout_ms);
 	close(pfd[0]);
 	if (rc < 0 || strncmp(line, "ok ", 3) != 0) {
 		if (rc < 0)
@@ -361,7 +355,7 @@ static int connect_to(const char *vmdir, const char *name, int timeout_ms)
 	struct sockaddr_un sa;
 	if (sock_path(&sa, vmdir, name) < 0)
 		return -1;
-	int64_t dl = mono_ms() + timeout_ms;
+	int64_t dl = clock_ms() + timeout_ms;
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -369,7 +363,7 @@ static int connect_to(const char *vmdir, const char *name, int timeout_ms)
 		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
 			return fd;
 		close(fd);
-		if (mono_ms() >= dl || (errno != ENOENT && errno != ECONNREFUSED))
+		if (clock_ms() >= dl || (errno != ENOENT && errno != ECONNREFUSED))
 			return -1;
 		usleep(20 * 1000);
 	}
@@ -377,7 +371,7 @@ static int connect_to(const char *vmdir, const char *name, int timeout_ms)
 
 int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply_out, size_t n)
 {
-	int64_t dl = mono_ms() + timeout_ms;
+	int64_t dl = clock_ms() + timeout_ms;
 	int fd = connect_to(vmdir, "ctl.sock", timeout_ms < 2000 ? timeout_ms : 2000);
 	if (fd < 0)
 		return -1;
@@ -393,12 +387,12 @@ int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply_o
 
 void keeper_reap(pid_t pid, int timeout_ms)
 {
-	int64_t dl = mono_ms() + timeout_ms;
+	int64_t dl = clock_ms() + timeout_ms;
 	while (pid > 0) {
 		pid_t r = waitpid(pid, NULL, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
 			return; /* reaped, or not our child (adopted after a restart) */
-		if (mono_ms() >= dl)
+		if (clock_ms() >= dl)
 			return;
 		usleep(10 * 1000);
 	}
