@@ -90,12 +90,5 @@ int cmd_token(int argc, char **argv)
 	json_object *req = json_object_new_object();
 	json_object_object_add(req, "expirationInMinutes", json_object_new_int64(o.minutes));
 	json_object_object_add(req, "allowedPorts", o.ports);
-	json_object *doc = NULL;
-	rc = api_call(&a, "POST", path, req, &doc);
-	json_object_put(req);
-	if (rc)
-		return rc;
-	rc = token_out_print(&a, doc);
-	json_object_put(doc);
-	return rc;
+	return token_out_request(&a, path, req);
 }

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-int token_out_print(const struct api *a, json_object *doc)
+static int token_out_print(const struct api *a, json_object *doc)
 {
 	json_object *map;
 	if (!json_object_object_get_ex(doc, "authToken", &map) ||
@@ -23,4 +23,17 @@ int token_out_print(const struct api *a, json_object *doc)
 			printf("%s: %s\n", key, json_object_get_string(val));
 	}
 	return 0;
+}
+
+int token_out_request(const struct api *a, const char *path, json_object *req)
+{
+	json_object *doc = NULL;
+	int rc = api_call(a, "POST", path, req, &doc);
+
+	json_object_put(req);
+	if (rc)
+		return rc;
+	rc = token_out_print(a, doc);
+	json_object_put(doc);
+	return rc;
 }
