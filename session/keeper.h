@@ -4,8 +4,8 @@
  * The engine's VM processes die with the thread that started them, so a VM
  * started by hearthd itself could not outlive hearthd. Instead hearthd starts
  * a keeper per VM (its child, in a session of its own): the keeper restores the
- * snapshot, relays the agent stream on <vmdir>/agent.sock (one client at a
- * time, frame-aligned) and takes commands on <vmdir>/ctl.sock. A restarted
+ * snapshot, relays the agent stream on <vmdir>/agent.sock (many clients,
+ * frame-aligned; vmm/relay.h) and takes commands on <vmdir>/ctl.sock. A restarted
  * hearthd (even after kill -9) re-adopts a VM by talking to its keeper.
  * Traffic through agent.sock touches <vmdir>/activity (mtime, at most once a
  * second): hearthd's idle timer reads it without talking to the keeper.
