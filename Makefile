@@ -51,6 +51,8 @@ include protocol/module.mk
 -include session/module.mk
 -include tests/module.mk
 -include tests/bench/module.mk
+-include tests/guestapp/module.mk
+-include contrib/webterm/module.mk
 
 .PHONY: all build deps check bench fuzz shell clean
 # Keep intermediate objects: deleting them makes every run relink.

@@ -12,6 +12,7 @@ PKGS=(
 	openssh-server openssh-client
 	python3 python3-pytest python3-websockets
 	socat curl wrk hyperfine tmux
+	chromium chromium-driver
 	nodejs
 )
 missing=()

@@ -29,7 +29,7 @@ enum wsp_opcode {
 
 struct wsp_request {
 	char method[8];
-	char path[256];
+	char path[4096];         /* request target: the app proxy passes long URLs on */
 	char host[256];
 	char key[64];            /* Sec-WebSocket-Key */
 	char protocols[2048];    /* every Sec-WebSocket-Protocol line, joined with "," */

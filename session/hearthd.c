@@ -23,6 +23,7 @@
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
 #include "session/store.h"
+#include "session/webterm.h"
 
 #define HEARTHD_VERSION "0.1"
 #define HEARTHD_STOP_MS 60000 /* longest wait for VM operations on a graceful stop */
@@ -75,7 +76,9 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
-enum opt_kind { OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum opt_kind {
+	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_VERBOSE, OPT_HELP, OPT_VERSION
+};
 
 static const struct option_def {
 	const char *name;
@@ -101,8 +104,13 @@ static const struct option_def {
 	{ "--image-dir", OPT_STR, offsetof(struct hd_config, image_dir),
 	  sizeof(((struct hd_config *)0)->image_dir),
 	  "DIR  managed images, DIR/NAME/image.json ($HEARTH_IMAGES)" },
+	{ "--webterm-dir", OPT_STR, offsetof(struct hd_config, webterm_dir),
+	  sizeof(((struct hd_config *)0)->webterm_dir),
+	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
-	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine (qemu)" },
+	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
+	{ "--shell-grace", OPT_SHELL_GRACE, 0, 0,
+	  "SECONDS  how long a hearth.v1 shell outlives its last viewer (300)" },
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
 	  "SECONDS  TEST ONLY: lower the 60 s minimum of maxIdleDurationSeconds" },
 	{ "--test-tick-ms", OPT_TICK, 0, 0, "MS  TEST ONLY: timer resolution (1000)" },
@@ -136,7 +144,8 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 			fprintf(stderr, "hearthd: unknown option %s\n", argv[i]);
 			return -1;
 		}
-		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK;
+		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
+			    o->kind == OPT_SHELL_GRACE;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -165,6 +174,13 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 				return -1;
 			}
 			c->tick_ms = n;
+			break;
+		case OPT_SHELL_GRACE:
+			if (opt_int(val, 0, 86400, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 0..86400\n", o->name);
+				return -1;
+			}
+			c->shell_grace = n;
 			break;
 		case OPT_VERBOSE:
 			c->verbose = 1;
@@ -283,6 +299,7 @@ int main(int argc, char **argv)
 	snprintf(c->engine, sizeof c->engine, "qemu");
 	c->min_idle = API_MIN_IDLE;
 	c->tick_ms = 1000;
+	c->shell_grace = 300;
 	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
 	if (ti && *ti) {
 		int64_t n;
@@ -294,6 +311,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	default_dirs(c, argv[0]);
+	if (!c->webterm_dir[0]) {
+		/* Installed as BINDIR/hearthd with BINDIR/../share/hearth/webterm (the build tree too). */
+		char *slash = strrchr(hd.exe, '/');
+		int dl = slash ? (int)(slash - hd.exe) : 1;
+		snprintf(c->webterm_dir, sizeof c->webterm_dir, "%.*s/../share/hearth/webterm", dl,
+			 slash ? hd.exe : ".");
+	}
 	if (httpd_parse_listen(c->api_listen, host, sizeof host, &port) < 0) {
 		fprintf(stderr, "hearthd: bad --api-listen %s\n", c->api_listen);
 		return 2;
@@ -345,6 +369,8 @@ int main(int argc, char **argv)
 		hd_log("ingress disabled: %s", err);
 	else
 		hd_log("ingress on https://%s", c->ingress_listen);
+	if (webterm_load(c->webterm_dir, err, sizeof err) < 0)
+		hd_log("web terminal disabled: %s", err);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -364,6 +390,7 @@ int main(int argc, char **argv)
 	lifecycle_destroy(hd.lc);
 	hd.lc = NULL;
 	lws_context_destroy(hd.lws);
+	webterm_unload();
 	store_close(hd.store);
 	return 0;
 }

@@ -23,9 +23,11 @@ struct hd_config {
 	char ingress_listen[128]; /* host:port of the ingress (endpoint URLs) */
 	char tls_cert[PATH_MAX];  /* ingress certificate and key; empty: hearthd's own */
 	char tls_key[PATH_MAX];
+	char webterm_dir[PATH_MAX]; /* the web terminal's files (default ../share/hearth/webterm) */
 	char engine[32];
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
+	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
 	int64_t time_scale;    /* test only: policy seconds are this many milliseconds */
 	int verbose;
 };

@@ -189,8 +189,10 @@ int keeper_main(int argc, char **argv)
 	/* Make the restored clone unique (entropy, hostname, clock) before anyone
 	 * can talk to it: done here, next to the engine, it costs no relay hop. */
 	char aerr[AGENTCTL_ERR];
-	if (agentctl_refresh(k.eng->agent_fd(k.vm), id, KEEPER_REFRESH_MS, NULL, aerr,
-			     sizeof aerr) < 0) {
+	int afd = k.eng->agent_fd(k.vm);
+	if ((k.eng->flags & VM_ENGINE_HOST_PROCESS)
+		    ? agentctl_hello(afd, KEEPER_REFRESH_MS, NULL, NULL, aerr, sizeof aerr) < 0
+		    : agentctl_refresh(afd, id, KEEPER_REFRESH_MS, NULL, aerr, sizeof aerr) < 0) {
 		fprintf(status, "err agent did not answer after restore: %s\n", aerr);
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;

@@ -14,7 +14,9 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
-	session/keeper.c session/ingress.c session/tlscert.c
+	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
+	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
+	session/proxy.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
@@ -46,3 +48,5 @@ UNIT_OBJS_wsproto := $(OBJ)/protocol/wsproto.o
 UNIT_LIBS_wsproto := -lcrypto
 $(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
 $(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_ring := $(OBJ)/session/ring.o
+$(BIN)/tests/test_ring: $(OBJ)/session/ring.o

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "protocol/api_auth.h"
 #include "protocol/api_ident.h"
@@ -22,6 +23,7 @@
 #include "session/ops.h"
 #include "session/httpd.h"
 #include "session/routes.h"
+#include "session/shellhub.h"
 #include "session/store.h"
 
 #define CONNECTOR_PREFIX API_ARN_PREFIX API_MANAGED_ACCOUNT ":network-connector:"
@@ -73,6 +75,40 @@ static struct json_object *str_array(const char *json)
 	return a;
 }
 
+/* Resident memory of a running VM's engine process (QEMU), or -1. */
+static int64_t engine_rss(int64_t pid)
+{
+	char p[64];
+	unsigned long size = 0, resident = 0;
+	if (pid <= 0)
+		return -1;
+	snprintf(p, sizeof p, "/proc/%lld/statm", (long long)pid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return -1;
+	int n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? (int64_t)resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+/*
+ * hearth's own fields, kept in one "hearth" member outside the AWS shape
+ * (SDKs ignore members they do not know): what `hearth top` shows.
+ * lastActivityAt is written to the store every few seconds, not per packet.
+ */
+static struct json_object *hearth_fields(const struct store_vm *v)
+{
+	struct json_object *h = json_object_new_object();
+	json_object_object_add(h, "lastActivityAt", json_object_new_int64(v->last_activity));
+	if (!strcmp(v->state, "SUSPENDED") && v->suspended_at)
+		json_object_object_add(h, "suspendedAt", json_object_new_int64(v->suspended_at));
+	int64_t rss = strcmp(v->state, "RUNNING") ? -1 : engine_rss(v->engine_pid);
+	if (rss >= 0)
+		json_object_object_add(h, "memoryBytes", json_object_new_int64(rss));
+	json_object_object_add(h, "shells", json_object_new_int64(shellhub_count(v->id)));
+	return h;
+}
+
 struct json_object *ops_vm_json(struct hearthd *hd, const struct store_vm *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -108,6 +144,7 @@ struct json_object *ops_vm_json(struct hearthd *hd, const struct store_vm *v)
 		json_object_object_add(o, "stateReason", json_object_new_string(v->reason));
 	json_object_object_add(o, "ingressNetworkConnectors", str_array(v->ingress));
 	json_object_object_add(o, "egressNetworkConnectors", str_array(v->egress));
+	json_object_object_add(o, "hearth", hearth_fields(v));
 	return o;
 }
 
@@ -291,6 +328,7 @@ static int list_item(const struct store_vm *v, void *p)
 	json_object_object_add(o, "imageArn", json_object_new_string(arn));
 	json_object_object_add(o, "imageVersion", json_object_new_string(v->image_version));
 	json_object_object_add(o, "startedAt", json_object_new_int64(v->started_at));
+	json_object_object_add(o, "hearth", hearth_fields(v));
 	json_object_array_add(lc->items, o);
 	lc->last = v->seq;
 	return 0;

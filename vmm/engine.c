@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 extern const struct vm_engine qemu_engine;
+extern const struct vm_engine host_engine;
 
-static const struct vm_engine *const engines[] = { &qemu_engine };
+static const struct vm_engine *const engines[] = { &qemu_engine, &host_engine };
 
 const struct vm_engine *vm_engine_find(const char *name)
 {

@@ -57,8 +57,13 @@ struct vm_config {
 
 struct vm; /* one running or paused VM instance */
 
+/* The "guest" is a process on the host (engine "host"): it shares the host's
+ * hostname, clock and RNG, so nothing may be pushed into it after a restore. */
+#define VM_ENGINE_HOST_PROCESS 1u
+
 struct vm_engine {
 	const char *name;
+	unsigned flags; /* VM_ENGINE_* */
 	int (*boot)(const struct vm_config *cfg, int deadline_ms, struct vm **out, struct vm_err *err);
 	/* Snapshot memory + device state + disk into dir (created; must not hold a
 	 * snapshot yet), consistently. The VM is left paused and keeps running on a
@@ -83,7 +88,8 @@ struct vm_engine {
 	pid_t (*pid)(struct vm *vm);
 };
 
-/* "qemu" (the default when name is NULL); NULL when unknown. */
+/* "qemu" (the default when name is NULL) or "host" (vmm/host.c: no VM, for
+ * development and benchmarks); NULL when unknown. */
 const struct vm_engine *vm_engine_find(const char *name);
 /* KVM when /proc/cpuinfo shows vmx|svm and /dev/kvm opens, else TCG. */
 enum vm_accel vm_accel_detect(void);

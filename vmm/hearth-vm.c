@@ -326,8 +326,10 @@ int main(int argc, char **argv)
 	/* Agent ready: HELLO answered; every VM also gets its own entropy and name. */
 	int64_t dl = t0 + o.boot_ms;
 	int fd = c.eng->agent_fd(c.vm);
-	if ((!strcmp(mode, "boot") && agentctl_hello(fd, clock_left(dl), NULL, NULL, e, sizeof(e)) < 0) ||
-	    agentctl_refresh(fd, id, clock_left(dl), NULL, e, sizeof(e)) < 0) {
+	int host = (c.eng->flags & VM_ENGINE_HOST_PROCESS) != 0;
+	if (((!strcmp(mode, "boot") || host) &&
+	     agentctl_hello(fd, clock_left(dl), NULL, NULL, e, sizeof(e)) < 0) ||
+	    (!host && agentctl_refresh(fd, id, clock_left(dl), NULL, e, sizeof(e)) < 0)) {
 		/* When QEMU died meanwhile, the engine says how (pause fails with it). */
 		struct vm_err why;
 		if (c.eng->pause(c.vm, 500, &why) == 0)

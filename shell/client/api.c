@@ -4,6 +4,7 @@
  * body), and output helpers.
  */
 #include "shell/client/api.h"
+#include "shell/client/apiq.h"
 #include "shell/client/table.h"
 
 #include <stdarg.h>
@@ -97,65 +98,15 @@ int api_parse(struct api *a, int argc, char **argv, const struct option *longopt
 }
 
 /* Report a non-2xx answer the way the API describes it. */
-static void report_error(const struct apiconn_resp *r)
-{
-	json_object *doc = r->body_len ? json_tokener_parse(r->body) : NULL;
-	json_object *m = NULL;
-	const char *msg = NULL;
-	if (doc && json_object_object_get_ex(doc, "message", &m) && json_object_is_type(m, json_type_string))
-		msg = json_object_get_string(m);
-	else if (doc && json_object_object_get_ex(doc, "Message", &m) &&
-		 json_object_is_type(m, json_type_string))
-		msg = json_object_get_string(m);
-	char type[160];
-	if (r->error_type[0])
-		snprintf(type, sizeof(type), "%s", r->error_type);
-	else
-		snprintf(type, sizeof(type), "HTTP %d", r->status);
-	if (msg)
-		fprintf(stderr, "hearth: %s: %s\n", type, msg);
-	else
-		fprintf(stderr, "hearth: %s: %.200s\n", type, r->body_len ? r->body : "(no message)");
-	json_object_put(doc);
-}
-
 int api_call(const struct api *a, const char *method, const char *path, json_object *body,
 	     json_object **out)
 {
-	struct apiconn c;
-	struct apiconn_resp r;
-	char err[768];
-	*out = NULL;
-	if (apiconn_init(&c, a->url, a->timeout_s * 1000, err, sizeof(err)) != 0) {
+	char err[1024];
+	if (apiq_call(a, method, path, body, out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hearth: %s\n", err);
 		return API_EXIT_FAIL;
 	}
-	const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
-	if (apiconn_request(&c, method, path, text, &r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hearth: %s\n", err);
-		return API_EXIT_FAIL;
-	}
-	int rc = API_EXIT_OK;
-	if (r.status < 200 || r.status > 299) {
-		report_error(&r);
-		rc = API_EXIT_FAIL;
-	} else if (r.body_len) {
-		struct json_tokener *tok = json_tokener_new_ex(64);
-		json_object *doc = tok ? json_tokener_parse_ex(tok, r.body, (int)r.body_len) : NULL;
-		if (!doc || !tok || json_tokener_get_error(tok) != json_tokener_success ||
-		    json_tokener_get_parse_end(tok) != r.body_len) {
-			fprintf(stderr, "hearth: the API at %s answered %d with a body that is not JSON\n",
-				a->url, r.status);
-			json_object_put(doc);
-			rc = API_EXIT_FAIL;
-		} else {
-			*out = doc;
-		}
-		if (tok)
-			json_tokener_free(tok);
-	}
-	apiconn_resp_free(&r);
-	return rc;
+	return API_EXIT_OK;
 }
 
 int api_escape(const char *s, char *dst, size_t cap)

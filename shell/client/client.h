@@ -11,9 +11,12 @@ int cmd_resume(int argc, char **argv);
 int cmd_terminate(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_shell_token(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_tags(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_untag(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif

@@ -3,9 +3,11 @@
  * one entry and one cmd_*.c file per command.
  */
 #include "shell/client/client.h"
+#include "shell/client/prompt.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cmd_help(int argc, char **argv);
 
@@ -24,10 +26,13 @@ static const struct {
 	{ "terminate", cmd_terminate, "ID [--wait]", "terminate a microVM" },
 	{ "token", cmd_token, "ID --minutes M PORTS...", "mint a token for the app endpoint" },
 	{ "shell-token", cmd_shell_token, "ID --minutes M", "mint a token for the shell" },
+	{ "shell", cmd_shell, "ID [--session S [--ro]]", "a terminal on a shell in a microVM (over its endpoint)" },
+	{ "exec", cmd_exec, "ID [OPTIONS] -- CMD ARG...", "run a command in a microVM: its output, its exit code" },
 	{ "images", cmd_images, "", "managed images and their versions" },
 	{ "tags", cmd_tags, "ARN", "list a resource's tags" },
 	{ "tag", cmd_tag, "ARN KEY=VALUE...", "add or change tags" },
 	{ "untag", cmd_untag, "ARN KEY...", "remove tags" },
+	{ "top", cmd_top, "[--interval S]", "live view of the microVMs, with keys to act on them" },
 	{ "help", cmd_help, "", "this list" },
 };
 
@@ -47,15 +52,36 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+/* Run argv[0] as a subcommand: for the command line and the prompt alike. */
+static int dispatch(int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].fn(argc, argv);
+	fprintf(stderr, "hearth: unknown command '%s' (try 'hearth help')\n", argv[0]);
+	return 2;
+}
+
+static const char *command_name(size_t i)
+{
+	return i < sizeof(commands) / sizeof(commands[0]) ? commands[i].name : NULL;
+}
+
+static int help_list(void)
+{
+	return cmd_help(0, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
+		/* a person at a terminal gets the prompt; scripts keep usage and 2 */
+		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+			static const struct prompt_cmds pc = { dispatch, help_list, command_name };
+			return prompt_run(&pc);
+		}
 		cmd_help(argc, argv);
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "hearth: unknown command '%s' (try 'hearth help')\n", argv[1]);
-	return 2;
+	return dispatch(argc - 1, argv + 1);
 }

@@ -1,9 +1,18 @@
-# shell/client/: the `hearth` command. Uses protocol/ and json-c; the HTTP
-# response parser it needs (protocol/httpresp.c, pure) is built here.
-CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c
+# shell/client/: the `hearth` command. Uses protocol/, json-c, ncursesw (top)
+# and readline (the prompt); the pure parsers it needs (protocol/httpresp.c,
+# protocol/argsplit.c) are built here.
+CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
-CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
+	$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo) \
+	$(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 $(CLIENT_OBJS): CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
+$(OBJ)/shell/client/cmd_top.o $(OBJ)/shell/client/top_draw.o: \
+	CFLAGS += $(shell pkg-config --cflags ncursesw 2>/dev/null)
+# shell and exec: the WebSocket client (protocol/wsclient.c, accept keys from
+# protocol/wsproto.c) over OpenSSL.
+CLIENT_OBJS += $(OBJ)/protocol/wsclient.o $(OBJ)/protocol/wsproto.o
+CLIENT_LIBS += $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 BINS += $(BIN)/hearth
 $(BIN)/hearth: $(CLIENT_OBJS) $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
@@ -12,3 +21,7 @@ $(BIN)/hearth: $(CLIENT_OBJS) $(OBJ)/libproto.a
 # The HTTP response parser: unit test and fuzz target.
 UNIT_OBJS_httpresp := $(OBJ)/protocol/httpresp.o
 FUZZ_EXTRA_SRCS_httpresp := protocol/httpresp.c
+
+# The prompt's tokenizer: unit test and fuzz target.
+UNIT_OBJS_argsplit := $(OBJ)/protocol/argsplit.o
+FUZZ_EXTRA_SRCS_argsplit := protocol/argsplit.c

@@ -1,10 +1,20 @@
-"""The README's first command: `make shell` boots a fresh microVM and opens a
-shell in it. Drives mk/shell.sh (what `make shell` runs after building) in
-tmux: a command runs inside the guest, and the shell's exit status comes back
-and the VM is gone afterwards."""
+"""The README's first command: `make shell` runs a fresh microVM under hearthd
+and opens `hearth shell` on it. Drives mk/shell.sh (what `make shell` runs
+after building) in tmux, twice: the first run starts hearthd (private state
+under the build directory, default addresses) and says how to stop it, the
+second reuses it. A command runs inside the guest and the VM is terminated
+afterwards. The test stops the hearthd it caused and the VMs' keepers.
+
+Skipped when something already listens on the default API port (another
+hearthd, which the script would use, and this test must not disturb)."""
+import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -13,27 +23,109 @@ from conftest import wait_for
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.environ.get("HEARTH_BUILD", os.path.join(ROOT, "build"))
 IMAGE_JSON = os.path.join(BUILD, "guest/busybox/image.json")
+D = os.path.join(BUILD, "shell-hearthd")
+
+
+def port_busy(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def keepers(state_dir):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--keeper" in args and any(a.startswith(state_dir.encode()) for a in args):
+            found.append(int(pid))
+    return found
+
+
+def speaks_v1(env, vm_id):
+    """Ask hearthd (through `hearth exec`, which needs hearth.v1) whether it speaks it."""
+    e = dict(env, HEARTH_CACERT=os.path.join(D, "state", "tls", "ca.pem"))
+    r = subprocess.run([os.path.join(BUILD, "bin", "hearth"), "exec", vm_id, "--", "true"],
+                       env=e, capture_output=True, text=True, timeout=60)
+    return "does not speak hearth.v1" not in r.stderr
+
+
+def vm_state(vm_id):
+    with urllib.request.urlopen("http://127.0.0.1:7400/2025-09-09/microvms/" + vm_id,
+                                timeout=10) as r:
+        return json.load(r)["state"]
 
 
 @pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
-def test_make_shell_runs_a_command_in_a_fresh_vm(tmp_path):
+@pytest.mark.skipif(port_busy(7400) or port_busy(7443),
+                    reason="a daemon already listens on 127.0.0.1:7400/7443")
+def test_make_shell_twice(tmp_path):
     sock = str(tmp_path / "tmux.sock")
+    env = dict(os.environ, HEARTH_BUILD=BUILD)
+    env.pop("HEARTH_API", None)
+    env.pop("HEARTH_CACERT", None)
 
     def tmux(*a, check=True):
         return subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,
-                              timeout=10, check=check)
+                              timeout=10, check=check, env=env)
 
-    marker = tmp_path / "exit"
-    tmux("new-session", "-d", "-s", "s", "-x", "100", "-y", "30",
-         f"bash {ROOT}/mk/shell.sh; echo $? > {marker}")
+    screen = lambda: tmux("capture-pane", "-p", "-S", "-100", "-t", "s").stdout
+    pidfile = os.path.join(D, "hearthd.pid")
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)  # a daemon from an earlier run is not answering (port free)
     try:
-        screen = lambda: tmux("capture-pane", "-p", "-t", "s").stdout
-        wait_for(lambda: "~#" in screen(), 180, "the guest shell prompt")
-        tmux("send-keys", "-t", "s", "uname -r", "Enter")
-        # our guest kernel (release suffix -hearth), not the host's
-        wait_for(lambda: "-hearth" in screen(), 60, "uname output")
-        tmux("send-keys", "-t", "s", "exit 5", "Enter")
-        wait_for(lambda: marker.exists() and marker.read_text().strip(), 60, "make shell to end")
-        assert marker.read_text().strip() == "5"
+        vm_ids = []
+        for run in range(2):
+            marker = tmp_path / ("exit%d" % run)
+            cmd = f"bash {ROOT}/mk/shell.sh; echo $? > {marker}"
+            tmux("kill-server", check=False)  # a fresh screen per run
+            tmux("new-session", "-d", "-s", "s", "-x", "100", "-y", "30", "sh", "-c", cmd)
+            tmux("set-option", "-t", "s", "remain-on-exit", "on")
+            wait_for(lambda: "~#" in screen(), 300, "the guest shell prompt")
+            out = screen()
+            m = re.search(r"shell: (mvm-[0-9a-f]+) is RUNNING", out)
+            assert m, out
+            vm_ids.append(m.group(1))
+            if run == 0:
+                assert "started hearthd (pid" in out, out
+            else:
+                assert "started hearthd" not in out, out  # the first one answered
+            tmux("send-keys", "-t", "s", "uname -r", "Enter")
+            # our guest kernel (release suffix -hearth), not the host's
+            wait_for(lambda: "-hearth" in screen(), 60, "uname output")
+            v1 = speaks_v1(env, m.group(1))
+            tmux("send-keys", "-t", "s", "exit 5", "Enter")
+            wait_for(lambda: marker.exists() and marker.read_text().strip(), 60,
+                     "make shell to end")
+            # The status travels in hearth.v1's exit message; a compatible-core
+            # hearthd (no hearth.v1) closes without one, and the client says 0.
+            assert marker.read_text().strip() == ("5" if v1 else "0"), \
+                screen()
+            wait_for(lambda: "stop it with: kill" in screen(), 10, "how to stop hearthd")
+        pid = int(open(pidfile).read())
+        assert "stop it with: kill %d" % pid in screen()
+        assert vm_ids[0] != vm_ids[1]
+        for vm_id in vm_ids:
+            assert vm_state(vm_id) in ("TERMINATING", "TERMINATED")
     finally:
         tmux("kill-server", check=False)
+        if os.path.exists(pidfile):
+            pid = int(open(pidfile).read())
+            try:
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+            except ProcessLookupError:
+                pass
+            os.unlink(pidfile)
+        for k in keepers(os.path.join(D, "state")):
+            os.kill(k, signal.SIGKILL)

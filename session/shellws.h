@@ -1,0 +1,26 @@
+/*
+ * shellws.h - the shell WebSocket (PROTOCOL.md section 2): the compatible
+ * core (one shell per connection, lambda-microvms) and, for clients that
+ * offer the subprotocol hearth.v1, the extensions of 2.3 (open, attach with
+ * replay, several viewers, exec, signals, keepalive). The ingress routes a
+ * WebSocket upgrade at / or /shell carrying a shell token of the Host's VM
+ * here; shells live in shellhub.h, commands run through execchan.h.
+ */
+#ifndef HEARTH_SHELLWS_H
+#define HEARTH_SHELLWS_H
+
+#include <stddef.h>
+
+#include "session/ingress_conn.h"
+
+#define SHELLWS_PROTO "lambda-microvms"
+#define SHELLWS_PROTO_V1 "hearth.v1"
+#define SHELLWS_REQUEST_MS 30000    /* v1: the first request must come by then */
+#define SHELLWS_PING_MS 20000       /* v1: WebSocket PING interval */
+#define SHELLWS_IDLE_MS 60000       /* v1: close when nothing arrived for this long */
+
+/* The ingress handler (ingress_handler_fn) of the shell WebSocket. */
+void shellws_handle(struct ingress_conn *c, const struct wsp_request *r, const char *head,
+		    size_t headlen, const char *vm_id);
+
+#endif

@@ -1,0 +1,272 @@
+"""Shell ingress benchmark: wss -> hearthd -> relay -> agent -> pty, beside
+OpenSSH on loopback in the same run.
+
+  host path   hearthd --engine host: the agent is a host process, so the
+              figures are the front end's own cost, comparable with sshd
+  VM path     hearthd with the qemu engine and the busybox image (TCG here):
+              the end-to-end figure a user sees
+  round trip  ws_bench rtt (compatible core shell, `stty raw -echo; cat`) vs
+              agent_bench rtt-cmd -- ssh -tt (same loop: N single-byte echoes)
+  throughput  ws_bench bulk (hearth.v1 exec `head -c BYTES /dev/zero`,
+              stdout frames) vs agent_bench bulk-cmd -- ssh `head -c BYTES`
+  many        INGRESS_BENCH_SHELLS (200) shells across INGRESS_BENCH_VMS (10)
+              VMs open at once (Python websockets), each answering two
+              commands; none may be dropped
+Runs are interleaved (hearth, ssh, hearth, ...) and each figure is the median
+of BENCH_REPEAT repetitions. Goals (host path): round trip p50 and p99 no
+worse than OpenSSH's, throughput at least OpenSSH's and at least 50 MB/s;
+every one of the concurrent shells served.
+"""
+import asyncio
+import json
+import os
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from hearthd_harness import BUILD, Hearthd  # noqa: E402
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+N = int(os.environ.get("BENCH_RTT_N", "2000"))
+W = int(os.environ.get("BENCH_RTT_WARMUP", "200"))
+VM_N = int(os.environ.get("INGRESS_BENCH_VM_RTT_N", "300"))
+MB = int(os.environ.get("BENCH_BULK_MB", "512"))
+VM_MB = int(os.environ.get("INGRESS_BENCH_VM_MB", "64"))
+SHELLS = int(os.environ.get("INGRESS_BENCH_SHELLS", "200"))
+VMS = int(os.environ.get("INGRESS_BENCH_VMS", "10"))
+WS = os.path.join(BUILD, "bin", "bench", "ws_bench")
+AB = os.path.join(BUILD, "bin", "bench", "agent_bench")
+IMAGE = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
+                     "image.json")
+RAWCAT = "stty raw -echo; printf 'RE''ADY'; exec cat"
+
+
+def start_sshd(d):
+    """tests/bench/sshd.sh's throwaway sshd; returns (pid, ssh argv, dest)."""
+    script = ('. %s/sshd.sh; sshd_start %s >&2 || exit 1; printf "%%s\\0" "$SSHD_PID" '
+              '"$SSHD_DEST" "${SSH[@]}"' % (HERE, d))
+    # Files, not pipes: the sshd left running keeps inherited pipes open.
+    out, err = os.path.join(d + ".out"), os.path.join(d + ".err")
+    with open(out, "wb") as o, open(err, "wb") as e:
+        rc = subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=o,
+                            stderr=e, timeout=60).returncode
+    if rc != 0:
+        raise RuntimeError("sshd: " + open(err).read()[-500:])
+    parts = open(out).read().split("\0")[:-1]
+    return int(parts[0]), parts[2:], parts[1]
+
+
+def kv(line):
+    return {k: float(v) for k, v in (w.split("=") for w in line.split()[1:])}
+
+
+def measure(argv, timeout=300):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("%s: %s" % (os.path.basename(argv[0]), r.stderr.strip()[-300:]))
+    return kv(r.stdout.strip().splitlines()[-1])
+
+
+class Target:
+    """One hearthd (engine host or qemu) with VMs and their shell tokens."""
+
+    def __init__(self, root, engine):
+        images = os.path.join(root, "images", "busybox")
+        os.makedirs(images)
+        shutil.copy(IMAGE, os.path.join(images, "image.json"))
+        extra = ["--engine", engine] if engine != "qemu" else []
+        self.hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
+                          extra=extra).start()
+        self.ca = os.path.join(root, "state", "tls", "ca.pem")
+        self.vms = []
+
+    def add_vm(self, timeout=600):
+        st, _, vm = self.hd.run()
+        if st != 200:
+            raise RuntimeError(vm)
+        doc = self.hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
+        if doc["state"] != "RUNNING":
+            raise RuntimeError(doc.get("stateReason"))
+        self.vms.append(doc["microvmId"])
+        return doc["microvmId"]
+
+    def token(self, vm_id):
+        st, _, doc = self.hd.call("POST", "/microvms/%s/shell-auth-token" % vm_id,
+                                  {"expirationInMinutes": 60})
+        if st != 200:
+            raise RuntimeError(doc)
+        return doc["authToken"]["X-aws-proxy-auth"]
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.hd.ingress_port
+
+    def close(self):
+        self.hd.close()
+
+
+async def many_shells(t, shells, timeout=600):
+    """Open `shells` compatible-core shells spread over t.vms at once; each
+    answers two commands. Returns (served, dropped, open_s, latencies_ms)."""
+    import websockets
+    ctx = ssl.create_default_context(cafile=t.ca)
+    tokens = {v: t.token(v) for v in t.vms}
+    lat, dropped = [], []
+
+    async def one(i):
+        vm = t.vms[i % len(t.vms)]
+        uri = "wss://%s.localhost:%d/" % (vm, t.hd.ingress_port)
+        protos = ["lambda-microvms", "lambda-microvms.authentication." + tokens[vm]]
+        try:
+            async with websockets.connect(uri, ssl=ctx, host="127.0.0.1",
+                                          port=t.hd.ingress_port, server_hostname="localhost",
+                                          subprotocols=protos, open_timeout=timeout,
+                                          max_size=None, ping_interval=None) as ws:
+                await ws.send(json.dumps({"type": "resize", "cols": 80, "rows": 24}))
+                for k in range(2):
+                    want = b"ok-%d-%d" % (i, (i + 1) * (k + 7))
+                    t0 = time.monotonic()
+                    await ws.send(b"echo ok-%d-$((%d*%d))\n" % (i, i + 1, k + 7))
+                    out = b""
+                    while want not in out:
+                        m = await ws.recv()
+                        if isinstance(m, bytes):
+                            out += m
+                    lat.append((time.monotonic() - t0) * 1000)
+                    if k == 0:
+                        await opened.wait()
+                return True
+        except Exception as e:  # a dropped session is the figure, not a crash
+            dropped.append("%d: %r" % (i, e))
+            return False
+
+    opened = asyncio.Event()
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(one(i)) for i in range(shells)]
+    # Every session has answered its first command before any sends its second,
+    # so all of them are open at the same time.
+    while len(lat) + len(dropped) < shells and time.monotonic() - t0 < timeout:
+        await asyncio.sleep(0.05)
+    open_s = time.monotonic() - t0
+    opened.set()
+    res = await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+    return sum(res), dropped, open_s, lat
+
+
+def med(xs):
+    return statistics.median(xs) if xs else -1
+
+
+def main():
+    for p in (WS, AB, IMAGE):
+        if not os.path.exists(p):
+            print("ingress_bench: %s missing (make)" % p)
+            return 1
+    tmp = tempfile.mkdtemp(prefix="hearth-ingress-bench-")
+    sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
+    host = vmt = None
+    res = {}
+    fails = 0
+
+    def rec(label, argv, timeout=300):
+        nonlocal fails
+        try:
+            res.setdefault(label, []).append(measure(argv, timeout))
+        except Exception as e:
+            fails += 1
+            print("  %s failed: %s" % (label, e))
+
+    try:
+        host = Target(os.path.join(tmp, "host"), "host")
+        hv = host.add_vm()
+        htok = host.token(hv)
+        vmt = Target(os.path.join(tmp, "vm"), "qemu")
+        vv = vmt.add_vm()
+        vtok = vmt.token(vv)
+        nbytes = MB * 1024 * 1024
+        vbytes = VM_MB * 1024 * 1024
+        for rep in range(1, REPEAT + 1):
+            print("run %d/%d ..." % (rep, REPEAT), flush=True)
+            rec("ws-rtt", [WS, "-t", "120", "rtt", host.addr(), hv, htok, str(N), str(W)])
+            rec("ssh-rtt", [AB, "-t", "120", "rtt-cmd", str(N), str(W), "--"] + ssh +
+                ["-tt", dest, RAWCAT])
+            rec("vm-rtt", [WS, "-t", "300", "rtt", vmt.addr(), vv, vtok, str(VM_N), "20"])
+            rec("ws-bulk", [WS, "-t", "120", "bulk", host.addr(), hv, htok, str(nbytes)])
+            rec("ssh-bulk", [AB, "-t", "120", "bulk-cmd", str(nbytes), "--"] + ssh +
+                [dest, "head -c %d /dev/zero" % nbytes])
+            rec("vm-bulk", [WS, "-t", "300", "bulk", vmt.addr(), vv, vtok, str(vbytes)])
+
+        print("raw figures:")
+        for k, runs in res.items():
+            for r in runs:
+                print("  %-9s %s" % (k, " ".join("%s=%g" % kv_ for kv_ in r.items())))
+
+        def m(label, key):
+            return med([r[key] for r in res.get(label, []) if key in r])
+
+        def row(name, a, s, note=""):
+            ratio = "%.2f" % (a / s) if a > 0 and s > 0 else "n/a"
+            fa = "%.1f" % a if a >= 0 else "failed"
+            fs = "%.1f" % s if s >= 0 else "failed"
+            print("  %-34s %10s %10s %8s   %s" % (name, fa, fs, ratio, note))
+
+        ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
+        print("\nshell ingress vs %s on loopback, same run, median of %d repetitions" %
+              (ver, REPEAT))
+        print("round trip: single-byte echoes through a raw pty running cat (host path %d, "
+              "VM path %d); bulk: head -c /dev/zero, first byte to end, MB = 10^6 bytes\n" %
+              (N, VM_N))
+        print("  %-34s %10s %10s %8s" % ("", "hearth", "OpenSSH", "ratio"))
+        a50, s50 = m("ws-rtt", "p50_us"), m("ssh-rtt", "p50_us")
+        a99, s99 = m("ws-rtt", "p99_us"), m("ssh-rtt", "p99_us")
+        row("host path: round trip p50 (us)", a50, s50, "lower is better")
+        row("host path: round trip p99 (us)", a99, s99, "lower is better")
+        ab, sb = m("ws-bulk", "mbps"), m("ssh-bulk", "mbps")
+        row("host path: throughput (MB/s)", ab, sb, "higher is better (%d MiB)" % MB)
+        row("VM path (TCG): round trip p50 (us)", m("vm-rtt", "p50_us"), s50, "")
+        row("VM path (TCG): round trip p99 (us)", m("vm-rtt", "p99_us"), s99, "")
+        row("VM path (TCG): throughput (MB/s)", m("vm-bulk", "mbps"), sb,
+            "(%d MiB)" % VM_MB)
+
+        # Many shells at once, on the VM path.
+        print("\nstarting %d more VMs for %d concurrent shells ..." % (VMS - 1, SHELLS),
+              flush=True)
+        for _ in range(VMS - 1):
+            vmt.add_vm()
+        served, dropped, open_s, lat = asyncio.run(many_shells(vmt, SHELLS))
+        lat.sort()
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else -1
+        print("  %d concurrent shells across %d VMs: %d served, %d dropped; all open and "
+              "answering after %.1f s; command latency p50 %.1f ms, p99 %.1f ms" %
+              (SHELLS, len(vmt.vms), served, len(dropped), open_s, med(lat), p99))
+        for d in dropped[:5]:
+            print("    dropped %s" % d)
+
+        rtt_ok = a50 > 0 and s50 > 0 and a50 <= s50 and a99 <= s99
+        tp_ok = ab > 0 and sb > 0 and ab >= sb and ab >= 50
+        many_ok = served == SHELLS and not dropped
+        print("\ngoal: host-path round trip no worse than OpenSSH (p50 and p99): %s" %
+              ("MET" if rtt_ok else "NOT MET"))
+        print("goal: host-path throughput >= OpenSSH and >= 50 MB/s: %s" %
+              ("MET" if tp_ok else "NOT MET"))
+        print("goal: %d concurrent shells across %d VMs, none dropped: %s" %
+              (SHELLS, VMS, "MET" if many_ok else "NOT MET"))
+        return 1 if fails or not many_ok else 0
+    finally:
+        for t in (host, vmt):
+            if t:
+                t.close()
+        try:
+            os.kill(sshd_pid, 15)
+        except OSError:
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# bench-deadline: 1500
+# Shell ingress figures beside OpenSSH in one run: keystroke round trip and
+# throughput through wss -> hearthd -> agent -> pty, on the host path
+# (hearthd --engine host: the front end's own cost) and the VM path (busybox,
+# TCG here), and 200 concurrent shells across 10 VMs. See
+# tests/bench/ingress_bench.py.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+exec /usr/bin/python3 tests/bench/ingress_bench.py "$@"

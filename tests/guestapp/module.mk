@@ -1,0 +1,12 @@
+# tests/guestapp/: the HTTP/1.1 + WebSocket test server the app-proxy tests put into the
+# busybox guest. Static and built from source in one step with its own flags, so it never
+# picks up sanitizer objects or libraries the guest does not have.
+GUESTAPP := $(BIN)/tests/guestapp
+GUESTAPP_CFLAGS := -std=c11 -D_GNU_SOURCE -fno-strict-aliasing -O2 $(WARN)
+
+$(GUESTAPP): tests/guestapp/guestapp.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUESTAPP_CFLAGS) -static -o $@ $<
+
+BINS += $(GUESTAPP)
+CHECK_DEPS += $(GUESTAPP)
