@@ -33,6 +33,7 @@
 
 #include "protocol/buf.h"
 #include "protocol/mux.h"
+#include "tests/bench/figures.h"
 
 #define READY "READY"
 /* Quoting keeps the echoed command line from containing READY itself. */
@@ -45,14 +46,6 @@
 static int64_t deadline;  /* CLOCK_MONOTONIC ns */
 static pid_t child = -1;  /* killed on failure */
 static const char *phase = "start";
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fail(const char *fmt, ...)
@@ -79,7 +72,7 @@ static void wait_fd(int fd, short events)
 	int rc;
 
 	for (;;) {
-		left = deadline - now_ns();
+		left = deadline - fig_now_ns();
 		if (left <= 0)
 			fail("deadline passed");
 		rc = poll(&p, 1, (int)(left / 1000000) + 1);
@@ -332,51 +325,6 @@ static void ch_close(struct chstate *c)
 		ch_next(c, &d);
 }
 
-/* ---- figures ---- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static double pct_us(const int64_t *s, long n, double p)
-{
-	long k = (long)(p / 100.0 * (double)n + 0.999999);
-
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)s[k - 1] / 1000.0;
-}
-
-static void print_rtt(int64_t *s, long n)
-{
-	double sum = 0;
-	long i;
-
-	qsort(s, (size_t)n, sizeof(*s), cmp_i64);
-	for (i = 0; i < n; i++)
-		sum += (double)s[i];
-	printf("rtt n=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f "
-	       "max_us=%.1f\n",
-	       n, pct_us(s, n, 50), pct_us(s, n, 90), pct_us(s, n, 99), sum / (double)n / 1000.0,
-	       (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
-}
-
-static void print_bulk(uint64_t bytes, int64_t t_start, int64_t t_first, int64_t t_end)
-{
-	double secs = (double)(t_end - t_first) / 1e9;
-
-	if (secs <= 0)
-		secs = 1e-9;
-	printf("bulk bytes=%llu secs=%.3f mbps=%.1f setup_ms=%.1f\n", (unsigned long long)bytes,
-	       secs, (double)bytes / 1e6 / secs, (double)(t_first - t_start) / 1e6);
-}
-
 /* Slide `got` bytes into a bounded scan buffer; true once READY was seen. */
 static int scan_ready(char *scan, size_t *have, const void *got, size_t n)
 {
@@ -434,7 +382,7 @@ static void mode_rtt_agent(const char *sock, long n, long warm)
 	phase = "round trips";
 	for (i = 0; i < warm + n; i++) {
 		b = (uint8_t)('a' + i % 26);
-		t0 = now_ns();
+		t0 = fig_now_ns();
 		ch_send(&c, &b, 1);
 		for (;;) {
 			if (ch_next(&c, &d))
@@ -445,10 +393,10 @@ static void mode_rtt_agent(const char *sock, long n, long warm)
 		if (d.len != 1 || d.p[0] != b)
 			fail("echo mismatch at %ld: sent %c, got %u bytes", i, b, d.len);
 		if (i >= warm)
-			s[i - warm] = now_ns() - t0;
+			s[i - warm] = fig_now_ns() - t0;
 	}
 	ch_close(&c);
-	print_rtt(s, n);
+	fig_print_rtt(s, n);
 	free(s);
 }
 
@@ -472,17 +420,17 @@ static void mode_bulk_agent(const char *sock, uint64_t bytes, uint32_t window)
 	o.argv[2] = mux_cstr(count);
 	o.argv[3] = mux_cstr("/dev/zero");
 	o.nargv = 4;
-	t_start = now_ns();
+	t_start = fig_now_ns();
 	ch_open(&c, 2, &o);
 	phase = "bulk";
 	while (!c.closed) {
 		if (ch_next(&c, &d) && d.stream == MUX_STREAM_STDOUT) {
 			if (got == 0)
-				t_first = now_ns();
+				t_first = fig_now_ns();
 			got += d.len;
 		}
 		if (c.eof_out && !t_end)
-			t_end = now_ns();
+			t_end = fig_now_ns();
 	}
 	mc_check(mux_put_close(&mc.out, c.id), "CLOSE");
 	mc_flush();
@@ -492,8 +440,8 @@ static void mode_bulk_agent(const char *sock, uint64_t bytes, uint32_t window)
 		fail("got %llu bytes, expected %llu", (unsigned long long)got,
 		     (unsigned long long)bytes);
 	if (!t_end)
-		t_end = now_ns();
-	print_bulk(got, t_start, t_first, t_end);
+		t_end = fig_now_ns();
+	fig_print_bulk(got, t_start, t_first, t_end);
 }
 
 /* Start argv with pipes on stdin (or /dev/null) and stdout. */
@@ -544,7 +492,7 @@ static int reap(pid_t pid)
 		}
 		if (r < 0 && errno != EINTR)
 			fail("waitpid: %s", strerror(errno));
-		if (now_ns() > deadline)
+		if (fig_now_ns() > deadline)
 			fail("child %d did not exit", (int)pid);
 		nanosleep(&ts, NULL);
 	}
@@ -603,13 +551,13 @@ static void rtt_child(pid_t pid, int in, int out, long n, long warm)
 	phase = "round trips";
 	for (i = 0; i < warm + n; i++) {
 		b = (uint8_t)('a' + i % 26);
-		t0 = now_ns();
+		t0 = fig_now_ns();
 		write_all(in, &b, 1);
 		got = read_some(out, rb, sizeof(rb));
 		if (got != 1 || rb[0] != b)
 			fail("echo mismatch at %ld: sent %c, got %zu bytes", i, b, got);
 		if (i >= warm)
-			s[i - warm] = now_ns() - t0;
+			s[i - warm] = fig_now_ns() - t0;
 	}
 	phase = "stop";
 	close(in);
@@ -617,7 +565,7 @@ static void rtt_child(pid_t pid, int in, int out, long n, long warm)
 		close(out);
 	kill(pid, SIGTERM);
 	reap(pid);
-	print_rtt(s, n);
+	fig_print_rtt(s, n);
 	free(s);
 }
 
@@ -651,22 +599,22 @@ static void mode_bulk_cmd(char **argv, uint64_t bytes)
 	pid_t pid;
 
 	phase = "spawn";
-	t_start = now_ns();
+	t_start = fig_now_ns();
 	pid = spawn(argv, NULL, &out);
 	phase = "bulk";
 	while ((n = read_some(out, rb, sizeof(rb))) > 0) {
 		if (got == 0)
-			t_first = now_ns();
+			t_first = fig_now_ns();
 		got += n;
 	}
-	t_end = now_ns();
+	t_end = fig_now_ns();
 	st = reap(pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail("command failed (status 0x%x)", st);
 	if (got != bytes)
 		fail("got %llu bytes, expected %llu", (unsigned long long)got,
 		     (unsigned long long)bytes);
-	print_bulk(got, t_start, t_first, t_end);
+	fig_print_bulk(got, t_start, t_first, t_end);
 }
 
 /* ---- arguments ---- */
@@ -704,7 +652,7 @@ int main(int argc, char **argv)
 		secs = num_arg(argv[2], 1, 86400, "deadline");
 		i = 3;
 	}
-	deadline = now_ns() + (int64_t)secs * 1000000000;
+	deadline = fig_now_ns() + (int64_t)secs * 1000000000;
 	if (argc - i < 2)
 		usage();
 	const char *mode = argv[i];

@@ -30,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from hearthd_harness import BUILD, Hearthd  # noqa: E402
+from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 N = int(os.environ.get("BENCH_RTT_N", "2000"))
@@ -42,8 +42,6 @@ SHELLS = int(os.environ.get("INGRESS_BENCH_SHELLS", "200"))
 VMS = int(os.environ.get("INGRESS_BENCH_VMS", "10"))
 WS = os.path.join(BUILD, "bin", "bench", "ws_bench")
 AB = os.path.join(BUILD, "bin", "bench", "agent_bench")
-IMAGE = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                     "image.json")
 RAWCAT = "stty raw -echo; printf 'RE''ADY'; exec cat"
 
 
@@ -77,22 +75,14 @@ class Target:
     """One hearthd (engine host or qemu) with VMs and their shell tokens."""
 
     def __init__(self, root, engine):
-        images = os.path.join(root, "images", "busybox")
-        os.makedirs(images)
-        shutil.copy(IMAGE, os.path.join(images, "image.json"))
         extra = ["--engine", engine] if engine != "qemu" else []
-        self.hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
-                          extra=extra).start()
+        self.hd = Hearthd(os.path.join(root, "state"), busybox_images(root), extra=extra).start()
+        self.hd.wait_ingress()
         self.ca = os.path.join(root, "state", "tls", "ca.pem")
         self.vms = []
 
     def add_vm(self, timeout=600):
-        st, _, vm = self.hd.run()
-        if st != 200:
-            raise RuntimeError(vm)
-        doc = self.hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
-        if doc["state"] != "RUNNING":
-            raise RuntimeError(doc.get("stateReason"))
+        doc = self.hd.run_running(timeout)
         self.vms.append(doc["microvmId"])
         return doc["microvmId"]
 

@@ -2,11 +2,12 @@
 # every tests/bench/*_bench.sh). Built with `make` too, so they stay warning-clean.
 BENCH_BINS := $(BIN)/bench/agent_bench $(BIN)/bench/ws_bench
 
-$(BIN)/bench/agent_bench: $(OBJ)/tests/bench/agent_bench.o $(OBJ)/libproto.a
+$(BIN)/bench/agent_bench: $(OBJ)/tests/bench/agent_bench.o $(OBJ)/tests/bench/figures.o \
+		$(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
 
-$(BIN)/bench/ws_bench: $(OBJ)/tests/bench/ws_bench.o $(OBJ)/protocol/wsclient.o \
+$(BIN)/bench/ws_bench: $(OBJ)/tests/bench/ws_bench.o $(OBJ)/tests/bench/figures.o $(OBJ)/protocol/wsclient.o \
 		$(OBJ)/protocol/wsproto.o $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lssl -lcrypto

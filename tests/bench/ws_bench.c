@@ -31,6 +31,7 @@
 
 #include "protocol/buf.h"
 #include "protocol/wsclient.h"
+#include "tests/bench/figures.h"
 
 #define READY "READY"
 #define RTT_SETUP "stty raw -echo; printf 'RE''ADY'; exec cat\n"
@@ -44,13 +45,6 @@ static SSL *ssl;
 static int sock = -1;
 static uint8_t in[IN_MAX];
 static size_t in_len;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fail(const char *fmt, ...)
@@ -68,7 +62,7 @@ static void wait_sock(short ev)
 {
 	struct pollfd p = { .fd = sock, .events = ev };
 	for (;;) {
-		int64_t left = deadline - now_ns();
+		int64_t left = deadline - fig_now_ns();
 		if (left <= 0)
 			fail("deadline passed");
 		int rc = poll(&p, 1, (int)(left / 1000000) + 1);
@@ -178,7 +172,7 @@ static void connect_ws(const char *hostport, const char *vm, const char *token, 
 	sock = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	/* Blocking connect and handshake, bounded by socket timeouts; after them
 	 * the socket is non-blocking and every wait goes through wait_sock. */
-	struct timeval tv = { .tv_sec = (deadline - now_ns()) / 1000000000 + 1 };
+	struct timeval tv = { .tv_sec = (deadline - fig_now_ns()) / 1000000000 + 1 };
 	if (sock < 0 || setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
 	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
 	    connect(sock, ai->ai_addr, ai->ai_addrlen) < 0)
@@ -239,22 +233,6 @@ static void expect_text(const char *what)
 	}
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static double pct_us(const int64_t *s, long n, double p)
-{
-	long k = (long)(p / 100.0 * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)s[k - 1] / 1000.0;
-}
-
 static void do_rtt(long n, long warm)
 {
 	static uint8_t p[FRAME_MAX];
@@ -284,7 +262,7 @@ static void do_rtt(long n, long warm)
 	phase = "round trips";
 	for (long i = -warm; i < n; i++) {
 		uint8_t c = (uint8_t)('a' + (i + warm) % 26);
-		int64_t t0 = now_ns();
+		int64_t t0 = fig_now_ns();
 		send_frame(WSC_BINARY, &c, 1);
 		for (;;) {
 			if (next_frame(p, sizeof p, &got) != WSC_BINARY || got == 0)
@@ -294,16 +272,9 @@ static void do_rtt(long n, long warm)
 			break;
 		}
 		if (i >= 0)
-			s[i] = now_ns() - t0;
+			s[i] = fig_now_ns() - t0;
 	}
-	double sum = 0;
-	qsort(s, (size_t)n, sizeof *s, cmp_i64);
-	for (long i = 0; i < n; i++)
-		sum += (double)s[i];
-	printf("rtt n=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f "
-	       "max_us=%.1f\n",
-	       n, pct_us(s, n, 50), pct_us(s, n, 90), pct_us(s, n, 99), sum / (double)n / 1000.0,
-	       (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
+	fig_print_rtt(s, n);
 	free(s);
 }
 
@@ -323,7 +294,7 @@ static void do_bulk(unsigned long long bytes, int64_t t_start)
 		int op = next_frame(p, sizeof p - 1, &got);
 		if (op == WSC_BINARY && got > 0) {
 			if (!t_first)
-				t_first = now_ns();
+				t_first = fig_now_ns();
 			if (p[0] == 1)
 				seen += got - 1;
 			continue;
@@ -336,14 +307,10 @@ static void do_bulk(unsigned long long bytes, int64_t t_start)
 				fail("server error: %s", (char *)p);
 		}
 	}
-	int64_t t_end = now_ns();
+	int64_t t_end = fig_now_ns();
 	if (seen != bytes)
 		fail("got %llu of %llu bytes", seen, bytes);
-	double secs = (double)(t_end - t_first) / 1e9;
-	if (secs <= 0)
-		secs = 1e-9;
-	printf("bulk bytes=%llu secs=%.3f mbps=%.1f setup_ms=%.1f\n", bytes, secs,
-	       (double)bytes / 1e6 / secs, (double)(t_first - t_start) / 1e6);
+	fig_print_bulk(bytes, t_start, t_first, t_end);
 }
 
 int main(int argc, char **argv)
@@ -358,7 +325,7 @@ int main(int argc, char **argv)
 				"       ws_bench [-t SECS] bulk HOST:PORT VMID TOKEN BYTES\n");
 		return 2;
 	}
-	int64_t t_start = now_ns();
+	int64_t t_start = fig_now_ns();
 	deadline = t_start + (int64_t)secs * 1000000000;
 	const char *mode = argv[a], *hp = argv[a + 1], *vm = argv[a + 2], *tok = argv[a + 3];
 	if (!strcmp(mode, "rtt") && argc - a == 6) {

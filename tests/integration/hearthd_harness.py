@@ -15,12 +15,36 @@ import time
 BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
 HEARTHD = os.path.join(BUILD, "bin", "hearthd")
 API = "/2025-09-09"
+# The built busybox guest image (make), for tests that run real VMs.
+REAL_BUSYBOX = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")),
+                            "busybox", "image.json")
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    """Wait until something accepts on 127.0.0.1:port (every wait has a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def busybox_images(root):
+    """<root>/images holding the built busybox image: one hearthd's private image dir."""
+    d = os.path.join(root, "images", "busybox")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(REAL_BUSYBOX, os.path.join(d, "image.json"))
+    return os.path.join(root, "images")
 
 
 def fake_image_dir(root, name="busybox", version="1", hooks=None):
@@ -156,6 +180,18 @@ class Hearthd:
 
     def get(self, vm_id):
         return self.call("GET", "/microvms/" + vm_id)
+
+    def wait_ingress(self, timeout=15):
+        """The API answers before the ingress listens: wait for the ingress too."""
+        wait_port(self.ingress_port, timeout)
+
+    def run_running(self, timeout, **fields):
+        """RunMicrovm, then wait for RUNNING; the GetMicrovm doc."""
+        st, _, vm = self.run(**fields)
+        assert st == 200, vm
+        doc = self.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
+        assert doc["state"] == "RUNNING", (doc, self.read_log())
+        return doc
 
     def wait_state(self, vm_id, states, timeout):
         """Poll GetMicrovm until the state is one of `states`; return the doc."""

@@ -6,18 +6,15 @@ subprocess and wait has a deadline."""
 import json
 import os
 import re
-import shutil
 import socket
 
 import subprocess
 
 import pytest
 
-from hearthd_harness import BUILD, Hearthd, fake_image_dir
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, fake_image_dir
 
 HEARTH = os.path.join(BUILD, "bin", "hearth")
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 BOOT = 300   # the first run of an image boots it under TCG to build the snapshot
 STEP = 120   # suspend, resume, terminate
 
@@ -222,16 +219,11 @@ def test_server_that_is_not_http(tmp_path):
 
 # ---- real VMs (busybox guest image) ----
 
-def real_images(root):
-    d = os.path.join(root, "images", "busybox")
-    os.makedirs(d, exist_ok=True)
-    shutil.copy(REAL, os.path.join(d, "image.json"))
-    return os.path.join(root, "images")
 
 
 @pytest.mark.skipif(not os.path.exists(REAL), reason="busybox guest image not built (make)")
 def test_lifecycle_with_a_real_vm(tmp_path):
-    d = Hearthd(str(tmp_path / "state"), real_images(str(tmp_path))).start()
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:
         out = ok(d, "run", "busybox", "--wait", "--wait-timeout", str(BOOT), timeout=BOOT + 60)
         vm = fields(out)

@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import os
 import select
-import shutil
 import signal
 import socket
 import ssl
@@ -26,11 +25,9 @@ import pytest
 import websockets
 
 from conftest import hearth_bin, wait_for
-from hearthd_harness import BUILD, Hearthd
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
 
 HEARTH = hearth_bin("hearth")
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
 
@@ -75,16 +72,10 @@ def speaks_v1(env):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("clientshell"))
-    images = os.path.join(root, "images", "busybox")
-    os.makedirs(images)
-    shutil.copy(REAL, os.path.join(images, "image.json"))
-    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images")).start()
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root)).start()
     try:
-        wait_for(lambda: port_open(hd.ingress_port), 15, "the ingress to listen")
-        st, _, vm = hd.run()
-        assert st == 200, vm
-        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
-        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
         yield Env(hd, doc["microvmId"], root)
     finally:
         hd.close()

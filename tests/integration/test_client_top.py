@@ -5,19 +5,16 @@ gives the terminal back in its normal mode. Without a terminal, or without an
 API, it says so and exits 1. Every wait has a deadline."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 
 import pytest
 
 from conftest import wait_for
-from hearthd_harness import BUILD, Hearthd, fake_image_dir
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, fake_image_dir
 from tmuxterm import Tmux
 
 HEARTH = os.path.join(BUILD, "bin", "hearth")
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 BOOT = 300   # the first run of an image boots it under TCG to build the snapshot
 STEP = 120   # suspend, resume, terminate
 KEYS = "Up/Down select  a attach  s suspend  r resume  t terminate  q quit"
@@ -166,16 +163,11 @@ def test_colors_follow_no_color(fake_hd, tmux, no_color):
 
 # ---- real VMs (busybox guest image) ----
 
-def real_images(root):
-    d = os.path.join(root, "images", "busybox")
-    os.makedirs(d, exist_ok=True)
-    shutil.copy(REAL, os.path.join(d, "image.json"))
-    return os.path.join(root, "images")
 
 
 @pytest.mark.skipif(not os.path.exists(REAL), reason="busybox guest image not built (make)")
 def test_suspend_resume_terminate_from_top(tmp_path, tmux):
-    d = Hearthd(str(tmp_path / "state"), real_images(str(tmp_path))).start()
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:
         ids = []
         for _ in range(2):
@@ -186,7 +178,7 @@ def test_suspend_resume_terminate_from_top(tmp_path, tmux):
             d.wait_state(vid, "RUNNING", BOOT)
         env = dict(api_env(d), HEARTH_CACERT=os.path.join(d.state_dir, "tls", "ca.pem"))
         tmux.start("%s top --interval 1" % HEARTH, env)
-        screen = tmux.wait_text(KEYS)
+        tmux.wait_text(KEYS)
         for vid in ids:
             state_on_screen(tmux, vid, "RUNNING", 20)
         assert "2 microVMs: 2 RUNNING" in tmux.screen()

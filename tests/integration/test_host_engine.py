@@ -8,14 +8,11 @@ import socket
 import subprocess
 import time
 
-import pytest
 
 from agentproto import Agent
-from hearthd_harness import BUILD, Hearthd
+from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images
 
 HEARTH_VM = os.path.join(BUILD, "bin", "hearth-vm")
-IMAGE = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                     "image.json")
 ENV = dict(os.environ, HEARTH_ENGINE="host")
 
 
@@ -69,10 +66,7 @@ def test_boot_run_snapshot_refuse_suspend_and_clean_up(tmp_path):
 
 
 def test_hearthd_runs_on_the_host_engine(tmp_path):
-    images = tmp_path / "images" / "busybox"
-    images.mkdir(parents=True)
-    (images / "image.json").write_text(open(IMAGE).read())
-    d = Hearthd(str(tmp_path / "state"), str(tmp_path / "images"),
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
                 extra=["--engine", "host"]).start()
     try:
         st, _, vm = d.run()

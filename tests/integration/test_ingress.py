@@ -8,7 +8,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import struct
@@ -17,10 +16,8 @@ import time
 import pytest
 import websockets
 
-from hearthd_harness import BUILD, Hearthd, free_port
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port, wait_port
 
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
 
@@ -28,17 +25,6 @@ BOOT = 300   # the first run builds the image snapshot (boot under TCG)
 WAIT = 20    # one shell round trip, generous for TCG
 
 
-def wait_port(port, timeout=15):
-    """The API answers before the ingress vhost exists: wait for the ingress too."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def sanitizer_reports(hd):
@@ -66,19 +52,13 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("ingress"))
-    images = os.path.join(root, "images", "busybox")
-    os.makedirs(images)
-    shutil.copy(REAL, os.path.join(images, "image.json"))
     iport = free_port()
-    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
                  extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--test-min-idle", "1",
                         "--test-tick-ms", "200"]).start()
     try:
-        wait_port(iport)
-        st, _, vm = hd.run()
-        assert st == 200, vm
-        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
-        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
         assert doc["endpoint"] == "https://%s.localhost:%d" % (doc["microvmId"], iport)
         yield Env(hd, iport, doc["microvmId"])
     finally:

@@ -12,10 +12,8 @@ import time
 import pytest
 
 from agentproto import Agent
-from hearthd_harness import BUILD, Hearthd
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
 
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
 
@@ -75,11 +73,6 @@ def hooks_image(root):
     return os.path.join(root, "images")
 
 
-def real_images(root):
-    d = os.path.join(root, "images", "busybox")
-    os.makedirs(d, exist_ok=True)
-    shutil.copy(REAL, os.path.join(d, "image.json"))
-    return os.path.join(root, "images")
 
 
 def agent_sock(hd, vm_id):
@@ -96,7 +89,7 @@ def sh(hd, vm_id, cmd, timeout=60):
 
 @pytest.fixture
 def hd(tmp_path):
-    d = Hearthd(str(tmp_path / "state"), real_images(str(tmp_path)),
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
     yield d
     d.close()
@@ -233,7 +226,7 @@ def test_hooks(tmp_path):
 
 
 def test_restart_readopts_running_and_keeps_suspended(tmp_path):
-    images = real_images(str(tmp_path))
+    images = busybox_images(str(tmp_path))
     d = Hearthd(str(tmp_path / "state"), images,
                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
     try:

@@ -17,10 +17,8 @@ import time
 import pytest
 import websockets
 
-from hearthd_harness import BUILD, Hearthd, free_port
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, free_port
 
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 GUESTAPP = os.path.join(BUILD, "bin", "tests", "guestapp")
 pytestmark = pytest.mark.skipif(not (os.path.exists(REAL) and os.path.exists(GUESTAPP)),
                                 reason="busybox guest image or guestapp not built (make)")
@@ -53,16 +51,6 @@ def app_image(root):
     return os.path.join(root, "images")
 
 
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 ALLOWED = [{"port": 8080}, {"port": 8081}, {"range": {"startPort": 9000, "endPort": 9009}}]
@@ -123,11 +111,8 @@ def env(tmp_path_factory):
                  extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--test-min-idle", "1",
                         "--test-tick-ms", "200"]).start()
     try:
-        wait_port(iport)
-        st, _, vm = hd.run()
-        assert st == 200, vm
-        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
-        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
         yield Env(hd, iport, doc["microvmId"])
     finally:
         hd.close()

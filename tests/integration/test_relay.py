@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from agentproto import (Agent, AgentError, frame, hello_payload, open_payload, tlv,
+from agentproto import (Agent, frame, open_payload, tlv,
                         CLOSE, CTL_REQ, CTL_LIST, DATA, ERROR, E_NOCHAN, E_TYPE,
                         E_VERSION, HDR, HDR_LEN, HELLO, KIND_EXEC, KIND_SHELL, OPEN,
                         OPEN_OK, PING, PONG, TAG_CMDLINE, WINDOW)

@@ -8,26 +8,21 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
 import websockets
 
-from hearthd_harness import BUILD, Hearthd, free_port
-from test_ingress import BOOT, REAL, WAIT, run, sanitizer_reports, ssl_ctx, wait_port
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port
+from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
 
 
 SHELL_GRACE = 6  # long enough for the reconnect tests to come back in time
-HAS_SHELL_GRACE = b"--shell-grace" in subprocess.run(
-    [os.path.join(BUILD, "bin", "hearthd"), "--help"], capture_output=True,
-    timeout=30).stdout if os.path.exists(os.path.join(BUILD, "bin", "hearthd")) else False
 
 
 class Env:
@@ -45,20 +40,13 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("shellv1"))
-    images = os.path.join(root, "images", "busybox")
-    os.makedirs(images)
-    shutil.copy(REAL, os.path.join(images, "image.json"))
     iport = free_port()
     extra = ["--ingress-listen", "127.0.0.1:%d" % iport]
-    if HAS_SHELL_GRACE:
-        extra += ["--shell-grace", str(SHELL_GRACE)]
-    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"), extra=extra).start()
+    extra += ["--shell-grace", str(SHELL_GRACE)]
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root), extra=extra).start()
     try:
-        wait_port(iport)
-        st, _, vm = hd.run()
-        assert st == 200, vm
-        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
-        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
         yield Env(hd, iport, doc["microvmId"])
     finally:
         hd.close()
@@ -316,7 +304,6 @@ def test_grace_expiry_ends_the_shell(env):
     run(go())
 
 
-@pytest.mark.skipif(not HAS_SHELL_GRACE, reason="hearthd has no --shell-grace")
 def test_default_grace_from_the_command_line(env):
     async def go():
         ws = await connect(env)

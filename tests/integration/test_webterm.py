@@ -18,15 +18,13 @@ import time
 
 import pytest
 
-from hearthd_harness import BUILD, Hearthd, free_port
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSER = os.path.join(ROOT, "browser")
 PLAYWRIGHT = os.path.join(BROWSER, "node_modules", "playwright-core")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WEBTERM = os.path.join(BUILD, "share", "hearth", "webterm")
-REAL = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")), "busybox",
-                    "image.json")
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
 
@@ -35,16 +33,6 @@ WAIT = 20       # one HTTP answer
 SCENARIO = 240  # one browser scenario, all its waits included
 
 
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 class Env:
@@ -79,19 +67,13 @@ class Env:
 def env(tmp_path_factory):
     assert os.path.exists(os.path.join(WEBTERM, "index.html")), "web terminal not built (make)"
     root = str(tmp_path_factory.mktemp("webterm"))
-    images = os.path.join(root, "images", "busybox")
-    os.makedirs(images)
-    shutil.copy(REAL, os.path.join(images, "image.json"))
     iport = free_port()
     # No --webterm-dir: the default (next to the binary) is under test too.
-    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
                  extra=["--ingress-listen", "127.0.0.1:%d" % iport]).start()
     try:
-        wait_port(iport)
-        st, _, vm = hd.run()
-        assert st == 200, vm
-        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), BOOT)
-        assert doc["state"] == "RUNNING", (doc, hd.read_log())
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
         yield Env(hd, iport, doc["microvmId"])
     finally:
         hd.close()
