@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "protocol/buf.h"
@@ -25,7 +26,12 @@
 #define AL_CHUNK (16u * 1024)     /* bytes per lws_write */
 #define AL_POLL_MS 200            /* resume checks */
 #define AL_SOFTWARE "hearthd-agentlink/1"
-#define AL_MAX_ID 0x7fffffffu     /* the relay hands out ids from 0x80000000 */
+/* hearthd's channel ids: below the relay's own (from 0x80000000) and above
+ * what other clients pick (hearth attach uses its pid), so a new hearthd can
+ * tell the orphans its predecessor left (al_reap_orphans) from others'. */
+#define AL_MIN_ID 0x40000000u
+#define AL_MAX_ID 0x7fffffffu
+#define AL_LIST_CTL 1u            /* CTL id of the LIST sent at link up */
 #define AL_CONNECT_RETRY_MS 5000  /* a RUNNING VM's relay must accept by then */
 
 enum al_state { AL_WAIT_VM, AL_HELLO, AL_UP, AL_DOWN };
@@ -66,6 +72,20 @@ static int al_depth;
 static uint8_t al_scratch[LWS_PRE + AL_CHUNK];
 
 static void al_tick(lws_sorted_usec_list_t *sul);
+
+/*
+ * Where a new link starts numbering: a random point of the range. The relay
+ * hides an orphan whose id one of our own channels also uses (and gives that
+ * channel another agent id), so reusing the dead hearthd's ids would hide its
+ * orphans from al_reap_orphans; a random start makes that vanishingly rare.
+ */
+static uint32_t al_first_id(void)
+{
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = (uint32_t)hd_now_ms();
+	return AL_MIN_ID + r % (AL_MAX_ID - AL_MIN_ID);
+}
 
 static void al_unlist(struct agentlink *l)
 {
@@ -260,7 +280,7 @@ static struct agentlink *al_get(struct hearthd *hd, const char *vm_id, int *fres
 	mux_put_hello(&l->out, MUX_HELLO_F_HOST, 0, AL_SOFTWARE);
 	l->st = AL_WAIT_VM;
 	l->deadline_ms = hd_now_ms() + AGENTLINK_RESUME_MS;
-	l->next_id = 1;
+	l->next_id = al_first_id();
 	l->next = al_links;
 	al_links = l;
 	l->listed = 1;
@@ -298,8 +318,8 @@ struct agentlink_chan *agentlink_open(struct hearthd *hd, const char *vm_id,
 	}
 	do {
 		c->id = l->next_id++;
-		if (l->next_id > AL_MAX_ID)
-			l->next_id = 1;
+		if (l->next_id > AL_MAX_ID || l->next_id < AL_MIN_ID)
+			l->next_id = AL_MIN_ID;
 	} while (al_id_used(l, c->id));
 	struct mux_open oo = *o; /* shallow: the strings are encoded below */
 	if (oo.window == 0 || oo.window > AGENTLINK_WINDOW_MAX)
@@ -435,6 +455,41 @@ static struct agentlink_chan *al_find(struct agentlink *l, uint32_t id)
 	return NULL;
 }
 
+/*
+ * The LIST answer at link up: close every orphan in hearthd's id range (a
+ * shell or proxy channel of a hearthd that died, whose client state died
+ * with it), so its process does not live on in the guest. Each is adopted
+ * by the CLOSE (PROTOCOL.md 1.8) and held as a released channel until the
+ * agent's CLOSE frees the id.
+ */
+static void al_reap_orphans(struct agentlink *l, const struct mux_frame *f)
+{
+	struct mux_ctl_resp r;
+	struct mux_chan_info ci;
+	uint32_t n;
+	if (mux_decode_ctl_resp(f, &r) != MUX_OK || r.id != AL_LIST_CTL || r.status != 0 ||
+	    mux_decode_list(r.body, r.bodylen, &n) != MUX_OK)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		if (mux_decode_list_entry(r.body, r.bodylen, i, &ci) != MUX_OK)
+			return;
+		if (ci.id < AL_MIN_ID || ci.id > AL_MAX_ID || al_find(l, ci.id))
+			continue;
+		struct agentlink_chan *c = calloc(1, sizeof *c);
+		if (!c || mux_put_close(&l->out, ci.id) != MUX_OK) {
+			free(c);
+			return;
+		}
+		c->l = l;
+		c->id = ci.id;
+		c->open_ok = c->released = c->host_closed = 1;
+		c->next = l->chans;
+		l->chans = c;
+		lws_sul_schedule(l->hd->lws, 0, &l->sul, al_tick, AGENTLINK_LINGER_MS * LWS_US_PER_MS);
+	}
+	al_kick(l);
+}
+
 /* One frame from the relay; -1 breaks the link. */
 static int al_frame(struct agentlink *l, const struct mux_frame *f)
 {
@@ -448,9 +503,13 @@ static int al_frame(struct agentlink *l, const struct mux_frame *f)
 			if (l->st == AL_HELLO) {
 				l->st = AL_UP;
 				lws_sul_cancel(&l->sul);
+				mux_put_ctl_req(&l->out, AL_LIST_CTL, MUX_CTL_LIST, NULL, 0);
+				al_kick(l);
 			}
+		} else if (f->hdr.type == MUX_CTL_RESP) {
+			al_reap_orphans(l, f);
 		}
-		/* PONG, CTL_RESP and ERROR on channel 0 ask nothing of us. */
+		/* PONG and ERROR on channel 0 ask nothing of us. */
 		return 0;
 	}
 	struct agentlink_chan *c = al_find(l, f->hdr.channel);

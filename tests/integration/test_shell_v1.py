@@ -15,6 +15,7 @@ import time
 import pytest
 import websockets
 
+from agentproto import Agent
 from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port
 from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
 
@@ -99,8 +100,10 @@ class V1:
         while True:
             m = re.compile(pattern).search(self.out, pos)
             if m:
+                # The match, on a copy: the buffer it points into is cut next.
+                found = re.compile(pattern).search(bytes(self.out[m.start():m.end()]))
                 del self.out[:m.end()]
-                return m
+                return found
             # Matches are short: search only the new tail next time (no quadratic scans).
             pos = max(0, len(self.out) - 4096)
             await self.recv_one(deadline)
@@ -563,3 +566,49 @@ def test_suspend_ends_shells(env):
         errs = [t for t in c.texts if t["type"] == "error"]
         assert errs and errs[0]["code"] == "ShellEnded", c.texts
     run(go(), timeout=180)
+
+
+def test_restart_closes_the_shells_the_old_hearthd_left(tmp_path):
+    """kill -9 of hearthd leaves its shells as orphan channels in the agent;
+    the next hearthd's first link to the VM closes them, so their processes
+    end instead of living on in the guest."""
+    iport = free_port()
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--ingress-listen", "127.0.0.1:%d" % iport]).start()
+    try:
+        hd.wait_ingress()
+        e = Env(hd, iport, hd.run_running(BOOT)["microvmId"])
+        sock = os.path.join(hd.state_dir, "vms", e.vm_id, "agent.sock")
+
+        def hearthd_orphans():
+            with Agent.connect_unix(sock, timeout=10) as a:
+                a.hello(timeout=10)
+                return [c for c in a.list_channels() if 0x40000000 <= c["id"] <= 0x7fffffff]
+
+        async def open_then_kill():
+            ws, c, sid = await open_shell(e)
+            await c.send("echo pid-$$-saved\n")
+            pid = (await c.expect(rb"pid-(\d+)-saved\r")).group(1).decode()
+            hd.kill9()
+            return pid
+        pid = run(open_then_kill())
+        orphans = hearthd_orphans()
+        assert [o["pid"] for o in orphans] == [int(pid)], orphans
+        hd.start()
+        hd.wait_ingress()
+
+        async def new_shell():
+            ws, c, sid = await open_shell(e)
+            await c.send("echo fresh\n")
+            await c.expect(rb"fresh\r")
+            deadline = time.monotonic() + 30
+            while hearthd_orphans():
+                assert time.monotonic() < deadline, hearthd_orphans()
+                await asyncio.sleep(0.2)
+            await c.send("kill -0 %s 2>/dev/null && echo old-alive || echo old-gone\n" % pid)
+            await c.expect(rb"old-gone\r")
+            await c.send("exit\n")
+            assert await c.closed() == (1000, "shell exited")
+        run(new_shell())
+    finally:
+        hd.close()
