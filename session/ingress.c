@@ -61,6 +61,11 @@ void ingress_conn_bind(struct ingress_conn *c, const struct ingress_handler_ops 
 	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 }
 
+void ingress_conn_deadline(struct ingress_conn *c, unsigned secs)
+{
+	lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK : NO_PENDING_TIMEOUT, (int)secs);
+}
+
 int ingress_conn_write(struct ingress_conn *c, const void *p, size_t n)
 {
 	if (c->hangup || buf_room(&c->wout) < n || buf_put(&c->wout, p, n) != BUF_OK)

@@ -44,6 +44,9 @@ size_t ingress_conn_room(const struct ingress_conn *c);
 void ingress_conn_rx_pause(struct ingress_conn *c, int paused);
 /* Hang up once the queued bytes are written (closed() follows). */
 void ingress_conn_hangup(struct ingress_conn *c);
+/* Drop the connection unless it has ended within secs from now (a client
+ * that stops reading cannot hold it); 0 lifts the limit. */
+void ingress_conn_deadline(struct ingress_conn *c, unsigned secs);
 /* Drop the connection now (closed() follows). */
 void ingress_conn_abort(struct ingress_conn *c);
 /* Queue an HTTP error answer with the JSON body {"message":msg} and hang up. */

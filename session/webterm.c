@@ -16,6 +16,7 @@
 #include "session/httpd.h"
 
 #define WEBTERM_CHUNK (16u * 1024) /* body bytes queued per step */
+#define WEBTERM_SEND_S 60          /* a reply must be taken by then */
 
 struct webterm_file {
 	const char *url;  /* exact request path */
@@ -220,5 +221,6 @@ void webterm_handle(struct ingress_conn *c, const struct wsp_request *r, const c
 	w->f = f;
 	w->off = is_head ? f->len : 0;
 	ingress_conn_bind(c, &reply_ops, w);
+	ingress_conn_deadline(c, WEBTERM_SEND_S);
 	reply_pump(w);
 }
