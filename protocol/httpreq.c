@@ -4,6 +4,7 @@
  * read or written; numbers are bounded before they can overflow.
  */
 #include "protocol/httpreq.h"
+#include "protocol/httphead.h"
 
 #include <string.h>
 #include <strings.h>
@@ -29,40 +30,6 @@ static int is_ws(int c)
 	return c == ' ' || c == '\t';
 }
 
-static void trim(const char **v, size_t *n)
-{
-	while (*n && is_ws(**v)) {
-		(*v)++;
-		(*n)--;
-	}
-	while (*n && is_ws((*v)[*n - 1]))
-		(*n)--;
-}
-
-static int name_is(const char *s, size_t n, const char *want)
-{
-	return n == strlen(want) && strncasecmp(s, want, n) == 0;
-}
-
-/* 1 when the comma-separated list holds token (case-insensitive). */
-static int list_has(const char *v, size_t n, const char *token)
-{
-	while (n) {
-		const char *comma = memchr(v, ',', n);
-		size_t item = comma ? (size_t)(comma - v) : n;
-		const char *s = v;
-		size_t sl = item;
-		trim(&s, &sl);
-		if (name_is(s, sl, token))
-			return 1;
-		if (!comma)
-			break;
-		n -= item + 1;
-		v = comma + 1;
-	}
-	return 0;
-}
-
 /* Decimal 1..max digits, no sign or spaces; -1 when not. */
 static int parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
@@ -84,7 +51,9 @@ static int parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
  * Find the end of a head: returns its length (through the blank line), 0 when
  * incomplete, -1 on a bare LF, -2 when no end within max. *skip gets the
  * count of empty lines before the first line (RFC 9112 2.2 lets a server
- * ignore them: some clients send CRLF after a body).
+ * ignore them: some clients send CRLF after a body). Stricter than
+ * httphead_end (the WebSocket parsers' end): a bare LF is refused as soon as
+ * it is seen, before the head is complete.
  */
 static int head_end(const char *p, size_t n, size_t max, size_t *skip)
 {
@@ -177,14 +146,9 @@ static void protocols(struct httpreq *r, struct out *o, const char *line, size_t
 {
 	int kept = 0, ours = 0;
 	for (int pass = 0; pass < 2; pass++) {
-		const char *p = v;
-		size_t n = vl;
-		while (n) {
-			const char *comma = memchr(p, ',', n);
-			size_t item = comma ? (size_t)(comma - p) : n;
-			const char *s = p;
-			size_t sl = item;
-			trim(&s, &sl);
+		const char *p = v, *s;
+		size_t n = vl, sl;
+		while (httphead_list_next(&p, &n, &s, &sl)) {
 			if (pass == 0 && is_ours(s, sl)) {
 				uint64_t port;
 				size_t pl = strlen(PORT_PROTO);
@@ -201,10 +165,6 @@ static void protocols(struct httpreq *r, struct out *o, const char *line, size_t
 				put(o, s, sl);
 				kept = 1;
 			}
-			if (!comma)
-				break;
-			n -= item + 1;
-			p = comma + 1;
 		}
 		if (pass == 0 && !ours) {
 			put(o, line, ll);
@@ -222,8 +182,8 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 	const char *v = line + nl + 1;
 	size_t vl = ll - nl - 1;
 	uint64_t num;
-	trim(&v, &vl);
-	if (name_is(line, nl, "x-aws-proxy-port")) {
+	httphead_trim(&v, &vl);
+	if (httphead_name_is(line, nl, "x-aws-proxy-port")) {
 		if (st->port_seen++ || parse_dec(v, vl, 65535, &num) < 0 || num == 0)
 			return r->why = "X-aws-proxy-port must be one port 1..65535",
 			       HTTPREQ_E_PORT;
@@ -232,29 +192,29 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 	}
 	if (nl >= strlen(AWS_PREFIX) && strncasecmp(line, AWS_PREFIX, strlen(AWS_PREFIX)) == 0)
 		return 0; /* the proxy's own headers never reach the application */
-	if (name_is(line, nl, "sec-websocket-protocol")) {
+	if (httphead_name_is(line, nl, "sec-websocket-protocol")) {
 		protocols(r, o, line, ll, nl, v, vl);
 		return 0;
 	}
-	if (name_is(line, nl, "host"))
+	if (httphead_name_is(line, nl, "host"))
 		st->hosts++;
-	else if (name_is(line, nl, "content-length")) {
+	else if (httphead_name_is(line, nl, "content-length")) {
 		if (st->cl++ || parse_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0)
 			return r->why = "bad or repeated Content-Length", HTTPREQ_E_FRAMING;
 		r->length = num;
-	} else if (name_is(line, nl, "transfer-encoding")) {
+	} else if (httphead_name_is(line, nl, "transfer-encoding")) {
 		if (st->te++)
 			return r->why = "repeated Transfer-Encoding", HTTPREQ_E_FRAMING;
-		if (!name_is(v, vl, "chunked"))
+		if (!httphead_name_is(v, vl, "chunked"))
 			return r->why = "only the chunked transfer coding is served",
 			       HTTPREQ_E_CODING;
-	} else if (name_is(line, nl, "connection")) {
-		st->conn_close |= list_has(v, vl, "close");
-		st->conn_keep |= list_has(v, vl, "keep-alive");
-		st->conn_upgrade |= list_has(v, vl, "upgrade");
-	} else if (name_is(line, nl, "upgrade")) {
+	} else if (httphead_name_is(line, nl, "connection")) {
+		st->conn_close |= httphead_list_has(v, vl, "close");
+		st->conn_keep |= httphead_list_has(v, vl, "keep-alive");
+		st->conn_upgrade |= httphead_list_has(v, vl, "upgrade");
+	} else if (httphead_name_is(line, nl, "upgrade")) {
 		st->has_upgrade = 1;
-		r->websocket |= list_has(v, vl, "websocket");
+		r->websocket |= httphead_list_has(v, vl, "websocket");
 	}
 	put(o, line, ll);
 	put(o, "\r\n", 2);
@@ -287,14 +247,12 @@ int httpreq_parse(const char *p, size_t n, struct httpreq *r, char *out, size_t 
 	struct out o = { out, out_cap, 0, 0 };
 	struct req_state st;
 	memset(&st, 0, sizeof st);
-	size_t pos = skip;
+	struct httphead_lines it;
+	const char *line;
+	size_t ll;
 	int lines = 0, rc;
-	while (pos + 2 < (size_t)end) {
-		const char *line = p + pos;
-		const char *eol = memchr(line, '\r', (size_t)end - pos);
-		size_t ll = (size_t)(eol - line);
-		if (eol[1] != '\n')
-			return r->why = "bare CR", HTTPREQ_E_BAD;
+	httphead_lines_init(&it, p + skip, (size_t)end - skip);
+	while ((rc = httphead_lines_next(&it, &line, &ll)) > 0) {
 		if (lines == 0) {
 			if ((rc = request_line(r, line, ll)) < 0) {
 				if (!r->why)
@@ -312,8 +270,9 @@ int httpreq_parse(const char *p, size_t n, struct httpreq *r, char *out, size_t 
 				return rc;
 		}
 		lines++;
-		pos += ll + 2;
 	}
+	if (rc < 0)
+		return r->why = "bare CR", HTTPREQ_E_BAD;
 	put(&o, "\r\n", 2);
 	if (o.over)
 		return r->why = "rewritten head does not fit", HTTPREQ_E_TOOBIG;
@@ -388,8 +347,8 @@ static int ends_chunked(const char *v, size_t n)
 			comma = v + i;
 	const char *s = comma ? comma + 1 : v;
 	size_t sl = n - (size_t)(s - v);
-	trim(&s, &sl);
-	return name_is(s, sl, "chunked");
+	httphead_trim(&s, &sl);
+	return httphead_name_is(s, sl, "chunked");
 }
 
 int httpreq_parse_response(const char *p, size_t n, int head_request, struct httpreq_resp *r)
@@ -402,14 +361,12 @@ int httpreq_parse_response(const char *p, size_t n, int head_request, struct htt
 		r->why = end == -2 ? "response head too large" : end == 0 ? NULL : "bad line end";
 		return end == -2 ? HTTPREQ_E_TOOBIG : end == 0 ? HTTPREQ_MORE : HTTPREQ_E_BAD;
 	}
-	size_t pos = 0;
-	int lines = 0;
-	while (pos + 2 < (size_t)end) {
-		const char *line = p + pos;
-		const char *eol = memchr(line, '\r', (size_t)end - pos);
-		size_t ll = (size_t)(eol - line);
-		if (eol[1] != '\n')
-			return r->why = "bare CR", HTTPREQ_E_BAD;
+	struct httphead_lines it;
+	const char *line;
+	size_t ll;
+	int lines = 0, rc;
+	httphead_lines_init(&it, p, (size_t)end);
+	while ((rc = httphead_lines_next(&it, &line, &ll)) > 0) {
 		if (lines == 0) {
 			if (status_line(r, line, ll, &http10) < 0)
 				return r->why = "bad status line", HTTPREQ_E_BAD;
@@ -422,25 +379,26 @@ int httpreq_parse_response(const char *p, size_t n, int head_request, struct htt
 			const char *v = line + nl + 1;
 			size_t vl = ll - (size_t)nl - 1;
 			uint64_t num;
-			trim(&v, &vl);
-			if (name_is(line, (size_t)nl, "content-length")) {
+			httphead_trim(&v, &vl);
+			if (httphead_name_is(line, (size_t)nl, "content-length")) {
 				if (parse_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0 ||
 				    (cl && num != r->length))
 					return r->why = "bad Content-Length", HTTPREQ_E_FRAMING;
 				cl = 1;
 				r->length = num;
-			} else if (name_is(line, (size_t)nl, "transfer-encoding")) {
+			} else if (httphead_name_is(line, (size_t)nl, "transfer-encoding")) {
 				te = 1;
-				chunked = ends_chunked(v,
-						       vl); /* the last line's last coding counts */
-			} else if (name_is(line, (size_t)nl, "connection")) {
-				conn_close |= list_has(v, vl, "close");
-				conn_keep |= list_has(v, vl, "keep-alive");
+				/* the last line's last coding counts */
+				chunked = ends_chunked(v, vl);
+			} else if (httphead_name_is(line, (size_t)nl, "connection")) {
+				conn_close |= httphead_list_has(v, vl, "close");
+				conn_keep |= httphead_list_has(v, vl, "keep-alive");
 			}
 		}
 		lines++;
-		pos += ll + 2;
 	}
+	if (rc < 0)
+		return r->why = "bare CR", HTTPREQ_E_BAD;
 	r->close = http10 ? !conn_keep || conn_close : conn_close;
 	if (r->status < 200 || r->status == 204 || r->status == 304 || head_request)
 		r->framing = HTTPREQ_BODY_NONE;
@@ -491,10 +449,54 @@ static int hexval(int c)
 	return -1;
 }
 
+/*
+ * The states that take one given byte of a line end, and the state after it.
+ * An LF ends a line, so the line's counters start again.
+ */
+static const struct {
+	char want;
+	unsigned char next;
+} line_ends[] = {
+	[B_SIZE_LF] = { '\n', B_DATA }, /* B_TRAILER after the last (empty) chunk */
+	[B_DATA_CR] = { '\r', B_DATA_LF },
+	[B_DATA_LF] = { '\n', B_SIZE },
+	[B_TLINE_LF] = { '\n', B_TRAILER },
+	[B_END_LF] = { '\n', B_END_LF }, /* the body's last byte */
+};
+
+/*
+ * The states that take any bytes but controls up to a CR (a chunk extension,
+ * a trailer line), and the state the CR leads to; 0 for the other states.
+ */
+static const unsigned char text_to_cr[] = {
+	[B_EXT] = B_SIZE_LF,
+	[B_TLINE] = B_TLINE_LF,
+};
+
+static int line_end(struct httpreq_body *b, int c)
+{
+	if (c != line_ends[b->state].want)
+		return -1;
+	if (c == '\n')
+		b->line = b->digits = 0;
+	b->done = b->state == B_END_LF;
+	b->state = b->state == B_SIZE_LF && !b->left ? B_TRAILER : line_ends[b->state].next;
+	return 0;
+}
+
 /* One byte of chunked framing outside chunk data; -1 when malformed. */
 static int chunk_byte(struct httpreq_body *b, int c)
 {
 	int h;
+	if (b->state < sizeof line_ends / sizeof line_ends[0] && line_ends[b->state].want)
+		return line_end(b, c);
+	if (b->state < sizeof text_to_cr && text_to_cr[b->state]) {
+		if (c == '\r')
+			b->state = text_to_cr[b->state];
+		else if (is_ctl(c))
+			return -1;
+		return 0;
+	}
 	switch (b->state) {
 	case B_SIZE:
 		if ((h = hexval(c)) >= 0) {
@@ -519,30 +521,6 @@ static int chunk_byte(struct httpreq_body *b, int c)
 			return 0;
 		}
 		return -1;
-	case B_EXT:
-		if (c == '\r')
-			b->state = B_SIZE_LF;
-		else if (is_ctl(c))
-			return -1;
-		return 0;
-	case B_SIZE_LF:
-		if (c != '\n')
-			return -1;
-		b->line = 0;
-		b->digits = 0;
-		b->state = b->left ? B_DATA : B_TRAILER;
-		return 0;
-	case B_DATA_CR:
-		if (c != '\r')
-			return -1;
-		b->state = B_DATA_LF;
-		return 0;
-	case B_DATA_LF:
-		if (c != '\n')
-			return -1;
-		b->line = 0;
-		b->state = B_SIZE;
-		return 0;
 	case B_TRAILER:
 		if (c == '\r') {
 			b->state = B_END_LF;
@@ -551,22 +529,6 @@ static int chunk_byte(struct httpreq_body *b, int c)
 		if (is_ws(c) || is_ctl(c) || c == ':')
 			return -1; /* obsolete folding, or a line without a name */
 		b->state = B_TLINE;
-		return 0;
-	case B_TLINE:
-		if (c == '\r')
-			b->state = B_TLINE_LF;
-		else if (is_ctl(c))
-			return -1;
-		return 0;
-	case B_TLINE_LF:
-		if (c != '\n')
-			return -1;
-		b->state = B_TRAILER;
-		return 0;
-	case B_END_LF:
-		if (c != '\n')
-			return -1;
-		b->done = 1;
 		return 0;
 	default:
 		return -1;

@@ -1,5 +1,5 @@
 # protocol/: pure encode/decode code, no I/O. Linked into everything.
-PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httpreq.c
+PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)
@@ -7,8 +7,10 @@ $(OBJ)/libproto.a: $(PROTO_OBJS)
 
 # The WebSocket client side (wsclient.c) checks accept keys with wsproto.c,
 # which needs libcrypto, so it stays out of libproto like wsproto.c does; the
-# hearth client links both objects. Recursive (=) so API_LIBDIR, defined in
-# session/module.mk, is known when the fuzz prerequisites are expanded.
+# hearth client links both objects. Both parse heads with httphead.c, which is
+# in libproto: everything that links them links libproto after them.
+# Recursive (=) so API_LIBDIR, defined in session/module.mk, is known when
+# the fuzz prerequisites are expanded.
 UNIT_OBJS_wsclient := $(OBJ)/protocol/wsclient.o $(OBJ)/protocol/wsproto.o
 UNIT_LIBS_wsclient := -lcrypto
 FUZZ_EXTRA_SRCS_wsclient = protocol/wsclient.c protocol/wsproto.c $(API_LIBDIR)/libcrypto.so

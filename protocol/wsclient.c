@@ -1,11 +1,11 @@
 /* wsclient.c - RFC 6455 client side, pure; see wsclient.h. */
 #include "protocol/wsclient.h"
+#include "protocol/httphead.h"
 #include "protocol/wsproto.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 void wsc_key(const uint8_t raw[16], char out[WSC_KEY_LEN + 1])
 {
@@ -78,72 +78,28 @@ int wsc_request(char *out, size_t cap, const struct wsc_request *r)
 	return (int)(o + (size_t)n);
 }
 
-/* Trim spaces and tabs off both ends of [*p, *p + *n). */
-static void trim(const char **p, size_t *n)
+static int header(void *ctx, const char *name, size_t nl, const char *v, size_t vl)
 {
-	while (*n && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*n)--;
-	}
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
-}
-
-static int copy_field(char *out, size_t outlen, const char *p, size_t n)
-{
-	trim(&p, &n);
-	if (n >= outlen)
-		return -1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return 0;
-}
-
-/* 1 when the comma-separated list [p, p+n) holds token (case-insensitive). */
-static int list_has(const char *p, size_t n, const char *token)
-{
-	size_t tl = strlen(token);
-	while (n) {
-		const char *comma = memchr(p, ',', n);
-		size_t item = comma ? (size_t)(comma - p) : n;
-		const char *s = p;
-		size_t sl = item;
-		trim(&s, &sl);
-		if (sl == tl && strncasecmp(s, token, tl) == 0)
-			return 1;
-		if (!comma)
-			break;
-		n -= item + 1;
-		p = comma + 1;
-	}
-	return 0;
-}
-
-static int name_is(const char *name, size_t nl, const char *want)
-{
-	return nl == strlen(want) && strncasecmp(name, want, nl) == 0;
-}
-
-static int header(struct wsc_response *r, const char *name, size_t nl, const char *v, size_t vl)
-{
-	if (name_is(name, nl, "sec-websocket-accept"))
-		return copy_field(r->accept, sizeof r->accept, v, vl);
-	if (name_is(name, nl, "sec-websocket-protocol")) {
+	struct wsc_response *r = ctx;
+	if (httphead_name_is(name, nl, "sec-websocket-accept"))
+		return httphead_copy(r->accept, sizeof r->accept, v, vl);
+	if (httphead_name_is(name, nl, "sec-websocket-protocol")) {
 		r->nprotocol_lines++;
-		return copy_field(r->protocol, sizeof r->protocol, v, vl);
+		return httphead_copy(r->protocol, sizeof r->protocol, v, vl);
 	}
-	if (name_is(name, nl, "sec-websocket-extensions"))
+	if (httphead_name_is(name, nl, "sec-websocket-extensions"))
 		r->extensions = 1;
-	else if (name_is(name, nl, "upgrade"))
-		r->upgrade_websocket |= list_has(v, vl, "websocket");
-	else if (name_is(name, nl, "connection"))
-		r->connection_upgrade |= list_has(v, vl, "upgrade");
+	else if (httphead_name_is(name, nl, "upgrade"))
+		r->upgrade_websocket |= httphead_list_has(v, vl, "websocket");
+	else if (httphead_name_is(name, nl, "connection"))
+		r->connection_upgrade |= httphead_list_has(v, vl, "upgrade");
 	return 0;
 }
 
 /* "HTTP/1.1 101 Switching Protocols" (the reason may be empty). */
-static int status_line(struct wsc_response *r, const char *p, size_t n)
+static int status_line(void *ctx, const char *p, size_t n)
 {
+	struct wsc_response *r = ctx;
 	if (n < 12 || (memcmp(p, "HTTP/1.1 ", 9) != 0 && memcmp(p, "HTTP/1.0 ", 9) != 0))
 		return -1;
 	int st = 0;
@@ -160,45 +116,9 @@ static int status_line(struct wsc_response *r, const char *p, size_t n)
 
 int wsc_parse_response(const char *p, size_t n, struct wsc_response *r)
 {
-	size_t lim = n < WSC_HEAD_MAX ? n : WSC_HEAD_MAX;
-	const char *end = NULL;
-	for (size_t i = 0; i + 3 < lim; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
-			end = p + i;
-			break;
-		}
-	if (!end)
-		return n >= WSC_HEAD_MAX ? -2 : 0;
-	memset(r, 0, sizeof *r);
-	const char *line = p;
-	int nlines = 0;
-	while (line <= end) {
-		const char *eol = line;
-		while (eol < end && !(eol[0] == '\r' && eol[1] == '\n'))
-			eol++;
-		size_t ll = (size_t)(eol - line);
-		if (memchr(line, '\0', ll) || memchr(line, '\n', ll) || memchr(line, '\r', ll))
-			return -1;
-		int rc;
-		if (nlines == 0) {
-			rc = status_line(r, line, ll);
-		} else {
-			const char *colon = memchr(line, ':', ll);
-			if (!colon || colon == line)
-				return -1;
-			if (nlines > WSC_HEADERS_MAX)
-				return -2;
-			rc = header(r, line, (size_t)(colon - line), colon + 1,
-				    ll - (size_t)(colon + 1 - line));
-			if (rc < 0)
-				rc = -2;
-		}
-		if (rc < 0)
-			return rc;
-		nlines++;
-		line = eol + 2;
-	}
-	return (int)(end - p) + 4;
+	static const struct httphead_parser hp = { WSC_HEAD_MAX, WSC_HEADERS_MAX, status_line,
+						   header };
+	return httphead_parse(&hp, r, r, sizeof *r, p, n);
 }
 
 enum wsc_verdict wsc_verify(const struct wsc_response *r, const struct wsc_request *req)
@@ -269,45 +189,21 @@ int wsc_put_frame(struct buf *b, uint8_t opcode, const void *payload, size_t len
 
 long wsc_frame_take(const uint8_t *p, size_t n, size_t max, struct wsc_frame *f)
 {
-	if (n < 2)
-		return 0;
-	uint8_t b0 = p[0], b1 = p[1];
-	if (b0 & 0x70 || b1 & 0x80)
-		return -1; /* reserved bits (no extensions) or a masked server frame */
-	uint8_t op = b0 & 0x0f;
-	if (op != WSC_CONT && op != WSC_TEXT && op != WSC_BINARY && op != WSC_CLOSE &&
-	    op != WSC_PING && op != WSC_PONG)
-		return -1;
-	uint64_t len = b1 & 0x7f;
-	size_t hl = 2;
-	if (len == 126) {
-		if (n < 4)
-			return 0;
-		len = (uint64_t)p[2] << 8 | p[3];
-		hl = 4;
-		if (len < 126)
-			return -1; /* not the minimal encoding */
-	} else if (len == 127) {
-		if (n < 10)
-			return 0;
-		len = 0;
-		for (int i = 0; i < 8; i++)
-			len = len << 8 | p[2 + i];
-		hl = 10;
-		if (len >> 63 || len <= 0xffff)
-			return -1;
-	}
-	if (op >= WSC_CLOSE && (len > 125 || !(b0 & 0x80)))
-		return -1;
-	if (len > max || len > (uint64_t)LONG_MAX - hl)
+	struct wsp_head h;
+	int hl = wsp_frame_head(p, n, 0, &h);
+	if (hl <= 0)
+		return hl;
+	if ((hl == 4 && h.len < 126) || (hl == 10 && h.len <= 0xffff))
+		return -1; /* not the minimal encoding */
+	if (h.len > max || h.len > (uint64_t)LONG_MAX - (uint64_t)hl)
 		return -2;
-	if (n - hl < len)
+	if (n - (size_t)hl < h.len)
 		return 0;
-	f->fin = (b0 & 0x80) != 0;
-	f->opcode = op;
+	f->fin = h.fin;
+	f->opcode = h.opcode;
 	f->payload = p + hl;
-	f->len = (size_t)len;
-	return (long)(hl + len);
+	f->len = (size_t)h.len;
+	return (long)((size_t)hl + h.len);
 }
 
 int wsc_close_parse(const uint8_t *p, size_t n, uint16_t *code, const uint8_t **reason,

@@ -1,53 +1,12 @@
 /* wsproto.c - RFC 6455 server side, pure; see wsproto.h. */
 #include "protocol/wsproto.h"
+#include "protocol/httphead.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #define WSP_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-/* Copy [p, p+n) trimmed of spaces into out; -1 when it does not fit. */
-static int copy_field(char *out, size_t outlen, const char *p, size_t n)
-{
-	while (n && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	if (n >= outlen)
-		return -1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return 0;
-}
-
-/* 1 when the comma-separated list holds token (case-insensitive). */
-static int list_has(const char *p, size_t n, const char *token)
-{
-	size_t tl = strlen(token);
-	while (n) {
-		const char *comma = memchr(p, ',', n);
-		size_t item = comma ? (size_t)(comma - p) : n;
-		const char *s = p;
-		size_t sl = item;
-		while (sl && (*s == ' ' || *s == '\t')) {
-			s++;
-			sl--;
-		}
-		while (sl && (s[sl - 1] == ' ' || s[sl - 1] == '\t'))
-			sl--;
-		if (sl == tl && strncasecmp(s, token, tl) == 0)
-			return 1;
-		if (!comma)
-			break;
-		n -= item + 1;
-		p = comma + 1;
-	}
-	return 0;
-}
 
 static int append_protocols(struct wsp_request *r, const char *v, size_t n)
 {
@@ -61,8 +20,9 @@ static int append_protocols(struct wsp_request *r, const char *v, size_t n)
 	return 0;
 }
 
-static int header(struct wsp_request *r, const char *name, size_t nl, const char *v, size_t vl)
+static int header(void *ctx, const char *name, size_t nl, const char *v, size_t vl)
 {
+	struct wsp_request *r = ctx;
 	static const struct {
 		const char *name;
 		size_t off, size;
@@ -74,21 +34,22 @@ static int header(struct wsp_request *r, const char *name, size_t nl, const char
 		  sizeof(((struct wsp_request *)0)->auth) },
 	};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		if (nl == strlen(fields[i].name) && strncasecmp(name, fields[i].name, nl) == 0)
-			return copy_field((char *)r + fields[i].off, fields[i].size, v, vl);
-	if (nl == 22 && strncasecmp(name, "sec-websocket-protocol", nl) == 0)
+		if (httphead_name_is(name, nl, fields[i].name))
+			return httphead_copy((char *)r + fields[i].off, fields[i].size, v, vl);
+	if (httphead_name_is(name, nl, "sec-websocket-protocol"))
 		return append_protocols(r, v, vl);
-	if (nl == 7 && strncasecmp(name, "upgrade", nl) == 0)
-		r->upgrade_websocket |= list_has(v, vl, "websocket");
-	else if (nl == 10 && strncasecmp(name, "connection", nl) == 0)
-		r->connection_upgrade |= list_has(v, vl, "upgrade");
-	else if (nl == 21 && strncasecmp(name, "sec-websocket-version", nl) == 0)
-		r->version13 = list_has(v, vl, "13");
+	if (httphead_name_is(name, nl, "upgrade"))
+		r->upgrade_websocket |= httphead_list_has(v, vl, "websocket");
+	else if (httphead_name_is(name, nl, "connection"))
+		r->connection_upgrade |= httphead_list_has(v, vl, "upgrade");
+	else if (httphead_name_is(name, nl, "sec-websocket-version"))
+		r->version13 = httphead_list_has(v, vl, "13");
 	return 0;
 }
 
-static int request_line(struct wsp_request *r, const char *p, size_t n)
+static int request_line(void *ctx, const char *p, size_t n)
 {
+	struct wsp_request *r = ctx;
 	const char *sp1 = memchr(p, ' ', n);
 	if (!sp1)
 		return -1;
@@ -110,43 +71,9 @@ static int request_line(struct wsp_request *r, const char *p, size_t n)
 
 int wsp_parse_request(const char *p, size_t n, struct wsp_request *r)
 {
-	size_t lim = n < WSP_HEAD_MAX ? n : WSP_HEAD_MAX;
-	const char *end = NULL;
-	for (size_t i = 0; i + 3 < lim; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
-			end = p + i;
-			break;
-		}
-	if (!end)
-		return n >= WSP_HEAD_MAX ? -2 : 0;
-	memset(r, 0, sizeof *r);
-	const char *line = p;
-	int nlines = 0;
-	while (line <= end) {
-		const char *eol = line;
-		while (eol < end && !(eol[0] == '\r' && eol[1] == '\n'))
-			eol++;
-		size_t ll = (size_t)(eol - line);
-		if (memchr(line, '\0', ll) || memchr(line, '\n', ll) || memchr(line, '\r', ll))
-			return -1;
-		int rc;
-		if (nlines == 0)
-			rc = request_line(r, line, ll);
-		else {
-			const char *colon = memchr(line, ':', ll);
-			if (!colon || colon == line || nlines > WSP_HEADERS_MAX)
-				return colon && colon != line ? -2 : -1;
-			rc = header(r, line, (size_t)(colon - line), colon + 1,
-				    ll - (size_t)(colon + 1 - line));
-			if (rc < 0)
-				rc = -2;
-		}
-		if (rc < 0)
-			return rc;
-		nlines++;
-		line = eol + 2;
-	}
-	return (int)(end - p) + 4;
+	static const struct httphead_parser hp = { WSP_HEAD_MAX, WSP_HEADERS_MAX, request_line,
+						   header };
+	return httphead_parse(&hp, r, r, sizeof *r, p, n);
 }
 
 int wsp_is_upgrade(const struct wsp_request *r)
@@ -169,70 +96,74 @@ int wsp_accept(const char *key, char out[WSP_ACCEPT_LEN + 1])
 
 int wsp_find_protocol(const char *list, const char *prefix, char *out, size_t outlen)
 {
-	size_t pl = strlen(prefix);
-	const char *p = list;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		size_t item = strcspn(p, ",");
-		size_t il = item;
-		while (il && (p[il - 1] == ' ' || p[il - 1] == '\t'))
-			il--;
-		if (il > pl && strncmp(p, prefix, pl) == 0)
-			return copy_field(out, outlen, p + pl, il - pl) < 0 ? -1 : 1;
-		p += item;
-	}
+	size_t pl = strlen(prefix), n = strlen(list), il;
+	const char *item;
+	while (httphead_list_next(&list, &n, &item, &il))
+		if (il > pl && strncmp(item, prefix, pl) == 0)
+			return httphead_copy(out, outlen, item + pl, il - pl) < 0 ? -1 : 1;
 	return 0;
 }
 
 int wsp_offers_protocol(const char *list, const char *name)
 {
-	return list_has(list, strlen(list), name);
+	return httphead_list_has(list, strlen(list), name);
 }
 
-long wsp_frame_take(uint8_t *p, size_t n, size_t max, struct wsp_frame *f)
+int wsp_frame_head(const uint8_t *p, size_t n, int masked, struct wsp_head *h)
 {
 	if (n < 2)
 		return 0;
 	uint8_t b0 = p[0], b1 = p[1];
-	if (b0 & 0x70 || !(b1 & 0x80))
-		return -1; /* reserved bits (no extensions) or an unmasked client frame */
+	if (b0 & 0x70 || !(b1 & 0x80) != !masked)
+		return -1; /* reserved bits (no extensions) or the wrong mask bit */
 	uint8_t op = b0 & 0x0f;
 	if (op != WSP_CONT && op != WSP_TEXT && op != WSP_BINARY && op != WSP_CLOSE &&
 	    op != WSP_PING && op != WSP_PONG)
 		return -1;
-	uint64_t len = b1 & 0x7f;
-	size_t hl = 2;
-	if (len == 126) {
+	uint64_t l = b1 & 0x7f;
+	int hl = 2;
+	if (l == 126) {
 		if (n < 4)
 			return 0;
-		len = (uint64_t)p[2] << 8 | p[3];
+		l = (uint64_t)p[2] << 8 | p[3];
 		hl = 4;
-	} else if (len == 127) {
+	} else if (l == 127) {
 		if (n < 10)
 			return 0;
-		len = 0;
+		l = 0;
 		for (int i = 0; i < 8; i++)
-			len = len << 8 | p[2 + i];
+			l = l << 8 | p[2 + i];
 		hl = 10;
-		if (len >> 63)
+		if (l >> 63)
 			return -1;
 	}
-	if (op >= WSP_CLOSE && (len > 125 || !(b0 & 0x80)))
+	if (op >= WSP_CLOSE && (l > 125 || !(b0 & 0x80)))
 		return -1;
-	if (len > max)
+	h->fin = (b0 & 0x80) != 0;
+	h->opcode = op;
+	h->len = l;
+	return hl;
+}
+
+long wsp_frame_take(uint8_t *p, size_t n, size_t max, struct wsp_frame *f)
+{
+	struct wsp_head h;
+	int hl = wsp_frame_head(p, n, 1, &h);
+	if (hl <= 0)
+		return hl;
+	if (h.len > max)
 		return -2;
-	if (n < hl + 4 || n - hl - 4 < len)
+	if (n < (size_t)hl + 4 || n - (size_t)hl - 4 < h.len)
 		return 0;
 	const uint8_t *mask = p + hl;
 	uint8_t *pl = p + hl + 4;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < h.len; i++)
 		pl[i] ^= mask[i & 3];
-	f->fin = (b0 & 0x80) != 0;
-	f->opcode = op;
+	f->fin = h.fin;
+	f->opcode = h.opcode;
 	f->payload = pl;
-	f->len = (size_t)len;
-	return (long)(hl + 4 + len);
+	f->len = (size_t)h.len;
+	return (long)((size_t)hl + 4 + h.len);
 }
 
 size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len)

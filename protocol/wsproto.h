@@ -73,4 +73,20 @@ long wsp_frame_take(uint8_t *p, size_t n, size_t max, struct wsp_frame *f);
 /* Write a server frame header (FIN set, unmasked) for len bytes; returns its size. */
 size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len);
 
+/* A frame header as wsp_frame_head reads it. */
+struct wsp_head {
+	uint8_t fin, opcode;
+	uint64_t len; /* payload length */
+};
+
+/*
+ * The checks both ends make on a frame header at the start of p (wsclient.c
+ * reads server frames with it): masked says whether the mask bit must be set
+ * (client frames) or clear (server frames). Fills h and returns the header's
+ * size without a mask key (2, 4 or 10); 0 when incomplete, -1 when it breaks
+ * the protocol (the mask bit, reserved bits, unknown opcode, a length of 2^63
+ * or more, fragmented or long control frame).
+ */
+int wsp_frame_head(const uint8_t *p, size_t n, int masked, struct wsp_head *h);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "shell/client/apiconn.h"
 #include "protocol/httpresp.h"
+#include "vmm/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
@@ -84,25 +84,12 @@ bad:
 	return -1;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-	int64_t l = deadline - now_ms();
-	return l < 0 ? 0 : (int)l;
-}
-
 /* Wait for fd to be ready for `events` before the deadline. 0 ok, -1 timeout/error. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, left_ms(deadline));
+		int r = poll(&p, 1, clock_left(deadline));
 		if (r > 0)
 			return 0;
 		if (r == 0) {
@@ -253,7 +240,7 @@ int apiconn_request(const struct apiconn *c, const char *method, const char *pat
 		    const char *body, struct apiconn_resp *resp, char *err, size_t errlen)
 {
 	memset(resp, 0, sizeof(*resp));
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = clock_ms() + c->timeout_ms;
 	int fd = dial(c, deadline, err, errlen);
 	if (fd < 0)
 		return -1;

@@ -5,11 +5,11 @@
  * ours (128+N for a signal).
  */
 #include "shell/client/client.h"
+#include "shell/client/detachkey.h"
 #include "shell/client/muxconn.h"
 #include "shell/client/term.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #define ATTACH_WINDOW (1024u * 1024)
-#define DETACH_KEY 0x1d /* Ctrl-] */
+#define ATTACH_KEYS_MAX 4096 /* keystrokes read at once */
+#define ATTACH_DATA_MAX 1023 /* keystrokes per DATA frame */
 
 struct attach {
 	struct muxconn c;
@@ -27,75 +28,23 @@ struct attach {
 	uint32_t send_window; /* bytes the agent still accepts */
 	int exit_status;      /* -1 until EXIT */
 	int closed;
-	int prefix;           /* saw DETACH_KEY, waiting for the next byte */
+	struct detachkey keys;
 	int detached;
 };
 
-static volatile sig_atomic_t attach_winch;
-static int attach_winch_pipe[2] = { -1, -1 };
-
-static void attach_on_winch(int sig)
-{
-	int e = errno;
-
-	(void)sig;
-	attach_winch = 1;
-	if (write(attach_winch_pipe[1], "w", 1) < 0) {
-		/* pipe full: a wakeup is already pending */
-	}
-	errno = e;
-}
-
-static int attach_write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pf = { fd, POLLOUT, 0 };
-				poll(&pf, 1, 1000);
-				continue;
-			}
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Keystrokes: filter the detach prefix, then queue DATA within the window. */
+/* Keystrokes (at most ATTACH_KEYS_MAX): filter the detach sequence, then queue DATA. */
 static void attach_keys(struct attach *a, const uint8_t *p, size_t n)
 {
-	uint8_t out[1024];
-	size_t o = 0;
+	uint8_t out[ATTACH_KEYS_MAX + 1];
+	size_t o = detachkey_filter(&a->keys, p, n, out, sizeof(out));
 
-	for (size_t i = 0; i < n && !a->detached; i++) {
-		if (a->prefix) {
-			a->prefix = 0;
-			if (p[i] == 'd') {
-				a->detached = 1;
-				break;
-			}
-			out[o++] = DETACH_KEY;
-			if (p[i] == DETACH_KEY)
-				continue;
-		} else if (p[i] == DETACH_KEY) {
-			a->prefix = 1;
-			continue;
-		}
-		out[o++] = p[i];
-		if (o >= sizeof(out) - 1) {
-			mux_put_data(&a->c.out, a->ch, MUX_STREAM_MAIN, out, o);
-			a->send_window -= (uint32_t)o;
-			o = 0;
-		}
-	}
-	if (o > 0) {
-		mux_put_data(&a->c.out, a->ch, MUX_STREAM_MAIN, out, o);
-		a->send_window -= (uint32_t)o;
+	if (a->keys.detached)
+		a->detached = 1;
+	for (size_t off = 0; off < o; off += ATTACH_DATA_MAX) {
+		size_t len = o - off < ATTACH_DATA_MAX ? o - off : ATTACH_DATA_MAX;
+
+		mux_put_data(&a->c.out, a->ch, MUX_STREAM_MAIN, out + off, len);
+		a->send_window -= (uint32_t)len;
 	}
 }
 
@@ -133,7 +82,7 @@ static int attach_frame(struct attach *a, const struct mux_frame *f, char *err, 
 	case MUX_DATA:
 		if (mux_decode_data(f, &d) != MUX_OK)
 			goto bad;
-		if (attach_write_all(STDOUT_FILENO, d.p, d.len) != 0) {
+		if (term_write_all(STDOUT_FILENO, d.p, d.len) != 0) {
 			snprintf(err, errlen, "write to terminal: %s", strerror(errno));
 			return -1;
 		}
@@ -186,7 +135,7 @@ static int attach_open(struct attach *a)
 
 static int attach_loop(struct attach *a, char *err, size_t errlen)
 {
-	uint8_t kb[4096];
+	uint8_t kb[ATTACH_KEYS_MAX];
 	struct mux_frame f;
 	int rc;
 
@@ -194,7 +143,7 @@ static int attach_loop(struct attach *a, char *err, size_t errlen)
 		struct pollfd p[3] = {
 			{ STDIN_FILENO, a->send_window > 0 ? POLLIN : 0, 0 },
 			{ a->c.fd, POLLIN | (buf_used(&a->c.out) ? POLLOUT : 0), 0 },
-			{ attach_winch_pipe[0], POLLIN, 0 },
+			{ term_sig_fd(), POLLIN, 0 },
 		};
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -203,12 +152,12 @@ static int attach_loop(struct attach *a, char *err, size_t errlen)
 			return -1;
 		}
 		if (p[2].revents & POLLIN) {
-			while (read(attach_winch_pipe[0], kb, sizeof(kb)) > 0)
-				;
-			if (attach_winch) {
-				attach_winch = 0;
+			int winch = 0;
+
+			while (term_sig_read(kb, sizeof(kb)) > 0)
+				winch = 1; /* SIGWINCH is all we catch: one resize for them all */
+			if (winch)
 				attach_resize(a);
-			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			size_t want = a->send_window < sizeof(kb) ? a->send_window : sizeof(kb);
@@ -242,9 +191,9 @@ static int attach_loop(struct attach *a, char *err, size_t errlen)
 int cmd_attach(int argc, char **argv)
 {
 	static struct attach a;
+	static const int sigs[] = { SIGWINCH };
 	char err[256] = "";
-	int rc, raw;
-	struct sigaction sa;
+	int rc;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: hearth attach unix:PATH\n");
@@ -264,18 +213,15 @@ int cmd_attach(int argc, char **argv)
 		muxconn_close(&a.c);
 		return 1;
 	}
-	if (pipe2(attach_winch_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+	if (term_sig_open(sigs, 1) != 0) {
 		fprintf(stderr, "hearth: pipe: %s\n", strerror(errno));
 		muxconn_close(&a.c);
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = attach_on_winch;
-	sigaction(SIGWINCH, &sa, NULL);
-	raw = term_raw(STDIN_FILENO) == 0;
+	term_raw(STDIN_FILENO); /* not a terminal: piped input, nothing to restore */
 	rc = attach_loop(&a, err, sizeof(err));
-	if (raw)
-		term_restore();
+	term_restore();
+	term_sig_close();
 	muxconn_close(&a.c);
 	if (rc != 0) {
 		fprintf(stderr, "\r\nhearth: %s\n", err);

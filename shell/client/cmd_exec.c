@@ -8,11 +8,11 @@
  * that never ends must not hang a command that does not read it.
  */
 #include "shell/client/client.h"
+#include "shell/client/term.h"
 #include "shell/client/vmdial.h"
 #include "protocol/wsclient.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,38 +38,6 @@ struct exec {
 	long timeout_s;
 	char err[512];
 };
-
-static int exec_sig_pipe[2] = { -1, -1 };
-
-static void exec_on_signal(int sig)
-{
-	int e = errno;
-	unsigned char b = (unsigned char)sig;
-	if (write(exec_sig_pipe[1], &b, 1) < 0) {
-		/* full: enough signals are pending */
-	}
-	errno = e;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pf = { fd, POLLOUT, 0 };
-				poll(&pf, 1, 1000);
-				continue;
-			}
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int usage(struct exec *x, const char *msg)
 {
@@ -183,14 +151,8 @@ static int start(struct exec *x)
 		fprintf(stderr, "hearth: this server does not speak hearth.v1, which exec needs\n");
 		return -1;
 	}
-	if (vmdial_wait_text(&x->c, EXEC_START_MS, &doc, &type, x->err, sizeof x->err) != 0)
+	if (vmdial_hello(&x->c, EXEC_START_MS, x->err, sizeof x->err) != 0)
 		goto fail;
-	int hello = strcmp(type, "hello") == 0;
-	json_object_put(doc);
-	if (!hello) {
-		snprintf(x->err, sizeof x->err, "expected hello from a hearth.v1 server");
-		goto fail;
-	}
 	vmdial_send_json(&x->c, json_object_get(x->req));
 	if (vmdial_wait_text(&x->c, EXEC_START_MS, &doc, &type, x->err, sizeof x->err) != 0)
 		goto fail;
@@ -215,26 +177,14 @@ fail:
 
 static void on_text(struct exec *x, const uint8_t *p, size_t n)
 {
-	const char *type;
-	char msg[400];
-	json_object *doc = vmdial_parse(p, n, &type), *v;
-	if (!doc)
-		return;
-	if (strcmp(type, "exit") == 0) {
-		if (json_object_object_get_ex(doc, "code", &v) && json_object_is_type(v, json_type_int))
-			x->exit_status = json_object_get_int(v) & 0xff;
-		else if (json_object_object_get_ex(doc, "signal", &v) &&
-			 json_object_is_type(v, json_type_int))
-			x->exit_status = 128 + (json_object_get_int(v) & 0x7f);
-		else
-			x->exit_status = VMDIAL_EXIT_FAIL;
-		x->timed_out = json_object_object_get_ex(doc, "timed_out", &v) &&
-			       json_object_get_boolean(v);
-	} else if (strcmp(type, "error") == 0) {
-		vmdial_error_text(doc, msg, sizeof msg);
-		fprintf(stderr, "hearth: server: %s\n", msg);
+	struct vmdial_msg vm;
+	vmdial_msg(p, n, &vm);
+	if (vm.kind == VMDIAL_MSG_EXIT) {
+		x->exit_status = vm.exit_status;
+		x->timed_out = vm.timed_out;
+	} else if (vm.kind == VMDIAL_MSG_ERROR) {
+		fprintf(stderr, "hearth: server: %s\n", vm.error);
 	}
-	json_object_put(doc);
 }
 
 /* One message. -1 ends with x->err. */
@@ -246,7 +196,8 @@ static int on_message(struct exec *x, const struct wsconn_msg *m)
 			snprintf(x->err, sizeof x->err, "the server sent output without a stream byte");
 			return -1;
 		}
-		if (write_all(m->p[0] == 1 ? STDOUT_FILENO : STDERR_FILENO, m->p + 1, m->len - 1) != 0) {
+		int fd = m->p[0] == 1 ? STDOUT_FILENO : STDERR_FILENO;
+		if (term_write_all(fd, m->p + 1, m->len - 1) != 0) {
 			snprintf(x->err, sizeof x->err, "write: %s", strerror(errno));
 			return -1;
 		}
@@ -291,7 +242,7 @@ static int loop(struct exec *x)
 		struct pollfd p[3] = {
 			{ want_in ? STDIN_FILENO : -1, POLLIN, 0 },
 			{ x->c.fd, POLLIN | (wsconn_pending(&x->c) ? POLLOUT : 0), 0 },
-			{ exec_sig_pipe[0], POLLIN, 0 },
+			{ term_sig_fd(), POLLIN, 0 },
 		};
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -300,8 +251,8 @@ static int loop(struct exec *x)
 			return -1;
 		}
 		if (p[2].revents & POLLIN) {
-			unsigned char sigs[16];
-			ssize_t n = read(exec_sig_pipe[0], sigs, sizeof sigs);
+			uint8_t sigs[16];
+			ssize_t n = term_sig_read(sigs, sizeof sigs);
 			for (ssize_t i = 0; i < n; i++)
 				forward_signal(x, sigs[i]);
 		}
@@ -363,25 +314,15 @@ int cmd_exec(int argc, char **argv)
 			wsconn_close(&x.c, 1000);
 		return rc;
 	}
-	if (pipe2(exec_sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP }; /* passed on to the command */
+	if (term_sig_open(sigs, sizeof sigs / sizeof sigs[0]) != 0) {
 		fprintf(stderr, "hearth: pipe: %s\n", strerror(errno));
 		json_object_put(x.req);
 		wsconn_close(&x.c, 1000);
 		return VMDIAL_EXIT_FAIL;
 	}
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa, old[3];
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = exec_on_signal;
-	for (size_t i = 0; i < 3; i++)
-		sigaction(sigs[i], &sa, &old[i]);
 	rc = loop(&x);
-	/* The prompt runs commands in-process: leave no handler behind. */
-	for (size_t i = 0; i < 3; i++)
-		sigaction(sigs[i], &old[i], NULL);
-	close(exec_sig_pipe[0]);
-	close(exec_sig_pipe[1]);
-	exec_sig_pipe[0] = exec_sig_pipe[1] = -1;
+	term_sig_close();
 	wsconn_close(&x.c, 1000);
 	json_object_put(x.req);
 	explicit_bzero(x.d.token, sizeof x.d.token);

@@ -9,12 +9,13 @@
  * hearth.v1) the shell is the connection's: no reattach, status 0 on exit.
  */
 #include "shell/client/client.h"
+#include "shell/client/detachkey.h"
 #include "shell/client/term.h"
 #include "shell/client/vmdial.h"
 #include "protocol/wsclient.h"
+#include "vmm/clock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DETACH_KEY 0x1d         /* Ctrl-] */
 #define SHELL_START_MS 30000    /* hello .. session_init */
 #define SHELL_RECONNECT_S 120   /* how long a lost connection is retried */
 #define EOF_QUIET_MS 700        /* output pause before ^D for the end of piped input */
@@ -42,54 +42,14 @@ struct shell {
 	int exit_status;      /* -1 until the shell ends */
 	int ended;            /* the shell is gone */
 	int detach;           /* 1 asked, 2 done */
-	int prefix;           /* saw DETACH_KEY */
+	struct detachkey keys;
 	int stdin_done;       /* piped input ended */
 	int eof_sends;        /* ^D still to send for it (see eof_due) */
+	int quiet_detach;     /* read-only, piped input ended: detach once output pauses */
 	long long quiet_since; /* monotonic ms of the last output */
 	int lost;             /* the connection dropped: reconnect */
 	char err[512];
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static volatile sig_atomic_t shell_winch;
-static int shell_pipe[2] = { -1, -1 };
-
-static void shell_on_winch(int sig)
-{
-	int e = errno;
-	(void)sig;
-	shell_winch = 1;
-	if (write(shell_pipe[1], "w", 1) < 0) {
-		/* full: a wakeup is already pending */
-	}
-	errno = e;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pf = { fd, POLLOUT, 0 };
-				poll(&pf, 1, 1000);
-				continue;
-			}
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* A line for the user between raw-mode output: starts on a fresh line. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -114,16 +74,6 @@ static void send_resize(struct shell *s)
 	json_object_object_add(m, "cols", json_object_new_int(cols));
 	json_object_object_add(m, "rows", json_object_new_int(rows));
 	vmdial_send_json(&s->c, m);
-}
-
-static int exit_code(json_object *doc)
-{
-	json_object *v;
-	if (json_object_object_get_ex(doc, "code", &v) && json_object_is_type(v, json_type_int))
-		return json_object_get_int(v) & 0xff;
-	if (json_object_object_get_ex(doc, "signal", &v) && json_object_is_type(v, json_type_int))
-		return 128 + (json_object_get_int(v) & 0x7f);
-	return 255;
 }
 
 /*
@@ -154,14 +104,8 @@ static int start(struct shell *s)
 		send_resize(s);
 		return 0;
 	}
-	if (vmdial_wait_text(&s->c, SHELL_START_MS, &doc, &type, s->err, sizeof s->err) != 0)
+	if (vmdial_hello(&s->c, SHELL_START_MS, s->err, sizeof s->err) != 0)
 		return -1;
-	int hello = strcmp(type, "hello") == 0;
-	json_object_put(doc);
-	if (!hello) {
-		snprintf(s->err, sizeof s->err, "expected hello from a hearth.v1 server");
-		return -1;
-	}
 	m = json_object_new_object();
 	if (s->session[0]) {
 		json_object_object_add(m, "type", json_object_new_string("attach"));
@@ -237,26 +181,15 @@ static int reconnect(struct shell *s)
 	}
 }
 
-/* Keystrokes: filter the detach prefix, send the rest as BINARY. */
+/* Keystrokes (at most 4096): filter the detach sequence, send the rest as BINARY. */
 static void keys(struct shell *s, const uint8_t *p, size_t n)
 {
-	uint8_t out[4200];
+	uint8_t out[4096 + 1];
 	size_t o = 0;
-	for (size_t i = 0; i < n && !s->detach; i++) {
-		if (s->prefix) {
-			s->prefix = 0;
-			if (p[i] == 'd') {
-				s->detach = 1;
-				break;
-			}
-			out[o++] = DETACH_KEY;
-			if (p[i] == DETACH_KEY)
-				continue;
-		} else if (p[i] == DETACH_KEY) {
-			s->prefix = 1;
-			continue;
-		}
-		out[o++] = p[i];
+	if (!s->detach) {
+		o = detachkey_filter(&s->keys, p, n, out, sizeof out);
+		if (s->keys.detached)
+			s->detach = 1;
 	}
 	if (o > 0 && !s->ro)
 		wsconn_send(&s->c, WSC_BINARY, out, o);
@@ -273,21 +206,20 @@ static void keys(struct shell *s, const uint8_t *p, size_t n)
 
 static void text(struct shell *s, const uint8_t *p, size_t n)
 {
-	const char *type;
-	char msg[400];
-	json_object *doc = vmdial_parse(p, n, &type), *v;
-	if (!doc)
-		return;
-	if (strcmp(type, "exit") == 0) {
-		s->exit_status = exit_code(doc);
+	struct vmdial_msg vm;
+	vmdial_msg(p, n, &vm);
+	switch (vm.kind) {
+	case VMDIAL_MSG_EXIT:
+		s->exit_status = vm.exit_status;
 		s->ended = 1;
-	} else if (strcmp(type, "dropped") == 0 && json_object_object_get_ex(doc, "bytes", &v)) {
-		s->offset += (unsigned long long)json_object_get_int64(v);
-	} else if (strcmp(type, "error") == 0) {
-		vmdial_error_text(doc, msg, sizeof msg);
-		say("server: %s", msg);
+		break;
+	case VMDIAL_MSG_DROPPED:
+		s->offset += (unsigned long long)vm.dropped;
+		break;
+	case VMDIAL_MSG_ERROR:
+		say("server: %s", vm.error);
+		break;
 	}
-	json_object_put(doc);
 }
 
 /* One message from the server. -1 ends the loop with s->err. */
@@ -297,8 +229,8 @@ static int message(struct shell *s, const struct wsconn_msg *m)
 	switch (m->opcode) {
 	case WSC_BINARY:
 		s->offset += m->len;
-		s->quiet_since = mono_ms();
-		if (write_all(STDOUT_FILENO, m->p, m->len) != 0) {
+		s->quiet_since = clock_ms();
+		if (term_write_all(STDOUT_FILENO, m->p, m->len) != 0) {
 			snprintf(s->err, sizeof s->err, "write to terminal: %s", strerror(errno));
 			return -1;
 		}
@@ -348,15 +280,25 @@ static int loop(struct shell *s)
 		struct pollfd p[3] = {
 			{ s->stdin_done ? -1 : STDIN_FILENO, s->detach ? 0 : POLLIN, 0 },
 			{ s->c.fd, POLLIN | (wsconn_pending(&s->c) ? POLLOUT : 0), 0 },
-			{ shell_pipe[0], POLLIN, 0 },
+			{ term_sig_fd(), POLLIN, 0 },
 		};
 		int wait = s->detach ? 5000 : -1;
+		if (s->quiet_detach) {
+			/* The replay may still be coming: leave when it has paused. */
+			long long due = s->quiet_since + EOF_QUIET_MS - clock_ms();
+			if (due <= 0) {
+				keys(s, (const uint8_t *)"\x1d" "d", 2);
+				s->quiet_detach = 0;
+			} else {
+				wait = (int)due;
+			}
+		}
 		if (s->eof_sends > 0) {
-			long long due = s->quiet_since + EOF_QUIET_MS - mono_ms();
+			long long due = s->quiet_since + EOF_QUIET_MS - clock_ms();
 			if (due <= 0 && s->quiet_since > 0) {
 				keys(s, (const uint8_t *)"\x04", 1);
 				s->eof_sends--;
-				s->quiet_since = mono_ms();
+				s->quiet_since = clock_ms();
 				due = EOF_QUIET_MS;
 			}
 			wait = due > 0 ? (int)due : EOF_QUIET_MS;
@@ -373,18 +315,21 @@ static int loop(struct shell *s)
 			break;
 		}
 		if (p[2].revents & POLLIN) {
-			while (read(shell_pipe[0], kb, sizeof kb) > 0)
-				;
-			if (shell_winch) {
-				shell_winch = 0;
+			int winch = 0;
+			while (term_sig_read(kb, sizeof kb) > 0)
+				winch = 1; /* SIGWINCH is all we catch: one resize for them all */
+			if (winch)
 				send_resize(s);
-			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			ssize_t n = read(STDIN_FILENO, kb, sizeof kb);
 			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-				if (isatty(STDIN_FILENO) || s->ro) {
+				if (isatty(STDIN_FILENO)) {
 					keys(s, (const uint8_t *)"\x1d" "d", 2); /* terminal gone: detach */
+				} else if (s->ro) {
+					s->stdin_done = 1;
+					s->quiet_detach = 1;
+					s->quiet_since = clock_ms();
 				} else {
 					/*
 					 * Piped input ended: ^D to the shell, then wait for its
@@ -475,25 +420,17 @@ int cmd_shell(int argc, char **argv)
 		return VMDIAL_EXIT_FAIL;
 	}
 	s.started = 1;
-	if (pipe2(shell_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+	static const int sigs[] = { SIGWINCH };
+	if (term_sig_open(sigs, 1) != 0) {
 		fprintf(stderr, "hearth: pipe: %s\n", strerror(errno));
 		wsconn_close(&s.c, 1000);
 		return VMDIAL_EXIT_FAIL;
 	}
-	struct sigaction sa, old_winch;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = shell_on_winch;
-	sigaction(SIGWINCH, &sa, &old_winch);
-	int raw = term_raw(STDIN_FILENO) == 0;
+	term_raw(STDIN_FILENO); /* not a terminal: piped input, nothing to restore */
 	rc = loop(&s);
-	if (raw)
-		term_restore();
+	term_restore();
 	wsconn_close(&s.c, 1000);
-	/* The prompt runs commands in-process: leave no handler behind. */
-	sigaction(SIGWINCH, &old_winch, NULL);
-	close(shell_pipe[0]);
-	close(shell_pipe[1]);
-	shell_pipe[0] = shell_pipe[1] = -1;
+	term_sig_close();
 	explicit_bzero(s.d.token, sizeof s.d.token);
 	if (rc != 0) {
 		fprintf(stderr, "\r\nhearth: %s\n", s.err);

@@ -7,6 +7,7 @@
 #include "shell/client/apiq.h"
 #include "shell/client/client.h"
 #include "shell/client/top.h"
+#include "vmm/clock.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -31,13 +32,6 @@ static void top_on_signal(int sig)
 {
 	(void)sig;
 	top_stop = 1;
-}
-
-static int64_t top_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void top_status(struct top *t, int kind, const char *fmt, ...)
@@ -147,7 +141,7 @@ static void top_refresh(struct top *t)
 		top_status(t, ST_REFRESH_ERROR, "refresh failed: %s", err);
 	else if (t->status_kind == ST_REFRESH_ERROR)
 		top_status(t, ST_NONE, "%s", "");
-	t->next_refresh_ms = top_now_ms() + (int64_t)t->interval_s * 1000;
+	t->next_refresh_ms = clock_ms() + (int64_t)t->interval_s * 1000;
 }
 
 /* ---- actions ---- */
@@ -354,10 +348,10 @@ static void top_colors(struct top *t)
 static int top_loop(struct top *t)
 {
 	while (!t->quit && !top_stop) {
-		int64_t now = top_now_ms();
+		int64_t now = clock_ms();
 		if (now >= t->next_refresh_ms) {
 			top_refresh(t);
-			now = top_now_ms();
+			now = clock_ms();
 		}
 		top_draw(t);
 		int64_t wait = t->next_refresh_ms - now;
@@ -400,7 +394,7 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "hearth top: %s\n", err);
 		return API_EXIT_FAIL;
 	}
-	t.next_refresh_ms = top_now_ms() + (int64_t)t.interval_s * 1000;
+	t.next_refresh_ms = clock_ms() + (int64_t)t.interval_s * 1000;
 
 	/* Our handlers first: curses then leaves SIGINT/SIGTERM to us and the
 	 * loop ends normally, restoring the terminal. */

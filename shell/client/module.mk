@@ -25,3 +25,6 @@ FUZZ_EXTRA_SRCS_httpresp := protocol/httpresp.c
 # The prompt's tokenizer: unit test and fuzz target.
 UNIT_OBJS_argsplit := $(OBJ)/protocol/argsplit.o
 FUZZ_EXTRA_SRCS_argsplit := protocol/argsplit.c
+
+# The detach sequence of attach and shell: unit test.
+UNIT_OBJS_detachkey := $(OBJ)/shell/client/detachkey.o

@@ -1,5 +1,6 @@
 /* muxconn.c - client end of an agent stream; see muxconn.h. */
 #include "shell/client/muxconn.h"
+#include "vmm/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MUXCONN_OUT_MAX (4u * 1024 * 1024)
@@ -90,17 +90,9 @@ int muxconn_next(struct muxconn *c, int may_read, struct mux_frame *f)
 	}
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int muxconn_hello(struct muxconn *c, int timeout_ms, char *err, size_t errlen)
 {
-	long deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_ms() + timeout_ms;
 	struct mux_frame f;
 	struct mux_hello h;
 	int rc;
@@ -111,7 +103,7 @@ int muxconn_hello(struct muxconn *c, int timeout_ms, char *err, size_t errlen)
 		return -1;
 	}
 	for (;;) {
-		long left = deadline - now_ms();
+		int64_t left = deadline - clock_ms();
 		struct pollfd p = { c->fd, POLLIN, 0 };
 
 		if (left <= 0) {

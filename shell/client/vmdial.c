@@ -1,22 +1,15 @@
 /* vmdial.c - endpoint, token and WebSocket for shell/exec; see vmdial.h. */
 #include "shell/client/vmdial.h"
 #include "protocol/wsclient.h"
+#include "vmm/clock.h"
 
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define VMDIAL_TOKEN_MINUTES 15
 #define VMDIAL_CONNECT_MS 30000
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int vmdial_option(struct vmdial *d, int opt, const char *arg)
 {
@@ -87,7 +80,7 @@ static int mint(struct vmdial *d)
 	}
 	snprintf(d->token, sizeof d->token, "%s", json_object_get_string(tok));
 	/* Renew a minute early: a reconnect must not race the expiry. */
-	d->token_until = mono_ms() + (VMDIAL_TOKEN_MINUTES - 1) * 60000LL;
+	d->token_until = clock_ms() + (VMDIAL_TOKEN_MINUTES - 1) * 60000LL;
 	json_object_put(doc);
 	return 0;
 }
@@ -106,9 +99,9 @@ int vmdial_connect(struct vmdial *d, struct wsconn *c, int quiet)
 				return 1;
 			}
 			snprintf(d->token, sizeof d->token, "%s", given);
-			d->token_until = mono_ms() + 86400000LL;
+			d->token_until = clock_ms() + 86400000LL;
 			fresh = 1;
-		} else if (!d->token[0] || mono_ms() >= d->token_until) {
+		} else if (!d->token[0] || clock_ms() >= d->token_until) {
 			if (mint(d) != 0)
 				return 1;
 			fresh = 1;
@@ -167,7 +160,7 @@ json_object *vmdial_parse(const uint8_t *p, size_t n, const char **type)
 int vmdial_wait_text(struct wsconn *c, int timeout_ms, json_object **doc, const char **type,
 		     char *err, size_t errlen)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = clock_ms() + timeout_ms;
 	struct wsconn_msg m;
 	*doc = NULL;
 	for (;;) {
@@ -196,7 +189,7 @@ int vmdial_wait_text(struct wsconn *c, int timeout_ms, json_object **doc, const 
 		}
 		if (rc == WSCONN_FAIL)
 			return -1;
-		long long left = deadline - mono_ms();
+		long long left = deadline - clock_ms();
 		if (left <= 0) {
 			snprintf(err, errlen, "the server did not answer in time");
 			return -1;
@@ -216,4 +209,51 @@ void vmdial_error_text(json_object *doc, char *out, size_t cap)
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+int vmdial_hello(struct wsconn *c, int timeout_ms, char *err, size_t errlen)
+{
+	json_object *doc;
+	const char *type;
+	if (vmdial_wait_text(c, timeout_ms, &doc, &type, err, errlen) != 0)
+		return -1;
+	int hello = strcmp(type, "hello") == 0;
+	json_object_put(doc);
+	if (!hello) {
+		snprintf(err, errlen, "expected hello from a hearth.v1 server");
+		return -1;
+	}
+	return 0;
+}
+
+static int exit_status(json_object *doc)
+{
+	json_object *v;
+	if (json_object_object_get_ex(doc, "code", &v) && json_object_is_type(v, json_type_int))
+		return json_object_get_int(v) & 0xff;
+	if (json_object_object_get_ex(doc, "signal", &v) && json_object_is_type(v, json_type_int))
+		return 128 + (json_object_get_int(v) & 0x7f);
+	return VMDIAL_EXIT_FAIL;
+}
+
+void vmdial_msg(const uint8_t *p, size_t n, struct vmdial_msg *out)
+{
+	const char *type;
+	json_object *doc = vmdial_parse(p, n, &type), *v;
+	memset(out, 0, sizeof *out);
+	if (!doc)
+		return;
+	if (strcmp(type, "exit") == 0) {
+		out->kind = VMDIAL_MSG_EXIT;
+		out->exit_status = exit_status(doc);
+		out->timed_out = json_object_object_get_ex(doc, "timed_out", &v) &&
+				 json_object_get_boolean(v);
+	} else if (strcmp(type, "dropped") == 0 && json_object_object_get_ex(doc, "bytes", &v)) {
+		out->kind = VMDIAL_MSG_DROPPED;
+		out->dropped = json_object_get_int64(v);
+	} else if (strcmp(type, "error") == 0) {
+		out->kind = VMDIAL_MSG_ERROR;
+		vmdial_error_text(doc, out->error, sizeof out->error);
+	}
+	json_object_put(doc);
 }

@@ -62,4 +62,18 @@ int vmdial_wait_text(struct wsconn *c, int timeout_ms, json_object **doc, const 
 /* The "message" of an error frame (or "?"), "code" too when present. */
 void vmdial_error_text(json_object *doc, char *out, size_t cap);
 
+/* Wait for the hearth.v1 server's first message, "hello". 0, or -1 with err. */
+int vmdial_hello(struct wsconn *c, int timeout_ms, char *err, size_t errlen);
+
+/* What a TEXT message of a running shell or exec says (hearth.v1, 2.3). */
+enum { VMDIAL_MSG_OTHER, VMDIAL_MSG_EXIT, VMDIAL_MSG_DROPPED, VMDIAL_MSG_ERROR };
+struct vmdial_msg {
+	int kind;           /* VMDIAL_MSG_*; OTHER for other types and what is not JSON */
+	int exit_status;    /* EXIT: its code, 128+N for signal N, else VMDIAL_EXIT_FAIL */
+	int timed_out;      /* EXIT: an exec killed by its timeout */
+	long long dropped;  /* DROPPED: output bytes the server skipped */
+	char error[400];    /* ERROR: vmdial_error_text */
+};
+void vmdial_msg(const uint8_t *p, size_t n, struct vmdial_msg *out);
+
 #endif

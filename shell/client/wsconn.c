@@ -22,6 +22,7 @@
 #include "shell/client/wsconn.h"
 #include "protocol/httpresp.h"
 #include "protocol/wsclient.h"
+#include "vmm/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,22 +41,14 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WSCONN_IN_CAP (WSCONN_FRAME_MAX + WSC_FRAME_HDR_MAX)
 #define WSCONN_REFUSAL_MAX 8192 /* a refusal's body kept for the message */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
-	long long l = deadline - now_ms();
+	long long l = deadline - clock_ms();
 	return l < 0 ? 0 : l > 60000 ? 60000 : (int)l;
 }
 
@@ -383,7 +376,7 @@ int wsconn_open(struct wsconn *c, const struct wsconn_opts *o, struct wsconn_ref
 		char *err, size_t errlen)
 {
 	char host[256], port[8], dhost[256], dport[8], hosthdr[300];
-	long long deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 30000);
+	long long deadline = clock_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 30000);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	buf_init(&c->out, WSCONN_OUT_MAX);
@@ -575,7 +568,7 @@ void wsconn_close(struct wsconn *c, uint16_t code)
 		wsconn_send(c, WSC_CLOSE, p, 2);
 		c->close_sent = 1;
 	}
-	long long deadline = now_ms() + 1000;
+	long long deadline = clock_ms() + 1000;
 	while (c->ssl && wsconn_pending(c) && left_ms(deadline) > 0) {
 		if (wsconn_flush(c, err, sizeof err) != 0)
 			break;

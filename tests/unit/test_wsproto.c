@@ -116,4 +116,22 @@ TEST(frames)
 	CHECK(h[0] == 0x82 && h[1] == 127 && h[7] == 1 && h[8] == 0 && h[9] == 0);
 }
 
-TEST_MAIN(T(request), T(bad_requests), T(accept_key), T(frames))
+/* The header checks both ends share: the mask bit must be what the side expects. */
+TEST(frame_head_mask_bit)
+{
+	static const uint8_t masked[] = { 0x81, 0x80 }, plain[] = { 0x81, 0x00 };
+	static const uint8_t ext[] = { 0x02, 0x7e, 0x01, 0x00 }, ping[] = { 0x09, 0x00 };
+	struct wsp_head h;
+	CHECK_EQ(wsp_frame_head(masked, 2, 1, &h), 2);
+	CHECK(h.fin == 1 && h.opcode == WSP_TEXT && h.len == 0);
+	CHECK_EQ(wsp_frame_head(masked, 2, 0, &h), -1);
+	CHECK_EQ(wsp_frame_head(plain, 2, 0, &h), 2);
+	CHECK_EQ(wsp_frame_head(plain, 2, 1, &h), -1);
+	CHECK_EQ(wsp_frame_head(ext, 3, 0, &h), 0);
+	CHECK_EQ(wsp_frame_head(ext, 4, 0, &h), 4);
+	CHECK(h.fin == 0 && h.opcode == WSP_BINARY && h.len == 256);
+	CHECK_EQ(wsp_frame_head(ping, 2, 0, &h), -1); /* fragmented control */
+	CHECK_EQ(wsp_frame_head(ping, 1, 0, &h), 0);
+}
+
+TEST_MAIN(T(request), T(bad_requests), T(accept_key), T(frames), T(frame_head_mask_bit))
