@@ -349,6 +349,9 @@ int main(int argc, char **argv)
 	info.user = &hd;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL) |
 		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* the ingress vhost is TLS */
+	/* lws reads each socket into this buffer: its 4 KiB default caps every
+	 * RAW_RX (relay output, proxied bytes) at 4 KiB per event-loop turn. */
+	info.pt_serv_buf_size = 64 * 1024;
 	info.timeout_secs = 30;
 	info.keepalive_timeout = 30;
 	hd.lws = lws_create_context(&info);

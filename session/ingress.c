@@ -31,7 +31,8 @@
 #define INGRESS_CLIENT_PROTO "hearth-ingress"
 #define INGRESS_HEAD_S 30                     /* seconds to send the request head */
 #define INGRESS_AUTH_PREFIX "lambda-microvms.authentication."
-#define INGRESS_CHUNK (16u * 1024)            /* bytes per lws_write */
+#define INGRESS_CHUNK (16u * 1024)            /* bytes per lws_write (one TLS record) */
+#define INGRESS_WRITES_PER_TURN 16            /* lws_writes per WRITEABLE while not choked */
 
 struct ingress_conn {
 	struct hearthd *hd;
@@ -297,17 +298,23 @@ static int conn_writeable(struct ingress_conn *c, struct lws *wsi)
 {
 	if (c->hangup == 2)
 		return -1; /* lws has flushed what we wrote last */
-	if (buf_used(&c->wout)) {
-		size_t n = buf_used(&c->wout);
-		if (n > INGRESS_CHUNK)
-			n = INGRESS_CHUNK;
-		memcpy(scratch + LWS_PRE, buf_ptr(&c->wout), n);
-		buf_consume(&c->wout, n);
-		if (lws_write(wsi, scratch + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			return -1;
+	/* Write while the socket takes it (one poll per chunk is what limits a
+	 * bulk stream), refilling from the handler as the queue drains. */
+	for (int i = 0; i < INGRESS_WRITES_PER_TURN; i++) {
+		if (buf_used(&c->wout)) {
+			size_t n = buf_used(&c->wout);
+			if (n > INGRESS_CHUNK)
+				n = INGRESS_CHUNK;
+			memcpy(scratch + LWS_PRE, buf_ptr(&c->wout), n);
+			buf_consume(&c->wout, n);
+			if (lws_write(wsi, scratch + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+				return -1;
+		}
+		if (c->ops && !c->hangup && buf_used(&c->wout) < INGRESS_CONN_OUT_MAX / 2)
+			c->ops->writable(c->h);
+		if (!buf_used(&c->wout) || c->hangup || lws_send_pipe_choked(wsi))
+			break;
 	}
-	if (c->ops && !c->hangup && buf_used(&c->wout) < INGRESS_CONN_OUT_MAX / 2)
-		c->ops->writable(c->h);
 	if (buf_used(&c->wout))
 		lws_callback_on_writable(wsi);
 	else if (c->hangup) {
