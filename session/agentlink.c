@@ -407,6 +407,17 @@ int agentlink_data(struct agentlink_chan *c, const void *p, size_t n)
 	return 0;
 }
 
+size_t agentlink_data_from(struct agentlink_chan *c, struct buf *b)
+{
+	size_t n = buf_used(b), room = agentlink_send_room(c);
+	if (n > room)
+		n = room;
+	if (!n || agentlink_data(c, buf_ptr(b), n) != 0)
+		return 0;
+	buf_consume(b, n);
+	return n;
+}
+
 static int al_ctl_ok(const struct agentlink_chan *c)
 {
 	return c->l->st != AL_DOWN && !c->dead && !c->released && !c->host_closed;

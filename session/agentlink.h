@@ -87,6 +87,8 @@ uint32_t agentlink_id(const struct agentlink_chan *c);
 size_t agentlink_send_room(const struct agentlink_chan *c);
 /* Queue DATA (split into frames as needed); 0, or -1 (nothing queued) past the room. */
 int agentlink_data(struct agentlink_chan *c, const void *p, size_t n);
+/* Send as much of b as the room allows (consumed from b); how many bytes went. */
+size_t agentlink_data_from(struct agentlink_chan *c, struct buf *b);
 /* Return output credit to the agent. */
 int agentlink_window(struct agentlink_chan *c, uint32_t incr);
 int agentlink_resize(struct agentlink_chan *c, uint16_t rows, uint16_t cols);

@@ -47,11 +47,7 @@ static void xc_pump_stdin(struct execchan *x)
 {
 	if (!x->ch)
 		return;
-	size_t n = buf_used(&x->in), room = agentlink_send_room(x->ch);
-	if (n > room)
-		n = room;
-	if (n && agentlink_data(x->ch, buf_ptr(&x->in), n) == 0)
-		buf_consume(&x->in, n);
+	agentlink_data_from(x->ch, &x->in);
 	if (!buf_used(&x->in) && x->eof && !x->eof_sent && x->started &&
 	    agentlink_eof(x->ch) == 0)
 		x->eof_sent = 1;

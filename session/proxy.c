@@ -153,11 +153,7 @@ static void flush_up(struct proxy *p)
 {
 	if (!p->ch || p->done)
 		return;
-	size_t n = buf_used(&p->up), room = agentlink_send_room(p->ch);
-	if (n > room)
-		n = room;
-	if (n && agentlink_data(p->ch, buf_ptr(&p->up), n) == 0)
-		buf_consume(&p->up, n);
+	agentlink_data_from(p->ch, &p->up);
 }
 
 static int open_chan(struct proxy *p, unsigned port)

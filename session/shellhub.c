@@ -139,11 +139,7 @@ static void shell_apply_size(struct shellhub_shell *s)
 
 static void shell_pump_keys(struct shellhub_shell *s)
 {
-	size_t n = buf_used(&s->keys), room = agentlink_send_room(s->ch);
-	if (n > room)
-		n = room;
-	if (n && agentlink_data(s->ch, buf_ptr(&s->keys), n) == 0)
-		buf_consume(&s->keys, n);
+	agentlink_data_from(s->ch, &s->keys);
 	if (s->keys_blocked && buf_used(&s->keys) < SHELLHUB_KEYS_MAX / 4) {
 		s->keys_blocked = 0;
 		for (struct shellhub_viewer *v = s->viewers, *nx; v; v = nx) {

@@ -143,15 +143,19 @@
     sendJSON({ type: 'resize', cols: term.cols, rows: term.rows });
   }
 
+  // The token has expired: say so and ask for a new one instead of retrying.
+  function stopIfExpired() {
+    if (!tokenExpired()) return false;
+    setState('disconnected', 'bad');
+    notice(expiredMessage(), true);
+    showLogin();
+    return true;
+  }
+
   function connect() {
     retryTimer = null;
     if (finished) return;
-    if (tokenExpired()) {
-      setState('disconnected', 'bad');
-      notice(expiredMessage(), true);
-      showLogin();
-      return;
-    }
+    if (stopIfExpired()) return;
     setState(reconnects ? 'reconnecting…' : 'connecting…', 'wait');
     var url = 'wss://' + vm + '.localhost' + (location.port ? ':' + location.port : '') + '/';
     var s;
@@ -274,12 +278,7 @@
       return;
     }
     if (finished) return;
-    if (tokenExpired()) {
-      setState('disconnected', 'bad');
-      notice(expiredMessage(), true);
-      showLogin();
-      return;
-    }
+    if (stopIfExpired()) return;
     if (!everOpen && ev.code === 1006 && reconnects === 0) {
       // Refused upgrades (401/403/409) are not visible to a page: say what it may be.
       notice('cannot connect to ' + esc(vm) + ': the token may be wrong or for another ' +

@@ -22,6 +22,18 @@ def hearth_bin(name):
     return os.path.join(BUILD, "bin", name)
 
 
+def npm_ci(cwd, installed):
+    """`npm ci` in cwd (its package-lock.json) unless the path `installed` exists."""
+    if os.path.isdir(installed):
+        return
+    npm = shutil.which("npm")
+    if not npm or not shutil.which("node"):
+        pytest.fail("node and npm are required (Debian packages nodejs, npm)")
+    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=cwd, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, "npm ci failed:\n" + r.stdout[-2000:] + r.stderr[-3000:]
+
+
 def wait_for(pred, timeout, what):
     """Poll pred until it returns something truthy; AssertionError on expiry."""
     deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@
 Each Hearthd runs on a free loopback port with a private state directory;
 every wait has a deadline and stop() always reaps the process.
 """
+import gzip
 import http.client
 import json
 import os
@@ -39,11 +40,60 @@ def wait_port(port, timeout=15):
             time.sleep(0.05)
 
 
+def keeper_pids(state_dir):
+    """pids of the VM keepers (hearthd --keeper) of the hearthd with this state dir."""
+    prefix = os.path.join(os.path.realpath(state_dir), "vms") + "/"
+    prefix2 = os.path.join(state_dir, "vms") + "/"
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--keeper" not in args or b"--dir" not in args:
+            continue
+        i = args.index(b"--dir")
+        d = args[i + 1].decode(errors="replace") if i + 1 < len(args) else ""
+        if d.startswith(prefix) or d.startswith(prefix2):
+            found.append(int(pid))
+    return found
+
+
 def busybox_images(root):
     """<root>/images holding the built busybox image: one hearthd's private image dir."""
     d = os.path.join(root, "images", "busybox")
     os.makedirs(d, exist_ok=True)
     shutil.copy(REAL_BUSYBOX, os.path.join(d, "image.json"))
+    return os.path.join(root, "images")
+
+
+def busybox_app_images(root, files, version, **fields):
+    """<root>/images holding busybox plus an app: files ({name: bytes}, written
+    to /app/NAME, mode 0755) in a second cpio archive appended to the
+    initramfs; version and fields (command, hooks) override the image's own."""
+    base = json.load(open(REAL_BUSYBOX))
+    work = os.path.join(root, "app-build")
+    os.makedirs(os.path.join(work, "app"), exist_ok=True)
+    for name, data in files.items():
+        p = os.path.join(work, "app", name)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, 0o755)
+    cpio = subprocess.run("find app | cpio -o -H newc -R 0:0 --quiet", shell=True, cwd=work,
+                          capture_output=True, check=True, timeout=60).stdout
+    d = os.path.join(root, "images", "busybox")
+    os.makedirs(d, exist_ok=True)
+    initrd = os.path.join(d, "initrd.cpio.gz")
+    with open(initrd, "wb") as out:
+        with open(base["initrd"], "rb") as f:
+            shutil.copyfileobj(f, out)
+        out.write(gzip.compress(cpio))
+    img = dict(base, version="%s-%s" % (version, base["version"]), initrd=initrd, **fields)
+    with open(os.path.join(d, "image.json"), "w") as f:
+        json.dump(img, f)
     return os.path.join(root, "images")
 
 
@@ -126,24 +176,7 @@ class Hearthd:
 
     def keepers(self):
         """pids of the VM keepers (one per running VM) under this state dir."""
-        prefix = os.path.join(os.path.realpath(self.state_dir), "vms") + "/"
-        prefix2 = os.path.join(self.state_dir, "vms") + "/"
-        found = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    args = f.read().split(b"\0")
-            except OSError:
-                continue
-            if b"--keeper" not in args or b"--dir" not in args:
-                continue
-            i = args.index(b"--dir")
-            d = args[i + 1].decode(errors="replace") if i + 1 < len(args) else ""
-            if d.startswith(prefix) or d.startswith(prefix2):
-                found.append(int(pid))
-        return found
+        return keeper_pids(self.state_dir)
 
     def close(self):
         """Stop hearthd and end every VM it left running (keepers outlive hearthd)."""
@@ -192,6 +225,18 @@ class Hearthd:
         doc = self.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
         assert doc["state"] == "RUNNING", (doc, self.read_log())
         return doc
+
+    def run_suspended(self, auto_resume, mint, timeout):
+        """A VM run with an idle policy, suspended through the API: (id, mint(id)),
+        the token minted while RUNNING (still valid while SUSPENDED, same run)."""
+        doc = self.run_running(timeout, idlePolicy={"maxIdleDurationSeconds": 600,
+                                                    "suspendedDurationSeconds": 600,
+                                                    "autoResumeEnabled": auto_resume})
+        vid = doc["microvmId"]
+        tok = mint(vid)
+        assert self.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+        assert self.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)["state"] == "SUSPENDED"
+        return vid, tok
 
     def wait_state(self, vm_id, states, timeout):
         """Poll GetMicrovm until the state is one of `states`; return the doc."""

@@ -2,11 +2,11 @@
 against a real hearthd. The SDK is installed from npm with `npm ci` into
 tests/conformance at test setup (package-lock.json is committed)."""
 import os
-import shutil
 import subprocess
 
 import pytest
 
+from conftest import npm_ci
 from hearthd_harness import BUILD, Hearthd, fake_image_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -15,19 +15,10 @@ REAL_IMAGES = os.path.join(BUILD, "guest")
 SDK = os.path.join(CONF, "node_modules", "@aws-sdk", "client-lambda-microvms")
 
 
-def npm_install():
-    if os.path.isdir(SDK):
-        return
-    npm = shutil.which("npm")
-    if not npm or not shutil.which("node"):
-        pytest.fail("node and npm are required (Debian packages nodejs, npm)")
-    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CONF, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, "npm ci failed:\n" + r.stdout[-2000:] + r.stderr[-3000:]
 
 
 def test_official_sdk_conformance(tmp_path):
-    npm_install()
+    npm_ci(CONF, SDK)
     real = os.path.exists(os.path.join(REAL_IMAGES, "busybox", "image.json"))
     images = REAL_IMAGES if real else fake_image_dir(str(tmp_path / "images"))
     d = Hearthd(str(tmp_path / "state"), images).start()

@@ -52,15 +52,13 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("ingress"))
-    iport = free_port()
     hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
-                 extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--test-min-idle", "1",
-                        "--test-tick-ms", "200"]).start()
+                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
     try:
         hd.wait_ingress()
         doc = hd.run_running(BOOT)
-        assert doc["endpoint"] == "https://%s.localhost:%d" % (doc["microvmId"], iport)
-        yield Env(hd, iport, doc["microvmId"])
+        assert doc["endpoint"] == "https://%s.localhost:%d" % (doc["microvmId"], hd.ingress_port)
+        yield Env(hd, hd.ingress_port, doc["microvmId"])
     finally:
         hd.close()
     assert sanitizer_reports(hd) == [], hd.log_path
@@ -258,16 +256,7 @@ def test_refused_tokens_look_alike(env):
 
 
 def suspended_vm(env, auto_resume):
-    st, _, vm = env.hd.run(idlePolicy={"maxIdleDurationSeconds": 600,
-                                       "suspendedDurationSeconds": 600,
-                                       "autoResumeEnabled": auto_resume})
-    assert st == 200, vm
-    vid = vm["microvmId"]
-    assert env.hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
-    tok = env.token(vid)  # minted while RUNNING; still valid while SUSPENDED (same run)
-    assert env.hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
-    assert env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)["state"] == "SUSPENDED"
-    return vid, tok
+    return env.hd.run_suspended(auto_resume, env.token, BOOT)
 
 
 def test_shell_resumes_a_suspended_vm(env):

@@ -2,8 +2,6 @@
 TCG): run, a command through the agent, suspend/resume keeping a file, idle
 suspend and terminate with short test timers, maximum duration, hooks with a
 small app in the guest, and restarts of hearthd. Every wait has a deadline."""
-import gzip
-import json
 import os
 import shutil
 import subprocess
@@ -12,7 +10,7 @@ import time
 import pytest
 
 from agentproto import Agent
-from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_app_images, busybox_images
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
                                 reason="busybox guest image not built (make)")
@@ -41,36 +39,16 @@ SERVE = "#!/bin/sh\n# -ll: a persistent listener (the socket stays open across c
 
 
 def hooks_image(root):
-    """busybox plus a hook app: a second cpio archive appended to the initramfs."""
-    base = json.load(open(REAL))
-    work = os.path.join(root, "app-build")
-    os.makedirs(os.path.join(work, "app"), exist_ok=True)
-    for name, text in (("handler.sh", HANDLER), ("serve.sh", SERVE)):
-        p = os.path.join(work, "app", name)
-        with open(p, "w") as f:
-            f.write(text)
-        os.chmod(p, 0o755)
-    cpio = subprocess.run("find app | cpio -o -H newc -R 0:0 --quiet", shell=True, cwd=work,
-                          capture_output=True, check=True, timeout=60).stdout
-    d = os.path.join(root, "images", "busybox")
-    os.makedirs(d, exist_ok=True)
-    initrd = os.path.join(d, "initrd.cpio.gz")
-    with open(initrd, "wb") as out:
-        with open(base["initrd"], "rb") as f:
-            shutil.copyfileobj(f, out)
-        out.write(gzip.compress(cpio))
-    img = dict(base, version="hooks-" + base["version"], initrd=initrd,
-               command="setsid /app/serve.sh </dev/null >/dev/null 2>&1 &",
-               hooks={"port": 8080,
-                      "microvmImageHooks": {"ready": "ENABLED", "readyTimeoutInSeconds": 120},
-                      "microvmHooks": {"run": "ENABLED", "runTimeoutInSeconds": 30,
-                                       "resume": "ENABLED", "resumeTimeoutInSeconds": 30,
-                                       "suspend": "ENABLED", "suspendTimeoutInSeconds": 30,
-                                       "terminate": "ENABLED",
-                                       "terminateTimeoutInSeconds": 30}})
-    with open(os.path.join(d, "image.json"), "w") as f:
-        json.dump(img, f)
-    return os.path.join(root, "images")
+    """busybox plus a hook app (handler.sh served by nc on 8080)."""
+    return busybox_app_images(
+        root, {"handler.sh": HANDLER.encode(), "serve.sh": SERVE.encode()}, "hooks",
+        command="setsid /app/serve.sh </dev/null >/dev/null 2>&1 &",
+        hooks={"port": 8080,
+               "microvmImageHooks": {"ready": "ENABLED", "readyTimeoutInSeconds": 120},
+               "microvmHooks": {"run": "ENABLED", "runTimeoutInSeconds": 30,
+                                "resume": "ENABLED", "resumeTimeoutInSeconds": 30,
+                                "suspend": "ENABLED", "suspendTimeoutInSeconds": 30,
+                                "terminate": "ENABLED", "terminateTimeoutInSeconds": 30}})
 
 
 

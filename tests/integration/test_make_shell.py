@@ -19,6 +19,7 @@ import urllib.request
 import pytest
 
 from conftest import wait_for
+from hearthd_harness import keeper_pids
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.environ.get("HEARTH_BUILD", os.path.join(ROOT, "build"))
@@ -32,29 +33,6 @@ def port_busy(port):
             return True
     except OSError:
         return False
-
-
-def keepers(state_dir):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--keeper" in args and any(a.startswith(state_dir.encode()) for a in args):
-            found.append(int(pid))
-    return found
-
-
-def speaks_v1(env, vm_id):
-    """Ask hearthd (through `hearth exec`, which needs hearth.v1) whether it speaks it."""
-    e = dict(env, HEARTH_CACERT=os.path.join(D, "state", "tls", "ca.pem"))
-    r = subprocess.run([os.path.join(BUILD, "bin", "hearth"), "exec", vm_id, "--", "true"],
-                       env=e, capture_output=True, text=True, timeout=60)
-    return "does not speak hearth.v1" not in r.stderr
 
 
 def vm_state(vm_id):
@@ -100,14 +78,11 @@ def test_make_shell_twice(tmp_path):
             tmux("send-keys", "-t", "s", "uname -r", "Enter")
             # our guest kernel (release suffix -hearth), not the host's
             wait_for(lambda: "-hearth" in screen(), 60, "uname output")
-            v1 = speaks_v1(env, m.group(1))
             tmux("send-keys", "-t", "s", "exit 5", "Enter")
             wait_for(lambda: marker.exists() and marker.read_text().strip(), 60,
                      "make shell to end")
-            # The status travels in hearth.v1's exit message; a compatible-core
-            # hearthd (no hearth.v1) closes without one, and the client says 0.
-            assert marker.read_text().strip() == ("5" if v1 else "0"), \
-                screen()
+            # The status travels in hearth.v1's exit message.
+            assert marker.read_text().strip() == "5", screen()
             wait_for(lambda: "stop it with: kill" in screen(), 10, "how to stop hearthd")
         pid = int(open(pidfile).read())
         assert "stop it with: kill %d" % pid in screen()
@@ -127,5 +102,5 @@ def test_make_shell_twice(tmp_path):
             except ProcessLookupError:
                 pass
             os.unlink(pidfile)
-        for k in keepers(os.path.join(D, "state")):
+        for k in keeper_pids(os.path.join(D, "state")):
             os.kill(k, signal.SIGKILL)

@@ -3,12 +3,10 @@ VM running tests/guestapp on ports 8080 and 8081 (a cpio appended to the initram
 by the image's command). Clients: curl and Python `websockets`. One hearthd and one VM for
 the module keep the CPU load low; every wait has a deadline."""
 import asyncio
-import gzip
 import hashlib
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -17,7 +15,7 @@ import time
 import pytest
 import websockets
 
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, free_port
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_app_images
 
 GUESTAPP = os.path.join(BUILD, "bin", "tests", "guestapp")
 pytestmark = pytest.mark.skipif(not (os.path.exists(REAL) and os.path.exists(GUESTAPP)),
@@ -29,26 +27,10 @@ WAIT = 30    # one request through the proxy, generous for TCG
 
 def app_image(root):
     """busybox plus /app/guestapp, started by the image command (so it runs in the snapshot)."""
-    base = json.load(open(REAL))
-    work = os.path.join(root, "app-build")
-    os.makedirs(os.path.join(work, "app"), exist_ok=True)
-    shutil.copy(GUESTAPP, os.path.join(work, "app", "guestapp"))
-    os.chmod(os.path.join(work, "app", "guestapp"), 0o755)
-    cpio = subprocess.run("find app | cpio -o -H newc -R 0:0 --quiet", shell=True, cwd=work,
-                          capture_output=True, check=True, timeout=60).stdout
-    d = os.path.join(root, "images", "busybox")
-    os.makedirs(d, exist_ok=True)
-    initrd = os.path.join(d, "initrd.cpio.gz")
-    with open(initrd, "wb") as out:
-        with open(base["initrd"], "rb") as f:
-            shutil.copyfileobj(f, out)
-        out.write(gzip.compress(cpio))
-    tag = hashlib.sha256(open(GUESTAPP, "rb").read()).hexdigest()[:12]
-    img = dict(base, version="proxy-%s-%s" % (tag, base["version"]), initrd=initrd,
-               command="mkdir -p /tmp; /app/guestapp -d 8080 8081 </dev/null >/dev/null 2>&1")
-    with open(os.path.join(d, "image.json"), "w") as f:
-        json.dump(img, f)
-    return os.path.join(root, "images")
+    app = open(GUESTAPP, "rb").read()
+    return busybox_app_images(
+        root, {"guestapp": app}, "proxy-" + hashlib.sha256(app).hexdigest()[:12],
+        command="mkdir -p /tmp; /app/guestapp -d 8080 8081 </dev/null >/dev/null 2>&1")
 
 
 
@@ -106,14 +88,12 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("proxy"))
-    iport = free_port()
     hd = Hearthd(os.path.join(root, "state"), app_image(root),
-                 extra=["--ingress-listen", "127.0.0.1:%d" % iport, "--test-min-idle", "1",
-                        "--test-tick-ms", "200"]).start()
+                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
     try:
         hd.wait_ingress()
         doc = hd.run_running(BOOT)
-        yield Env(hd, iport, doc["microvmId"])
+        yield Env(hd, hd.ingress_port, doc["microvmId"])
     finally:
         hd.close()
 
@@ -417,16 +397,7 @@ def test_nothing_listening_is_502_and_vm_unaffected(env):
 
 
 def suspended_vm(env, auto_resume):
-    st, _, vm = env.hd.run(idlePolicy={"maxIdleDurationSeconds": 600,
-                                       "suspendedDurationSeconds": 600,
-                                       "autoResumeEnabled": auto_resume})
-    assert st == 200, vm
-    vid = vm["microvmId"]
-    assert env.hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
-    tok = env.token(vid)  # minted while RUNNING; still valid while SUSPENDED (same run)
-    assert env.hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
-    assert env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)["state"] == "SUSPENDED"
-    return vid, tok
+    return env.hd.run_suspended(auto_resume, env.token, BOOT)
 
 
 def test_suspended_vm_with_auto_resume_is_served(env):

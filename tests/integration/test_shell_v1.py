@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from agentproto import Agent
-from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port
+from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
 from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
@@ -41,14 +41,12 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("shellv1"))
-    iport = free_port()
-    extra = ["--ingress-listen", "127.0.0.1:%d" % iport]
-    extra += ["--shell-grace", str(SHELL_GRACE)]
-    hd = Hearthd(os.path.join(root, "state"), busybox_images(root), extra=extra).start()
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
+                 extra=["--shell-grace", str(SHELL_GRACE)]).start()
     try:
         hd.wait_ingress()
         doc = hd.run_running(BOOT)
-        yield Env(hd, iport, doc["microvmId"])
+        yield Env(hd, hd.ingress_port, doc["microvmId"])
     finally:
         hd.close()
     assert sanitizer_reports(hd) == [], hd.log_path
@@ -572,12 +570,10 @@ def test_restart_closes_the_shells_the_old_hearthd_left(tmp_path):
     """kill -9 of hearthd leaves its shells as orphan channels in the agent;
     the next hearthd's first link to the VM closes them, so their processes
     end instead of living on in the guest."""
-    iport = free_port()
-    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
-                 extra=["--ingress-listen", "127.0.0.1:%d" % iport]).start()
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:
         hd.wait_ingress()
-        e = Env(hd, iport, hd.run_running(BOOT)["microvmId"])
+        e = Env(hd, hd.ingress_port, hd.run_running(BOOT)["microvmId"])
         sock = os.path.join(hd.state_dir, "vms", e.vm_id, "agent.sock")
 
         def hearthd_orphans():

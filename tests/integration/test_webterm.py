@@ -9,7 +9,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import struct
@@ -18,7 +17,8 @@ import time
 
 import pytest
 
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, free_port, wait_port
+from conftest import npm_ci
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSER = os.path.join(ROOT, "browser")
@@ -67,14 +67,12 @@ class Env:
 def env(tmp_path_factory):
     assert os.path.exists(os.path.join(WEBTERM, "index.html")), "web terminal not built (make)"
     root = str(tmp_path_factory.mktemp("webterm"))
-    iport = free_port()
     # No --webterm-dir: the default (next to the binary) is under test too.
-    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
-                 extra=["--ingress-listen", "127.0.0.1:%d" % iport]).start()
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root)).start()
     try:
         hd.wait_ingress()
         doc = hd.run_running(BOOT)
-        yield Env(hd, iport, doc["microvmId"])
+        yield Env(hd, hd.ingress_port, doc["microvmId"])
     finally:
         hd.close()
 
@@ -177,21 +175,12 @@ def test_missing_files_disable_the_page(tmp_path):
 
 # ---- the page in chromium ----
 
-def npm_install():
-    if os.path.isdir(PLAYWRIGHT):
-        return
-    npm = shutil.which("npm")
-    if not npm or not shutil.which("node"):
-        pytest.fail("node and npm are required (Debian packages nodejs, npm)")
-    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BROWSER, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, "npm ci failed:\n" + r.stdout[-2000:] + r.stderr[-3000:]
 
 
 def browse(env, scenario, token=None, fresh=None):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("%s is required (Debian package chromium)" % CHROMIUM)
-    npm_install()
+    npm_ci(BROWSER, PLAYWRIGHT)
     url = env.url(token or env.token())
     r = subprocess.run(["node", "webterm_test.mjs", scenario, url] + ([fresh] if fresh else []),
                        cwd=BROWSER,
