@@ -74,7 +74,8 @@ enum mux_stream {
 };
 
 /* HELLO flags */
-#define MUX_HELLO_F_HOST 0x0001 /* sent by the host side */
+#define MUX_HELLO_F_HOST 0x0001   /* sent by the host side */
+#define MUX_HELLO_F_DIRECT 0x0002 /* agent: it serves a direct stream too (PROTOCOL.md 1.9) */
 
 /* OPEN fields: u8 tag | u16 length | value */
 enum mux_tag {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "protocol/buf.h"
@@ -23,7 +24,6 @@
 #include "session/lifecycle.h"
 
 #define AL_PROTO "hearth-agentlink"
-#define AL_CHUNK (16u * 1024)     /* bytes per lws_write */
 #define AL_POLL_MS 200            /* resume checks */
 #define AL_SOFTWARE "hearthd-agentlink/1"
 /* hearthd's channel ids: below the relay's own (from 0x80000000) and above
@@ -45,6 +45,7 @@ struct agentlink_chan {
 	const struct agentlink_ops *ops;
 	void *owner;
 	uint64_t send_window;
+	uint32_t grant, credit; /* the window we granted; credit consumed, not yet sent */
 	uint8_t open_ok, agent_closed, host_closed, released, dead;
 };
 
@@ -63,13 +64,15 @@ struct agentlink {
 	int listed;  /* in the links list (new opens may join it) */
 	int blocked; /* DATA was refused for queue room: tell owners on drain */
 	int closing; /* no channels left: close once the queue is written */
+	int direct;  /* on the agent's direct stream (PROTOCOL.md 1.9), not the relay */
+	int64_t traffic_ms; /* last time traffic was reported to the idle timer */
 	char reason[128];
 };
 
 static struct lws_vhost *al_vhost;
+static void (*al_rx_batch)(int begin);
 static struct agentlink *al_links;
 static int al_depth;
-static uint8_t al_scratch[LWS_PRE + AL_CHUNK];
 
 static void al_tick(lws_sorted_usec_list_t *sul);
 
@@ -116,10 +119,36 @@ static void al_free(struct agentlink *l)
 	free(l);
 }
 
+/* Agent traffic keeps the VM awake, as the relay's did. */
+static void al_note_traffic(struct agentlink *l)
+{
+	lifecycle_note_traffic_every(l->hd->lc, l->vm_id, &l->traffic_ms);
+}
+
+/*
+ * Write the queue now, as far as the socket takes it; the rest waits for
+ * WRITEABLE. Writing at once rather than on the next turn of the event loop
+ * takes that turn off every keystroke's way to the agent. lws never writes
+ * this socket itself (no lws_write), so it holds nothing we could overtake.
+ */
+static void al_send_now(struct agentlink *l)
+{
+	int fd = lws_get_socket_fd(l->wsi);
+	al_note_traffic(l);
+	while (buf_used(&l->out)) {
+		ssize_t n = send(fd, buf_ptr(&l->out), buf_used(&l->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0)
+			break; /* EAGAIN: WRITEABLE; a dead socket: lws reports the close */
+		buf_consume(&l->out, (size_t)n);
+	}
+	if (buf_used(&l->out))
+		lws_callback_on_writable(l->wsi);
+}
+
 static void al_kick(struct agentlink *l)
 {
 	if (l->wsi && buf_used(&l->out))
-		lws_callback_on_writable(l->wsi);
+		al_send_now(l);
 }
 
 /* Free released channels whose ids are done with, and links with nothing left. */
@@ -136,6 +165,10 @@ static void al_sweep_link(struct agentlink *l)
 			pp = &c->next;
 	}
 	if (l->chans)
+		return;
+	/* A direct link stays up while the VM runs: the next shell or exec opens
+	 * at once, without a new connection and HELLO. */
+	if (l->direct && l->st != AL_DOWN)
 		return;
 	if (l->st == AL_DOWN) {
 		if (!l->wsi)
@@ -198,7 +231,14 @@ static int al_connect(struct agentlink *l)
 	if ((size_t)snprintf(vmdir, sizeof vmdir, "%s/vms/%s", l->hd->cfg.state_dir, l->vm_id) >=
 	    sizeof vmdir)
 		return -1;
-	int fd = keeper_agent_connect(vmdir, 0);
+	/* The agent's direct stream when the VM has one (no relay hop: about
+	 * two wakeups less per round trip), else the keeper's relay. */
+	l->direct = 1;
+	int fd = keeper_direct_connect(vmdir);
+	if (fd < 0) {
+		l->direct = 0;
+		fd = keeper_agent_connect(vmdir, 0);
+	}
 	if (fd < 0)
 		return -1;
 	int fl = fcntl(fd, F_GETFL);
@@ -324,6 +364,7 @@ struct agentlink_chan *agentlink_open(struct hearthd *hd, const char *vm_id,
 	struct mux_open oo = *o; /* shallow: the strings are encoded below */
 	if (oo.window == 0 || oo.window > AGENTLINK_WINDOW_MAX)
 		oo.window = AGENTLINK_WINDOW_MAX;
+	c->grant = oo.window;
 	if (buf_room(&l->out) < AGENTLINK_CTL_RESERVE ||
 	    mux_put_open(&l->out, c->id, &oo) != MUX_OK) {
 		snprintf(err, errlen, "the microVM's agent is not keeping up");
@@ -425,10 +466,17 @@ static int al_ctl_ok(const struct agentlink_chan *c)
 
 int agentlink_window(struct agentlink_chan *c, uint32_t incr)
 {
-	if (!al_ctl_ok(c) || c->agent_closed || incr == 0)
+	if (!al_ctl_ok(c) || c->agent_closed || incr == 0 || incr > c->grant - c->credit)
 		return -1;
-	if (mux_put_window(&c->l->out, c->id, incr) != MUX_OK)
+	/* Batched: the agent stalls only when all of the grant is unreturned,
+	 * and then at least three quarters of it wait here to be consumed, so
+	 * what is held back below a quarter can never be what it waits for. */
+	c->credit += incr;
+	if (c->credit < c->grant / 4)
+		return 0;
+	if (mux_put_window(&c->l->out, c->id, c->credit) != MUX_OK)
 		return -1;
+	c->credit = 0;
 	al_kick(c->l);
 	return 0;
 }
@@ -572,22 +620,13 @@ static int al_writeable(struct agentlink *l, struct lws *wsi)
 {
 	if (l->st == AL_DOWN)
 		return -1;
-	if (buf_used(&l->out)) {
-		size_t n = buf_used(&l->out);
-		if (n > AL_CHUNK)
-			n = AL_CHUNK;
-		memcpy(al_scratch + LWS_PRE, buf_ptr(&l->out), n);
-		buf_consume(&l->out, n);
-		if (lws_write(wsi, al_scratch + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			return -1;
-	}
+	if (buf_used(&l->out))
+		al_send_now(l);
 	al_depth++;
 	al_drained(l);
 	al_leave_link(l);
-	if (buf_used(&l->out)) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
+	if (buf_used(&l->out))
+		return 0; /* al_send_now asked for WRITEABLE */
 	if (l->closing && !l->chans)
 		return -1;
 	return 0;
@@ -604,7 +643,10 @@ static int al_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		size_t off = 0, used;
 		if (!l || l->st == AL_DOWN)
 			return 0;
+		al_note_traffic(l);
 		int rc = 0;
+		if (al_rx_batch)
+			al_rx_batch(1);
 		al_depth++;
 		while (off < len && l->st != AL_DOWN) {
 			int r = mux_reader_feed(l->rdr, (const uint8_t *)in + off, len - off, &used,
@@ -619,6 +661,8 @@ static int al_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			}
 		}
 		al_leave_link(l);
+		if (al_rx_batch)
+			al_rx_batch(0);
 		return rc;
 	}
 	case LWS_CALLBACK_RAW_WRITEABLE:
@@ -645,8 +689,9 @@ static const struct lws_protocols al_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-int agentlink_init(struct hearthd *hd, char *err, size_t errlen)
+int agentlink_init(struct hearthd *hd, void (*rx_batch)(int begin), char *err, size_t errlen)
 {
+	al_rx_batch = rx_batch;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

@@ -34,7 +34,10 @@
  *    (-1, nothing queued). Before OPEN_OK the room is 0.
  *  - Flow control from the agent: the owner grants `window` in
  *    agentlink_open (1..AGENTLINK_WINDOW_MAX) and returns credit with
- *    agentlink_window() as it consumes output. The sum over a link's
+ *    agentlink_window() as it consumes output. The link sends it on once a
+ *    quarter of the window has gathered (so an echoed keystroke costs the
+ *    agent no extra wakeup), never holding back enough to stall the agent.
+ *    The sum over a link's
  *    channels stays below what the relay buffers for one client (1.8).
  *  - Control frames (WINDOW, RESIZE, SIGNAL, EOF, CLOSE) use a reserve of
  *    the output queue DATA cannot fill, so they are only refused (-1) when
@@ -67,8 +70,10 @@ struct agentlink_ops {
 	void (*writable)(void *owner);
 };
 
-/* Called once by ingress_start: the link's lws vhost. 0 or -1 with err. */
-int agentlink_init(struct hearthd *hd, char *err, size_t errlen);
+/* Called once by ingress_start: the link's lws vhost. rx_batch(1) runs before
+ * and rx_batch(0) after the frames of each read from an agent are handed out
+ * (the ingress then writes what they produced at once). 0 or -1 with err. */
+int agentlink_init(struct hearthd *hd, void (*rx_batch)(int begin), char *err, size_t errlen);
 
 /*
  * Open a channel of o->kind on vm_id's agent (o->window is clamped to
@@ -89,7 +94,7 @@ size_t agentlink_send_room(const struct agentlink_chan *c);
 int agentlink_data(struct agentlink_chan *c, const void *p, size_t n);
 /* Send as much of b as the room allows (consumed from b); how many bytes went. */
 size_t agentlink_data_from(struct agentlink_chan *c, struct buf *b);
-/* Return output credit to the agent. */
+/* Return output credit to the agent (sent once a quarter of the window gathered). */
 int agentlink_window(struct agentlink_chan *c, uint32_t incr);
 int agentlink_resize(struct agentlink_chan *c, uint16_t rows, uint16_t cols);
 int agentlink_signal(struct agentlink_chan *c, uint8_t signo);

@@ -43,9 +43,27 @@ struct ingress_conn {
 	void *h;
 	int routed;      /* the head went to a handler */
 	int hangup;      /* 1: after the queue is written; 2: written, close */
+	int fresh;       /* on the fresh list: queued since the last write */
+	struct ingress_conn *fresh_next;
 };
 
 static uint8_t scratch[LWS_PRE + INGRESS_CHUNK];
+/* Connections that got bytes while the agent link hands out a read's frames:
+ * ingress_flush writes them before the event loop turns. */
+static struct ingress_conn *fresh_list;
+static int batching; /* inside the agent link's read: ingress_flush follows */
+
+static void fresh_remove(struct ingress_conn *c)
+{
+	if (!c->fresh)
+		return;
+	for (struct ingress_conn **pp = &fresh_list; *pp; pp = &(*pp)->fresh_next)
+		if (*pp == c) {
+			*pp = c->fresh_next;
+			break;
+		}
+	c->fresh = 0;
+}
 
 /* ---- the connection contract (ingress_conn.h) ---- */
 
@@ -71,8 +89,48 @@ int ingress_conn_write(struct ingress_conn *c, const void *p, size_t n)
 {
 	if (c->hangup || buf_room(&c->wout) < n || buf_put(&c->wout, p, n) != BUF_OK)
 		return -1;
-	lws_callback_on_writable(c->wsi);
+	if (!batching) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (!c->fresh) {
+		c->fresh = 1;
+		c->fresh_next = fresh_list;
+		fresh_list = c;
+	}
 	return 0;
+}
+
+/*
+ * The agent link calls this around handing out one read's frames (begin 1,
+ * then 0). In between, connections only queue; at the end each writes what
+ * it got (an echo) at once, one TLS record, instead of on the next turn of
+ * the event loop for WRITEABLE, which is asked for only when bytes are left
+ * or lws still holds some (order is kept behind those).
+ */
+static void ingress_flush(int begin)
+{
+	batching = begin;
+	if (begin)
+		return;
+	while (fresh_list) {
+		struct ingress_conn *c = fresh_list;
+		fresh_list = c->fresh_next;
+		c->fresh = 0;
+		size_t n = buf_used(&c->wout);
+		if (n > INGRESS_CHUNK)
+			n = INGRESS_CHUNK;
+		if (n && c->hangup != 2 && !lws_partial_buffered(c->wsi)) {
+			memcpy(scratch + LWS_PRE, buf_ptr(&c->wout), n);
+			buf_consume(&c->wout, n);
+			if (lws_write(c->wsi, scratch + LWS_PRE, n, LWS_WRITE_RAW) < (int)n) {
+				ingress_conn_abort(c);
+				continue;
+			}
+		}
+		if (buf_used(&c->wout) || lws_partial_buffered(c->wsi))
+			lws_callback_on_writable(c->wsi);
+	}
 }
 
 size_t ingress_conn_room(const struct ingress_conn *c)
@@ -240,6 +298,7 @@ static struct ingress_conn *conn_new(struct hearthd *hd, struct lws *wsi)
 
 static void conn_free(struct ingress_conn *c)
 {
+	fresh_remove(c);
 	buf_free(&c->rin);
 	buf_free(&c->wout);
 	free(c);
@@ -296,6 +355,7 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 
 static int conn_writeable(struct ingress_conn *c, struct lws *wsi)
 {
+	fresh_remove(c);
 	if (c->hangup == 2)
 		return -1; /* lws has flushed what we wrote last */
 	/* Write while the socket takes it (one poll per chunk is what limits a
@@ -379,7 +439,7 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 		cert = tp.cert;
 		key = tp.key;
 	}
-	if (agentlink_init(hd, err, errlen) < 0)
+	if (agentlink_init(hd, ingress_flush, err, errlen) < 0)
 		return -1;
 	shellhub_set_default_grace((unsigned)hd->cfg.shell_grace);
 	struct lws_context_creation_info info;

@@ -190,12 +190,20 @@ int keeper_main(int argc, char **argv)
 	 * can talk to it: done here, next to the engine, it costs no relay hop. */
 	char aerr[AGENTCTL_ERR];
 	int afd = k.eng->agent_fd(k.vm);
+	struct agentctl_peer peer = { 0 };
 	if ((k.eng->flags & VM_ENGINE_HOST_PROCESS)
-		    ? agentctl_hello(afd, KEEPER_REFRESH_MS, NULL, NULL, aerr, sizeof aerr) < 0
-		    : agentctl_refresh(afd, id, KEEPER_REFRESH_MS, NULL, aerr, sizeof aerr) < 0) {
+		    ? agentctl_hello(afd, KEEPER_REFRESH_MS, &peer, NULL, aerr, sizeof aerr) < 0
+		    : agentctl_refresh(afd, id, KEEPER_REFRESH_MS, &peer, NULL, aerr, sizeof aerr) < 0) {
 		fprintf(status, "err agent did not answer after restore: %s\n", aerr);
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
+	}
+	/* An agent built before the direct stream never answers on it: take the
+	 * socket away, so hearthd goes through the relay (keeper_agent_connect). */
+	if (!(peer.flags & MUX_HELLO_F_DIRECT)) {
+		char dsock[4300];
+		snprintf(dsock, sizeof dsock, "%s/%s", run, VM_DIRECT_SOCK);
+		unlink(dsock);
 	}
 	struct sockaddr_un sa;
 	if (sock_path(&sa, dir, "ctl.sock") < 0 || open_relay(&k, err, sizeof err) < 0) {
@@ -355,20 +363,31 @@ pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const
 static int connect_to(const char *vmdir, const char *name, int timeout_ms)
 {
 	struct sockaddr_un sa;
-	if (sock_path(&sa, vmdir, name) < 0)
-		return -1;
+	int dfd = -1, fd = -1;
+	if (sock_path(&sa, vmdir, name) < 0) {
+		/* Longer than sun_path (a deep state dir): go through a directory fd. */
+		dfd = open(vmdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		char dir[32];
+		snprintf(dir, sizeof dir, "/proc/self/fd/%d", dfd);
+		if (dfd < 0 || sock_path(&sa, dir, name) < 0)
+			goto out;
+	}
 	int64_t dl = clock_ms() + timeout_ms;
 	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-			return fd;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			break;
+		int e = errno;
 		close(fd);
-		if (clock_ms() >= dl || (errno != ENOENT && errno != ECONNREFUSED))
-			return -1;
+		fd = -1;
+		if (clock_ms() >= dl || (e != ENOENT && e != ECONNREFUSED))
+			break;
 		usleep(20 * 1000);
 	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	return fd;
 }
 
 int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply_out, size_t n)
@@ -427,4 +446,9 @@ int keeper_alive(pid_t pid)
 int keeper_agent_connect(const char *vmdir, int timeout_ms)
 {
 	return connect_to(vmdir, "agent.sock", timeout_ms);
+}
+
+int keeper_direct_connect(const char *vmdir)
+{
+	return connect_to(vmdir, "run/" VM_DIRECT_SOCK, 0);
 }

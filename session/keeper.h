@@ -43,5 +43,12 @@ int keeper_alive(pid_t pid);
 void keeper_reap(pid_t pid, int timeout_ms);
 /* Connect to the VM's agent relay (blocking fd with CLOEXEC), or -1. */
 int keeper_agent_connect(const char *vmdir, int timeout_ms);
+/*
+ * Connect to the agent's direct stream (PROTOCOL.md 1.9), <vmdir>/run/
+ * VM_DIRECT_SOCK, or -1 when the VM has none (an older snapshot or agent:
+ * the keeper removes the socket then). One host at a time: only hearthd's
+ * agentlink uses it; everyone else goes through the relay.
+ */
+int keeper_direct_connect(const char *vmdir);
 
 #endif

@@ -789,6 +789,15 @@ void lifecycle_note_traffic(struct lifecycle *lc, const char *id)
 		rv->row.last_activity = hd_now();
 }
 
+void lifecycle_note_traffic_every(struct lifecycle *lc, const char *id, int64_t *last_ms)
+{
+	int64_t now = hd_now_ms();
+	if (now - *last_ms >= 1000) {
+		*last_ms = now;
+		lifecycle_note_traffic(lc, id);
+	}
+}
+
 int lifecycle_request_resume(struct lifecycle *lc, const char *id)
 {
 	struct lc_vm *rv = find_vm(lc, id);

@@ -44,6 +44,8 @@ int lifecycle_terminate(struct lifecycle *lc, struct store_vm *v, const char *re
  * cannot be resumed automatically (no such VM, terminated, auto-resume off).
  */
 void lifecycle_note_traffic(struct lifecycle *lc, const char *id);
+/* The same at most once a second per caller: *last_ms is the caller's stamp. */
+void lifecycle_note_traffic_every(struct lifecycle *lc, const char *id, int64_t *last_ms);
 int lifecycle_request_resume(struct lifecycle *lc, const char *id);
 
 /* Number of VMs with a job in flight (for tests and shutdown). */

@@ -70,11 +70,7 @@ static void flush_down(struct proxy *p);
 
 static void note_traffic(struct proxy *p)
 {
-	int64_t now = hd_now_ms();
-	if (now - p->traffic_ms >= 1000) {
-		p->traffic_ms = now;
-		lifecycle_note_traffic(p->hd->lc, p->vm_id);
-	}
+	lifecycle_note_traffic_every(p->hd->lc, p->vm_id, &p->traffic_ms);
 }
 
 static void close_chan(struct proxy *p)

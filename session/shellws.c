@@ -67,11 +67,7 @@ static void sw_pump(struct shellws *w);
 
 static void sw_note_traffic(struct shellws *w)
 {
-	int64_t now = hd_now_ms();
-	if (now - w->traffic_ms >= 1000) {
-		w->traffic_ms = now;
-		lifecycle_note_traffic(w->hd->lc, w->vm_id);
-	}
+	lifecycle_note_traffic_every(w->hd->lc, w->vm_id, &w->traffic_ms);
 }
 
 /* Queue one server frame behind the other control frames. */

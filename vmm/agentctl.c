@@ -371,8 +371,8 @@ int agentctl_ctl(int fd, uint8_t op, const void *arg, size_t arglen, int deadlin
 	return rc;
 }
 
-int agentctl_refresh(int fd, const char *hostname, int deadline_ms, struct buf *pending,
-		     char *err, size_t errlen)
+int agentctl_refresh(int fd, const char *hostname, int deadline_ms, struct agentctl_peer *peer,
+		     struct buf *pending, char *err, size_t errlen)
 {
 	int64_t dl = clock_deadline(deadline_ms);
 	char e[AGENTCTL_ERR];
@@ -381,7 +381,7 @@ int agentctl_refresh(int fd, const char *hostname, int deadline_ms, struct buf *
 	 * soon if unanswered. Replies to repeats come before the CTL replies
 	 * below, which skip them, so the stream is clean when we return.
 	 */
-	if (hello(fd, dl, 0, AGENTCTL_REFRESH_RETRY_MS, NULL, pending, e, sizeof(e)) < 0) {
+	if (hello(fd, dl, 0, AGENTCTL_REFRESH_RETRY_MS, peer, pending, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "agent HELLO: %s", e);
 		return -1;
 	}

@@ -44,9 +44,10 @@ int agentctl_ctl(int fd, uint8_t op, const void *arg, size_t arglen, int deadlin
 /*
  * Make a restored clone unique: HELLO (no probing: the agent is up), then
  * AGENTCTL_ENTROPY bytes from getrandom(2), the hostname (when not NULL) and
- * the host's wall clock. After a boot, call agentctl_hello first.
+ * the host's wall clock. After a boot, call agentctl_hello first. peer (may
+ * be NULL) gets what the agent's HELLO said.
  */
-int agentctl_refresh(int fd, const char *hostname, int deadline_ms, struct buf *pending,
-		     char *err, size_t errlen);
+int agentctl_refresh(int fd, const char *hostname, int deadline_ms, struct agentctl_peer *peer,
+		     struct buf *pending, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,10 @@
  *  - A snapshot directory is self-contained except for the image files it
  *    names (kernel, initrd, base disk) and, after a resume, the snapshot it
  *    was resumed from (its disk is the backing file of the new one).
+ *  - Where the engine supports it, the agent also serves a direct stream
+ *    (PROTOCOL.md 1.9) on the unix listening socket <run_dir>/VM_DIRECT_SOCK,
+ *    one host at a time: hearthd's own sessions reach the agent there without
+ *    a relay. A VM restored from a snapshot made without it has none.
  *  - After boot/restore the agent has not been greeted: the caller runs the
  *    HELLO and, after a restore, gives the guest fresh entropy and a hostname
  *    (vmm/agentctl.h does both).
@@ -35,6 +39,7 @@
 #include <sys/types.h>
 
 #define VM_ERR_LEN 1024
+#define VM_DIRECT_SOCK "direct.sock" /* in run_dir: the agent's direct stream */
 
 struct vm_err {
 	char msg[VM_ERR_LEN];

@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 	int host = (c.eng->flags & VM_ENGINE_HOST_PROCESS) != 0;
 	if (((!strcmp(mode, "boot") || host) &&
 	     agentctl_hello(fd, clock_left(dl), NULL, NULL, e, sizeof(e)) < 0) ||
-	    (!host && agentctl_refresh(fd, id, clock_left(dl), NULL, e, sizeof(e)) < 0)) {
+	    (!host && agentctl_refresh(fd, id, clock_left(dl), NULL, NULL, e, sizeof(e)) < 0)) {
 		/* When QEMU died meanwhile, the engine says how (pause fails with it). */
 		struct vm_err why;
 		if (c.eng->pause(c.vm, 500, &why) == 0)

@@ -16,7 +16,8 @@
  *    nobody pushes a hostname or the time into it.
  *
  * The agent binary is $HEARTH_HOST_AGENT, else hearth-agent next to the
- * running executable; it serves one host on <run_dir>/agent.sock.
+ * running executable; it serves one host on <run_dir>/agent.sock (the
+ * keeper's stream) and the direct stream on <run_dir>/VM_DIRECT_SOCK.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +97,8 @@ static void host_free(struct vm *vm)
 		unlink(p);
 	if (host_path(p, sizeof p, vm->run_dir, "agent.log") == 0)
 		unlink(p);
+	if (host_path(p, sizeof p, vm->run_dir, VM_DIRECT_SOCK) == 0)
+		unlink(p);
 	if (vm->made_dir)
 		rmdir(vm->run_dir);
 	free(vm);
@@ -139,7 +142,8 @@ static int host_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 		     struct vm_err *err)
 {
 	int64_t dl = clock_deadline(deadline_ms);
-	char agent[PATH_MAX], listen[PATH_MAX + 32], log[PATH_MAX + 32], e[256];
+	char agent[PATH_MAX], listen[PATH_MAX + 32], direct[PATH_MAX + 32], log[PATH_MAX + 32];
+	char e[256];
 	if (!cfg->run_dir || !*cfg->run_dir) {
 		seterr(err, "run_dir is required");
 		return -1;
@@ -159,6 +163,7 @@ static int host_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 	}
 	/* The agent binds through its fd 3, the run dir (see host_connect). */
 	snprintf(listen, sizeof listen, "unix:/proc/self/fd/3/agent.sock");
+	snprintf(direct, sizeof direct, "unix:/proc/self/fd/3/%s", VM_DIRECT_SOCK);
 	if (!realpath(cfg->run_dir, vm->run_dir) || agent_binary(agent, sizeof agent) < 0 ||
 	    (vm->dirfd = open(vm->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    host_path(log, sizeof log, vm->run_dir, "agent.log") < 0) {
@@ -170,7 +175,7 @@ static int host_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 		free(vm);
 		return -1;
 	}
-	char *argv[] = { agent, "--listen", listen, NULL };
+	char *argv[] = { agent, "--listen", listen, "--direct-listen", direct, NULL };
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			 "HOME=/root", "TERM=xterm-256color", NULL };
 	if (proc_spawn(&vm->agent, argv, envp, &vm->dirfd, 1, log, e, sizeof e) < 0) {

@@ -1,8 +1,9 @@
 /*
  * qemu.c - the QEMU engine: qemu-system-x86_64 -M microvm driven over QMP.
  *
- * QMP and the agent console are socketpairs handed to QEMU as fds (no socket
- * files, no connect polling). Disks are qcow2 overlays in run_dir over the
+ * QMP and the agent console are socketpairs handed to QEMU as fds (no connect
+ * polling); the direct stream is a listening socket in run_dir that QEMU
+ * serves (hearthd connects to it). Disks are qcow2 overlays in run_dir over the
  * image's base; a snapshot freezes the current overlay into the snapshot dir
  * and the VM (if it goes on) continues on a new overlay over it. Memory and
  * device state go to SNAP/memory.bin through QEMU's fd migration; restore
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vmm/clock.h"
@@ -203,13 +205,24 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm, in
 	arg(a, "-serial");
 	arg(a, "chardev:con");
 	arg(a, "-device");
-	arg(a, "virtio-serial-device,max_ports=2");
+	/* Port 0 is the (unused) console's; snapshots must keep their count. */
+	argf(a, "virtio-serial-device,max_ports=%d", m->direct ? 3 : 2);
 	arg(a, "-chardev");
 	arg(a, "socket,id=agent,fd=4");
 	arg(a, "-device");
 	/* A serial port, not a console: QEMU drops console data when the host
 	 * socket is full, and a port has no tty echo before the agent runs. */
 	arg(a, "virtserialport,chardev=agent,name=hearth.agent");
+	if (m->direct) {
+		/* The direct stream (PROTOCOL.md 1.9): QEMU serves our listening
+		 * socket one host at a time, so hearthd reaches the agent without
+		 * the keeper's relay in between; the guest sees connects and
+		 * disconnects as the port opening and closing. */
+		arg(a, "-chardev");
+		argf(a, "socket,id=direct,fd=%d,server=on,wait=off", incoming ? 6 : 5);
+		arg(a, "-device");
+		arg(a, "virtserialport,chardev=direct,name=hearth.direct");
+	}
 	arg(a, "-object");
 	arg(a, "rng-random,id=rng,filename=/dev/urandom");
 	arg(a, "-device");
@@ -295,7 +308,7 @@ static void vm_free(struct vm *vm)
 		disk_path(vm, g, p, sizeof(p));
 		unlink(p);
 	}
-	static const char *const files[] = { QEMU_LOG, QEMU_CONSOLE, QEMU_IMG_LOG };
+	static const char *const files[] = { QEMU_LOG, QEMU_CONSOLE, QEMU_IMG_LOG, VM_DIRECT_SOCK };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		vm_path(vm, p, sizeof(p), files[i]);
 		unlink(p);
@@ -303,6 +316,32 @@ static void vm_free(struct vm *vm)
 	if (vm->made_dir)
 		rmdir(vm->run_dir);
 	free(vm);
+}
+
+/*
+ * The direct stream's listening socket, <run_dir>/VM_DIRECT_SOCK (mode 0600),
+ * bound through a directory fd so a long run_dir cannot overflow sun_path.
+ */
+static int direct_listen(struct vm *vm, struct vm_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dfd = open(vm->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char p[PATH_MAX];
+	vm_path(vm, p, sizeof(p), VM_DIRECT_SOCK);
+	unlink(p);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd, VM_DIRECT_SOCK);
+	/* No umask games (hearthd has threads): run_dir is 0700 anyway. */
+	int rc = dfd < 0 || fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0 || chmod(sa.sun_path, 0600) < 0 || listen(fd, 4) < 0) {
+		seterr(err, "direct stream socket %s: %s", p, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return fd;
 }
 
 /* Start QEMU (incoming_fd >= 0: restore from it) and finish the QMP handshake. */
@@ -322,16 +361,29 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 		close(qs[1]);
 		return -1;
 	}
+	int lfd = -1;
+	if (vm->info.direct && (lfd = direct_listen(vm, err)) < 0) {
+		close(qs[0]);
+		close(qs[1]);
+		close(as[0]);
+		close(as[1]);
+		return -1;
+	}
 	struct args a = { 0 };
 	build_args(&a, qemu, vm, incoming_fd >= 0);
 	vm_path(vm, log, sizeof(log), QEMU_LOG);
 	unlink(log);
 	static char *const env[] = { "LC_ALL=C", NULL };
-	int fds[3] = { qs[1], as[1], incoming_fd };
-	int rc = proc_spawn(&vm->proc, a.v, env, fds, incoming_fd >= 0 ? 3 : 2, log, emsg,
-			    sizeof(emsg));
+	int fds[4] = { qs[1], as[1] }, nfds = 2;
+	if (incoming_fd >= 0)
+		fds[nfds++] = incoming_fd;
+	if (lfd >= 0)
+		fds[nfds++] = lfd;
+	int rc = proc_spawn(&vm->proc, a.v, env, fds, nfds, log, emsg, sizeof(emsg));
 	close(qs[1]);
 	close(as[1]);
+	if (lfd >= 0)
+		close(lfd); /* QEMU holds the listener now */
 	if (rc < 0) {
 		close(qs[0]);
 		close(as[0]);
@@ -363,6 +415,7 @@ static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 	m->mem_mib = cfg->mem_mib ? cfg->mem_mib : 128;
 	m->vcpus = cfg->vcpus ? cfg->vcpus : 1;
 	m->net = cfg->net;
+	m->direct = 1;
 	pathf(m->cmdline, sizeof(m->cmdline), "%s", cfg->cmdline ? cfg->cmdline : "");
 	if (abs_path(cfg->kernel, m->kernel, err, "kernel") < 0 ||
 	    (cfg->initrd && abs_path(cfg->initrd, m->initrd, err, "initrd") < 0) ||

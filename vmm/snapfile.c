@@ -184,6 +184,7 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 	json_object_object_add(o, "memoryMiB", json_object_new_int64(m->mem_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64(m->vcpus));
 	json_object_object_add(o, "net", json_object_new_boolean(m->net));
+	json_object_object_add(o, "direct", json_object_new_boolean(m->direct));
 	json_object_object_add(o, "memory", file_obj(SNAP_MEMORY, m->mem_size, m->mem_hash));
 	if (m->has_disk) {
 		struct json_object *d = file_obj(SNAP_DISK, m->disk_size, m->disk_hash);
@@ -349,6 +350,7 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 	m->mem_mib = (unsigned)mem;
 	m->vcpus = (unsigned)vcpus;
 	m->net = json_object_object_get_ex(o, "net", &v) && json_object_get_boolean(v);
+	m->direct = json_object_object_get_ex(o, "direct", &v) && json_object_get_boolean(v);
 	if (!json_object_object_get_ex(o, "memory", &v) ||
 	    !json_object_is_type(v, json_type_object) ||
 	    get_file(v, SNAP_MEMORY, &m->mem_size, &m->mem_hash, err, errlen) < 0) {

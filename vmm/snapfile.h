@@ -28,6 +28,7 @@ struct snap_manifest {
 	char cmdline[SNAP_MAX_CMDLINE];
 	unsigned mem_mib, vcpus;
 	int net;
+	int direct;                   /* the hearth.direct port exists (absent in older snapshots) */
 	int has_disk;                 /* SNAP_DISK present */
 	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */
 	uint64_t mem_size, mem_hash;

@@ -84,39 +84,66 @@ static void agent_raise_nofile(void)
 
 static void agent_usage(FILE *f)
 {
-	fprintf(f, "usage: hearth-agent [--device PATH|auto | --listen unix:PATH] [--verbose]\n"
+	fprintf(f, "usage: hearth-agent [--device PATH|auto | --listen unix:PATH]\n"
+		   "                    [--direct PATH | --direct-listen unix:PATH] [--verbose]\n"
 		   "  --device PATH       serve the agent protocol on a character device;\n"
 		   "                      auto (the default as PID 1): the virtio-serial\n"
-		   "                      port named " AGENT_PORT_NAME ", else /dev/hvc0\n"
+		   "                      port named " AGENT_PORT_NAME ", else /dev/hvc0, and\n"
+		   "                      the direct stream on the port " AGENT_DIRECT_PORT_NAME
+		   " if any\n"
 		   "  --listen unix:PATH  serve it on a unix socket, one host at a time\n"
+		   "  --direct PATH       serve the direct stream on a character device\n"
+		   "  --direct-listen unix:PATH\n"
+		   "                      serve the direct stream on a unix socket\n"
 		   "  -v, --verbose       log protocol events to stderr\n"
 		   "  --version           print the version\n");
 }
 
-/* Returns 0 to run, 1 to exit successfully, -1 on a usage error. */
-static int agent_options(struct agent *a, int argc, char **argv, const char **listen)
+/* "unix:PATH" for --listen and --direct-listen: PATH, or NULL. */
+static const char *agent_unix_path(const char *opt, const char *arg)
+{
+	if (strncmp(arg, "unix:", 5) != 0 || arg[5] == 0) {
+		fprintf(stderr, "hearth-agent: %s wants unix:PATH\n", opt);
+		return NULL;
+	}
+	return arg + 5;
+}
+
+/*
+ * Sets each stream's mode: listen[] gets the socket paths, conns[].device
+ * the device paths. Returns 0 to run, 1 to exit successfully, -1 on a usage
+ * error.
+ */
+static int agent_options(struct agent *a, int argc, char **argv, const char *listen[CONN_COUNT])
 {
 	static const struct option opts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "direct", required_argument, NULL, 'D' },
+		{ "direct-listen", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct conn *m = &a->conns[CONN_MAIN], *d = &a->conns[CONN_DIRECT];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "d:l:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			a->device = optarg;
+			m->device = optarg;
 			break;
 		case 'l':
-			if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == 0) {
-				fprintf(stderr, "hearth-agent: --listen wants unix:PATH\n");
+			if ((listen[CONN_MAIN] = agent_unix_path("--listen", optarg)) == NULL)
 				return -1;
-			}
-			*listen = optarg + 5;
+			break;
+		case 'D':
+			d->device = optarg;
+			break;
+		case 'L':
+			if ((listen[CONN_DIRECT] = agent_unix_path("--direct-listen", optarg)) == NULL)
+				return -1;
 			break;
 		case 'v':
 			a->verbose = 1;
@@ -135,17 +162,27 @@ static int agent_options(struct agent *a, int argc, char **argv, const char **li
 			return -1;
 		}
 	}
-	if (a->device && *listen) {
+	if (m->device && listen[CONN_MAIN]) {
 		fprintf(stderr, "hearth-agent: --device and --listen exclude each other\n");
 		return -1;
 	}
-	if (!a->device && !*listen) {
+	if (d->device && listen[CONN_DIRECT]) {
+		fprintf(stderr, "hearth-agent: --direct and --direct-listen exclude each other\n");
+		return -1;
+	}
+	if (!m->device && !listen[CONN_MAIN]) {
 		if (!a->pid1) {
 			agent_usage(stderr);
 			return -1;
 		}
-		a->device = AGENT_DEVICE_AUTO;
+		m->device = AGENT_DEVICE_AUTO;
 	}
+	/* auto also looks for the direct port, unless told where it is. */
+	if (m->device && strcmp(m->device, AGENT_DEVICE_AUTO) == 0 && !d->device &&
+	    !listen[CONN_DIRECT])
+		d->device = AGENT_DEVICE_AUTO;
+	for (int i = 0; i < CONN_COUNT; i++)
+		a->conns[i].mode = listen[i] ? CONN_LISTEN : a->conns[i].device ? CONN_DEVICE : CONN_OFF;
 	return 0;
 }
 
@@ -197,16 +234,19 @@ static void agent_event(struct agent *a, const struct epoll_event *ev)
 
 	switch (s->type) {
 	case SRC_LISTEN:
-		a->listen_ready = 1;
+		conn_of_src(s)->listen_ready = 1;
 		break;
 	case SRC_SIGNAL:
 		a->sig_ready = 1;
 		break;
-	case SRC_CONN:
-		a->conn.readable |= in;
-		a->conn.writable |= out;
-		a->conn.hup |= hup;
+	case SRC_CONN: {
+		struct conn *c = conn_of_src(s);
+
+		c->readable |= in;
+		c->writable |= out;
+		c->hup |= hup;
 		break;
+	}
 	case SRC_CHAN: {
 		struct chan_fd *f = (struct chan_fd *)s;
 
@@ -220,11 +260,13 @@ static void agent_event(struct agent *a, const struct epoll_event *ev)
 
 static int agent_timeout(struct agent *a, int64_t now)
 {
-	int64_t d[4] = { chan_next_deadline(a), reap_next_deadline(a), a->conn.reopen_at,
-			 a->poweroff ? a->poweroff_at : 0 };
+	int64_t d[3 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
+				      a->poweroff ? a->poweroff_at : 0 };
 	int64_t best = 0;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < CONN_COUNT; i++)
+		d[3 + i] = a->conns[i].reopen_at;
+	for (int i = 0; i < 3 + CONN_COUNT; i++)
 		if (d[i] && (best == 0 || d[i] < best))
 			best = d[i];
 	if (best == 0)
@@ -239,14 +281,14 @@ static void agent_shutdown(struct agent *a)
 	if (a->pid1)
 		pid1_poweroff();
 	chan_kill_all(a);
-	if (a->listen_path[0])
-		unlink(a->listen_path);
+	conn_shutdown(a);
 	log_debug("exiting");
 	exit(0);
 }
 
 static void agent_loop(struct agent *a)
 {
+	struct conn *m = &a->conns[CONN_MAIN];
 	struct epoll_event evs[128];
 	int64_t now;
 	int n, progress;
@@ -262,35 +304,64 @@ static void agent_loop(struct agent *a)
 			agent_event(a, &evs[i]);
 		if (a->sig_ready)
 			agent_signals(a);
-		if (a->listen_ready)
-			conn_accept(a);
+		for (int i = 0; i < CONN_COUNT; i++)
+			if (a->conns[i].listen_ready)
+				conn_accept(a, &a->conns[i]);
 		now = agent_now_ms();
 		conn_check_reopen(a, now);
 		reap_run_kills(a, now);
 		do {
-			progress = conn_process_input(a);
+			progress = 0;
+			for (int i = 0; i < CONN_COUNT; i++)
+				progress |= conn_process_input(a, &a->conns[i]);
 			progress |= chan_write_inputs(a);
 			progress |= chan_pump(a);
 			progress |= chan_advance(a, now);
-			progress |= conn_flush(a);
+			for (int i = 0; i < CONN_COUNT; i++)
+				progress |= conn_flush(a, &a->conns[i]);
 		} while (progress && !a->quit);
 		if (a->quit)
 			agent_shutdown(a);
-		if (a->poweroff && (buf_used(conn_out(a)) == 0 || a->conn.fd < 0 ||
+		/* POWEROFF comes only from the main stream: flush its reply. */
+		if (a->poweroff && (buf_used(&m->out) == 0 || m->fd < 0 ||
 				    agent_now_ms() >= a->poweroff_at))
 			agent_shutdown(a);
 	}
 }
 
+/* Start serving stream c; -1 (errno set) if it cannot be set up at all. */
+static int agent_serve(struct agent *a, struct conn *c, const char *listen)
+{
+	switch (c->mode) {
+	case CONN_LISTEN:
+		if (conn_listen(a, c, listen) < 0) {
+			log_msg("%s: listen on %s: %s", c->name, listen, strerror(errno));
+			return -1;
+		}
+		log_debug("%s: %s serving on %s", c->name, AGENT_SOFTWARE, listen);
+		break;
+	case CONN_DEVICE:
+		/* The main device is retried from the loop, the direct one never:
+		 * no hearth.direct port (auto) means no direct stream, but an
+		 * explicit --direct PATH must open. */
+		if (conn_open_device(a, c) < 0 && c->direct &&
+		    strcmp(c->device, AGENT_DEVICE_AUTO) != 0) {
+			log_msg("%s: cannot open %s: %s", c->name, c->device, strerror(errno));
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
-	const char *listen = NULL;
+	const char *listen[CONN_COUNT] = { NULL };
 	int rc;
 
 	a->pid1 = getpid() == 1;
-	a->listen_fd = -1;
-	rc = agent_options(a, argc, argv, &listen);
+	rc = agent_options(a, argc, argv, listen);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	log_init(a->verbose);
@@ -306,15 +377,14 @@ int main(int argc, char **argv)
 			pid1_poweroff();
 		return 1;
 	}
-	if (listen && conn_listen(a, listen) < 0) {
-		log_msg("listen on %s: %s", listen, strerror(errno));
-		if (a->pid1)
-			pid1_poweroff();
-		return 1;
+	for (int i = 0; i < CONN_COUNT; i++) {
+		if (agent_serve(a, &a->conns[i], listen[i]) < 0) {
+			conn_shutdown(a);
+			if (a->pid1)
+				pid1_poweroff();
+			return 1;
+		}
 	}
-	if (a->device)
-		conn_open_device(a); /* retried from the loop if it fails */
-	log_debug("%s serving on %s", AGENT_SOFTWARE, listen ? listen : a->device);
 	agent_loop(a);
 	return 0;
 }

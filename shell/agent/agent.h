@@ -2,8 +2,9 @@
  * agent.h - hearth-agent, the guest agent: shared types and the functions
  * each file exports. One file per concern:
  *   agent.c      main, options, the epoll loop, deadlines, shutdown
- *   conn.c       the host stream: listen socket or character device, frame
- *                reading, the bounded outgoing queue, session resets
+ *   conn.c       the host streams (main and direct): listen socket or
+ *                character device, frame reading, the bounded outgoing
+ *                queue, session starts and ends
  *   msg.c        the dispatch table: one handler per message type
  *   chan.c       the channel table, windows, output pumping, EOF/EXIT/CLOSE
  *   chan_shell.c pty shells (forkpty)
@@ -43,10 +44,11 @@
 
 #define SHELL_DRAIN_MS 250  /* pty idle after the shell exited: treat as drained */
 #define KILL_GRACE_MS 1000  /* CLOSE on a running channel: SIGKILL after this */
-#define REOPEN_MS 200       /* device mode: retry after EOF/EIO/hangup */
+#define REOPEN_MS 200       /* main device: retry after EOF/EIO/hangup */
 #define AGENT_DEVICE_AUTO "auto"          /* --device auto: find the agent port */
 #define AGENT_DEVICE_CONSOLE "/dev/hvc0"
 #define AGENT_PORT_NAME "hearth.agent"    /* virtio-serial port name given by the VMM */
+#define AGENT_DIRECT_PORT_NAME "hearth.direct" /* the direct stream's port (auto) */
 
 /*
  * Objects registered with epoll start with this tag. Registrations are
@@ -62,6 +64,7 @@ struct src {
 #define EV_OUT (EV_BASE | EPOLLOUT)
 
 struct chan;
+struct conn;
 
 /* One channel file descriptor registered with epoll (edge-triggered). */
 struct chan_fd {
@@ -85,7 +88,8 @@ struct chan_out {
  * the input fd is fds[0] (pty, exec stdin, tcp socket).
  */
 struct chan {
-	uint32_t id;
+	struct conn *conn;   /* the stream that opened it: all its frames go there */
+	uint32_t id;         /* unique within its stream only */
 	uint8_t kind;
 	uint8_t opened;      /* OPEN_OK sent (tcp: only after connect) */
 	uint8_t connecting;  /* tcp: connect in progress */
@@ -107,9 +111,23 @@ struct chan {
 	int64_t drain_deadline; /* shell: end the pty stream at this time (ms), 0 none */
 };
 
-/* The host stream: a unix socket connection or a character device. */
+/*
+ * The host streams. The main stream is the keeper's (PROTOCOL.md 1.4: its
+ * channels survive the host); the direct stream is hearthd's own (1.9: its
+ * channels end with its session, and it has no whole-VM control). Each has
+ * its own session, channel ids, CTL ids, queue and flow control.
+ */
+enum conn_id { CONN_MAIN, CONN_DIRECT, CONN_COUNT };
+enum conn_mode { CONN_OFF, CONN_LISTEN, CONN_DEVICE };
+
+/* One host stream: a unix socket connection or a character device. */
 struct conn {
-	struct src src; /* SRC_CONN */
+	struct src src; /* SRC_CONN; first member: events map back to the conn */
+	uint8_t id;     /* enum conn_id */
+	uint8_t direct; /* the direct stream's rules (PROTOCOL.md 1.9) */
+	uint8_t mode;   /* enum conn_mode */
+	const char *name;   /* "main" or "direct", for logs */
+	const char *device; /* device mode: a path, or AGENT_DEVICE_AUTO */
 	int fd;
 	uint8_t readable, writable;
 	uint8_t hup;    /* hangup/error seen */
@@ -118,7 +136,13 @@ struct conn {
 	uint8_t raw[65536];
 	size_t raw_off, raw_len;
 	struct buf out;
-	int64_t reopen_at; /* device mode: reopen at this time (ms), 0 none */
+	unsigned rr;       /* round-robin start for output pumping (chan index) */
+	int64_t reopen_at; /* main device: reopen at this time (ms), 0 none */
+	/* listen mode */
+	struct src listen_src; /* SRC_LISTEN */
+	int listen_fd;
+	uint8_t listen_ready;
+	char listen_path[108];
 };
 
 struct reap_entry {
@@ -132,18 +156,12 @@ struct agent {
 	int epfd;
 	int pid1;
 	int verbose;
-	const char *device;      /* device mode path, or NULL */
-	char listen_path[108];   /* listen mode path */
-	struct src listen_src;   /* SRC_LISTEN */
-	int listen_fd;
-	uint8_t listen_ready;
 	struct src sig_src;      /* SRC_SIGNAL */
 	int sig_fd;
 	uint8_t sig_ready;
-	struct conn conn;
-	struct chan *chans[AGENT_MAX_CHANS];
+	struct conn conns[CONN_COUNT];
+	struct chan *chans[AGENT_MAX_CHANS]; /* both streams': one limit */
 	unsigned nchans;
-	unsigned rr;             /* round-robin start for output pumping */
 	int quit;                /* leave the loop (not PID 1) */
 	int poweroff;            /* power off once the queue is flushed */
 	int64_t poweroff_at;
@@ -164,26 +182,28 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* conn.c */
 int conn_init(struct agent *a);
-int conn_listen(struct agent *a, const char *path);
-void conn_accept(struct agent *a);
-int conn_open_device(struct agent *a);
-int conn_process_input(struct agent *a);
-int conn_flush(struct agent *a);
+struct conn *conn_of_src(struct src *s);
+int conn_listen(struct agent *a, struct conn *c, const char *path);
+void conn_accept(struct agent *a, struct conn *c);
+int conn_open_device(struct agent *a, struct conn *c);
+int conn_process_input(struct agent *a, struct conn *c);
+int conn_flush(struct agent *a, struct conn *c);
 void conn_check_reopen(struct agent *a, int64_t now);
-void conn_session_start(struct agent *a);
-int conn_ready(const struct agent *a);
-struct buf *conn_out(struct agent *a);
-void conn_error(struct agent *a, uint32_t ch, int code, const char *msg);
+void conn_session_start(struct agent *a, struct conn *c);
+int conn_ready(const struct conn *c);
+void conn_error(struct conn *c, uint32_t ch, int code, const char *msg);
+void conn_shutdown(struct agent *a);
 
 /* msg.c */
-void msg_dispatch(struct agent *a, const struct mux_frame *f);
+void msg_dispatch(struct agent *a, struct conn *c, const struct mux_frame *f);
 
 /* chan.c */
-struct chan *chan_find(struct agent *a, uint32_t id);
-struct chan *chan_new(struct agent *a, uint32_t id, uint8_t kind, uint32_t host_window);
+struct chan *chan_find(struct agent *a, const struct conn *conn, uint32_t id);
+struct chan *chan_new(struct agent *a, struct conn *conn, uint32_t id, uint8_t kind,
+		      uint32_t host_window);
 void chan_set_fd(struct agent *a, struct chan *c, int idx, int fd, int stream, int input);
 void chan_destroy(struct agent *a, struct chan *c);
-int chan_open(struct agent *a, uint32_t id, const struct mux_open *o);
+int chan_open(struct agent *a, struct conn *conn, uint32_t id, const struct mux_open *o);
 void chan_host_data(struct agent *a, struct chan *c, const struct mux_data *d);
 void chan_host_window(struct agent *a, struct chan *c, uint32_t incr);
 void chan_host_eof(struct agent *a, struct chan *c, uint8_t stream);
@@ -195,7 +215,9 @@ int chan_write_inputs(struct agent *a);
 int chan_pump(struct agent *a);
 int chan_advance(struct agent *a, int64_t now);
 int64_t chan_next_deadline(struct agent *a);
-void chan_session_reset(struct agent *a);
+void chan_session_reset(struct agent *a, const struct conn *conn);
+void chan_end_stream(struct agent *a, const struct conn *conn);
+unsigned chan_count(const struct agent *a, const struct conn *conn);
 void chan_kill_all(struct agent *a);
 uint8_t chan_state(const struct chan *c);
 void chan_close_fd(struct agent *a, struct chan *c, int idx);
@@ -257,7 +279,7 @@ int passwd_by_uid(const char *path, uid_t uid, struct passwd_ent *out);
 int passwd_groups(const char *path, const char *user, gid_t base, gid_t *list, int max);
 
 /* ctl.c */
-void ctl_request(struct agent *a, const struct mux_ctl_req *req);
+void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req);
 
 /* reap.c */
 void reap_children(struct agent *a);

@@ -3,6 +3,8 @@
  * directions, writing host bytes to the input fd, reading output fds
  * round-robin into the bounded queue, and the end-of-channel sequence
  * (EOF per stream, then EXIT once the process is gone, then CLOSE).
+ * One table holds the channels of both host streams; each channel belongs
+ * to the stream that opened it and talks only to that stream's queue.
  */
 #include "agent.h"
 
@@ -26,15 +28,25 @@ static const struct chan_kind_ops *chan_kind(const struct chan *c)
 	return chan_ops[c->kind];
 }
 
-struct chan *chan_find(struct agent *a, uint32_t id)
+struct chan *chan_find(struct agent *a, const struct conn *conn, uint32_t id)
 {
 	for (unsigned i = 0; i < a->nchans; i++)
-		if (a->chans[i]->id == id)
+		if (a->chans[i]->id == id && a->chans[i]->conn == conn)
 			return a->chans[i];
 	return NULL;
 }
 
-struct chan *chan_new(struct agent *a, uint32_t id, uint8_t kind, uint32_t host_window)
+unsigned chan_count(const struct agent *a, const struct conn *conn)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < a->nchans; i++)
+		n += a->chans[i]->conn == conn;
+	return n;
+}
+
+struct chan *chan_new(struct agent *a, struct conn *conn, uint32_t id, uint8_t kind,
+		      uint32_t host_window)
 {
 	struct chan *c;
 
@@ -43,6 +55,7 @@ struct chan *chan_new(struct agent *a, uint32_t id, uint8_t kind, uint32_t host_
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
+	c->conn = conn;
 	c->id = id;
 	c->kind = kind;
 	for (int i = 0; i < 3; i++) {
@@ -112,47 +125,48 @@ void chan_destroy(struct agent *a, struct chan *c)
 			break;
 		}
 	}
-	if (a->rr >= a->nchans)
-		a->rr = 0;
+	for (int k = 0; k < CONN_COUNT; k++)
+		if (a->conns[k].rr >= a->nchans)
+			a->conns[k].rr = 0;
 	free(c);
 }
 
-static void chan_open_fail(struct agent *a, uint32_t id, int code, const char *msg)
+static void chan_open_fail(struct conn *conn, uint32_t id, int code, const char *msg)
 {
-	if (mux_put_fail(conn_out(a), MUX_OPEN_FAIL, id, code, msg[0] ? msg : mux_strerror(code)))
-		log_msg("queue full: OPEN_FAIL for channel %u dropped", id);
+	if (mux_put_fail(&conn->out, MUX_OPEN_FAIL, id, code, msg[0] ? msg : mux_strerror(code)))
+		log_msg("%s: queue full: OPEN_FAIL for channel %u dropped", conn->name, id);
 }
 
 /* The reply to OPEN once the channel runs (tcp: once connected). */
 void chan_send_open_ok(struct agent *a, struct chan *c)
 {
-	if (mux_put_open_ok(conn_out(a), c->id, AGENT_RX_WINDOW, (uint32_t)c->pid))
-		log_msg("queue full: OPEN_OK for channel %u dropped", c->id);
+	if (mux_put_open_ok(&c->conn->out, c->id, AGENT_RX_WINDOW, (uint32_t)c->pid))
+		log_msg("%s: queue full: OPEN_OK for channel %u dropped", c->conn->name, c->id);
 	c->opened = 1;
 }
 
-int chan_open(struct agent *a, uint32_t id, const struct mux_open *o)
+int chan_open(struct agent *a, struct conn *conn, uint32_t id, const struct mux_open *o)
 {
 	char err[MUX_MAX_MSG / 4] = "";
 	struct chan *c;
 	int rc;
 
-	if (chan_find(a, id) != NULL) {
-		chan_open_fail(a, id, MUX_E_EXISTS, "");
+	if (chan_find(a, conn, id) != NULL) {
+		chan_open_fail(conn, id, MUX_E_EXISTS, "");
 		return MUX_E_EXISTS;
 	}
-	c = chan_new(a, id, o->kind, o->window);
+	c = chan_new(a, conn, id, o->kind, o->window);
 	if (c == NULL) {
-		chan_open_fail(a, id, MUX_E_LIMIT, "too many channels");
+		chan_open_fail(conn, id, MUX_E_LIMIT, "too many channels");
 		return MUX_E_LIMIT;
 	}
 	rc = chan_kind(c)->open(a, c, o, err, sizeof(err));
 	if (rc != MUX_OK) {
 		chan_destroy(a, c);
-		chan_open_fail(a, id, rc, err);
+		chan_open_fail(conn, id, rc, err);
 		return rc;
 	}
-	log_debug("channel %u kind %u open, pid %d", id, o->kind, (int)c->pid);
+	log_debug("%s: channel %u kind %u open, pid %d", conn->name, id, o->kind, (int)c->pid);
 	if (!c->connecting)
 		chan_send_open_ok(a, c);
 	return MUX_OK;
@@ -161,23 +175,23 @@ int chan_open(struct agent *a, uint32_t id, const struct mux_open *o)
 void chan_host_data(struct agent *a, struct chan *c, const struct mux_data *d)
 {
 	if (d->stream != MUX_STREAM_MAIN) {
-		conn_error(a, c->id, MUX_E_PROTO, "host data only on stream 0");
+		conn_error(c->conn, c->id, MUX_E_PROTO, "host data only on stream 0");
 		return;
 	}
 	if (!c->opened) {
-		conn_error(a, c->id, MUX_E_STATE, "channel not open yet");
+		conn_error(c->conn, c->id, MUX_E_STATE, "channel not open yet");
 		return;
 	}
 	if (c->kind == MUX_KIND_EXEC && !c->want_stdin) {
-		conn_error(a, c->id, MUX_E_STATE, "exec channel has no stdin");
+		conn_error(c->conn, c->id, MUX_E_STATE, "exec channel has no stdin");
 		return;
 	}
 	if (d->len > c->rx_avail) {
-		conn_error(a, c->id, MUX_E_WINDOW, "data beyond window");
+		conn_error(c->conn, c->id, MUX_E_WINDOW, "data beyond window");
 		return;
 	}
 	if (c->host_eof) {
-		conn_error(a, c->id, MUX_E_STATE, "data after EOF");
+		conn_error(c->conn, c->id, MUX_E_STATE, "data after EOF");
 		return;
 	}
 	c->rx_avail -= d->len;
@@ -186,7 +200,7 @@ void chan_host_data(struct agent *a, struct chan *c, const struct mux_data *d)
 	if (c->in_closed || d->len == 0)
 		return;
 	if (buf_put(&c->inbuf, d->p, d->len) != BUF_OK)
-		conn_error(a, c->id, MUX_E_WINDOW, "input buffer full");
+		conn_error(c->conn, c->id, MUX_E_WINDOW, "input buffer full");
 }
 
 void chan_host_window(struct agent *a, struct chan *c, uint32_t incr)
@@ -194,7 +208,7 @@ void chan_host_window(struct agent *a, struct chan *c, uint32_t incr)
 	uint64_t w = (uint64_t)c->tx_window + incr;
 
 	if (w > MUX_MAX_WINDOW) {
-		conn_error(a, c->id, MUX_E_WINDOW, "window above maximum");
+		conn_error(c->conn, c->id, MUX_E_WINDOW, "window above maximum");
 		w = MUX_MAX_WINDOW;
 	}
 	c->tx_window = (uint32_t)w;
@@ -203,7 +217,7 @@ void chan_host_window(struct agent *a, struct chan *c, uint32_t incr)
 void chan_host_eof(struct agent *a, struct chan *c, uint8_t stream)
 {
 	if (stream != MUX_STREAM_MAIN) {
-		conn_error(a, c->id, MUX_E_PROTO, "host EOF only on stream 0");
+		conn_error(c->conn, c->id, MUX_E_PROTO, "host EOF only on stream 0");
 		return;
 	}
 	if (c->kind == MUX_KIND_SHELL)
@@ -211,19 +225,43 @@ void chan_host_eof(struct agent *a, struct chan *c, uint8_t stream)
 	c->host_eof = 1;
 }
 
+/* End a running process (1.4 rule 7: SIGHUP or SIGTERM, SIGKILL after the grace). */
+static void chan_terminate(struct agent *a, struct chan *c)
+{
+	if (c->pid > 0 && !c->exited && chan_kind(c)->terminate)
+		chan_kind(c)->terminate(a, c);
+	chan_close_all(a, c);
+}
+
 void chan_host_close(struct agent *a, struct chan *c)
 {
 	c->close_rcvd = 1;
 	if (!c->close_sent) {
-		if (c->pid > 0 && !c->exited && chan_kind(c)->terminate)
-			chan_kind(c)->terminate(a, c);
-		chan_close_all(a, c);
-		if (mux_put_close(conn_out(a), c->id))
-			log_msg("queue full: CLOSE for channel %u dropped", c->id);
+		chan_terminate(a, c);
+		if (mux_put_close(&c->conn->out, c->id))
+			log_msg("%s: queue full: CLOSE for channel %u dropped", c->conn->name, c->id);
 		c->close_sent = 1;
 	}
-	log_debug("channel %u closed", c->id);
+	log_debug("%s: channel %u closed", c->conn->name, c->id);
 	chan_destroy(a, c);
+}
+
+/*
+ * The direct stream's session is over: each of its channels ends as if the
+ * host had sent CLOSE, and is freed at once (there is no host to answer).
+ */
+void chan_end_stream(struct agent *a, const struct conn *conn)
+{
+	/* Backwards: chan_destroy moves the last entry into the freed slot. */
+	for (unsigned i = a->nchans; i-- > 0;) {
+		struct chan *c = a->chans[i];
+
+		if (c->conn != conn)
+			continue;
+		chan_terminate(a, c);
+		log_debug("%s: channel %u ended with its session", conn->name, c->id);
+		chan_destroy(a, c);
+	}
 }
 
 /* RESIZE and SIGNAL: only kinds that have them (else MUX_E_STATE). */
@@ -283,7 +321,7 @@ static int chan_grant(struct agent *a, struct chan *c)
 
 	if (g <= 0 || c->rx_avail > AGENT_RX_WINDOW / 2 || !c->opened || c->close_sent)
 		return 0;
-	if (mux_put_window(conn_out(a), c->id, (uint32_t)g) != MUX_OK)
+	if (mux_put_window(&c->conn->out, c->id, (uint32_t)g) != MUX_OK)
 		return 0;
 	c->rx_avail += (uint32_t)g;
 	return 1;
@@ -330,7 +368,7 @@ int chan_write_inputs(struct agent *a)
 		struct chan *c = a->chans[i];
 
 		progress |= chan_write_input(a, c);
-		if (conn_ready(a))
+		if (conn_ready(c->conn))
 			progress |= chan_grant(a, c);
 	}
 	return progress;
@@ -370,7 +408,7 @@ static int chan_read_stream(struct agent *a, struct chan *c, int idx)
 		n = read(f->fd, scratch, want);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		if (mux_put_data(conn_out(a), c->id, (uint8_t)idx, scratch, (size_t)n) != MUX_OK) {
+		if (mux_put_data(&c->conn->out, c->id, (uint8_t)idx, scratch, (size_t)n) != MUX_OK) {
 			/* Cannot happen below OUT_DATA_HIGH; never lose bytes silently. */
 			log_msg("channel %u: queue refused %zd bytes", c->id, n);
 			return 0;
@@ -396,31 +434,47 @@ static int chan_read_stream(struct agent *a, struct chan *c, int idx)
 	return 1;
 }
 
-int chan_pump(struct agent *a)
+/*
+ * Fill one stream's queue from its channels, round-robin, up to
+ * OUT_DATA_HIGH. Each stream has its own queue and cursor, so a stream whose
+ * host does not read never holds back the other's channels.
+ */
+static int chan_pump_conn(struct agent *a, struct conn *conn)
 {
-	struct buf *out = conn_out(a);
+	struct buf *out = &conn->out;
 	int progress = 0, any;
 
-	if (!conn_ready(a))
+	if (!conn_ready(conn))
 		return 0;
 	do {
 		any = 0;
 		for (unsigned k = 0; k < a->nchans; k++) {
-			unsigned i = (a->rr + k) % a->nchans;
+			unsigned i = (conn->rr + k) % a->nchans;
 			struct chan *c = a->chans[i];
 
+			if (c->conn != conn)
+				continue;
 			for (int s = 0; s < 3; s++) {
 				if (buf_used(out) >= OUT_DATA_HIGH) {
-					a->rr = i; /* resume with this channel */
+					conn->rr = i; /* resume with this channel */
 					return progress;
 				}
 				any |= chan_read_stream(a, c, s);
 			}
 		}
 		if (a->nchans)
-			a->rr = (a->rr + 1) % a->nchans;
+			conn->rr = (conn->rr + 1) % a->nchans;
 		progress |= any;
 	} while (any);
+	return progress;
+}
+
+int chan_pump(struct agent *a)
+{
+	int progress = 0;
+
+	for (int k = 0; k < CONN_COUNT; k++)
+		progress |= chan_pump_conn(a, &a->conns[k]);
 	return progress;
 }
 
@@ -448,7 +502,7 @@ static void chan_exit_info(const struct chan *c, struct mux_exit *e)
 /* Emit whatever end-of-channel messages are due. Returns 1 on progress. */
 static int chan_advance_one(struct agent *a, struct chan *c, int64_t now)
 {
-	struct buf *out = conn_out(a);
+	struct buf *out = &c->conn->out;
 	struct mux_exit e;
 	int progress = 0;
 
@@ -459,7 +513,8 @@ static int chan_advance_one(struct agent *a, struct chan *c, int64_t now)
 		 * the next EAGAIN re-arms the deadline. Else something else holds
 		 * the pty open and the shell's output is done. */
 		if (!c->fds[0].readable) {
-			log_debug("channel %u: pty still open after exit, ending", c->id);
+			log_debug("%s: channel %u: pty still open after exit, ending", c->conn->name,
+				  c->id);
 			chan_stream_ended(a, c, 0);
 			progress = 1;
 		}
@@ -502,8 +557,8 @@ int chan_advance(struct agent *a, int64_t now)
 	for (unsigned i = a->nchans; i-- > 0;) {
 		struct chan *c = a->chans[i];
 
-		if (!conn_ready(a))
-			break;
+		if (!conn_ready(c->conn))
+			continue;
 		if (c->connecting) {
 			if (c->fds[0].writable) {
 				chan_tcp_connected(a, c);
@@ -520,12 +575,12 @@ int64_t chan_next_deadline(struct agent *a)
 {
 	int64_t best = 0;
 
-	if (!conn_ready(a))
-		return 0; /* deadlines are acted on only within a session */
-
 	for (unsigned i = 0; i < a->nchans; i++) {
 		int64_t d = a->chans[i]->drain_deadline;
 
+		/* Deadlines are acted on only within their stream's session. */
+		if (!conn_ready(a->chans[i]->conn))
+			continue;
 		if (d && a->chans[i]->fds[0].fd >= 0 && (best == 0 || d < best))
 			best = d;
 	}
@@ -538,11 +593,13 @@ int64_t chan_next_deadline(struct agent *a)
  * have been lost with it). Input still buffered is kept, trimmed to one
  * window so the buffer stays bounded however often the host reconnects.
  */
-void chan_session_reset(struct agent *a)
+void chan_session_reset(struct agent *a, const struct conn *conn)
 {
 	for (unsigned i = 0; i < a->nchans; i++) {
 		struct chan *c = a->chans[i];
 
+		if (c->conn != conn)
+			continue;
 		c->tx_window = c->tx_initial;
 		c->rx_avail = AGENT_RX_WINDOW;
 		if (buf_used(&c->inbuf) > AGENT_RX_WINDOW)

@@ -74,14 +74,15 @@ void chan_tcp_connected(struct agent *a, struct chan *c)
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 	uint32_t id = c->id;
+	struct conn *conn = c->conn;
 
 	if (getsockopt(c->fds[0].fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 		soerr = errno;
 	c->connecting = 0;
 	if (soerr != 0) {
 		chan_destroy(a, c);
-		if (mux_put_fail(conn_out(a), MUX_OPEN_FAIL, id, MUX_E_CONNECT, strerror(soerr)))
-			log_msg("queue full: OPEN_FAIL for channel %u dropped", id);
+		if (mux_put_fail(&conn->out, MUX_OPEN_FAIL, id, MUX_E_CONNECT, strerror(soerr)))
+			log_msg("%s: queue full: OPEN_FAIL for channel %u dropped", conn->name, id);
 		return;
 	}
 	c->fds[0].readable = 1;

@@ -1,7 +1,8 @@
 /*
  * ctl.c - control requests on channel 0, one handler per operation. Every
- * request gets a CTL_RESP with the same id: status 0 and a body, or a
- * negative mux_err.
+ * request gets a CTL_RESP on the stream it came from, with the same id:
+ * status 0 and a body, or a negative mux_err. Whole-VM operations are the
+ * main stream's; the direct stream gets PERM for them (PROTOCOL.md 1.9).
  */
 #include "agent.h"
 
@@ -17,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef int (*ctl_fn)(struct agent *a, const struct mux_ctl_req *req, struct buf *body);
+typedef int (*ctl_fn)(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+		      struct buf *body);
 
 static int ctl_errno(int e)
 {
@@ -56,7 +58,8 @@ static void ctl_meminfo(uint64_t *total, uint64_t *avail)
 	}
 }
 
-static int ctl_info(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_info(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	char host[MUX_MAX_HOST + 1] = "";
 	struct utsname u;
@@ -72,7 +75,7 @@ static int ctl_info(struct agent *a, const struct mux_ctl_req *req, struct buf *
 		u.release[0] = 0;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	ctl_meminfo(&total, &avail);
-	put_be32(n4, a->nchans);
+	put_be32(n4, chan_count(a, c)); /* this stream's, like LIST */
 	if (mux_put_tlv(body, MUX_INFO_HOSTNAME, host, strlen(host)) ||
 	    mux_put_tlv(body, MUX_INFO_KERNEL, u.release, strlen(u.release)) ||
 	    mux_put_tlv_u64(body, MUX_INFO_UPTIME,
@@ -86,7 +89,8 @@ static int ctl_info(struct agent *a, const struct mux_ctl_req *req, struct buf *
 	return MUX_OK;
 }
 
-static int ctl_hostname(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_hostname(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	struct mux_str name;
 	int rc = mux_decode_ctl_hostname(req->arg, req->arglen, &name);
@@ -100,7 +104,8 @@ static int ctl_hostname(struct agent *a, const struct mux_ctl_req *req, struct b
  * Host-provided randomness: credited to the kernel's pool when we may
  * (root), otherwise mixed in uncredited through a write.
  */
-static int ctl_entropy(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_entropy(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	union {
 		struct rand_pool_info info;
@@ -135,7 +140,8 @@ static int ctl_entropy(struct agent *a, const struct mux_ctl_req *req, struct bu
 	return rc;
 }
 
-static int ctl_time(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_time(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	struct timespec ts;
 	uint64_t sec;
@@ -151,25 +157,29 @@ static int ctl_time(struct agent *a, const struct mux_ctl_req *req, struct buf *
 	return clock_settime(CLOCK_REALTIME, &ts) < 0 ? ctl_errno(errno) : MUX_OK;
 }
 
-static int ctl_list(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_list(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	int rc = ctl_no_arg(req);
 
 	if (rc != MUX_OK)
 		return rc;
-	if (buf_put_u32(body, a->nchans))
+	if (buf_put_u32(body, chan_count(a, c)))
 		return MUX_E_LIMIT;
 	for (unsigned i = 0; i < a->nchans; i++) {
-		const struct chan *c = a->chans[i];
+		const struct chan *ch = a->chans[i];
 
-		if (buf_put_u32(body, c->id) || buf_put_u8(body, c->kind) ||
-		    buf_put_u8(body, chan_state(c)) || buf_put_u32(body, (uint32_t)c->pid))
+		if (ch->conn != c)
+			continue;
+		if (buf_put_u32(body, ch->id) || buf_put_u8(body, ch->kind) ||
+		    buf_put_u8(body, chan_state(ch)) || buf_put_u32(body, (uint32_t)ch->pid))
 			return MUX_E_LIMIT;
 	}
 	return MUX_OK;
 }
 
-static int ctl_poweroff(struct agent *a, const struct mux_ctl_req *req, struct buf *body)
+static int ctl_poweroff(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			struct buf *body)
 {
 	int rc = ctl_no_arg(req);
 
@@ -178,13 +188,19 @@ static int ctl_poweroff(struct agent *a, const struct mux_ctl_req *req, struct b
 	return rc;
 }
 
-static const ctl_fn ctl_ops[] = {
-	[MUX_CTL_INFO] = ctl_info,	   [MUX_CTL_HOSTNAME] = ctl_hostname,
-	[MUX_CTL_ENTROPY] = ctl_entropy,   [MUX_CTL_TIME] = ctl_time,
-	[MUX_CTL_LIST] = ctl_list,	   [MUX_CTL_POWEROFF] = ctl_poweroff,
+static const struct {
+	ctl_fn fn;
+	uint8_t whole_vm; /* changes the VM: main stream only */
+} ctl_ops[] = {
+	[MUX_CTL_INFO] = { ctl_info, 0 },
+	[MUX_CTL_HOSTNAME] = { ctl_hostname, 1 },
+	[MUX_CTL_ENTROPY] = { ctl_entropy, 1 },
+	[MUX_CTL_TIME] = { ctl_time, 1 },
+	[MUX_CTL_LIST] = { ctl_list, 0 },
+	[MUX_CTL_POWEROFF] = { ctl_poweroff, 1 },
 };
 
-void ctl_request(struct agent *a, const struct mux_ctl_req *req)
+void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req)
 {
 	static struct buf body;
 	int status = MUX_E_UNSUPPORTED;
@@ -192,12 +208,14 @@ void ctl_request(struct agent *a, const struct mux_ctl_req *req)
 	if (body.max == 0)
 		buf_init(&body, MUX_MAX_PAYLOAD - 8);
 	buf_reset(&body);
-	if (req->op < sizeof(ctl_ops) / sizeof(ctl_ops[0]) && ctl_ops[req->op] != NULL)
-		status = ctl_ops[req->op](a, req, &body);
+	if (req->op < sizeof(ctl_ops) / sizeof(ctl_ops[0]) && ctl_ops[req->op].fn != NULL)
+		status = ctl_ops[req->op].whole_vm && c->direct
+				 ? MUX_E_PERM
+				 : ctl_ops[req->op].fn(a, c, req, &body);
 	if (status != MUX_OK)
 		buf_reset(&body);
-	log_debug("ctl %u op %u: %d", req->id, req->op, status);
-	if (mux_put_ctl_resp(conn_out(a), req->id, status,
-			     buf_used(&body) ? buf_ptr(&body) : NULL, buf_used(&body)))
-		log_msg("queue full: CTL_RESP %u dropped", req->id);
+	log_debug("%s: ctl %u op %u: %d", c->name, req->id, req->op, status);
+	if (mux_put_ctl_resp(&c->out, req->id, status, buf_used(&body) ? buf_ptr(&body) : NULL,
+			     buf_used(&body)))
+		log_msg("%s: queue full: CTL_RESP %u dropped", c->name, req->id);
 }

@@ -1,4 +1,4 @@
-"""Shell ingress benchmark: wss -> hearthd -> relay -> agent -> pty, beside
+"""Shell ingress benchmark: wss -> hearthd -> agent (direct stream) -> pty, beside
 OpenSSH on loopback in the same run.
 
   host path   hearthd --engine host: the agent is a host process, so the

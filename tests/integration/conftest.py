@@ -5,10 +5,13 @@ binaries are; every helper here has a deadline and cleans up after itself.
 """
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -55,6 +58,52 @@ def stop_process(p, timeout=5):
         except subprocess.TimeoutExpired:
             p.kill()
     return p.wait(timeout)
+
+
+class PtyBridge:
+    """A socket pair joined to a pty master by two threads, so an Agent (it
+    speaks over a socket) can drive hearth-agent serving the pty's slave as
+    its device. stop() ends the threads; the master stays the caller's (closing
+    it is the device's hangup)."""
+
+    def __init__(self, master):
+        self.sock, self._peer = socket.socketpair()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._pump, daemon=True,
+                             args=(master, lambda n: os.read(master, n), self._peer.sendall)),
+            threading.Thread(target=self._pump, daemon=True,
+                             args=(self._peer, self._peer.recv,
+                                   lambda b: os.write(master, b) and None))]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, src, src_read, dst_write):
+        # select with a timeout: a thread blocked in read() would keep the
+        # master open after os.close, and the pty would never hang up
+        while not self._stop.is_set():
+            try:
+                if not select.select([src], [], [], 0.1)[0]:
+                    continue
+                data = src_read(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            try:
+                dst_write(data)
+            except OSError:
+                break
+
+    def stop(self, timeout=5):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def close(self):
+        self.stop()
+        self.sock.close()
+        self._peer.close()
 
 
 class AgentProcess:

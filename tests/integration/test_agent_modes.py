@@ -9,7 +9,6 @@ import socket
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 import tty
 
@@ -18,7 +17,7 @@ import pytest
 from agentproto import (
     CTL_ENTROPY, CTL_HOSTNAME, CTL_TIME, E_LIMIT, E_PERM, E_PROTO, Agent,
     CtlFailed, OpenFailed, str16)
-from conftest import AgentProcess, hearth_bin, stop_process, wait_for
+from conftest import AgentProcess, PtyBridge, hearth_bin, stop_process, wait_for
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root (namespaces, setuid)")
@@ -141,30 +140,9 @@ def test_device_mode_on_a_pty(tmp_path):
     log = open(tmp_path / "agent.log", "wb")
     p = subprocess.Popen([hearth_bin("hearth-agent"), "--device", path, "--verbose"],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    s1, s2 = socket.socketpair()
-    # relay master <-> socket so the client can use a socket
-    def pump(src_read, dst_write, stop):
-        while not stop.is_set():
-            try:
-                data = src_read(65536)
-            except OSError:
-                break
-            if not data:
-                break
-            try:
-                dst_write(data)
-            except OSError:
-                break
-
-    stop = threading.Event()
-    t1 = threading.Thread(target=pump, args=(lambda n: os.read(master, n),
-                                             s2.sendall, stop), daemon=True)
-    t2 = threading.Thread(target=pump, args=(s2.recv, lambda b: os.write(master, b) and None,
-                                             stop), daemon=True)
-    t1.start()
-    t2.start()
+    bridge = PtyBridge(master)
     try:
-        a = Agent(s1)
+        a = Agent(bridge.sock)
         a.hello(timeout=10, retry=0.2)  # the agent may not have opened it yet
         how, value, out, err = a.run("printf 'a\\r\\nb\\0c'; exit 4", timeout=30)
         assert (how, value, out) == ("code", 4, b"a\r\nb\0c")
@@ -174,12 +152,11 @@ def test_device_mode_on_a_pty(tmp_path):
         assert a.violations == []
         a.close()
     finally:
-        stop.set()
+        bridge.close()
         stop_process(p)
         log.close()
         for fd in (master, slave):
             os.close(fd)
-        s2.close()
     text = (tmp_path / "agent.log").read_text(errors="replace")
     assert not re.search(r"Sanitizer|runtime error", text), text
 

@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from agentproto import Agent
-from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
+from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images
 from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
@@ -499,6 +499,28 @@ def test_compat_client_is_not_v1(env):
     run(go())
 
 
+def test_slow_compat_client_is_closed_1013(env):
+    """The compatible core has no `dropped` marker: a client that falls more
+    than its bound behind is closed with 1013 (PROTOCOL.md 2.2), and the
+    shell itself never waited for it (a v1 viewer sees the output to the end)."""
+    total = 16 * 1024 * 1024
+
+    async def go():
+        ws = await connect(env, v1=False, rcvbuf=16384)
+        slow = V1(ws)
+        init = await slow.text()
+        assert init["type"] == "session_init", init
+        h, _ = await hello(await connect(env))
+        await h.send({"type": "attach", "session_id": init["session_id"], "mode": "ro"})
+        assert (await h.text())["type"] == "attached"
+        await slow.send("head -c %d /dev/zero | tr '\\0' Z; echo; echo end-$((7*7))\n" % total)
+        await h.expect(rb"end-49", timeout=240)
+        # Only now does the slow client read: what was queued, then the close.
+        assert await slow.closed(timeout=120) == (1013, "viewer too slow")
+        assert slow.all.count(b"Z") < total
+    run(go(), timeout=400)
+
+
 def read_frame(s, buf):
     """One server frame from a raw TLS socket: (opcode, payload, rest of buf)."""
     while True:
@@ -566,45 +588,100 @@ def test_suspend_ends_shells(env):
     run(go(), timeout=180)
 
 
-def test_restart_closes_the_shells_the_old_hearthd_left(tmp_path):
-    """kill -9 of hearthd leaves its shells as orphan channels in the agent;
-    the next hearthd's first link to the VM closes them, so their processes
-    end instead of living on in the guest."""
+async def open_shell_then_kill(e):
+    """Open a shell, learn its pid, kill -9 hearthd; the pid."""
+    ws, c, sid = await open_shell(e)
+    await c.send("echo pid-$$-saved\n")
+    pid = (await c.expect(rb"pid-(\d+)-saved\r")).group(1).decode()
+    e.hd.kill9()
+    return pid
+
+
+async def fresh_shell(e, then=None):
+    """A new shell answers (then `then(c)`) and exits cleanly."""
+    ws, c, sid = await open_shell(e)
+    await c.send("echo fresh\n")
+    await c.expect(rb"fresh\r")
+    if then:
+        await then(c)
+    await c.send("exit\n")
+    assert await c.closed() == (1000, "shell exited")
+
+
+def test_a_dead_hearthds_shells_end_with_it(tmp_path):
+    """hearthd reaches the agent on its direct stream (PROTOCOL.md 1.9), not
+    through the keeper's relay: kill -9 of hearthd closes that stream, and the
+    agent ends the shells opened on it at once, with no hearthd running (on
+    the relay they would live on as orphans). A new hearthd serves new shells."""
     hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:
         hd.wait_ingress()
         e = Env(hd, hd.ingress_port, hd.run_running(BOOT)["microvmId"])
-        sock = os.path.join(hd.state_dir, "vms", e.vm_id, "agent.sock")
+        vmdir = os.path.join(hd.state_dir, "vms", e.vm_id)
+        assert os.path.exists(os.path.join(vmdir, "run", "direct.sock"))
 
-        def hearthd_orphans():
-            with Agent.connect_unix(sock, timeout=10) as a:
-                a.hello(timeout=10)
-                return [c for c in a.list_channels() if 0x40000000 <= c["id"] <= 0x7fffffff]
-
-        async def open_then_kill():
-            ws, c, sid = await open_shell(e)
-            await c.send("echo pid-$$-saved\n")
-            pid = (await c.expect(rb"pid-(\d+)-saved\r")).group(1).decode()
-            hd.kill9()
-            return pid
-        pid = run(open_then_kill())
-        orphans = hearthd_orphans()
-        assert [o["pid"] for o in orphans] == [int(pid)], orphans
+        pid = run(open_shell_then_kill(e))
+        # Ask through the keeper's relay, which outlives hearthd.
+        with Agent.connect_unix(os.path.join(vmdir, "agent.sock"), timeout=10) as a:
+            a.hello(timeout=10)
+            assert not [c for c in a.list_channels() if c["pid"] == int(pid)]
+            deadline = time.monotonic() + 30
+            while a.run("kill -0 %s" % pid, timeout=30)[1] == 0:
+                assert time.monotonic() < deadline, "shell %s outlived hearthd" % pid
+                time.sleep(0.2)
         hd.start()
         hd.wait_ingress()
 
-        async def new_shell():
-            ws, c, sid = await open_shell(e)
-            await c.send("echo fresh\n")
-            await c.expect(rb"fresh\r")
+        run(fresh_shell(e))
+    finally:
+        hd.close()
+
+
+
+OLD_AGENT = """#!/bin/bash
+# hearth-agent as built before the direct stream: no --direct-listen.
+a=()
+while (($#)); do
+    if [ "$1" = --direct-listen ]; then shift 2; continue; fi
+    a+=("$1"); shift
+done
+exec %s "${a[@]}"
+"""
+
+
+def test_without_a_direct_stream_hearthd_uses_the_relay(tmp_path):
+    """An agent that does not announce the direct stream (HELLO flag 0x0002),
+    as one from an older image: the keeper removes the direct socket and
+    hearthd goes through the relay, where a dead hearthd's shells stay as
+    orphans until the next hearthd's link closes them (PROTOCOL.md 2.3)."""
+    agent = tmp_path / "old-agent"
+    agent.write_text(OLD_AGENT % os.path.join(BUILD, "bin", "hearth-agent"))
+    agent.chmod(0o755)
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--engine", "host"], env={"HEARTH_HOST_AGENT": str(agent)}).start()
+    try:
+        hd.wait_ingress()
+        e = Env(hd, hd.ingress_port, hd.run_running(BOOT)["microvmId"])
+        vmdir = os.path.join(hd.state_dir, "vms", e.vm_id)
+        assert not os.path.exists(os.path.join(vmdir, "run", "direct.sock"))
+
+        def hearthd_orphans():
+            with Agent.connect_unix(os.path.join(vmdir, "agent.sock"), timeout=10) as a:
+                a.hello(timeout=10)
+                return [c for c in a.list_channels() if 0x40000000 <= c["id"] <= 0x7fffffff]
+
+        pid = run(open_shell_then_kill(e))
+        assert [o["pid"] for o in hearthd_orphans()] == [int(pid)]
+        hd.start()
+        hd.wait_ingress()
+
+        async def orphans_reaped(c):
             deadline = time.monotonic() + 30
             while hearthd_orphans():
                 assert time.monotonic() < deadline, hearthd_orphans()
                 await asyncio.sleep(0.2)
             await c.send("kill -0 %s 2>/dev/null && echo old-alive || echo old-gone\n" % pid)
             await c.expect(rb"old-gone\r")
-            await c.send("exit\n")
-            assert await c.closed() == (1000, "shell exited")
-        run(new_shell())
+        run(fresh_shell(e, orphans_reaped))
     finally:
         hd.close()
