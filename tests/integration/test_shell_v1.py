@@ -638,6 +638,41 @@ def test_a_dead_hearthds_shells_end_with_it(tmp_path):
 
 
 
+def test_idle_timer_with_the_direct_link(tmp_path):
+    """hearthd's link to the agent stays open while the VM runs: traffic on it
+    keeps the VM awake, an idle open link does not, and after the idle
+    suspend the next shell resumes the VM on a new link."""
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
+    try:
+        hd.wait_ingress()
+        e = Env(hd, hd.ingress_port, hd.run_running(
+            BOOT, idlePolicy={"maxIdleDurationSeconds": 3, "suspendedDurationSeconds": 600,
+                              "autoResumeEnabled": True})["microvmId"])
+
+        async def busy_then_exit():
+            ws, c, sid = await open_shell(e)
+            end = time.monotonic() + 8
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+                await c.send("echo tick-%d-$((%d+1))\n" % (n, n))
+                await c.expect(("tick-%d-%d" % (n, n + 1)).encode())
+                st, _, doc = await asyncio.get_event_loop().run_in_executor(
+                    None, hd.get, e.vm_id)
+                assert doc["state"] == "RUNNING", doc
+                await asyncio.sleep(0.5)
+            await c.send("exit\n")
+            assert await c.closed() == (1000, "shell exited")
+        run(busy_then_exit(), timeout=120)
+        doc = hd.wait_state(e.vm_id, ("SUSPENDED", "TERMINATED"), 120)
+        assert doc["state"] == "SUSPENDED" and "without endpoint traffic" in doc["stateReason"], doc
+        run(fresh_shell(e), timeout=240)
+        assert hd.get(e.vm_id)[2]["state"] == "RUNNING"
+    finally:
+        hd.close()
+
+
 OLD_AGENT = """#!/bin/bash
 # hearth-agent as built before the direct stream: no --direct-listen.
 a=()
