@@ -64,7 +64,9 @@ def connect(env, v1=True, rcvbuf=None):
         s.settimeout(WAIT)
         s.connect(("127.0.0.1", env.iport))
         s.setblocking(False)
-        kw = dict(sock=s, max_queue=1, read_limit=rcvbuf)
+        # No keepalive PINGs: a client that stops reading never sees the PONG,
+        # and websockets would fail the connection itself (1006) after 40 s.
+        kw = dict(sock=s, max_queue=1, read_limit=rcvbuf, ping_interval=None)
     return websockets.connect(uri, ssl=ssl_ctx(env), server_hostname="localhost",
                               subprotocols=protos, open_timeout=WAIT, close_timeout=5,
                               max_size=None, **kw)
