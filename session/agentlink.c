@@ -347,7 +347,10 @@ struct agentlink_chan *agentlink_open(struct hearthd *hd, const char *vm_id,
 		return NULL;
 	}
 	struct agentlink_chan *c = NULL;
-	if (al_live_chans(l) >= AGENTLINK_MAX_CHANS) {
+	/* Before the link connects it is not known which stream it gets: a burst
+	 * then may pass the relay's limit (only VMs from older snapshots use it). */
+	int relay = l->st != AL_WAIT_VM && !l->direct;
+	if (al_live_chans(l) >= (relay ? AGENTLINK_MAX_CHANS : AGENTLINK_MAX_CHANS_DIRECT)) {
 		snprintf(err, errlen, "too many channels to this microVM");
 		goto fail;
 	}

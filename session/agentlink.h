@@ -54,7 +54,11 @@
 #include "protocol/mux.h"
 #include "session/hearthd.h"
 
-#define AGENTLINK_MAX_CHANS 60                   /* open channels per VM */
+/* Open channels per VM. Through the relay, their windows together must stay
+ * below what it buffers for one client (1.8); the direct stream has no such
+ * bound (the agent holds its own output back), only hearthd's memory. */
+#define AGENTLINK_MAX_CHANS 60
+#define AGENTLINK_MAX_CHANS_DIRECT 256
 #define AGENTLINK_WINDOW_MAX (256u * 1024)       /* largest window a channel may grant */
 #define AGENTLINK_OUT_MAX (1024u * 1024)         /* frames queued to the agent */
 #define AGENTLINK_CTL_RESERVE (64u * 1024)       /* of which DATA may not use */

@@ -686,6 +686,59 @@ exec %s "${a[@]}"
 """
 
 
+async def exec_cat(e):
+    """A v1 exec of `cat` holding its stdin open: one agent channel."""
+    ws = await connect(e)
+    c, _ = await hello(ws)
+    await c.send({"type": "exec", "argv": ["cat"], "stdin": True})
+    return c
+
+
+@pytest.mark.parametrize("direct,limit", [(True, 256), (False, 60)])
+def test_channels_per_vm_limit(tmp_path, direct, limit):
+    """A VM's agent link takes 256 channels on the direct stream and 60
+    through the relay (an agent without the stream); the next one gets
+    AgentUnavailable and close 1011, and a freed channel can be used again.
+    Execs of cat on the host engine keep hundreds of channels cheap."""
+    env = {}
+    if not direct:
+        agent = tmp_path / "old-agent"
+        agent.write_text(OLD_AGENT % os.path.join(BUILD, "bin", "hearth-agent"))
+        agent.chmod(0o755)
+        env["HEARTH_HOST_AGENT"] = str(agent)
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--engine", "host"], env=env).start()
+    try:
+        hd.wait_ingress()
+        e = Env(hd, hd.ingress_port, hd.run_running(BOOT)["microvmId"])
+        assert os.path.exists(os.path.join(hd.state_dir, "vms", e.vm_id, "run",
+                                           "direct.sock")) == direct
+
+        async def go():
+            held = [await exec_cat(e)]
+            assert (await held[0].text())["type"] == "exec_started"
+            while len(held) < limit:
+                more = await asyncio.gather(*[exec_cat(e) for _ in
+                                              range(min(32, limit - len(held)))])
+                for c in more:
+                    st = await c.text()
+                    assert st["type"] == "exec_started", (len(held), st)
+                held += more
+            over = await exec_cat(e)
+            err = await over.text()
+            assert err["type"] == "error" and err["code"] == "AgentUnavailable", err
+            assert (await over.closed())[0] == 1011
+            await held[-1].send({"type": "eof"})
+            assert await held.pop().closed() == (1000, "exec finished")
+            again = await exec_cat(e)
+            assert (await again.text())["type"] == "exec_started"
+            for c in held + [again]:
+                await c.ws.close()
+        run(go(), timeout=600)
+    finally:
+        hd.close()
+
+
 def test_without_a_direct_stream_hearthd_uses_the_relay(tmp_path):
     """An agent that does not announce the direct stream (HELLO flag 0x0002),
     as one from an older image: the keeper removes the direct socket and
