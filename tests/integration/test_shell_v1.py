@@ -64,9 +64,10 @@ def connect(env, v1=True, rcvbuf=None):
         s.settimeout(WAIT)
         s.connect(("127.0.0.1", env.iport))
         s.setblocking(False)
-        # No keepalive PINGs: a client that stops reading never sees the PONG,
-        # and websockets would fail the connection itself (1006) after 40 s.
-        kw = dict(sock=s, max_queue=1, read_limit=rcvbuf, ping_interval=None)
+        # Keepalive PINGs feed hearthd's 60 s idle close (2.3), but a client
+        # that stops reading gets their PONG only after what it has not read:
+        # never time out on it (websockets would fail the connection, 1006).
+        kw = dict(sock=s, max_queue=1, read_limit=rcvbuf, ping_interval=10, ping_timeout=None)
     return websockets.connect(uri, ssl=ssl_ctx(env), server_hostname="localhost",
                               subprotocols=protos, open_timeout=WAIT, close_timeout=5,
                               max_size=None, **kw)
