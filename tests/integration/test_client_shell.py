@@ -26,6 +26,7 @@ import websockets
 
 from conftest import hearth_bin, wait_for
 from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_images
+import tmuxterm
 
 HEARTH = hearth_bin("hearth")
 pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
@@ -96,48 +97,34 @@ def port_open(port):
         return False
 
 
-class Tmux:
-    def __init__(self, tmp_path, environ):
-        self.sock = str(tmp_path / "tmux.sock")
-        self.status_file = str(tmp_path / "status")
-        self.environ = environ
-
-    def run(self, *args, check=True):
-        return subprocess.run(["tmux", "-S", self.sock] + list(args), check=check,
-                              capture_output=True, text=True, timeout=10, env=self.environ)
+class Tmux(tmuxterm.Tmux):
+    """The client restarted in one pane (respawn-pane), the screen with scrollback."""
 
     def start_client(self, args, w=100, h=30):
         if os.path.exists(self.status_file):
             os.unlink(self.status_file)
         cmd = "%s %s; echo $? > %s" % (HEARTH, args, self.status_file)
         if not hasattr(self, "started"):
-            self.run("new-session", "-d", "-s", "t", "-x", str(w), "-y", str(h), "sh", "-c", cmd)
-            self.run("set-option", "-t", "t", "remain-on-exit", "on")
+            self.run("new-session", "-d", "-s", self.session, "-x", str(w), "-y", str(h),
+                     "sh", "-c", cmd)
+            self.run("set-option", "-t", self.session, "remain-on-exit", "on")
             self.started = True
         else:
-            self.run("respawn-pane", "-k", "-t", "t", "sh", "-c", cmd)
-
-    def keys(self, *k):
-        self.run("send-keys", "-t", "t", *k)
+            self.run("respawn-pane", "-k", "-t", self.session, "sh", "-c", cmd)
 
     def screen(self):
-        return self.run("capture-pane", "-p", "-S", "-200", "-t", "t").stdout
+        return self.run("capture-pane", "-p", "-S", "-200", "-t", self.session).stdout
 
     def wait(self, text, timeout=WAIT):
         return wait_for(lambda: text in self.screen(), timeout, repr(text))
 
     def wait_exit(self, timeout=WAIT):
-        read = lambda: open(self.status_file).read().strip() if os.path.exists(
-            self.status_file) else ""
-        return int(wait_for(read, timeout, "the client to exit"))
-
-    def kill(self):
-        self.run("kill-server", check=False)
+        return super().wait_exit(timeout)
 
 
 @pytest.fixture
 def tmux(tmp_path, env):
-    t = Tmux(tmp_path, env.environ)
+    t = Tmux(tmp_path, environ=env.environ)
     yield t
     t.kill()
 

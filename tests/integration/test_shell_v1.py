@@ -687,6 +687,14 @@ exec %s "${a[@]}"
 """
 
 
+def old_agent(tmp_path):
+    """OLD_AGENT written to tmp_path, for HEARTH_HOST_AGENT."""
+    agent = tmp_path / "old-agent"
+    agent.write_text(OLD_AGENT % os.path.join(BUILD, "bin", "hearth-agent"))
+    agent.chmod(0o755)
+    return str(agent)
+
+
 async def exec_cat(e):
     """A v1 exec of `cat` holding its stdin open: one agent channel."""
     ws = await connect(e)
@@ -703,10 +711,7 @@ def test_channels_per_vm_limit(tmp_path, direct, limit):
     Execs of cat on the host engine keep hundreds of channels cheap."""
     env = {}
     if not direct:
-        agent = tmp_path / "old-agent"
-        agent.write_text(OLD_AGENT % os.path.join(BUILD, "bin", "hearth-agent"))
-        agent.chmod(0o755)
-        env["HEARTH_HOST_AGENT"] = str(agent)
+        env["HEARTH_HOST_AGENT"] = old_agent(tmp_path)
     hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
                  extra=["--engine", "host"], env=env).start()
     try:
@@ -745,11 +750,9 @@ def test_without_a_direct_stream_hearthd_uses_the_relay(tmp_path):
     as one from an older image: the keeper removes the direct socket and
     hearthd goes through the relay, where a dead hearthd's shells stay as
     orphans until the next hearthd's link closes them (PROTOCOL.md 2.3)."""
-    agent = tmp_path / "old-agent"
-    agent.write_text(OLD_AGENT % os.path.join(BUILD, "bin", "hearth-agent"))
-    agent.chmod(0o755)
     hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
-                 extra=["--engine", "host"], env={"HEARTH_HOST_AGENT": str(agent)}).start()
+                 extra=["--engine", "host"],
+                 env={"HEARTH_HOST_AGENT": old_agent(tmp_path)}).start()
     try:
         hd.wait_ingress()
         e = Env(hd, hd.ingress_port, hd.run_running(BOOT)["microvmId"])

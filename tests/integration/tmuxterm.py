@@ -9,15 +9,17 @@ from conftest import wait_for
 
 
 class Tmux:
-    def __init__(self, tmp_path, name="t"):
+    def __init__(self, tmp_path, name="t", environ=None):
+        """environ: the tmux server's environment (the programs inherit it)."""
         self.sock = str(tmp_path / ("tmux-%s.sock" % name))
         self.session = name
         self.status_file = self.sock + ".status"
         self.stty_file = self.sock + ".stty"
+        self.environ = environ
 
     def run(self, *args, check=True):
         return subprocess.run(["tmux", "-S", self.sock] + list(args), check=check,
-                              capture_output=True, text=True, timeout=10)
+                              capture_output=True, text=True, timeout=10, env=self.environ)
 
     def start(self, cmd, env=None, w=80, h=24):
         """Run `cmd` (a shell command line) in a w x h terminal; afterwards
