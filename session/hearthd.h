@@ -28,7 +28,6 @@ struct hd_config {
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
-	int64_t time_scale;    /* test only: policy seconds are this many milliseconds */
 	int verbose;
 };
 

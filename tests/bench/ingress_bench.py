@@ -148,6 +148,24 @@ async def many_shells(t, shells, timeout=600):
     return sum(res), dropped, open_s, lat
 
 
+def cpu_idle_note():
+    """How idle CPUs wait on this machine: every hop of a round trip wakes a
+    process, and waking one on a halted CPU costs an IPI (on a VM, an exit to
+    the hypervisor), so the figures depend on it. Printed with them."""
+    def read(p):
+        try:
+            with open(p) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+    drv = read("/sys/devices/system/cpu/cpuidle/current_driver") or "none"
+    note = "cpuidle driver %s" % drv
+    poll = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    if poll is not None:
+        note += ", guest_halt_poll_ns=%s%s" % (poll, " (halt polling off)" if poll == "0" else "")
+    return "%s; %d CPUs" % (note, os.cpu_count() or 0)
+
+
 def med(xs):
     return statistics.median(xs) if xs else -1
 
@@ -208,6 +226,7 @@ def main():
         ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
         print("\nshell ingress vs %s on loopback, same run, median of %d repetitions" %
               (ver, REPEAT))
+        print("machine: %s" % cpu_idle_note())
         print("round trip: single-byte echoes through a raw pty running cat (host path %d, "
               "VM path %d); bulk: head -c /dev/zero, first byte to end, MB = 10^6 bytes\n" %
               (N, VM_N))

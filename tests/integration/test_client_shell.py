@@ -364,3 +364,30 @@ def test_exec_usage(env):
     assert r.returncode == 2 and "want a command" in r.stderr
     r = env.hearth("exec", env.vm_id, "-c", "true", "--", "true", text=True)
     assert r.returncode == 2
+
+
+# ---- last in the module: it restarts hearthd ----
+
+def test_reconnect_mints_a_new_token_when_the_cached_one_is_refused(v1, tmux):
+    """hearthd restarted with a new installation key, as an operator revoking every
+    token would: the client's cached shell token is refused (HTTP 403), so it mints a
+    new one and gets as far as the session, which ended with the old hearthd. Without
+    the re-mint it would stop at the refusal."""
+    tmux.start_client("shell " + v1.vm_id)
+    tmux.wait("~#", 60)
+    tmux.keys("echo up-$((2*21))", "Enter")
+    tmux.wait("up-42")
+    v1.hd.stop()
+    tmux.wait("reconnecting", 60)
+    os.unlink(os.path.join(v1.hd.state_dir, "token.key"))
+    v1.hd.start()
+    v1.hd.wait_ingress()
+    assert tmux.wait_exit(90) != 0
+    screen = tmux.screen()
+    assert "the shell ended while disconnected" in screen, screen
+    assert "HTTP 403" not in screen and "HTTP 401" not in screen, screen
+    # The VM is still there, and a new shell (with a new token) works.
+    tmux.start_client("shell " + v1.vm_id)
+    tmux.wait("~#", 60)
+    tmux.keys("exit 3", "Enter")
+    assert tmux.wait_exit() == 3

@@ -329,6 +329,32 @@ def test_keep_alive(env):
         c.close()
 
 
+
+def test_idle_kept_alive_connection_ends_after_60s(env):
+    """A kept-alive connection with no request in flight ends after 60 s (PROXY_IDLE_MS,
+    PROTOCOL.md 3); one whose response is still coming, however slowly, does not."""
+    gate = int.from_bytes(os.urandom(3), "big") + 1
+    idle, busy = Conn(env), Conn(env)
+    try:
+        for c in (idle, busy):
+            c.send(request(env, "/"))
+            assert c.response()[2] == b"hello from port 8080\n"
+        # busy: then a response in flight that sends nothing after its first event until
+        # the gate opens, past the moment its idle timer (from the first response) fires.
+        busy.send(request(env, "/sse?n=2&gate=%d" % gate))
+        busy.until(rb"HTTP/1\.1 200 .*?\r\n\r\n.*?data: event 0\n\n")
+        assert not idle.closed(timeout=45), "closed well before 60 s"
+        assert idle.closed(timeout=60), "still open long after 60 s idle"
+        st, _, body = one(env, "/sse-next?g=%d&i=1" % gate)
+        assert st == 200, body
+        busy.until(rb"data: event 1\n\n")
+        busy.until(rb"\r\n0\r\n\r\n")
+        busy.send(request(env, "/"))
+        assert busy.response()[2] == b"hello from port 8080\n"
+    finally:
+        idle.close()
+        busy.close()
+
 def test_framing_the_proxy_cannot_follow_ends_the_connection(env):
     # A body delimited by the end of the application's connection: delivered whole, then
     # the client connection ends too.

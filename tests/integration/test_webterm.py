@@ -173,6 +173,42 @@ def test_missing_files_disable_the_page(tmp_path):
         hd.close()
 
 
+
+def test_reply_not_taken_within_60s_is_dropped(env):
+    """A client that asks for xterm.js and does not read: hearthd gives a reply 60 s
+    (WEBTERM_SEND_S) and then drops the connection, so a stalled client holds no
+    connection and no buffer for long."""
+    total = len(built("xterm.js"))
+    ctx = ssl.create_default_context(cafile=env.ca)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Before connect: a small window, and a small MSS, which is what sizes hearthd's
+    # send buffer (a loopback MSS of 64 KiB would let it take the whole file at once).
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    raw.settimeout(WAIT)
+    raw.connect(("127.0.0.1", env.iport))
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"GET /xterm.js HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % env.iport)
+        time.sleep(70)
+        data = b""
+        deadline = time.monotonic() + WAIT
+        try:
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ssl.SSLError, ConnectionError):
+            pass  # a reset after what was buffered: dropped all the same
+        else:
+            assert time.monotonic() < deadline, "still open after 60 s unread"
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    assert 0 < len(body) < total, (len(body), total)
+    # Other clients were served meanwhile and still are.
+    st, _, body = request(env, "GET", "/xterm.js")
+    assert st == 200 and len(body) == total
+
 # ---- the page in chromium ----
 
 
