@@ -57,13 +57,17 @@ include protocol/module.mk
 .PHONY: all build deps check bench fuzz shell clean
 # Keep intermediate objects: deleting them makes every run relink.
 .SECONDARY:
-all: deps build
+# deps must finish before anything compiles, also under -j: a sub-make builds
+# only after the packages are in place (it shares the jobserver).
+all: deps
+	@$(MAKE) --no-print-directory build
 build: $(BINS) $(EXTRA_ALL)
 
 deps:
 	@bash mk/deps.sh
 
-check: all $(UNIT_TESTS) $(CHECK_DEPS)
+check: all
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(CHECK_DEPS)
 	@bash tests/run.sh
 
 shell: all

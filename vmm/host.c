@@ -16,7 +16,7 @@
  *    nobody pushes a hostname or the time into it.
  *
  * The agent binary is $HEARTH_HOST_AGENT, else hearth-agent next to the
- * running executable; it serves one host on <run_dir>/agent.sock (the
+ * running executable (its shells: $HEARTH_HOST_SHELL, else the user's); it serves one host on <run_dir>/agent.sock (the
  * keeper's stream) and the direct stream on <run_dir>/VM_DIRECT_SOCK.
  */
 #include <errno.h>
@@ -175,7 +175,14 @@ static int host_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 		free(vm);
 		return -1;
 	}
-	char *argv[] = { agent, "--listen", listen, "--direct-listen", direct, NULL };
+	/* $HEARTH_HOST_SHELL: the agent's shells run it instead of the host
+	 * user's login shell, whose dotfiles tests and benchmarks cannot control. */
+	const char *shell = getenv("HEARTH_HOST_SHELL");
+	char *argv[] = { agent, "--listen", listen, "--direct-listen", direct, NULL, NULL, NULL };
+	if (shell && *shell) {
+		argv[5] = "--shell";
+		argv[6] = (char *)shell;
+	}
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			 "HOME=/root", "TERM=xterm-256color", NULL };
 	if (proc_spawn(&vm->agent, argv, envp, &vm->dirfd, 1, log, e, sizeof e) < 0) {

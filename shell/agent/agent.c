@@ -95,6 +95,8 @@ static void agent_usage(FILE *f)
 		   "  --direct PATH       serve the direct stream on a character device\n"
 		   "  --direct-listen unix:PATH\n"
 		   "                      serve the direct stream on a unix socket\n"
+		   "  --shell PATH        the shell of pty channels that name none, for\n"
+		   "                      every user, instead of the one in /etc/passwd\n"
 		   "  -v, --verbose       log protocol events to stderr\n"
 		   "  --version           print the version\n");
 }
@@ -121,6 +123,7 @@ static int agent_options(struct agent *a, int argc, char **argv, const char *lis
 		{ "listen", required_argument, NULL, 'l' },
 		{ "direct", required_argument, NULL, 'D' },
 		{ "direct-listen", required_argument, NULL, 'L' },
+		{ "shell", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -144,6 +147,12 @@ static int agent_options(struct agent *a, int argc, char **argv, const char *lis
 		case 'L':
 			if ((listen[CONN_DIRECT] = agent_unix_path("--direct-listen", optarg)) == NULL)
 				return -1;
+			break;
+		case 'S':
+			if (spawn_set_default_shell(optarg) != 0) {
+				fprintf(stderr, "hearth-agent: --shell wants an absolute path\n");
+				return -1;
+			}
 			break;
 		case 'v':
 			a->verbose = 1;

@@ -256,6 +256,9 @@ struct spawn_req {
 };
 int spawn_prepare(struct spawn_req *r, const struct mux_open *o, const char *term, char *err,
 		  size_t errlen);
+/* --shell: the shell of pty channels that name none, for every user, in
+ * place of /etc/passwd's. An absolute path; -1 if not one or too long. */
+int spawn_set_default_shell(const char *path);
 int spawn_add_arg(struct spawn_req *r, unsigned idx, const char *s, size_t n);
 int spawn_set_env(struct spawn_req *r, const char *s, size_t n);
 void spawn_free(struct spawn_req *r);

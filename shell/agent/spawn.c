@@ -83,6 +83,19 @@ static int spawn_copy_str(char *dst, size_t cap, struct mux_str s)
 	return MUX_OK;
 }
 
+/* Set once from --shell before the event loop; empty: /etc/passwd's. */
+static char spawn_default_shell[512];
+
+int spawn_set_default_shell(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (path[0] != '/' || n >= sizeof(spawn_default_shell))
+		return -1;
+	memcpy(spawn_default_shell, path, n + 1);
+	return 0;
+}
+
 /* Who the child runs as, and the defaults that follow from it. */
 static int spawn_user(struct spawn_req *r, const struct mux_open *o, char *err, size_t errlen)
 {
@@ -111,7 +124,8 @@ static int spawn_user(struct spawn_req *r, const struct mux_open *o, char *err, 
 	}
 	snprintf(r->user, sizeof(r->user), "%s", pw.name);
 	snprintf(r->home, sizeof(r->home), "%s", pw.home[0] ? pw.home : "/");
-	snprintf(r->shell, sizeof(r->shell), "%s", pw.shell);
+	snprintf(r->shell, sizeof(r->shell), "%s",
+		 spawn_default_shell[0] ? spawn_default_shell : pw.shell);
 	r->uid = pw.uid;
 	r->gid = pw.gid;
 	if (r->change_user)

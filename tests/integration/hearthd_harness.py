@@ -17,6 +17,8 @@ BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
 HEARTHD = os.path.join(BUILD, "bin", "hearthd")
 API = "/2025-09-09"
 # The built busybox guest image (make), for tests that run real VMs.
+# What the host engine's shells run (see the script): never the host's dotfiles.
+HOST_SHELL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host-shell")
 REAL_BUSYBOX = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")),
                             "busybox", "image.json")
 
@@ -125,7 +127,7 @@ class Hearthd:
         else:
             self.ingress_port = int(self.extra[self.extra.index("--ingress-listen") + 1]
                                     .rsplit(":", 1)[1])
-        self.env = dict(os.environ, **(env or {}))
+        self.env = dict(os.environ, HEARTH_HOST_SHELL=HOST_SHELL, **(env or {}))
         self.proc = None
         self.log_path = os.path.join(os.path.dirname(state_dir.rstrip("/")) or ".",
                                      "hearthd-%d.log" % self.port)

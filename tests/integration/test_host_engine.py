@@ -10,10 +10,10 @@ import time
 
 
 from agentproto import Agent
-from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images
+from hearthd_harness import BUILD, HOST_SHELL, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images
 
 HEARTH_VM = os.path.join(BUILD, "bin", "hearth-vm")
-ENV = dict(os.environ, HEARTH_ENGINE="host")
+ENV = dict(os.environ, HEARTH_ENGINE="host", HEARTH_HOST_SHELL=HOST_SHELL)
 
 
 def vm_tool(args, stdin, timeout=60):

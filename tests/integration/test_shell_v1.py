@@ -83,10 +83,14 @@ class V1:
 
     async def recv_one(self, deadline):
         left = deadline - time.monotonic()
-        if left <= 0:
+        try:
+            if left <= 0:
+                raise asyncio.TimeoutError()
+            m = await asyncio.wait_for(self.ws.recv(), left)
+        except asyncio.TimeoutError:
+            # Say what did arrive: a bare TimeoutError tells nothing.
             raise AssertionError("timed out; output %r texts %r" % (bytes(self.all[-2000:]),
-                                                                   self.texts))
-        m = await asyncio.wait_for(self.ws.recv(), left)
+                                                                   self.texts)) from None
         if isinstance(m, bytes):
             self.out += m
             self.all += m
