@@ -274,3 +274,30 @@ def test_user_lookup_without_nss(tmp_path):
         srv.stop()
         os.rmdir(home)
     assert srv.reports == []
+
+
+def test_shell_option_replaces_the_login_shell(tmp_path):
+    """--shell: a pty channel that names no shell runs it, login or not (for
+    every user, in place of /etc/passwd's); one that names a shell keeps its
+    own. A relative path is a usage error."""
+    sh = tmp_path / "my-shell"
+    sh.write_text("#!/bin/sh\necho \"my-shell $0 $$\"\nexec /bin/sh\n")
+    sh.chmod(0o755)
+    srv = AgentProcess(args=["--shell", str(sh)])
+    a = srv.connect()
+    for login in (False, True):
+        c = a.open_shell(login=login)
+        c.read_until(b"my-shell " + str(sh).encode())  # a script's $0 is its path
+        c.send(b"echo SHELL=$SHELL\n")
+        c.read_until(b"SHELL=" + str(sh).encode())
+        c.close()
+    c = a.open_shell(shell="/bin/sh")
+    c.send(b"echo own-$0\n")
+    c.read_until(b"own-/bin/sh")
+    c.close()
+    a.close()
+    srv.stop()
+    assert srv.reports == []
+    r = subprocess.run([hearth_bin("hearth-agent"), "--listen", "unix:" + str(tmp_path / "s"),
+                        "--shell", "sh"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "--shell wants an absolute path" in r.stderr
