@@ -1,13 +1,15 @@
 # shellcheck shell=bash
 # tests/bench/agent.sh - sourced by benchmarks: hearth-agent listening on a
 # unix socket in a private directory.
-#   agent_start BIN DIR   starts `BIN --listen unix:DIR/agent.sock`; sets
+#   agent_start BIN DIR   starts `BIN --listen unix:DIR/agent.sock --shell
+#                         tests/integration/host-shell`; sets
 #                         AGENT_PID and AGENT_SOCK once the socket exists
 #   agent_stop            stops it (safe to call twice)
 #   agent_cpu_ticks       user+system clock ticks the agent has used so far
 
 AGENT_PID=
 AGENT_SOCK=
+AGENT_HOST_SHELL=$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration" && pwd)/host-shell
 
 agent_start() {
 	local bin=$1 dir=$2
@@ -17,7 +19,8 @@ agent_start() {
 	fi
 	mkdir -p "$dir"
 	AGENT_SOCK=$dir/agent.sock
-	"$bin" --listen "unix:$AGENT_SOCK" 2>>"$dir/agent.log" &
+	# The suite's shell, not the host user's login shell and dotfiles.
+	"$bin" --listen "unix:$AGENT_SOCK" --shell "$AGENT_HOST_SHELL" 2>>"$dir/agent.log" &
 	AGENT_PID=$!
 	for _ in $(seq 100); do
 		[ -S "$AGENT_SOCK" ] && return 0

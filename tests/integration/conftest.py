@@ -18,6 +18,9 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("HEARTH_BUILD", os.path.join(HERE, "..", "..", "build"))
+# The shell a test's agent runs where a channel names none (see the script):
+# never the host user's login shell and dotfiles, which the suite cannot control.
+HOST_SHELL = os.path.join(HERE, "host-shell")
 
 
 def hearth_bin(name):
@@ -110,16 +113,20 @@ class AgentProcess:
     """hearth-agent serving --listen unix:<dir>/agent.sock.
 
     prefix: a command to run it under (e.g. ['unshare', '--uts']);
-    sockdir: where the socket lives (default: a fresh temporary directory).
+    sockdir: where the socket lives (default: a fresh temporary directory);
+    args: more options;
+    shell: --shell, for channels that name none (None: /etc/passwd's).
     """
 
-    def __init__(self, prefix=(), args=(), sockdir=None, env=None):
+    def __init__(self, prefix=(), args=(), sockdir=None, env=None, shell=HOST_SHELL):
         self.dir = sockdir or tempfile.mkdtemp(prefix="hearth-agent-")
         self.sock = os.path.join(self.dir, "agent.sock")
         self.log_path = os.path.join(self.dir, "agent.log")
         self.log = open(self.log_path, "wb")
         cmd = list(prefix) + [hearth_bin("hearth-agent"), "--listen", "unix:" + self.sock,
                               "--verbose"] + list(args)
+        if shell:
+            cmd += ["--shell", shell]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10,

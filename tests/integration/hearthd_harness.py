@@ -13,12 +13,12 @@ import socket
 import subprocess
 import time
 
+from conftest import HOST_SHELL  # what the host engine's shells run
+
 BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
 HEARTHD = os.path.join(BUILD, "bin", "hearthd")
 API = "/2025-09-09"
 # The built busybox guest image (make), for tests that run real VMs.
-# What the host engine's shells run (see the script): never the host's dotfiles.
-HOST_SHELL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host-shell")
 REAL_BUSYBOX = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")),
                             "busybox", "image.json")
 

@@ -250,7 +250,7 @@ def test_user_lookup_without_nss(tmp_path):
     script = ("mount --bind %s/passwd /etc/passwd && mount --bind %s/group /etc/group && "
               'exec "$@"' % (tmp_path, tmp_path))
     srv = AgentProcess(prefix=["unshare", "--mount", "--propagation", "private",
-                               "sh", "-c", script, "sh"])
+                               "sh", "-c", script, "sh"], shell=None)
     try:
         a = srv.connect()
         how, value, out, err = a.run("id -u; id -g; id -G; echo $HOME $USER $SHELL; pwd",
@@ -283,7 +283,7 @@ def test_shell_option_replaces_the_login_shell(tmp_path):
     sh = tmp_path / "my-shell"
     sh.write_text("#!/bin/sh\necho \"my-shell $0 $$\"\nexec /bin/sh\n")
     sh.chmod(0o755)
-    srv = AgentProcess(args=["--shell", str(sh)])
+    srv = AgentProcess(shell=str(sh))
     a = srv.connect()
     for login in (False, True):
         c = a.open_shell(login=login)
