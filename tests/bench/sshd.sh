@@ -7,11 +7,17 @@
 #                    "${SSH[@]}" [more options] "$SSHD_DEST" COMMAND
 #   sshd_stop        stops the server (safe to call twice)
 # Every wait has a deadline; nothing here touches the system's own sshd config.
+# As root, sshd runs in a private mount namespace whose /etc/passwd gives the
+# user tests/integration/host-shell, the shell hearth's agent runs in the
+# benchmarks: both sides then run the same bash, without the host user's
+# dotfiles (bash reads ~/.bashrc under sshd even for `ssh host cmd`, and an rc
+# file that waits on a lock would stall every login).
 
 SSHD_PID=
 SSHD_PORT=
 SSH=()
 SSHD_DEST=
+SSHD_HOST_SHELL=$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration" && pwd)/host-shell
 
 sshd_free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -24,8 +30,15 @@ sshd_start() {
 	ssh-keygen -q -t ed25519 -N '' -C hearth-bench-host -f "$dir/host_ed25519" </dev/null || return 1
 	ssh-keygen -q -t ed25519 -N '' -C hearth-bench-client -f "$dir/client_ed25519" </dev/null || return 1
 	cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
-	# sshd's privilege separation needs this directory when run as root.
-	if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
+	local run=()
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -p /run/sshd # sshd's privilege separation needs it as root
+		awk -F: -v OFS=: -v u="$user" -v sh="$SSHD_HOST_SHELL" '$1 == u { $7 = sh } 1' \
+			/etc/passwd >"$dir/passwd" || return 1
+		# unshare and sh exec: $! stays sshd's pid.
+		run=(unshare --mount --propagation private
+			sh -c 'mount --bind "$0" /etc/passwd && exec "$@"' "$dir/passwd")
+	fi
 	for _ in 1 2 3 4 5; do
 		SSHD_PORT=$(sshd_free_port) || return 1
 		cat >"$dir/sshd_config" <<-EOF
@@ -45,7 +58,7 @@ sshd_start() {
 			UseDNS no
 			LogLevel ERROR
 		EOF
-		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+		"${run[@]}" /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!
 		SSH=(ssh -F /dev/null -p "$SSHD_PORT" -i "$dir/client_ed25519"
 			-o IdentitiesOnly=yes -o StrictHostKeyChecking=no
