@@ -1,19 +1,17 @@
 /*
- * hearthd.c - the hearth daemon: options, directories, the key, the store,
- * the lifecycle workers and the libwebsockets event loop serving the API.
+ * hearthd.c - the hearth daemon's main: options, directories, the state
+ * lock, the key, the store, and wiring the lifecycle, the API and the
+ * ingress into one libwebsockets event loop. (File map: hearthd.h.)
  */
-#include "vmm/clock.h"
 #include "session/hearthd.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "protocol/api_run.h"
@@ -22,6 +20,8 @@
 #include "session/keeper.h"
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
+#include "session/loop.h"
+#include "session/statelock.h"
 #include "session/store.h"
 #include "session/webterm.h"
 
@@ -29,31 +29,6 @@
 #define HEARTHD_STOP_MS 60000 /* longest wait for VM operations on a graceful stop */
 
 static struct hearthd hd;
-
-void hd_log(const char *fmt, ...)
-{
-	char ts[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "%s hearthd: ", ts);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-int64_t hd_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-int64_t hd_now_ms(void)
-{
-	return clock_ms();
-}
 
 /* ---- options ---- */
 
@@ -77,7 +52,8 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 }
 
 enum opt_kind {
-	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_VERBOSE, OPT_HELP, OPT_VERSION
+	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
+	OPT_HELP, OPT_VERSION
 };
 
 static const struct option_def {
@@ -109,6 +85,10 @@ static const struct option_def {
 	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
 	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
+	{ "--max-vms", OPT_MAX_VMS, 0, 0,
+	  "N  most microVMs running at once (host memory / 64 MiB, after the reserve)" },
+	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
+	  "SIZE  most guest memory at once, e.g. 8G (3/4 of the host's MemTotal)" },
 	{ "--shell-grace", OPT_SHELL_GRACE, 0, 0,
 	  "SECONDS  how long a hearth.v1 shell outlives its last viewer (300)" },
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
@@ -145,7 +125,8 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 			return -1;
 		}
 		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
-			    o->kind == OPT_SHELL_GRACE;
+			    o->kind == OPT_SHELL_GRACE || o->kind == OPT_MAX_VMS ||
+			    o->kind == OPT_MAX_MEMORY;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -181,6 +162,19 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 				return -1;
 			}
 			c->shell_grace = n;
+			break;
+		case OPT_MAX_VMS:
+			if (opt_int(val, 1, 1000000, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 1..1000000\n", o->name);
+				return -1;
+			}
+			c->capacity.max_vms = n;
+			break;
+		case OPT_MAX_MEMORY:
+			if (capacity_parse_size(val, &c->capacity.max_memory) < 0) {
+				fprintf(stderr, "hearthd: %s: a size such as 512M or 8G\n", o->name);
+				return -1;
+			}
 			break;
 		case OPT_VERBOSE:
 			c->verbose = 1;
@@ -265,12 +259,9 @@ static int mkdirs(const char *path)
 
 /* ---- event loop ---- */
 
-static lws_sorted_usec_list_t tick_sul;
-
-static void tick(lws_sorted_usec_list_t *sul)
+static void tick(void *ctx)
 {
-	lifecycle_tick(hd.lc);
-	lws_sul_schedule(hd.lws, 0, sul, tick, hd.cfg.tick_ms * LWS_US_PER_MS);
+	lifecycle_tick(ctx);
 }
 
 static void on_signal(int sig)
@@ -328,6 +319,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	chmod(c->state_dir, 0700);
+	/* Before the store or any VM: a second hearthd here must change nothing. */
+	hd.lock_fd = statelock_acquire(c->state_dir, err, sizeof err);
+	if (hd.lock_fd < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
+	if (capacity_init(&c->capacity, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/token.key", c->state_dir);
 	if (keyfile_load(path, hd.key, sizeof hd.key, err, sizeof err) < 0) {
 		fprintf(stderr, "hearthd: %s\n", err);
@@ -360,9 +361,13 @@ int main(int argc, char **argv)
 		store_close(hd.store);
 		return 1;
 	}
-	if (lifecycle_create(&hd, &hd.lc, err, sizeof err) < 0) {
+	hd.loop = loop_create(hd.lws, err, sizeof err);
+	if (!hd.loop || lifecycle_create(&hd, &hd.lc, err, sizeof err) < 0 ||
+	    lifecycle_watch(hd.lc, hd.loop, err, sizeof err) < 0) {
 		fprintf(stderr, "hearthd: %s\n", err);
+		lifecycle_destroy(hd.lc);
 		lws_context_destroy(hd.lws);
+		loop_destroy(hd.loop);
 		store_close(hd.store);
 		return 1;
 	}
@@ -377,13 +382,14 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	lws_sul_schedule(hd.lws, 0, &tick_sul, tick, c->tick_ms * LWS_US_PER_MS);
-	hd_log("listening on http://%s (state %s, images %s)", c->api_listen, c->state_dir,
-	       c->image_dir);
+	loop_every(hd.loop, c->tick_ms, tick, hd.lc);
+	hd_log("listening on http://%s (state %s, images %s; at most %lld VMs, %llu MiB)",
+	       c->api_listen, c->state_dir, c->image_dir, (long long)c->capacity.max_vms,
+	       (unsigned long long)(c->capacity.max_memory >> 20));
 	while (!hd.stopping)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
-	lws_sul_cancel(&tick_sul);
+	loop_stop(hd.loop);
 	/* Let jobs in flight finish (bounded); running VMs stay with their keepers. */
 	hd_log("stopping (%d VM operations in flight)", lifecycle_busy(hd.lc));
 	int64_t until = hd_now_ms() + HEARTHD_STOP_MS;
@@ -393,7 +399,9 @@ int main(int argc, char **argv)
 	lifecycle_destroy(hd.lc);
 	hd.lc = NULL;
 	lws_context_destroy(hd.lws);
+	loop_destroy(hd.loop);
 	webterm_unload();
 	store_close(hd.store);
+	close(hd.lock_fd);
 	return 0;
 }

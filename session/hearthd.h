@@ -1,6 +1,23 @@
 /*
  * hearthd.h - the daemon's shared context (one per process, owned by the
- * event-loop thread).
+ * event-loop thread), and the map of hearthd's files. One file per concern:
+ *   hearthd.c    main: options, wiring, the event loop's run and stop
+ *   log.c        hd_log; clock.c hd_now, hd_now_ms
+ *   statelock.c  the state directory's lock (one hearthd per directory)
+ *   loop.c       hearthd's own vhost in the lws loop: watched fds, the tick
+ *   store.c      SQLite: VM rows, tags, schema migrations
+ *   lifecycle.c  the VM registry, lc_fire (state changes), API ops, timers
+ *   vmstate.c    the VM state machine: states, events, the transition table
+ *   vmjobs.c     worker side of run/suspend/resume/terminate (via keepers)
+ *   workers.c    the worker pool and its completion queue (an eventfd)
+ *   snapcache.c  build-once image snapshots
+ *   recover.c    restart recovery: re-adopt keepers, keep suspended VMs
+ *   capacity.c   the capacity budget (--max-vms, --max-memory, meminfo)
+ *   keeper.c     the per-VM keeper process, and its identity (PID + start)
+ *   fsutil.c     rm -rf, mkdir -p, durable renames
+ *   httpd.c routes.c ops*.c   the REST API
+ *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
+ *                the HTTPS ingress (shells, app proxy, web terminal)
  */
 #ifndef HEARTH_HEARTHD_H
 #define HEARTH_HEARTHD_H
@@ -8,12 +25,15 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "session/capacity.h"
+
 #define HD_KEY_LEN 32
 
 struct lws_context;
 struct store;
 struct lifecycle;
 struct catalog;
+struct loop;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
@@ -28,6 +48,7 @@ struct hd_config {
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
+	struct capacity_limits capacity; /* --max-vms, --max-memory */
 	int verbose;
 };
 
@@ -37,14 +58,16 @@ struct hearthd {
 	struct store *store;
 	struct lifecycle *lc;
 	struct catalog *catalog;
+	struct loop *loop;
+	int lock_fd; /* <state>/hearthd.lock, held (flock) for the daemon's life */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;
 };
 
-/* Log to stderr with a timestamp (daemon messages only; never tokens). */
+/* log.c: log to stderr with a timestamp (daemon messages only; never tokens). */
 void hd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t hd_now(void); /* epoch seconds */
+int64_t hd_now(void); /* clock.c: epoch seconds */
 int64_t hd_now_ms(void); /* monotonic milliseconds */
 
 #endif

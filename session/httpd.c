@@ -1,8 +1,7 @@
 /*
  * httpd.c - libwebsockets HTTP glue: collects method, decoded path, query
  * arguments and a bounded body, hands them to routes_dispatch and writes
- * the answer back (keep-alive). Also forwards event-loop wake-ups to the
- * lifecycle (worker results).
+ * the answer back (keep-alive).
  */
 #include "session/httpd.h"
 
@@ -13,7 +12,6 @@
 #include <sys/random.h>
 
 #include "protocol/buf.h"
-#include "session/lifecycle.h"
 #include "session/routes.h"
 
 #define HTTPD_PATH_MAX 4096
@@ -197,12 +195,7 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			  void *in, size_t len)
 {
 	struct httpd_conn *c = user;
-	struct hearthd *hd = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (hd && hd->lc)
-			lifecycle_drain(hd->lc);
-		return 0;
 	case LWS_CALLBACK_HTTP:
 		if (on_http(wsi, c, in) < 0)
 			return -1;

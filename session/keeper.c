@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,8 +306,9 @@ static int read_line(int fd, char *out, size_t n, int64_t dl)
 	return have ? 0 : -1;
 }
 
-pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
-		   const char *snapdir, int timeout_ms, char *reason, size_t rlen)
+int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
+		 const char *snapdir, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
+		 char *reason, size_t rlen)
 {
 	int pfd[2];
 	char log[4200];
@@ -353,11 +355,20 @@ pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const
 			snprintf(reason, rlen, "VM keeper did not report within %d ms", timeout_ms);
 		else
 			snprintf(reason, rlen, "%s", strncmp(line, "err ", 4) == 0 ? line + 4 : line);
+		struct keeper_id k = { keeper, 0 };
+		/* Our unreaped child: its PID cannot have been reused yet. */
 		kill(keeper, SIGKILL);
-		keeper_reap(keeper, 2000);
+		keeper_proc_start(keeper, &k.start, NULL);
+		keeper_reap(&k, 2000);
 		return -1;
 	}
-	return keeper;
+	out->pid = keeper;
+	out->start = 0;
+	/* Still our child (alive or a zombie): the start time is its own. */
+	if (keeper_proc_start(keeper, &out->start, NULL) < 0)
+		out->start = 0;
+	*engine_pid = (pid_t)atoi(line + 3);
+	return 0;
 }
 
 static int connect_to(const char *vmdir, const char *name, int timeout_ms)
@@ -406,12 +417,79 @@ int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply_o
 	return rc;
 }
 
-void keeper_reap(pid_t pid, int timeout_ms)
+int keeper_ping(const char *vmdir, int timeout_ms, pid_t *keeper_pid, pid_t *engine_pid)
 {
 	int64_t dl = clock_ms() + timeout_ms;
-	while (pid > 0) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
+	int fd = connect_to(vmdir, "ctl.sock", timeout_ms < 2000 ? timeout_ms : 2000);
+	if (fd < 0)
+		return -1;
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	char r[KEEPER_REPLY];
+	int rc = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 && cr.pid > 0 &&
+	    send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5 && read_line(fd, r, sizeof r, dl) == 0 &&
+	    strncmp(r, "ok ", 3) == 0 && atoi(r + 3) > 0) {
+		*keeper_pid = cr.pid;
+		*engine_pid = (pid_t)atoi(r + 3);
+		rc = 0;
+	}
+	close(fd);
+	return rc;
+}
+
+int keeper_proc_start(pid_t pid, unsigned long long *start, char *state)
+{
+	char path[64], buf[1024];
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	/* The name (field 2) may hold spaces and parentheses: fields 3.. follow
+	 * the last ')'. Field 22 is the 20th after it. */
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -1;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (errno || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -1;
+	*start = v;
+	return 0;
+}
+
+/* 1 when pid is currently the process k (alive or zombie). */
+static int is_same(const struct keeper_id *k, char *state)
+{
+	unsigned long long st;
+	if (!k || k->pid <= 0 || k->start == 0)
+		return 0;
+	return keeper_proc_start(k->pid, &st, state) == 0 && st == k->start;
+}
+
+void keeper_reap(const struct keeper_id *k, int timeout_ms)
+{
+	int64_t dl = clock_ms() + timeout_ms;
+	while (is_same(k, NULL)) {
+		pid_t r = waitpid(k->pid, NULL, WNOHANG);
+		if (r == k->pid || (r < 0 && errno != EINTR))
 			return; /* reaped, or not our child (adopted after a restart) */
 		if (clock_ms() >= dl)
 			return;
@@ -419,28 +497,67 @@ void keeper_reap(pid_t pid, int timeout_ms)
 	}
 }
 
-int keeper_alive(pid_t pid)
+int keeper_alive(const struct keeper_id *k, int *wstatus)
 {
-	char path[64], buf[256];
-	if (pid <= 0)
+	char state = 0;
+	if (wstatus)
+		*wstatus = -1;
+	if (!is_same(k, &state))
 		return 0;
-	/* Our own child: reap it if it ended. */
-	pid_t w = waitpid(pid, NULL, WNOHANG);
-	if (w == pid)
-		return 0;
-	if (kill(pid, 0) < 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (state != 'Z')
+		return 1;
+	/* A zombie with our keeper's start time: our child, reap it for its status. */
+	int st;
+	if (waitpid(k->pid, &st, WNOHANG) == k->pid && wstatus)
+		*wstatus = st;
+	return 0;
+}
+
+int keeper_kill(const struct keeper_id *k)
+{
+	if (!k || k->pid <= 0 || k->start == 0)
+		return -1;
+	int fd = pidfd_open(k->pid, 0);
 	if (fd < 0)
-		return 0;
-	ssize_t r = read(fd, buf, sizeof buf - 1);
+		return -1;
+	/* The pidfd pins one process: if the PID still shows k's start time now,
+	 * the pidfd is k, and the signal cannot reach a successor. */
+	int rc = -1;
+	if (is_same(k, NULL) && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
+		rc = 0;
 	close(fd);
-	if (r <= 0)
-		return 0;
-	buf[r] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] != 'Z';
+	return rc;
+}
+
+static const struct {
+	int code;
+	const char *why;
+} keeper_exits[] = {
+	{ 1, "the VM could not start" },
+	{ 3, "a suspend failed and the VM could not go on" },
+	{ 4, "the VM's agent stream ended: the engine process died" },
+	{ 5, "keeper internal error" },
+};
+
+void keeper_describe_exit(int wstatus, char *out, size_t n)
+{
+	if (wstatus < 0) {
+		snprintf(out, n, "exit status unknown (not hearthd's child)");
+		return;
+	}
+	if (WIFSIGNALED(wstatus)) {
+		snprintf(out, n, "keeper killed by signal %d (%s)", WTERMSIG(wstatus),
+			 strsignal(WTERMSIG(wstatus)));
+		return;
+	}
+	int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+	for (size_t i = 0; i < sizeof keeper_exits / sizeof keeper_exits[0]; i++)
+		if (keeper_exits[i].code == code) {
+			snprintf(out, n, "keeper exited with status %d (%s)", code,
+				 keeper_exits[i].why);
+			return;
+		}
+	snprintf(out, n, "keeper exited with status %d", code);
 }
 
 int keeper_agent_connect(const char *vmdir, int timeout_ms)

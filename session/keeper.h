@@ -12,6 +12,9 @@
  *
  * ctl.sock: one text line per request, one reply line:
  *   ping          -> "ok PID" (PID of the VM's engine process)
+ * The keeper's exit status says why it ended: 0 suspended or stopped, 1
+ * start failed, 3 suspend failed and the VM could not go on, 4 the VM's
+ * agent stream ended (the engine process died), 5 internal error.
  *   suspend DIR   -> "ok" (VM suspended into DIR, keeper exits)
  *                    "err REASON" (VM left running) | "dead REASON" (VM gone)
  *   stop          -> "ok" (VM stopped, keeper exits)
@@ -28,19 +31,51 @@
 int keeper_main(int argc, char **argv);
 
 /*
+ * A keeper's identity: its PID and its start time (field 22 of
+ * /proc/PID/stat, clock ticks after boot). A PID alone may name another
+ * process after the keeper ended; hearthd signals only a process whose
+ * start time matches (checked through a pidfd, so the check and the signal
+ * concern the same process).
+ */
+struct keeper_id {
+	pid_t pid;
+	unsigned long long start; /* 0: unknown, never signalled */
+};
+
+/* Start time and state letter of a live or zombie process; -1 when gone. */
+int keeper_proc_start(pid_t pid, unsigned long long *start, char *state);
+
+/*
  * Start a keeper restoring snapdir into vmdir/run; waits (deadline) until the
  * VM runs and its agent has fresh entropy, its hostname (id) and the time.
- * Returns the keeper's pid, or -1 with reason.
+ * 0 with the keeper's identity and the engine's PID (QEMU), or -1 with reason.
  */
-pid_t keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
-		   const char *snapdir, int timeout_ms, char *reason, size_t rlen);
+int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
+		 const char *snapdir, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
+		 char *reason, size_t rlen);
 /* Send one command; 0 with the reply line (without newline), -1 when the
  * keeper is unreachable or did not answer in time. */
 int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply, size_t n);
-/* 1 when pid is a live (not zombie) process; reaps it when it is our ended child. */
-int keeper_alive(pid_t pid);
-/* Reap an ended keeper that is our child (bounded wait; no-op for adopted ones). */
-void keeper_reap(pid_t pid, int timeout_ms);
+/*
+ * ping through <vmdir>/ctl.sock: 0 with the PID of the process that listens
+ * there (SO_PEERCRED: the keeper, whatever the store says) and the engine's
+ * PID from its answer; -1 when nobody answers "ok PID".
+ */
+int keeper_ping(const char *vmdir, int timeout_ms, pid_t *keeper_pid, pid_t *engine_pid);
+/*
+ * 1 when k is alive (same PID, same start time, not a zombie). An ended
+ * keeper that is our child is reaped; *wstatus (may be NULL) gets its wait
+ * status then, else -1 (not ours to wait for, or still alive).
+ */
+int keeper_alive(const struct keeper_id *k, int *wstatus);
+/* SIGKILL k if, and only if, it is provably that process: 0 sent, -1 not. */
+int keeper_kill(const struct keeper_id *k);
+/* Reap an ended keeper that is our child (bounded wait; no-op for adopted
+ * ones or a PID that is no longer k). */
+void keeper_reap(const struct keeper_id *k, int timeout_ms);
+/* Describe a wait status: "exited with status 4 (the VM's agent stream
+ * ended)", "killed by signal 9", or "exit status unknown" for -1. */
+void keeper_describe_exit(int wstatus, char *out, size_t n);
 /* Connect to the VM's agent relay (blocking fd with CLOEXEC), or -1. */
 int keeper_agent_connect(const char *vmdir, int timeout_ms);
 /*

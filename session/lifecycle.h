@@ -3,9 +3,10 @@
  * idle policy, maximum duration, hooks, re-adoption after a restart.
  *
  * Everything here is called on the event-loop thread. Engine and agent work
- * runs on worker threads, which report back through a queue and
- * lws_cancel_service(); lifecycle_drain() applies the results. So the event
- * loop never waits on a VM.
+ * runs on worker threads (workers.h), which report back through a
+ * completion queue whose eventfd the event loop watches (lifecycle_watch);
+ * lifecycle_drain() applies the results. So the event loop never waits on
+ * a VM. Every state change goes through one transition table (vmstate.h).
  */
 #ifndef HEARTH_LIFECYCLE_H
 #define HEARTH_LIFECYCLE_H
@@ -17,6 +18,7 @@
 #include "session/store.h"
 
 struct lifecycle;
+struct loop;
 
 int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size_t errlen);
 /* Stop the workers (waiting for running jobs). VMs keep running in their
@@ -26,8 +28,17 @@ void lifecycle_destroy(struct lifecycle *lc);
 void lifecycle_recover(struct lifecycle *lc);
 /* Apply finished worker jobs (event-loop wake-up). */
 void lifecycle_drain(struct lifecycle *lc);
+/* Have the event loop call lifecycle_drain when a job finishes. */
+int lifecycle_watch(struct lifecycle *lc, struct loop *l, char *err, size_t errlen);
 /* Timers: idle suspend, suspended expiry, maximum duration. */
 void lifecycle_tick(struct lifecycle *lc);
+
+/* May a VM of mem_mib (0: the engine's default) start now? 0, or -1 with
+ * ServiceQuotaExceededException (capacity.h). Before RunMicrovm stores it. */
+int lifecycle_admit(struct lifecycle *lc, unsigned mem_mib, struct api_err *e);
+/* The lifecycle's copy of a VM's row (fresher than the store's: state,
+ * reason, activity), or NULL when the VM is not live. */
+const struct store_vm *lifecycle_row(struct lifecycle *lc, const char *id);
 
 /* API operations on a stored VM (state checks included). */
 int lifecycle_run(struct lifecycle *lc, const struct store_vm *v, struct api_err *e);

@@ -16,7 +16,9 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c
+	session/proxy.c session/log.c session/clock.c session/vmstate.c session/workers.c \
+	session/loop.c session/snapcache.c session/recover.c session/vmjobs.c session/fsutil.c \
+	session/capacity.c session/statelock.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
@@ -50,3 +52,7 @@ $(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
 $(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
 UNIT_OBJS_ring := $(OBJ)/session/ring.o
 $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
+UNIT_OBJS_vmstate := $(OBJ)/session/vmstate.o
+$(BIN)/tests/test_vmstate: $(OBJ)/session/vmstate.o
+UNIT_OBJS_capacity := $(OBJ)/session/capacity.o
+$(BIN)/tests/test_capacity: $(OBJ)/session/capacity.o

@@ -25,6 +25,7 @@
 #include "session/routes.h"
 #include "session/shellhub.h"
 #include "session/store.h"
+#include "session/vmstate.h"
 
 #define CONNECTOR_PREFIX API_ARN_PREFIX API_MANAGED_ACCOUNT ":network-connector:"
 #define PAGE_LIST_MICROVMS 1
@@ -75,20 +76,23 @@ static struct json_object *str_array(const char *json)
 	return a;
 }
 
-/* Resident memory of a running VM's engine process (QEMU), or -1. */
+/* Resident memory of a running VM's engine process (QEMU, not its keeper):
+ * VmRSS of /proc/PID/status, or -1. */
 static int64_t engine_rss(int64_t pid)
 {
-	char p[64];
-	unsigned long size = 0, resident = 0;
+	char p[64], line[256];
+	long long kib = -1;
 	if (pid <= 0)
 		return -1;
-	snprintf(p, sizeof p, "/proc/%lld/statm", (long long)pid);
+	snprintf(p, sizeof p, "/proc/%lld/status", (long long)pid);
 	FILE *f = fopen(p, "re");
 	if (!f)
 		return -1;
-	int n = fscanf(f, "%lu %lu", &size, &resident);
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %lld kB", &kib) == 1)
+			break;
 	fclose(f);
-	return n == 2 ? (int64_t)resident * sysconf(_SC_PAGESIZE) : -1;
+	return kib >= 0 ? kib * 1024 : -1;
 }
 
 /*
@@ -100,9 +104,9 @@ static struct json_object *hearth_fields(const struct store_vm *v)
 {
 	struct json_object *h = json_object_new_object();
 	json_object_object_add(h, "lastActivityAt", json_object_new_int64(v->last_activity));
-	if (!strcmp(v->state, "SUSPENDED") && v->suspended_at)
+	if (vmstate_parse(v->state) == VS_SUSPENDED && v->suspended_at)
 		json_object_object_add(h, "suspendedAt", json_object_new_int64(v->suspended_at));
-	int64_t rss = strcmp(v->state, "RUNNING") ? -1 : engine_rss(v->engine_pid);
+	int64_t rss = vmstate_parse(v->state) == VS_RUNNING ? engine_rss(v->engine_pid) : -1;
 	if (rss >= 0)
 		json_object_object_add(h, "memoryBytes", json_object_new_int64(rss));
 	json_object_object_add(h, "shells", json_object_new_int64(shellhub_count(v->id)));
@@ -111,6 +115,10 @@ static struct json_object *hearth_fields(const struct store_vm *v)
 
 struct json_object *ops_vm_json(struct hearthd *hd, const struct store_vm *v)
 {
+	/* The lifecycle's copy is the fresher one (a state write may be pending). */
+	const struct store_vm *live = hd->lc ? lifecycle_row(hd->lc, v->id) : NULL;
+	if (live)
+		v = live;
 	struct json_object *o = json_object_new_object();
 	char arn[512], endpoint[256], host[128];
 	int port = 7443;
@@ -248,13 +256,16 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, r.image_version);
 		goto out;
 	}
+	/* Refused beyond the host's capacity before anything is stored or started. */
+	if (lifecycle_admit(hd->lc, ce.img.mem_mib, e) < 0)
+		goto out;
 	memset(v, 0, sizeof *v);
 	memcpy(v->id, "mvm-", 4);
 	if (random_hex(v->id + 4, 8) < 0) {
 		api_fail(e, API_E_INTERNAL, "no randomness for a microVM id");
 		goto out;
 	}
-	snprintf(v->state, sizeof v->state, "PENDING");
+	snprintf(v->state, sizeof v->state, "%s", vmstate_name(VS_PENDING));
 	snprintf(v->image, sizeof v->image, "%s", image);
 	v->image_managed = 1;
 	snprintf(v->image_version, sizeof v->image_version, "%s", ce.img.version);
@@ -315,11 +326,16 @@ int ops_vm_get(struct route_call *c, struct json_object **out, struct api_err *e
 struct list_ctx {
 	struct json_object *items;
 	int64_t last;
+	struct lifecycle *life;
 };
 
 static int list_item(const struct store_vm *v, void *p)
 {
 	struct list_ctx *lc = p;
+	int64_t seq = v->seq;
+	const struct store_vm *live = lc->life ? lifecycle_row(lc->life, v->id) : NULL;
+	if (live)
+		v = live; /* fresher state and activity */
 	struct json_object *o = json_object_new_object();
 	char arn[512];
 	json_object_object_add(o, "microvmId", json_object_new_string(v->id));
@@ -330,7 +346,7 @@ static int list_item(const struct store_vm *v, void *p)
 	json_object_object_add(o, "startedAt", json_object_new_int64(v->started_at));
 	json_object_object_add(o, "hearth", hearth_fields(v));
 	json_object_array_add(lc->items, o);
-	lc->last = v->seq;
+	lc->last = seq;
 	return 0;
 }
 
@@ -350,7 +366,7 @@ int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *
 	uint64_t fh = api_page_filter_hash(filters, 2);
 	if (ops_paging(c, PAGE_LIST_MICROVMS, fh, &max, &pg, e) < 0)
 		return -1;
-	struct list_ctx lc = { json_object_new_array(), 0 };
+	struct list_ctx lc = { json_object_new_array(), 0, c->hd->lc };
 	int n = store_vm_list(c->hd->store, (int64_t)pg.after, filters[0], ver, max, list_item,
 			      &lc, &more);
 	if (n < 0) {
@@ -418,7 +434,8 @@ static int mint(struct route_call *c, struct json_object **out, struct api_err *
 	}
 	if (ops_vm_lookup(c->hd, c->params[0], v, e) < 0)
 		goto out;
-	if (strcmp(v->state, "TERMINATED") == 0 || strcmp(v->state, "TERMINATING") == 0) {
+	enum vm_state st = vmstate_parse(v->state);
+	if (st == VS_TERMINATED || st == VS_TERMINATING) {
 		api_fail(e, API_E_CONFLICT, "microVM %s is %s", v->id, v->state);
 		goto out;
 	}

@@ -30,18 +30,18 @@ struct store {
 #define VM_COLS                                                                             \
 	"id, seq, state, reason, image, image_managed, image_version, exec_role, has_idle, "  \
 	"max_idle, suspended_for, auto_resume, max_duration, started_at, terminated_at, "     \
-	"last_activity, suspended_at, generation, engine_pid, ingress, egress, client_token, " \
-	"fingerprint"
+	"last_activity, suspended_at, generation, keeper_pid, ingress, egress, client_token, " \
+	"fingerprint, keeper_start, engine_pid"
 
 static const char *const queries[Q_COUNT] = {
 	[Q_INSERT] = "INSERT INTO microvms (" VM_COLS ", payload) VALUES (?1, NULL, ?3, ?4, ?5, ?6, "
 		     "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-		     "NULLIF(?22, ''), ?23, ?24)",
+		     "NULLIF(?22, ''), ?23, ?25, ?26, ?24)",
 	[Q_UPDATE] = "UPDATE microvms SET state=?3, reason=?4, image=?5, image_managed=?6, "
 		     "image_version=?7, exec_role=?8, has_idle=?9, max_idle=?10, suspended_for=?11, "
 		     "auto_resume=?12, max_duration=?13, started_at=?14, terminated_at=?15, "
-		     "last_activity=?16, suspended_at=?17, generation=?18, engine_pid=?19, "
-		     "ingress=?20, egress=?21 WHERE id=?1",
+		     "last_activity=?16, suspended_at=?17, generation=?18, keeper_pid=?19, "
+		     "ingress=?20, egress=?21, keeper_start=?25, engine_pid=?26 WHERE id=?1",
 	[Q_GET] = "SELECT " VM_COLS " FROM microvms WHERE id=?1",
 	[Q_BY_TOKEN] = "SELECT " VM_COLS " FROM microvms WHERE client_token=?1",
 	[Q_PAYLOAD] = "SELECT payload FROM microvms WHERE id=?1",
@@ -70,6 +70,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX microvms_image ON microvms (image, image_version, seq);"
 	"CREATE TABLE tags (arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
 	" PRIMARY KEY (arn, key));",
+	/* 2: the keeper is identified by PID and start time; engine_pid held the
+	 * keeper's PID and now holds the engine's (QEMU's, for memoryBytes). */
+	"ALTER TABLE microvms RENAME COLUMN engine_pid TO keeper_pid;"
+	"ALTER TABLE microvms ADD COLUMN keeper_start INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE microvms ADD COLUMN engine_pid INTEGER NOT NULL DEFAULT 0;",
 };
 
 static void seterr(char *err, size_t n, const char *what, sqlite3 *db)
@@ -201,7 +206,9 @@ static void bind_vm(sqlite3_stmt *st, const struct store_vm *v)
 	sqlite3_bind_int64(st, 16, v->last_activity);
 	sqlite3_bind_int64(st, 17, v->suspended_at);
 	sqlite3_bind_int64(st, 18, v->generation);
-	sqlite3_bind_int64(st, 19, v->engine_pid);
+	sqlite3_bind_int64(st, 19, v->keeper_pid);
+	sqlite3_bind_int64(st, 25, (sqlite3_int64)v->keeper_start);
+	sqlite3_bind_int64(st, 26, v->engine_pid);
 	bind_text(st, 20, v->ingress);
 	bind_text(st, 21, v->egress);
 }
@@ -233,11 +240,13 @@ static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 	v->last_activity = sqlite3_column_int64(st, 15);
 	v->suspended_at = sqlite3_column_int64(st, 16);
 	v->generation = sqlite3_column_int64(st, 17);
-	v->engine_pid = sqlite3_column_int64(st, 18);
+	v->keeper_pid = sqlite3_column_int64(st, 18);
 	col_text(st, 19, v->ingress, sizeof v->ingress);
 	col_text(st, 20, v->egress, sizeof v->egress);
 	col_text(st, 21, v->client_token, sizeof v->client_token);
 	col_text(st, 22, v->fingerprint, sizeof v->fingerprint);
+	v->keeper_start = (uint64_t)sqlite3_column_int64(st, 23);
+	v->engine_pid = sqlite3_column_int64(st, 24);
 }
 
 int store_vm_insert(struct store *s, struct store_vm *v, const void *payload, size_t plen)

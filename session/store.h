@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_ID 65
 #define STORE_REASON 512
 #define STORE_CONNECTORS 4096
@@ -33,7 +33,9 @@ struct store_vm {
 	int64_t last_activity; /* last endpoint traffic (or run/resume) */
 	int64_t suspended_at;
 	int64_t generation;    /* bumped on every run; tokens carry it */
-	int64_t engine_pid;
+	int64_t keeper_pid;    /* the VM's keeper (hearthd --keeper), 0 when none */
+	uint64_t keeper_start; /* its start time (/proc/PID/stat field 22): its identity */
+	int64_t engine_pid;    /* the VM's engine process (QEMU), for memoryBytes */
 	char ingress[STORE_CONNECTORS]; /* JSON array text */
 	char egress[STORE_CONNECTORS];
 	char client_token[65];

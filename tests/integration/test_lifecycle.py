@@ -109,7 +109,8 @@ def test_failed_suspend_leaves_vm_running(hd):
     vm = run_running(hd)
     vid = vm["microvmId"]
     sh(hd, vid, "echo before > /root/f")
-    target = os.path.join(hd.state_dir, "vms", vid, "susp-1")
+    # The suspend writes susp-N.tmp/ and renames it to susp-N/ once complete.
+    target = os.path.join(hd.state_dir, "vms", vid, "susp-1.tmp")
     os.makedirs(target)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target],
                        capture_output=True, timeout=30)
