@@ -372,3 +372,36 @@ def next_susp(vmdir):
 
 def snapshot_bytes(d):
     return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+
+
+def test_failed_state_writes_are_retried_until_they_land(hd):
+    """Another process holds the store's write lock: hearthd's state writes
+    fail (SQLITE_BUSY). The API still shows the VM's real state (never
+    SUSPENDING for good), resume works, and once the lock goes the retried
+    write lands in the store."""
+    vid = hd.run_running(BOOT)["microvmId"]
+    sh(hd, vid, "echo kept > /root/f")
+    blocker = sqlite3.connect(os.path.join(hd.state_dir, "hearth.db"), isolation_level=None,
+                              timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        assert hd.call("POST", "/microvms/%s/suspend" % vid, timeout=60)[0] == 200
+        doc = hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)
+        assert doc["state"] == "SUSPENDED", doc
+        assert stored_state(hd, vid) == "RUNNING"  # every write so far failed
+        assert "retrying" in hd.read_log()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    deadline = time.monotonic() + 60
+    while stored_state(hd, vid) != "SUSPENDED" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored_state(hd, vid) == "SUSPENDED", hd.read_log()
+    assert "after retrying" in hd.read_log()
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)["state"] == "RUNNING"
+    assert sh(hd, vid, "cat /root/f").strip() == "kept"
+    # Survives a restart: the landed row is what the next hearthd reads.
+    hd.kill9()
+    hd.start()
+    assert hd.get(vid)[2]["state"] == "RUNNING"
