@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -355,11 +356,11 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 			snprintf(reason, rlen, "VM keeper did not report within %d ms", timeout_ms);
 		else
 			snprintf(reason, rlen, "%s", strncmp(line, "err ", 4) == 0 ? line + 4 : line);
-		struct keeper_id k = { keeper, 0 };
 		/* Our unreaped child: its PID cannot have been reused yet. */
 		kill(keeper, SIGKILL);
-		keeper_proc_start(keeper, &k.start, NULL);
-		keeper_reap(&k, 2000);
+		int64_t dl = clock_ms() + 2000;
+		while (waitpid(keeper, NULL, WNOHANG) == 0 && clock_ms() < dl)
+			usleep(10 * 1000);
 		return -1;
 	}
 	out->pid = keeper;
@@ -367,7 +368,8 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 	/* Still our child (alive or a zombie): the start time is its own. */
 	if (keeper_proc_start(keeper, &out->start, NULL) < 0)
 		out->start = 0;
-	*engine_pid = (pid_t)atoi(line + 3);
+	long ep = strtol(line + 3, NULL, 10);
+	*engine_pid = ep > 0 && ep < INT_MAX ? (pid_t)ep : 0;
 	return 0;
 }
 
@@ -429,9 +431,10 @@ int keeper_ping(const char *vmdir, int timeout_ms, pid_t *keeper_pid, pid_t *eng
 	int rc = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 && cr.pid > 0 &&
 	    send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5 && read_line(fd, r, sizeof r, dl) == 0 &&
-	    strncmp(r, "ok ", 3) == 0 && atoi(r + 3) > 0) {
+	    strncmp(r, "ok ", 3) == 0 && strtol(r + 3, NULL, 10) > 0 &&
+	    strtol(r + 3, NULL, 10) < INT_MAX) {
 		*keeper_pid = cr.pid;
-		*engine_pid = (pid_t)atoi(r + 3);
+		*engine_pid = (pid_t)strtol(r + 3, NULL, 10);
 		rc = 0;
 	}
 	close(fd);
