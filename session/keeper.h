@@ -12,12 +12,13 @@
  *
  * ctl.sock: one text line per request, one reply line:
  *   ping          -> "ok PID" (PID of the VM's engine process)
- * The keeper's exit status says why it ended: 0 suspended or stopped, 1
- * start failed, 3 suspend failed and the VM could not go on, 4 the VM's
- * agent stream ended (the engine process died), 5 internal error.
  *   suspend DIR   -> "ok" (VM suspended into DIR, keeper exits)
  *                    "err REASON" (VM left running) | "dead REASON" (VM gone)
  *   stop          -> "ok" (VM stopped, keeper exits)
+ *
+ * The keeper's exit status says why it ended: 0 suspended or stopped, 1
+ * start failed, 3 suspend failed and the VM could not go on, 4 the VM's
+ * agent stream ended (the engine process died), 5 internal error.
  */
 #ifndef HEARTH_KEEPER_H
 #define HEARTH_KEEPER_H
