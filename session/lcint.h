@@ -70,6 +70,7 @@ struct lifecycle {
 	struct snapcache *snaps;
 	struct lc_vm *vms;
 	char vms_dir[PATH_MAX], snaps_dir[PATH_MAX];
+	int stopping; /* no new jobs: the workers are being joined */
 };
 
 /* lc_fire results besides 0 */

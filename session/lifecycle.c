@@ -130,6 +130,8 @@ static struct lc_job *new_job(struct lifecycle *lc, struct lc_vm *rv, enum lc_op
 
 static int submit(struct lifecycle *lc, struct lc_vm *rv, enum lc_op op, const char *why)
 {
+	if (lc->stopping)
+		return LC_BUSY; /* a restarted hearthd recovers from the stored state */
 	struct lc_job *j = new_job(lc, rv, op);
 	if (!j)
 		return LC_NOMEM;
@@ -640,11 +642,14 @@ void lifecycle_destroy(struct lifecycle *lc)
 {
 	if (!lc)
 		return;
+	lc->stopping = 1;
 	workers_destroy(lc->workers, job_done, lc);
 	snapcache_destroy(lc->snaps);
 	while (lc->vms) {
 		struct lc_vm *rv = lc->vms;
 		lc->vms = rv->next;
+		if (rv->dirty)
+			save(lc, rv); /* a last try; recovery reconciles the rest */
 		free(rv);
 	}
 	free(lc);
