@@ -56,3 +56,6 @@ UNIT_OBJS_vmstate := $(OBJ)/session/vmstate.o
 $(BIN)/tests/test_vmstate: $(OBJ)/session/vmstate.o
 UNIT_OBJS_capacity := $(OBJ)/session/capacity.o
 $(BIN)/tests/test_capacity: $(OBJ)/session/capacity.o
+UNIT_OBJS_workers := $(OBJ)/session/workers.o
+UNIT_LIBS_workers := -lpthread
+$(BIN)/tests/test_workers: $(OBJ)/session/workers.o
