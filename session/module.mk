@@ -53,3 +53,6 @@ $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
 # The API's connection core (strict framing, routing, answers) under the
 # fuzzer, with a recording dispatcher in place of routes.c.
 $(O)/fuzz/fuzz_httpconn: session/httpconn.c $(API_LIBDIR)/libjson-c.so
+UNIT_OBJS_httpconn := $(OBJ)/session/httpconn.o
+UNIT_LIBS_httpconn := -ljson-c
+$(BIN)/tests/test_httpconn: $(OBJ)/session/httpconn.o
