@@ -105,6 +105,7 @@ static int on_writeable(struct lws *wsi, struct httpd_sess *s)
 		 * until it closes, so the answer is not lost to a reset. */
 		s->lingering = 1;
 		shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+		lws_rx_flow_control(wsi, 1);
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_LINGER_S);
 		return 0;
 	}
