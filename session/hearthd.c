@@ -345,10 +345,10 @@ int main(int argc, char **argv)
 	memset(&info, 0, sizeof info);
 	info.port = port;
 	info.iface = host;
-	info.protocols = httpd_protocol_list();
 	info.user = &hd;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL) |
 		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* the ingress vhost is TLS */
+	httpd_vhost_info(&info); /* the API: raw sockets, our own HTTP core */
 	/* lws reads each socket into this buffer: its 4 KiB default caps every
 	 * RAW_RX (relay output, proxied bytes) at 4 KiB per event-loop turn. */
 	info.pt_serv_buf_size = 64 * 1024;

@@ -11,7 +11,7 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c \
+SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
@@ -50,3 +50,9 @@ $(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
 $(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
 UNIT_OBJS_ring := $(OBJ)/session/ring.o
 $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
+# The API's connection core (strict framing, routing, answers) under the
+# fuzzer, with a recording dispatcher in place of routes.c.
+$(O)/fuzz/fuzz_httpconn: session/httpconn.c $(API_LIBDIR)/libjson-c.so
+UNIT_OBJS_httpconn := $(OBJ)/session/httpconn.o
+UNIT_LIBS_httpconn := -ljson-c
+$(BIN)/tests/test_httpconn: $(OBJ)/session/httpconn.o
