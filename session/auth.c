@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "protocol/awsini.h"
 #include "protocol/sigv4.h"
 #include "session/hearthd.h"
 
@@ -29,7 +30,7 @@
 #define AUTH_REGION "us-east-1"
 #define AUTH_KEYS_MAX 64
 #define AUTH_FILE_MAX (1u << 20) /* largest credentials/config file read */
-#define AUTH_SECRET_MAX 256
+#define AUTH_SECRET_MAX AWSINI_SECRET_MAX
 
 struct auth_key {
 	char id[SIGV4_FIELD_MAX];
@@ -132,16 +133,6 @@ static int mkparent(const char *path)
 
 /* ---- the shared-credentials (INI) format ---- */
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = '\0';
-	return s;
-}
-
 static int add_key(struct auth *a, const char *id, const char *secret, char *err, size_t errlen)
 {
 	if (!*id || !*secret)
@@ -179,7 +170,7 @@ static int add_key(struct auth *a, const char *id, const char *secret, char *err
 static int load_keys(struct auth *a, const char *path, int need_private, char *err,
 		     size_t errlen)
 {
-	size_t len;
+	size_t len, pos = 0;
 	char *text = slurp(path, &len, need_private);
 	if (!text) {
 		snprintf(err, errlen, "%s: %s", path,
@@ -187,31 +178,17 @@ static int load_keys(struct auth *a, const char *path, int need_private, char *e
 					: strerror(errno));
 		return -1;
 	}
-	char id[SIGV4_FIELD_MAX] = "", secret[AUTH_SECRET_MAX + 1] = "";
-	int rc = 0, in_section = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
-		char *l = line ? trim(line) : NULL;
-		if (!l || *l == '[') {
-			if (in_section && (rc = add_key(a, id, secret, err, errlen)) < 0)
-				break;
-			id[0] = secret[0] = '\0';
-			in_section = 1;
-			if (!l)
-				break;
-			continue;
+	struct awsini_profile p;
+	int rc = 0;
+	while (rc == 0 && awsini_next(text, len, &pos, &p)) {
+		if (p.too_long) {
+			snprintf(err, errlen, "%s: profile %s: a value is too long", path, p.name);
+			rc = -1;
+		} else {
+			rc = add_key(a, p.key_id, p.secret, err, errlen);
 		}
-		char *eq = strchr(l, '=');
-		if (!eq || *l == '#' || *l == ';')
-			continue;
-		*eq = '\0';
-		char *k = trim(l), *v = trim(eq + 1);
-		if (strcmp(k, "aws_access_key_id") == 0)
-			snprintf(id, sizeof id, "%s", v);
-		else if (strcmp(k, "aws_secret_access_key") == 0)
-			snprintf(secret, sizeof secret, "%s", v);
 	}
-	OPENSSL_cleanse(secret, sizeof secret);
+	OPENSSL_cleanse(&p, sizeof p);
 	OPENSSL_cleanse(text, len);
 	free(text);
 	if (rc == 0 && a->nkeys == 0) {

@@ -4,7 +4,8 @@
 # guest agent link PROTO_SRCS, and must not pull in json-c or libcrypto.
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
-	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c
+	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
+	protocol/awsini.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -52,5 +53,8 @@ UNIT_OBJS_sigv4 := $(OBJ)/protocol/sigv4.o
 UNIT_LIBS_sigv4 := -lcrypto
 $(BIN)/tests/test_sigv4: $(OBJ)/protocol/sigv4.o
 $(O)/fuzz/fuzz_sigv4: protocol/sigv4.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_awsini := $(OBJ)/protocol/awsini.o
+$(BIN)/tests/test_awsini: $(OBJ)/protocol/awsini.o
+FUZZ_EXTRA_SRCS_awsini := protocol/awsini.c
 UNIT_OBJS_ring := $(OBJ)/session/ring.o
 $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
