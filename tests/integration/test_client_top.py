@@ -32,7 +32,7 @@ def tmux(tmp_path):
 
 
 def api_env(hd):
-    return {"HEARTH_API": "http://127.0.0.1:%d" % hd.port, "NO_COLOR": "1"}
+    return hd.client_env(NO_COLOR="1")
 
 
 def row(screen, vid):
