@@ -3,6 +3,7 @@
  */
 #include "protocol/awsini.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int blank(char c)
@@ -89,4 +90,52 @@ int awsini_find(const char *text, size_t len, const char *name, struct awsini_pr
 			return 1;
 	memset(out, 0, sizeof *out);
 	return 0;
+}
+
+char *awsini_set_section(const char *text, const char *name, const char *body,
+			int keep_existing)
+{
+	size_t tl = strlen(text), start = tl, end = tl, nl = strlen(name);
+	if (nl == 0 || nl >= AWSINI_NAME_MAX || strpbrk(name, "[]\n"))
+		return NULL;
+	/* Find the section as awsini_next names it, and where the next one starts. */
+	for (size_t i = 0; i < tl;) {
+		const char *eol = memchr(text + i, '\n', tl - i);
+		size_t e = eol ? (size_t)(eol - text) : tl;
+		const char *l = text + i, *ns;
+		size_t n = e - i, nsl;
+		trim(&l, &n);
+		if (section(l, n, &ns, &nsl)) {
+			if (start == tl && nsl == nl && memcmp(ns, name, nl) == 0)
+				start = i;
+			else if (start != tl && end == tl)
+				end = i;
+		}
+		i = e + (e < tl);
+	}
+	if (start != tl && keep_existing)
+		return strdup(text);
+	size_t bl = strlen(body);
+	char *out = malloc(tl + nl + bl + 6);
+	if (!out)
+		return NULL;
+	size_t o = start;
+	memcpy(out, text, start);
+	if (o && out[o - 1] != '\n')
+		out[o++] = '\n';
+	out[o++] = '[';
+	memcpy(out + o, name, nl);
+	o += nl;
+	out[o++] = ']';
+	out[o++] = '\n';
+	memcpy(out + o, body, bl);
+	o += bl;
+	if (bl && body[bl - 1] != '\n')
+		out[o++] = '\n';
+	if (start != tl) {
+		memcpy(out + o, text + end, tl - end);
+		o += tl - end;
+	}
+	out[o] = '\0';
+	return out;
 }

@@ -29,4 +29,12 @@ int awsini_next(const char *text, size_t len, size_t *pos, struct awsini_profile
 /* The section named name: 1 found (out filled), 0 not. */
 int awsini_find(const char *text, size_t len, const char *name, struct awsini_profile *out);
 
+/*
+ * text with section [name] replaced by (or, when missing, appended as)
+ * "[name]\n" + body; every other byte is kept. With keep_existing an existing
+ * section stays as it is. A new string (free it), or NULL.
+ */
+char *awsini_set_section(const char *text, const char *name, const char *body,
+			 int keep_existing);
+
 #endif

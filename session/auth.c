@@ -199,60 +199,6 @@ static int load_keys(struct auth *a, const char *path, int need_private, char *e
 	return rc;
 }
 
-/*
- * Replace (or append) section [name] of an INI text with body; other
- * sections are kept byte for byte. With keep_existing an existing section
- * is left alone. Returns a new string or NULL.
- */
-static char *ini_set_section(const char *text, const char *name, const char *body,
-			     int keep_existing)
-{
-	char hdr[160];
-	snprintf(hdr, sizeof hdr, "[%s]", name);
-	size_t tl = strlen(text), start = tl, end = tl;
-	for (size_t i = 0; i < tl;) {
-		size_t j = i;
-		while (j < tl && text[j] != '\n')
-			j++;
-		const char *l = text + i;
-		size_t ll = j - i;
-		while (ll && (*l == ' ' || *l == '\t')) {
-			l++;
-			ll--;
-		}
-		while (ll && (l[ll - 1] == ' ' || l[ll - 1] == '\t' || l[ll - 1] == '\r'))
-			ll--;
-		if (start == tl && ll == strlen(hdr) && memcmp(l, hdr, ll) == 0) {
-			start = i;
-		} else if (start != tl && end == tl && ll && *l == '[') {
-			end = i;
-		}
-		i = j + (j < tl);
-	}
-	if (start != tl && keep_existing)
-		return strdup(text);
-	size_t bl = strlen(body), hl = strlen(hdr);
-	char *out = malloc(tl + hl + bl + 4);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	memcpy(out, text, start);
-	o = start;
-	if (o && out[o - 1] != '\n')
-		out[o++] = '\n';
-	memcpy(out + o, hdr, hl);
-	o += hl;
-	out[o++] = '\n';
-	memcpy(out + o, body, bl);
-	o += bl;
-	if (start != tl) {
-		memcpy(out + o, text + end, tl - end);
-		o += tl - end;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static int update_file(const char *path, const char *section, const char *body,
 		       int keep_existing, char *err, size_t errlen)
 {
@@ -262,7 +208,7 @@ static int update_file(const char *path, const char *section, const char *body,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	char *text = ini_set_section(old ? old : "", section, body, keep_existing);
+	char *text = awsini_set_section(old ? old : "", section, body, keep_existing);
 	int rc = -1;
 	if (!text)
 		snprintf(err, errlen, "out of memory");
