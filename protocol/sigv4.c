@@ -600,6 +600,22 @@ static int query_get(const char *q, const char *name, char *out, size_t outlen)
 	return 0;
 }
 
+static int parse_signed_headers_hdr(const char *s, size_t n, struct sigv4_auth *au)
+{
+	return parse_signed_headers(s, n, 1, au);
+}
+
+/* The components of the Authorization header, each required once. */
+static const struct {
+	const char *name;
+	int (*parse)(const char *s, size_t n, struct sigv4_auth *au);
+} header_parts[] = {
+	{ "Credential", parse_credential },
+	{ "SignedHeaders", parse_signed_headers_hdr },
+	{ "Signature", parse_signature },
+};
+#define NPARTS (sizeof header_parts / sizeof header_parts[0])
+
 static enum sigv4_status parse_header(const char *h, const struct httpmsg_request *rq,
 				      struct sigv4_auth *au, char *why, size_t whylen)
 {
@@ -608,7 +624,7 @@ static enum sigv4_status parse_header(const char *h, const struct httpmsg_reques
 		fmt(why, whylen, "Authorization header must use the AWS4-HMAC-SHA256 algorithm.");
 		return SIGV4_MALFORMED;
 	}
-	int have_cred = 0, have_signed = 0, have_sig = 0;
+	int seen[NPARTS] = { 0 };
 	for (const char *p = h + al; *p;) {
 		while (is_blank(*p) || *p == ',')
 			p++;
@@ -623,33 +639,27 @@ static enum sigv4_status parse_header(const char *h, const struct httpmsg_reques
 			fmt(why, whylen, "Authorization header has a component without '='.");
 			return SIGV4_MALFORMED;
 		}
-		size_t kl = (size_t)(eq - p), vl = l - kl - 1;
-		const char *v = eq + 1;
-		int bad = 0;
-		if (kl == 10 && memcmp(p, "Credential", 10) == 0 && !have_cred) {
-			have_cred = 1;
-			bad = parse_credential(v, vl, au);
-		} else if (kl == 13 && memcmp(p, "SignedHeaders", 13) == 0 && !have_signed) {
-			have_signed = 1;
-			bad = parse_signed_headers(v, vl, 1, au);
-		} else if (kl == 9 && memcmp(p, "Signature", 9) == 0 && !have_sig) {
-			have_sig = 1;
-			bad = parse_signature(v, vl, au);
-		} else {
+		size_t kl = (size_t)(eq - p), k;
+		for (k = 0; k < NPARTS; k++)
+			if (strlen(header_parts[k].name) == kl &&
+			    memcmp(header_parts[k].name, p, kl) == 0)
+				break;
+		if (k == NPARTS || seen[k]) {
 			fmt(why, whylen, "Authorization header has an unknown or repeated component.");
 			return SIGV4_MALFORMED;
 		}
-		if (bad) {
+		seen[k] = 1;
+		if (header_parts[k].parse(eq + 1, l - kl - 1, au) < 0) {
 			fmt(why, whylen,
-			    "Authorization header: %.*s is malformed (Credential=AKID/YYYYMMDD/"
+			    "Authorization header: %s is malformed (Credential=AKID/YYYYMMDD/"
 			    "REGION/SERVICE/aws4_request, SignedHeaders with host and x-amz-date, "
 			    "Signature of 64 hex digits).",
-			    (int)kl, p);
+			    header_parts[k].name);
 			return SIGV4_MALFORMED;
 		}
 		p += l;
 	}
-	if (!have_cred || !have_signed || !have_sig) {
+	if (!seen[0] || !seen[1] || !seen[2]) {
 		fmt(why, whylen, "Authorization header requires 'Credential', 'SignedHeaders' and "
 				 "'Signature' parameters.");
 		return SIGV4_MALFORMED;
