@@ -84,6 +84,19 @@ TEST(get_relative_and_utf8)
 			   "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"));
 }
 
+/* Repeated headers: values joined by ',' in the order sent (botocore). */
+TEST(repeated_header)
+{
+	struct httpmsg_request r = req("GET", "/", "");
+	hdr(&r, "Host", "example.amazonaws.com");
+	hdr(&r, "My-Header1", "value2");
+	hdr(&r, "my-header1", "value1");
+	hdr(&r, "X-Amz-Date", DATE);
+	CHECK(signs_as(&r, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+			   "aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature="
+			   "bdec613c2a8207a05bafa9a654353e209c3710b086c46ced81798cdcf09f80c1"));
+}
+
 /* botocore: an encoded path is encoded again, the query sorted and encoded,
  * header values trimmed and collapsed. */
 TEST(hearth_post_double_encoded)
@@ -298,7 +311,7 @@ TEST(time_roundtrip)
 	CHECK_EQ(sigv4_time_parse("2015083OT123600Z", &t), -1);
 }
 
-TEST_MAIN(T(get_vanilla), T(get_vanilla_query_order_key_case), T(get_relative_and_utf8),
+TEST_MAIN(T(get_vanilla), T(get_vanilla_query_order_key_case), T(get_relative_and_utf8), T(repeated_header),
 	  T(hearth_post_double_encoded), T(content_sha256_header), T(presigned_query),
 	  T(tamper_and_wrong_secret), T(skew_window), T(missing_and_malformed),
 	  T(scope_date_must_match), T(time_roundtrip))
