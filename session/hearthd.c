@@ -5,6 +5,7 @@
 #include "vmm/clock.h"
 #include "session/hearthd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "protocol/api_run.h"
+#include "session/auth.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
@@ -77,7 +79,8 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 }
 
 enum opt_kind {
-	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_VERBOSE, OPT_HELP, OPT_VERSION
+	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
+	OPT_NO_AWS_PROFILE, OPT_API_INSECURE
 };
 
 static const struct option_def {
@@ -96,6 +99,13 @@ static const struct option_def {
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
 	{ "--tls-key", OPT_STR, offsetof(struct hd_config, tls_key),
 	  sizeof(((struct hd_config *)0)->tls_key), "FILE  the certificate's private key, PEM" },
+	{ "--credentials", OPT_STR, offsetof(struct hd_config, credentials),
+	  sizeof(((struct hd_config *)0)->credentials),
+	  "FILE  API keys: every profile of this AWS credentials file (default: STATE/credentials)" },
+	{ "--no-aws-profile", OPT_NO_AWS_PROFILE, 0, 0,
+	  "do not write the key as profile hearth to ~/.aws/credentials and ~/.aws/config" },
+	{ "--api-insecure", OPT_API_INSECURE, 0, 0,
+	  "allow --api-listen on a non-loopback address (the API has no TLS)" },
 	{ "--state-dir", OPT_STR, offsetof(struct hd_config, state_dir),
 	  sizeof(((struct hd_config *)0)->state_dir),
 	  "DIR  state: SQLite, key, VMs, snapshots ($HEARTH_HOME)" },
@@ -185,6 +195,12 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		case OPT_VERBOSE:
 			c->verbose = 1;
 			break;
+		case OPT_NO_AWS_PROFILE:
+			c->no_aws_profile = 1;
+			break;
+		case OPT_API_INSECURE:
+			c->api_insecure = 1;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -263,6 +279,19 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/* 127.0.0.0/8, ::1 or localhost: the only places the plain-HTTP API listens
+ * by default (signed requests still travel in the clear elsewhere). */
+static int loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 /* ---- event loop ---- */
 
 static lws_sorted_usec_list_t tick_sul;
@@ -322,6 +351,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hearthd: bad --api-listen %s\n", c->api_listen);
 		return 2;
 	}
+	if (!loopback(host) && !c->api_insecure) {
+		fprintf(stderr, "hearthd: refusing to serve the API on %s: it is plain HTTP, and a "
+				"non-loopback address exposes it to the network (--api-insecure to do "
+				"it anyway)\n", c->api_listen);
+		return 2;
+	}
 	if (mkdirs(c->state_dir) < 0 || mkdirs(c->cache_dir) < 0) {
 		fprintf(stderr, "hearthd: cannot create %s or %s: %s\n", c->state_dir, c->cache_dir,
 			strerror(errno));
@@ -333,6 +368,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hearthd: %s\n", err);
 		return 1;
 	}
+	if (auth_open(c->state_dir, c->credentials[0] ? c->credentials : NULL, !c->no_aws_profile &&
+		      !c->credentials[0], &hd.auth, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
+	httpd_set_auth(auth_httpd_hook, hd.auth);
 	snprintf(path, sizeof path, "%s/hearth.db", c->state_dir);
 	if (store_open(path, &hd.store, err, sizeof err) < 0) {
 		fprintf(stderr, "hearthd: %s\n", err);
@@ -395,5 +436,6 @@ int main(int argc, char **argv)
 	lws_context_destroy(hd.lws);
 	webterm_unload();
 	store_close(hd.store);
+	auth_close(hd.auth);
 	return 0;
 }

@@ -14,6 +14,7 @@ struct lws_context;
 struct store;
 struct lifecycle;
 struct catalog;
+struct auth;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
@@ -28,6 +29,9 @@ struct hd_config {
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
+	char credentials[PATH_MAX]; /* --credentials: the API's keys; empty: STATE/credentials */
+	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */
+	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
 	int verbose;
 };
 
@@ -37,6 +41,7 @@ struct hearthd {
 	struct store *store;
 	struct lifecycle *lc;
 	struct catalog *catalog;
+	struct auth *auth; /* the API's SigV4 keys */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;

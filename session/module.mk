@@ -4,7 +4,8 @@
 # guest agent link PROTO_SRCS, and must not pull in json-c or libcrypto.
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
-	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c
+	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
+	protocol/awsini.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -16,7 +17,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c
+	session/proxy.c session/auth.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
@@ -48,6 +49,13 @@ UNIT_OBJS_wsproto := $(OBJ)/protocol/wsproto.o
 UNIT_LIBS_wsproto := -lcrypto
 $(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
 $(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_sigv4 := $(OBJ)/protocol/sigv4.o
+UNIT_LIBS_sigv4 := -lcrypto
+$(BIN)/tests/test_sigv4: $(OBJ)/protocol/sigv4.o
+$(O)/fuzz/fuzz_sigv4: protocol/sigv4.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_awsini := $(OBJ)/protocol/awsini.o
+$(BIN)/tests/test_awsini: $(OBJ)/protocol/awsini.o
+FUZZ_EXTRA_SRCS_awsini := protocol/awsini.c
 UNIT_OBJS_ring := $(OBJ)/session/ring.o
 $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
 # The API's connection core (strict framing, routing, answers) under the
