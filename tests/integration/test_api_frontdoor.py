@@ -71,6 +71,19 @@ def assert_aws_error(resp, status, etype=None):
     assert isinstance(doc.get("message"), str) and doc["message"], resp
 
 
+def wire(hd, method, target, body=b"", extra=b"", sign=True):
+    """One request as raw bytes: Host, then (sign) the SigV4 headers of this
+    daemon's key for method, target and body, then the unsigned extra header
+    lines (b"Name: v\\r\\n" each), then body as given (a chunked body is
+    signed de-chunked by the caller passing signed_body)."""
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % (method, target, hd.port)
+    if sign:
+        for k, v in hd.signed_headers(method, target, body).items():
+            if k.lower() != "host":
+                head += "%s: %s\r\n" % (k, v)
+    return head.encode() + extra + b"\r\n"
+
+
 def refused_and_closed(hd, data, status, etype=None):
     got, closed = exchange(hd.port, data)
     rs = responses(got)
@@ -96,7 +109,8 @@ def test_smuggled_delete_after_bad_content_length_never_runs(tmp_path):
         vid = vm["microvmId"]
         assert d.wait_state(vid, ("RUNNING", "TERMINATED"), 60)["state"] == "RUNNING", \
             d.read_log()
-        delete = ("DELETE %s/microvms/%s HTTP/1.1\r\nHost: x\r\n\r\n" % (API, vid)).encode()
+        target = "%s/microvms/%s" % (API, vid)
+        delete = wire(d, "DELETE", target)
         for bad in [b"Content-Length: abc", b"Content-Length: 1\r\nContent-Length: 1",
                     b"Content-Length: 0\r\nTransfer-Encoding: chunked",
                     b"Transfer-Encoding: chunked, identity", b"Content-Length : 0"]:
@@ -110,7 +124,7 @@ def test_smuggled_delete_after_bad_content_length_never_runs(tmp_path):
         time.sleep(1)
         assert vm_state(d, vid) == "RUNNING"
         # The same DELETE on its own does run (the test can fail).
-        got, _ = exchange(d.port, delete.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        got, _ = exchange(d.port, wire(d, "DELETE", target, extra=b"Connection: close\r\n"))
         assert responses(got)[0][0] == 200, got
         assert d.wait_state(vid, "TERMINATED", 60)["state"] == "TERMINATED"
     finally:
@@ -147,10 +161,9 @@ def test_path_checks_do_not_refuse_good_paths(hd):
     assert st == 200, vm
     vid = vm["microvmId"]
     arn = urllib.parse.quote("arn:hearth:lambda:local:000000000000:microvm:" + vid, safe="")
-    req = ("GET %s/microvms/%s/ HTTP/1.1\r\nHost: x\r\n\r\n"
-           "GET /2017-03-31/tags/%s HTTP/1.1\r\nHost: x\r\n\r\n"
-           "GET %s/microvms/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-           % (API, vid, arn, API, vid)).encode()
+    req = (wire(hd, "GET", "%s/microvms/%s/" % (API, vid)) +
+           wire(hd, "GET", "/2017-03-31/tags/%s" % arn) +
+           wire(hd, "GET", "%s/microvms/%s" % (API, vid), extra=b"Connection: close\r\n"))
     got, closed = exchange(hd.port, req)
     rs = responses(got)
     assert [r[0] for r in rs] == [200, 200, 200], rs
@@ -175,9 +188,8 @@ def test_garbage_gets_the_aws_error_shape(hd, data):
 
 
 def test_unknown_method_is_405_on_a_known_path(hd):
-    got, closed = exchange(hd.port, ("BREW %s/microvms HTTP/1.1\r\nHost: x\r\n\r\n"
-                                     "BREW /nowhere HTTP/1.1\r\nHost: x\r\n"
-                                     "Connection: close\r\n\r\n" % API).encode())
+    got, closed = exchange(hd.port, wire(hd, "BREW", API + "/microvms") +
+                           wire(hd, "BREW", "/nowhere", extra=b"Connection: close\r\n"))
     rs = responses(got)
     assert len(rs) == 2, rs
     assert_aws_error(rs[0], 405, "MethodNotAllowedException")
@@ -206,11 +218,10 @@ def test_big_head_is_431_and_big_body_413(hd):
 def test_pipelined_requests_and_chunked_bodies_are_served_in_order(hd):
     body = json.dumps({"imageIdentifier": "busybox", "clientToken": "pipe"}).encode()
     chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    req = (b"POST " + API.encode() + b"/microvms HTTP/1.1\r\nHost: x\r\n"
-           b"Transfer-Encoding: chunked\r\n\r\n" + chunked +
-           b"GET " + API.encode() + b"/microvms?maxResults=1 HTTP/1.1\r\nHost: x\r\n\r\n" +
-           b"GET " + API.encode() + b"/microvms?maxResults=%00 HTTP/1.1\r\nHost: x\r\n"
-           b"Connection: close\r\n\r\n")
+    # The chunked body is signed as what it carries (hearthd hashes the de-chunked body).
+    req = (wire(hd, "POST", API + "/microvms", body, extra=b"Transfer-Encoding: chunked\r\n") +
+           chunked + wire(hd, "GET", API + "/microvms?maxResults=1") +
+           wire(hd, "GET", API + "/microvms?maxResults=%00", extra=b"Connection: close\r\n"))
     got, closed = exchange(hd.port, req)
     rs = responses(got)
     assert [r[0] for r in rs] == [200, 200, 400], rs
