@@ -10,6 +10,12 @@
 # `make shell` starts in about a second instead of building a snapshot again);
 # its pid, log and how to stop it are printed. The VM is terminated when the
 # shell ends. Every wait has a deadline.
+#
+# Keys: the hearthd started here runs with --no-aws-profile (your ~/.aws is
+# left alone); `hearth` signs with the key in its state directory
+# ($D/state/credentials, an AWS credentials file with profile hearth) through
+# AWS_SHARED_CREDENTIALS_FILE. Any other hearthd is called with your own
+# credentials (profile $AWS_PROFILE, default hearth, which hearthd writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${HEARTH_BUILD:-$PWD/build}
@@ -22,6 +28,13 @@ pidfile=$D/hearthd.pid
 
 answering() { "$HEARTH" list --timeout 2 >/dev/null 2>&1; }
 ours_alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+use_our_keys() {
+	export AWS_SHARED_CREDENTIALS_FILE=$D/state/credentials AWS_PROFILE=hearth
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+}
+if ours_alive; then
+	use_our_keys
+fi
 
 if ! answering; then
 	if ours_alive; then
@@ -34,9 +47,10 @@ if ! answering; then
 	esac
 	mkdir -p "$D"
 	setsid "$B/bin/hearthd" --api-listen 127.0.0.1:7400 --ingress-listen 127.0.0.1:7443 \
-		--state-dir "$D/state" --cache-dir "$D/cache" --image-dir "$B/guest" \
+		--state-dir "$D/state" --cache-dir "$D/cache" --image-dir "$B/guest" --no-aws-profile \
 		>>"$D/hearthd.log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
+	use_our_keys
 	for _ in $(seq 150); do
 		answering && break
 		kill -0 "$(cat "$pidfile")" 2>/dev/null || break

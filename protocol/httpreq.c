@@ -537,14 +537,24 @@ static int chunk_byte(struct httpreq_body *b, int c)
 
 long httpreq_body_feed(struct httpreq_body *b, const uint8_t *p, size_t n)
 {
+	return httpreq_body_take(b, p, n, NULL, NULL);
+}
+
+long httpreq_body_take(struct httpreq_body *b, const uint8_t *p, size_t n,
+		       httpreq_body_sink sink, void *ctx)
+{
 	size_t i = 0;
 	if (b->done)
 		return 0;
 	switch (b->framing) {
 	case HTTPREQ_BODY_CLOSE:
+		if (sink && n && sink(ctx, p, n) < 0)
+			return -1;
 		return (long)n;
 	case HTTPREQ_BODY_LENGTH:
 		i = b->left < n ? (size_t)b->left : n;
+		if (sink && i && sink(ctx, p, i) < 0)
+			return -1;
 		b->left -= i;
 		b->done = b->left == 0;
 		return (long)i;
@@ -556,6 +566,8 @@ long httpreq_body_feed(struct httpreq_body *b, const uint8_t *p, size_t n)
 	while (i < n && !b->done) {
 		if (b->state == B_DATA) {
 			size_t take = b->left < n - i ? (size_t)b->left : n - i;
+			if (sink && take && sink(ctx, p + i, take) < 0)
+				return -1;
 			b->left -= take;
 			i += take;
 			if (!b->left)

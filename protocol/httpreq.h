@@ -103,5 +103,13 @@ void httpreq_body_init(struct httpreq_body *b, enum httpreq_framing f, uint64_t 
  * is malformed or over a limit. b->done is set once the body has ended.
  */
 long httpreq_body_feed(struct httpreq_body *b, const uint8_t *p, size_t n);
+/*
+ * The same, handing the body's content (de-chunked) to sink as it passes;
+ * a sink that returns -1 (e.g. the body is over its limit) makes this
+ * return -1 too.
+ */
+typedef int (*httpreq_body_sink)(void *ctx, const uint8_t *p, size_t n);
+long httpreq_body_take(struct httpreq_body *b, const uint8_t *p, size_t n,
+		       httpreq_body_sink sink, void *ctx);
 
 #endif

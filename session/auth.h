@@ -39,4 +39,11 @@ void auth_close(struct auth *a);
 int auth_check(const struct auth *a, const struct httpmsg_request *rq, int64_t now,
 	       struct api_err *e);
 
+/*
+ * The API server's hook (httpd_auth_fn in session/httpd.h), registered by
+ * hearthd with ctx = the struct auth: auth_check at hd_now(); a refusal is
+ * logged by method, path and error name only.
+ */
+int auth_httpd_hook(void *ctx, const struct httpmsg_request *rq, struct api_err *e);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "session/hearthd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "protocol/api_run.h"
+#include "session/auth.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
@@ -53,7 +55,7 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 
 enum opt_kind {
 	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
-	OPT_HELP, OPT_VERSION
+	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE
 };
 
 static const struct option_def {
@@ -72,6 +74,13 @@ static const struct option_def {
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
 	{ "--tls-key", OPT_STR, offsetof(struct hd_config, tls_key),
 	  sizeof(((struct hd_config *)0)->tls_key), "FILE  the certificate's private key, PEM" },
+	{ "--credentials", OPT_STR, offsetof(struct hd_config, credentials),
+	  sizeof(((struct hd_config *)0)->credentials),
+	  "FILE  API keys: every profile of this AWS credentials file (default: STATE/credentials)" },
+	{ "--no-aws-profile", OPT_NO_AWS_PROFILE, 0, 0,
+	  "do not write the key as profile hearth to ~/.aws/credentials and ~/.aws/config" },
+	{ "--api-insecure", OPT_API_INSECURE, 0, 0,
+	  "allow --api-listen on a non-loopback address (the API has no TLS)" },
 	{ "--state-dir", OPT_STR, offsetof(struct hd_config, state_dir),
 	  sizeof(((struct hd_config *)0)->state_dir),
 	  "DIR  state: SQLite, key, VMs, snapshots ($HEARTH_HOME)" },
@@ -179,6 +188,12 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		case OPT_VERBOSE:
 			c->verbose = 1;
 			break;
+		case OPT_NO_AWS_PROFILE:
+			c->no_aws_profile = 1;
+			break;
+		case OPT_API_INSECURE:
+			c->api_insecure = 1;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -257,6 +272,19 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/* 127.0.0.0/8, ::1 or localhost: the only places the plain-HTTP API listens
+ * by default (signed requests still travel in the clear elsewhere). */
+static int loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 /* ---- event loop ---- */
 
 static void tick(void *ctx)
@@ -313,6 +341,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hearthd: bad --api-listen %s\n", c->api_listen);
 		return 2;
 	}
+	if (!loopback(host) && !c->api_insecure) {
+		fprintf(stderr, "hearthd: refusing to serve the API on %s: it is plain HTTP, and a "
+				"non-loopback address exposes it to the network (--api-insecure to do "
+				"it anyway)\n", c->api_listen);
+		return 2;
+	}
 	if (mkdirs(c->state_dir) < 0 || mkdirs(c->cache_dir) < 0) {
 		fprintf(stderr, "hearthd: cannot create %s or %s: %s\n", c->state_dir, c->cache_dir,
 			strerror(errno));
@@ -334,6 +368,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hearthd: %s\n", err);
 		return 1;
 	}
+	if (auth_open(c->state_dir, c->credentials[0] ? c->credentials : NULL, !c->no_aws_profile &&
+		      !c->credentials[0], &hd.auth, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		return 1;
+	}
+	httpd_set_auth(auth_httpd_hook, hd.auth);
 	snprintf(path, sizeof path, "%s/hearth.db", c->state_dir);
 	if (store_open(path, &hd.store, err, sizeof err) < 0) {
 		fprintf(stderr, "hearthd: %s\n", err);
@@ -346,10 +386,10 @@ int main(int argc, char **argv)
 	memset(&info, 0, sizeof info);
 	info.port = port;
 	info.iface = host;
-	info.protocols = httpd_protocol_list();
 	info.user = &hd;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL) |
 		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* the ingress vhost is TLS */
+	httpd_vhost_info(&info); /* the API: raw sockets, our own HTTP core */
 	/* lws reads each socket into this buffer: its 4 KiB default caps every
 	 * RAW_RX (relay output, proxied bytes) at 4 KiB per event-loop turn. */
 	info.pt_serv_buf_size = 64 * 1024;
@@ -402,6 +442,7 @@ int main(int argc, char **argv)
 	loop_destroy(hd.loop);
 	webterm_unload();
 	store_close(hd.store);
+	auth_close(hd.auth);
 	close(hd.lock_fd);
 	return 0;
 }

@@ -34,6 +34,7 @@ struct store;
 struct lifecycle;
 struct catalog;
 struct loop;
+struct auth;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
@@ -49,6 +50,9 @@ struct hd_config {
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
 	struct capacity_limits capacity; /* --max-vms, --max-memory */
+	char credentials[PATH_MAX]; /* --credentials: the API's keys; empty: STATE/credentials */
+	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */
+	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
 	int verbose;
 };
 
@@ -60,6 +64,7 @@ struct hearthd {
 	struct catalog *catalog;
 	struct loop *loop;
 	int lock_fd; /* <state>/hearthd.lock, held (flock) for the daemon's life */
+	struct auth *auth; /* the API's SigV4 keys */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;

@@ -1,7 +1,8 @@
 /*
- * httpd.c - libwebsockets HTTP glue: collects method, decoded path, query
- * arguments and a bounded body, hands them to routes_dispatch and writes
- * the answer back (keep-alive).
+ * httpd.c - the API listener's libwebsockets glue. lws accepts, reads and
+ * writes the sockets and runs the event loop; it parses nothing: accepted
+ * sockets are adopted raw and their bytes go to the connection core
+ * (httpconn.c, strict framing in protocol/httpsrv.c).
  */
 #include "session/httpd.h"
 
@@ -9,39 +10,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <sys/socket.h>
 
-#include "protocol/buf.h"
+#include "session/httpconn.h"
 #include "session/routes.h"
 
-#define HTTPD_PATH_MAX 4096
-#define HTTPD_QUERY_BYTES 8192
+#define HTTPD_PROTO "hearth-api"
+#define HTTPD_IDLE_S 30    /* a connection that sends nothing for this long is closed */
+#define HTTPD_LINGER_S 2   /* after the last answer: how long its unread input is drained */
+#define HTTPD_CHUNK (16u * 1024)
+#define HTTPD_WRITES_PER_TURN 16
 
-struct httpd_conn {
-	enum route_method method;
-	char path[HTTPD_PATH_MAX];
-	char qbuf[HTTPD_QUERY_BYTES];
-	struct route_query q[ROUTE_MAX_QUERY];
-	unsigned nq;
-	int bad_query;
-	struct buf body;
-	int body_ready;
-	int too_big;
-	unsigned long long content_length;
-	unsigned char *out; /* LWS_PRE + body */
-	size_t outlen;
-	int close_after;
-	int responding;
+struct httpd_sess {
+	struct httpconn *hc;
+	int lingering; /* the last answer is out and our side shut: drain until EOF */
 };
 
-static const struct {
-	enum lws_token_indexes tok;
-	enum route_method m;
-} method_tokens[] = {
-	{ WSI_TOKEN_GET_URI, RM_GET },	     { WSI_TOKEN_POST_URI, RM_POST },
-	{ WSI_TOKEN_PUT_URI, RM_PUT },	     { WSI_TOKEN_PATCH_URI, RM_PATCH },
-	{ WSI_TOKEN_DELETE_URI, RM_DELETE },
-};
+static uint8_t scratch[LWS_PRE + HTTPD_CHUNK];
+static httpd_auth_fn auth_fn;
+static void *auth_ctx;
+
+void httpd_set_auth(httpd_auth_fn fn, void *ctx)
+{
+	auth_fn = fn;
+	auth_ctx = ctx;
+}
 
 int httpd_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
@@ -58,191 +51,119 @@ int httpd_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
-static void conn_reset(struct httpd_conn *c)
+static void route(void *ctx, enum route_method m, const struct httpmsg_request *rq,
+		  const struct route_query *query, unsigned nquery, struct route_resp *resp)
 {
-	buf_free(&c->body);
-	free(c->out);
-	memset(c, 0, sizeof *c);
+	routes_dispatch(ctx, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
+			resp);
 }
 
-static void collect_query(struct lws *wsi, struct httpd_conn *c)
+/* The auth hook as it is when the request comes (it may be set late). */
+static int check_auth(void *ctx, const struct httpmsg_request *rq, struct api_err *e)
 {
-	size_t used = 0;
-	for (int i = 0; i < 256; i++) {
-		int room = (int)(sizeof c->qbuf - used);
-		int n = lws_hdr_copy_fragment(wsi, c->qbuf + used, room, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0) {
-			/* Either no more fragments or one that does not fit. */
-			if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
-				c->bad_query = 1;
+	(void)ctx;
+	return auth_fn ? auth_fn(auth_ctx, rq, e) : 0;
+}
+
+/* Ask for what the core needs next: writing, or reading paused. */
+static void want(struct lws *wsi, struct httpd_sess *s)
+{
+	size_t n;
+	httpconn_output(s->hc, &n);
+	if (n || httpconn_closing(s->hc))
+		lws_callback_on_writable(wsi);
+	lws_rx_flow_control(wsi, !httpconn_paused(s->hc));
+}
+
+static int on_writeable(struct lws *wsi, struct httpd_sess *s)
+{
+	if (s->lingering)
+		return 0;
+	for (int i = 0; i < HTTPD_WRITES_PER_TURN; i++) {
+		size_t n;
+		const uint8_t *p = httpconn_output(s->hc, &n);
+		if (!n)
 			break;
-		}
-		if (c->nq >= ROUTE_MAX_QUERY) {
-			c->bad_query = 1;
+		if (n > HTTPD_CHUNK)
+			n = HTTPD_CHUNK;
+		memcpy(scratch + LWS_PRE, p, n);
+		if (lws_write(wsi, scratch + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+		if (httpconn_written(s->hc, n) < 0)
+			return -1;
+		if (lws_send_pipe_choked(wsi))
 			break;
-		}
-		char *frag = c->qbuf + used;
-		char *eq = strchr(frag, '=');
-		if (eq)
-			*eq = '\0';
-		c->q[c->nq].name = frag;
-		c->q[c->nq].value = eq ? eq + 1 : "";
-		c->nq++;
-		used += (size_t)n + 1;
 	}
-}
-
-static int start_response(struct lws *wsi, struct httpd_conn *c, struct route_resp *r)
-{
-	unsigned char hdr[LWS_PRE + 1024];
-	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-	c->responding = 1;
-	c->out = malloc(LWS_PRE + r->len + 1);
-	if (!c->out)
-		return -1;
-	if (r->len)
-		memcpy(c->out + LWS_PRE, r->body, r->len);
-	c->outlen = r->len;
-	if (lws_add_http_common_headers(wsi, (unsigned)r->status, "application/json", r->len, &p,
-					end))
-		return -1;
-	if (r->err_type &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-amzn-errortype:",
-					(const unsigned char *)r->err_type,
-					(int)strlen(r->err_type), &p, end))
-		return -1;
-	/* A request id, as the AWS SDKs record in $metadata.requestId. */
-	char rid[40];
-	uint8_t rb[16];
-	if (getrandom(rb, sizeof rb, GRND_NONBLOCK) != (ssize_t)sizeof rb)
-		memset(rb, 0, sizeof rb);
-	for (size_t i = 0; i < sizeof rb; i++)
-		snprintf(rid + 2 * i, 3, "%02x", rb[i]);
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-amzn-requestid:",
-					(const unsigned char *)rid, 32, &p, end))
-		return -1;
-	if (c->close_after &&
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					 (const unsigned char *)"close", 5, &p, end))
-		return -1;
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	lws_callback_on_writable(wsi);
+	size_t left;
+	httpconn_output(s->hc, &left);
+	if (left || lws_partial_buffered(wsi)) {
+		lws_callback_on_writable(wsi);
+	} else if (httpconn_closing(s->hc)) {
+		/* All is out: shut our side and read what the client still sends
+		 * until it closes, so the answer is not lost to a reset. */
+		s->lingering = 1;
+		shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+		lws_rx_flow_control(wsi, 1);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_LINGER_S);
+		return 0;
+	}
+	lws_rx_flow_control(wsi, !httpconn_paused(s->hc));
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
 	return 0;
-}
-
-static int respond_error(struct lws *wsi, struct httpd_conn *c, int status, const char *type,
-			 const char *msg)
-{
-	struct route_resp r;
-	routes_error(&r, status, type, msg);
-	int rc = start_response(wsi, c, &r);
-	free(r.body);
-	return rc;
-}
-
-static int dispatch(struct lws *wsi, struct httpd_conn *c)
-{
-	struct hearthd *hd = lws_context_user(lws_get_context(wsi));
-	struct route_resp r;
-	if (c->too_big)
-		return respond_error(wsi, c, 413, "RequestEntityTooLargeException",
-				     "request body is too large");
-	if (c->bad_query)
-		return respond_error(wsi, c, 400, API_E_VALIDATION, "query string is too long");
-	routes_dispatch(hd, c->method, c->path, c->q, c->nq, (const char *)buf_ptr(&c->body),
-			buf_used(&c->body), &r);
-	int rc = start_response(wsi, c, &r);
-	free(r.body);
-	return rc;
-}
-
-static int on_http(struct lws *wsi, struct httpd_conn *c, const char *uri)
-{
-	char cl[32];
-	conn_reset(c);
-	buf_init(&c->body, API_MAX_BODY);
-	c->method = RM_OTHER;
-	for (size_t i = 0; i < sizeof method_tokens / sizeof method_tokens[0]; i++)
-		if (lws_hdr_total_length(wsi, method_tokens[i].tok) > 0) {
-			c->method = method_tokens[i].m;
-			break;
-		}
-	if (!uri || strlen(uri) >= sizeof c->path)
-		return respond_error(wsi, c, 400, API_E_VALIDATION, "request path is too long");
-	snprintf(c->path, sizeof c->path, "%s", uri);
-	collect_query(wsi, c);
-	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-		char *end;
-		c->content_length = strtoull(cl, &end, 10);
-		if (*end)
-			return respond_error(wsi, c, 400, API_E_VALIDATION, "bad Content-Length");
-	}
-	if (c->content_length > HTTPD_DISCARD_MAX) {
-		/* Do not read megabytes just to refuse them. */
-		c->close_after = 1;
-		c->too_big = 1;
-		return dispatch(wsi, c);
-	}
-	if (c->content_length > API_MAX_BODY)
-		c->too_big = 1;
-	if (c->content_length == 0)
-		return dispatch(wsi, c);
-	return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
 }
 
 static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			  void *in, size_t len)
 {
-	struct httpd_conn *c = user;
+	struct hearthd *hd = lws_context_user(lws_get_context(wsi));
+	struct httpd_sess *s = user;
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		if (on_http(wsi, c, in) < 0)
+	case LWS_CALLBACK_RAW_ADOPT: {
+		struct httpconn_cfg cfg = { .dispatch = route, .ctx = hd, .auth = check_auth };
+		if (!s || !(s->hc = httpconn_new(&cfg)))
 			return -1;
+		s->lingering = 0;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
 		return 0;
-	case LWS_CALLBACK_HTTP_BODY:
-		if (c->responding)
+	}
+	case LWS_CALLBACK_RAW_RX:
+		if (!s || !s->hc)
+			return -1;
+		if (s->lingering)
 			return 0;
-		if (!c->too_big && buf_put(&c->body, in, len) != BUF_OK)
-			c->too_big = 1;
+		if (httpconn_input(s->hc, in, len) < 0)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
+		want(wsi, s);
 		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (c->responding)
-			return 0;
-		if (dispatch(wsi, c) < 0)
-			return -1;
-		return 0;
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (!c->out)
-			return 0;
-		if (c->outlen &&
-		    lws_write(wsi, c->out + LWS_PRE, c->outlen, LWS_WRITE_HTTP_FINAL) !=
-			    (int)c->outlen)
-			return -1;
-		free(c->out);
-		c->out = NULL;
-		if (c->close_after)
-			return -1;
-		if (lws_http_transaction_completed(wsi))
-			return -1;
-		return 0;
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (c)
-			conn_reset(c);
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return s && s->hc ? on_writeable(wsi, s) : -1;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (s) {
+			httpconn_free(s->hc);
+			s->hc = NULL;
+		}
 		return 0;
 	default:
-		break;
+		return 0;
 	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 static const struct lws_protocols httpd_protocols[] = {
-	{ "hearth-api", httpd_callback, sizeof(struct httpd_conn), 0, 0, NULL, 0 },
+	{ HTTPD_PROTO, httpd_callback, sizeof(struct httpd_sess), 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
 const struct lws_protocols *httpd_protocol_list(void)
 {
 	return httpd_protocols;
+}
+
+void httpd_vhost_info(struct lws_context_creation_info *info)
+{
+	info->protocols = httpd_protocols;
+	/* lws only accepts: each socket is adopted raw, its bytes come to us. */
+	info->listen_accept_role = "raw-skt";
+	info->listen_accept_protocol = HTTPD_PROTO;
+	info->options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
 }

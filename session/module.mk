@@ -4,21 +4,22 @@
 # guest agent link PROTO_SRCS, and must not pull in json-c or libcrypto.
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
-	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c
+	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
+	protocol/awsini.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-SESSION_SRCS := session/hearthd.c session/httpd.c session/routes.c session/ops.c \
+SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c session/log.c session/clock.c session/vmstate.c session/workers.c \
-	session/loop.c session/snapcache.c session/recover.c session/vmjobs.c session/fsutil.c \
-	session/capacity.c session/statelock.c
+	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
+	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
+	session/fsutil.c session/capacity.c session/statelock.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
@@ -50,6 +51,13 @@ UNIT_OBJS_wsproto := $(OBJ)/protocol/wsproto.o
 UNIT_LIBS_wsproto := -lcrypto
 $(BIN)/tests/test_wsproto: $(OBJ)/protocol/wsproto.o
 $(O)/fuzz/fuzz_wsproto: protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_sigv4 := $(OBJ)/protocol/sigv4.o
+UNIT_LIBS_sigv4 := -lcrypto
+$(BIN)/tests/test_sigv4: $(OBJ)/protocol/sigv4.o
+$(O)/fuzz/fuzz_sigv4: protocol/sigv4.c $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_awsini := $(OBJ)/protocol/awsini.o
+$(BIN)/tests/test_awsini: $(OBJ)/protocol/awsini.o
+FUZZ_EXTRA_SRCS_awsini := protocol/awsini.c
 UNIT_OBJS_ring := $(OBJ)/session/ring.o
 $(BIN)/tests/test_ring: $(OBJ)/session/ring.o
 UNIT_OBJS_vmstate := $(OBJ)/session/vmstate.o
@@ -59,3 +67,9 @@ $(BIN)/tests/test_capacity: $(OBJ)/session/capacity.o
 UNIT_OBJS_workers := $(OBJ)/session/workers.o
 UNIT_LIBS_workers := -lpthread
 $(BIN)/tests/test_workers: $(OBJ)/session/workers.o
+# The API's connection core (strict framing, routing, answers) under the
+# fuzzer, with a recording dispatcher in place of routes.c.
+$(O)/fuzz/fuzz_httpconn: session/httpconn.c $(API_LIBDIR)/libjson-c.so
+UNIT_OBJS_httpconn := $(OBJ)/session/httpconn.o
+UNIT_LIBS_httpconn := -ljson-c
+$(BIN)/tests/test_httpconn: $(OBJ)/session/httpconn.o

@@ -50,6 +50,11 @@ static const struct {
 	{ "SerializationException", 400 },
 	{ "ServiceQuotaExceededException", 402 },
 	{ "AccessDeniedException", 403 },
+	/* SigV4 refusals (session/auth.c), named as AWS names them. */
+	{ "MissingAuthenticationTokenException", 403 },
+	{ "UnrecognizedClientException", 403 },
+	{ "InvalidSignatureException", 403 },
+	{ "IncompleteSignatureException", 403 },
 	{ "ResourceNotFoundException", 404 },
 	{ "UnknownOperationException", 404 },
 	{ "MethodNotAllowedException", 405 },

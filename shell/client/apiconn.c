@@ -5,6 +5,7 @@
  */
 #include "shell/client/apiconn.h"
 #include "protocol/httpresp.h"
+#include "protocol/sigv4.h"
 #include "vmm/clock.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
@@ -236,23 +238,69 @@ out:
 	return rc;
 }
 
+/* "Authorization: ...\r\nX-Amz-Date: ...\r\n" for this request, signed with
+ * c->creds over Host, X-Amz-Date and Content-Type. 0, or -1. */
+static int sign_request(const struct apiconn *c, const char *method, const char *target,
+			const char *host, const char *body, size_t blen, char *out, size_t outlen)
+{
+	char raw[8192], date[17], authz[1024];
+	if (strlen(target) >= sizeof raw)
+		return -1;
+	strcpy(raw, target);
+	char *q = strchr(raw, '?');
+	if (q)
+		*q++ = '\0';
+	sigv4_time_format((int64_t)time(NULL), date);
+	struct httpmsg_request rq;
+	memset(&rq, 0, sizeof rq);
+	rq.method = method;
+	rq.target = target;
+	rq.raw_path = rq.path = raw;
+	rq.raw_query = q ? q : "";
+	rq.body = (const uint8_t *)body;
+	rq.body_len = blen;
+	rq.headers[rq.nheaders++] = (struct httpmsg_header){ "Host", host };
+	rq.headers[rq.nheaders++] = (struct httpmsg_header){ "X-Amz-Date", date };
+	if (body)
+		rq.headers[rq.nheaders++] =
+			(struct httpmsg_header){ "Content-Type", "application/json" };
+	if (sigv4_sign(&rq, c->creds->key_id, c->creds->secret, c->creds->region,
+		       APICREDS_SERVICE, date, authz, sizeof authz) != 0)
+		return -1;
+	int n = snprintf(out, outlen, "Authorization: %s\r\nX-Amz-Date: %s\r\n", authz, date);
+	explicit_bzero(authz, sizeof authz);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 int apiconn_request(const struct apiconn *c, const char *method, const char *path,
 		    const char *body, struct apiconn_resp *resp, char *err, size_t errlen)
 {
 	memset(resp, 0, sizeof(*resp));
 	int64_t deadline = clock_ms() + c->timeout_ms;
+	size_t blen = body ? strlen(body) : 0;
+	char head[12288], host[300], target[8192], auth[1200] = "";
+	int v6 = strchr(c->host, ':') != NULL; /* an IPv6 literal is bracketed in Host */
+	snprintf(host, sizeof host, "%s%s%s:%s", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
+	int tn = snprintf(target, sizeof target, "%s%s", c->prefix, path);
+	if (tn < 0 || (size_t)tn >= sizeof target) {
+		snprintf(err, errlen, "request path too long");
+		return -1;
+	}
+	if (c->creds &&
+	    sign_request(c, method, target, host, body, blen, auth, sizeof auth) != 0) {
+		snprintf(err, errlen, "cannot sign the request");
+		return -1;
+	}
 	int fd = dial(c, deadline, err, errlen);
 	if (fd < 0)
 		return -1;
-	size_t blen = body ? strlen(body) : 0;
-	char head[12288];
-	int v6 = strchr(c->host, ':') != NULL; /* an IPv6 literal is bracketed in Host */
 	int n = snprintf(head, sizeof(head),
-			 "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: hearth\r\n"
+			 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hearth\r\n"
 			 "Accept: application/json\r\nConnection: close\r\n"
-			 "%sContent-Length: %zu\r\n\r\n",
-			 method, c->prefix, path, v6 ? "[" : "", c->host, v6 ? "]" : "", c->port,
+			 "%s%sContent-Length: %zu\r\n\r\n",
+			 method, target, host, auth,
 			 body ? "Content-Type: application/json\r\n" : "", blen);
+	explicit_bzero(auth, sizeof auth);
 	int rc = -1;
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		snprintf(err, errlen, "request path too long");

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "shell/client/apicreds.h"
+
 #define APICONN_MAX_BODY (8u * 1024 * 1024)  /* largest response body accepted */
 
 struct apiconn {
@@ -12,6 +14,7 @@ struct apiconn {
 	char port[8];
 	char prefix[256];  /* path prefix from the URL, without a trailing '/' */
 	int timeout_ms;    /* whole request: connect, send and read */
+	const struct apicreds *creds; /* sign every request with this key (SigV4); NULL: unsigned */
 };
 
 struct apiconn_resp {

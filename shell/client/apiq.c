@@ -36,9 +36,17 @@ int apiq_call(const struct api *a, const char *method, const char *path, json_ob
 {
 	struct apiconn c;
 	struct apiconn_resp r;
+	/* Found once per process: every request is signed with the same key. */
+	static struct apicreds creds;
+	static int have_creds;
 	*out = NULL;
-	if (apiconn_init(&c, a->url, a->timeout_s * 1000, err, errlen) != 0 ||
-	    apiconn_request(&c, method, path,
+	if (!have_creds && apicreds_load(&creds, err, errlen) != 0)
+		return -1;
+	have_creds = 1;
+	if (apiconn_init(&c, a->url, a->timeout_s * 1000, err, errlen) != 0)
+		return -1;
+	c.creds = &creds;
+	if (apiconn_request(&c, method, path,
 			    body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL,
 			    &r, err, errlen) != 0)
 		return -1;

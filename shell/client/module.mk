@@ -1,7 +1,9 @@
 # shell/client/: the `hearth` command. Uses protocol/, json-c, ncursesw (top)
 # and readline (the prompt); the pure parsers it needs (protocol/httpresp.c,
-# protocol/argsplit.c) are built here.
-CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c
+# protocol/argsplit.c, protocol/sigv4.c and protocol/awsini.c to sign API
+# requests) are built here.
+CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c \
+	protocol/sigv4.c protocol/awsini.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
 CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
 	$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo) \

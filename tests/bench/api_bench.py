@@ -89,7 +89,8 @@ def main():
             pending = False
             for vid in ids:
                 t = time.perf_counter()
-                conn.request("GET", "/2025-09-09/microvms/" + vid)
+                path = "/2025-09-09/microvms/" + vid
+                conn.request("GET", path, headers=hd.signed_headers("GET", path))
                 r = conn.getresponse()
                 body = r.read()
                 lat.append((time.perf_counter() - t) * 1000)
@@ -99,7 +100,12 @@ def main():
         running = sum(1 for v in ids if hd.get(v)[2]["state"] == "RUNNING")
         lat.sort()
         url = "http://127.0.0.1:%d/2025-09-09/microvms/%s" % (hd.port, ids[-1])
-        out = subprocess.run(["wrk", "-t2", "-c32", "-d10s", url], capture_output=True,
+        # One signature serves the whole run (well inside the 5-minute window).
+        signed = hd.signed_headers("GET", "/2025-09-09/microvms/" + ids[-1])
+        hdrs = []
+        for k in ("Authorization", "X-Amz-Date"):
+            hdrs += ["-H", "%s: %s" % (k, signed[k])]
+        out = subprocess.run(["wrk", "-t2", "-c32", "-d10s"] + hdrs + [url], capture_output=True,
                              text=True, timeout=60).stdout
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         rps = float(m.group(1)) if m else 0.0

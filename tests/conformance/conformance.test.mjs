@@ -1,7 +1,11 @@
 // Conformance: the official AWS SDK client for Lambda MicroVMs against hearthd.
 // Run by tests/integration/test_conformance_sdk.py, which starts hearthd and sets
-// HEARTH_ENDPOINT; HEARTH_REAL_VMS=1 when a bootable busybox image exists (then the
-// VMs really run, suspend and resume; otherwise runs end TERMINATED in the engine).
+// AWS_PROFILE=hearth and AWS_ENDPOINT_URL (plus AWS_SHARED_CREDENTIALS_FILE and
+// AWS_CONFIG_FILE where that hearthd wrote the profile): the client is built with
+// no endpoint, region or credentials in code, as a user's would be, and every
+// request is signed (SigV4) with hearthd's key. HEARTH_REAL_VMS=1 when a bootable
+// busybox image exists (then the VMs really run, suspend and resume; otherwise
+// runs end TERMINATED in the engine).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -27,14 +31,8 @@ import {
   LambdaMicrovmsServiceException,
 } from "@aws-sdk/client-lambda-microvms";
 
-const endpoint = process.env.HEARTH_ENDPOINT;
 const realVms = process.env.HEARTH_REAL_VMS === "1";
-const client = new LambdaMicrovmsClient({
-  endpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "hearth", secretAccessKey: "hearth" },
-  maxAttempts: 1,
-});
+const client = new LambdaMicrovmsClient({ maxAttempts: 1 });
 const send = (cmd) => client.send(cmd);
 
 async function waitState(id, states, timeoutMs) {

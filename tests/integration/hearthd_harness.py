@@ -1,8 +1,15 @@
 """Start and talk to a real hearthd for the integration tests.
 
 Each Hearthd runs on a free loopback port with a private state directory;
-every wait has a deadline and stop() always reaps the process.
+every wait has a deadline and stop() always reaps the process. Every API
+request is signed (AWS SigV4, botocore's SigV4Auth) with the key hearthd
+made at its first start and wrote as profile [hearth] into the instance's
+own AWS files (AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE point into a
+private directory: tests never touch the user's ~/.aws). client_env() gives
+a `hearth` or SDK process the same.
 """
+import configparser
+import datetime
 import gzip
 import http.client
 import json
@@ -12,6 +19,11 @@ import signal
 import socket
 import subprocess
 import time
+from unittest import mock
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from conftest import HOST_SHELL  # what the host engine's shells run
 
@@ -21,6 +33,56 @@ API = "/2025-09-09"
 # The built busybox guest image (make), for tests that run real VMs.
 REAL_BUSYBOX = os.path.join(os.environ.get("HEARTH_IMAGES", os.path.join(BUILD, "guest")),
                             "busybox", "image.json")
+
+
+REGION = "us-east-1"
+SERVICE = "lambda"  # the signing name; hearthd accepts any
+
+
+def read_creds(path, profile="hearth"):
+    """botocore Credentials of one profile of an AWS shared-credentials file."""
+    cp = configparser.ConfigParser()
+    if not cp.read(path):
+        raise FileNotFoundError(path)
+    sec = cp[profile]
+    return Credentials(sec["aws_access_key_id"], sec["aws_secret_access_key"])
+
+
+def sign(method, host, path, body=b"", headers=None, creds=None, when=None):
+    """The headers of a request signed with SigV4 (botocore), at `when`
+    (a UTC datetime, default now)."""
+    req = AWSRequest(method=method, url="http://%s%s" % (host, path), data=body or b"",
+                     headers=dict(headers or {}))
+    auth = SigV4Auth(creds, SERVICE, REGION)
+    if when is None:
+        auth.add_auth(req)
+    else:
+        with mock.patch("botocore.auth.datetime") as dt:
+            dt.datetime.utcnow.return_value = when
+            dt.datetime.now.return_value = when
+            auth.add_auth(req)
+    return dict(req.headers)
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30, creds=None,
+                 when=None):
+    """One HTTP request to 127.0.0.1:port, signed when creds are given:
+    (status, lowercase headers, body bytes)."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    headers = dict(headers or {})
+    if creds is not None:
+        headers = sign(method, "127.0.0.1:%d" % port, path, body, headers, creds, when)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
 
 
 def free_port():
@@ -127,10 +189,16 @@ class Hearthd:
         else:
             self.ingress_port = int(self.extra[self.extra.index("--ingress-listen") + 1]
                                     .rsplit(":", 1)[1])
-        self.env = dict(os.environ, HEARTH_HOST_SHELL=HOST_SHELL, **(env or {}))
+        parent = os.path.dirname(state_dir.rstrip("/")) or "."
+        # This daemon's own AWS files: hearthd writes profile [hearth] there.
+        self.aws_dir = os.path.join(parent, "aws-%d" % self.port)
+        self.aws_env = {"AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.aws_dir, "credentials"),
+                        "AWS_CONFIG_FILE": os.path.join(self.aws_dir, "config")}
+        self.env = dict(os.environ, HEARTH_HOST_SHELL=HOST_SHELL,
+                        **dict(self.aws_env, **(env or {})))
+        self.creds = None  # botocore Credentials raw() signs with (read at first use)
         self.proc = None
-        self.log_path = os.path.join(os.path.dirname(state_dir.rstrip("/")) or ".",
-                                     "hearthd-%d.log" % self.port)
+        self.log_path = os.path.join(parent, "hearthd-%d.log" % self.port)
 
     def start(self, timeout=15):
         args = [HEARTHD, "--api-listen", "127.0.0.1:%d" % self.port,
@@ -189,20 +257,47 @@ class Hearthd:
             except ProcessLookupError:
                 pass
 
+    # ---- credentials ----
+    def credentials_file(self):
+        """Where this daemon's clients find its key: the --credentials file,
+        STATE/credentials with --no-aws-profile, else the profile hearthd wrote."""
+        if "--credentials" in self.extra:
+            return self.extra[self.extra.index("--credentials") + 1]
+        if "--no-aws-profile" in self.extra:
+            return os.path.join(self.state_dir, "credentials")
+        return self.env["AWS_SHARED_CREDENTIALS_FILE"]
+
+    def signing_creds(self):
+        if self.creds is None:
+            path = self.credentials_file()
+            cp = configparser.ConfigParser()
+            cp.read(path)
+            profile = "hearth" if cp.has_section("hearth") else cp.sections()[0]
+            self.creds = read_creds(path, profile)
+        return self.creds
+
+    def client_env(self, **extra):
+        """Environment for a `hearth` CLI or an AWS SDK process using this daemon."""
+        env = {"HEARTH_API": "http://127.0.0.1:%d" % self.port,
+               "AWS_ENDPOINT_URL": "http://127.0.0.1:%d" % self.port,
+               "AWS_SHARED_CREDENTIALS_FILE": self.credentials_file(),
+               "AWS_CONFIG_FILE": self.env["AWS_CONFIG_FILE"], "AWS_PROFILE": "hearth"}
+        env.update(extra)
+        return env
+
+    def signed_headers(self, method, path, body=b"", headers=None):
+        """Headers that sign one request to this daemon (for http.client or wrk)."""
+        return sign(method, "127.0.0.1:%d" % self.port, path, body, headers,
+                    self.signing_creds())
+
     # ---- HTTP ----
-    def raw(self, method, path, body=None, headers=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body)
-            if isinstance(body, str):
-                body = body.encode()
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-        finally:
-            conn.close()
+    def raw(self, method, path, body=None, headers=None, timeout=30, sign=True, creds=None,
+            when=None):
+        """One request, signed with this daemon's key (or creds; sign=False: unsigned)."""
+        if sign and creds is None:
+            creds = self.signing_creds()
+        return http_request(self.port, method, path, body, headers, timeout,
+                            creds if sign else None, when)
 
     def call(self, method, path, body=None, **kw):
         status, headers, data = self.raw(method, API + path, body, **kw)

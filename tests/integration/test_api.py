@@ -311,7 +311,8 @@ def test_many_connections_stay_served(hd):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", hd.port, timeout=10)
     for _ in range(200):
-        conn.request("GET", API + "/microvms?maxResults=1")
+        conn.request("GET", API + "/microvms?maxResults=1",
+                     headers=hd.signed_headers("GET", API + "/microvms?maxResults=1"))
         r = conn.getresponse()
         r.read()
         assert r.status == 200

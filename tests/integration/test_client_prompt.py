@@ -37,7 +37,7 @@ def home(tmp_path):
 
 
 def start(tmux, hd, home):
-    tmux.start(HEARTH, {"HEARTH_API": "http://127.0.0.1:%d" % hd.port, "HOME": home},
+    tmux.start(HEARTH, hd.client_env(HOME=home),
                w=100, h=30)
     tmux.wait_screen(lambda s: last_line(s) == PROMPT, 20, "the first prompt")
 

@@ -40,8 +40,7 @@ class Env:
     def __init__(self, hd, vm_id, root):
         self.hd, self.vm_id, self.root = hd, vm_id, root
         self.ca = os.path.join(hd.state_dir, "tls", "ca.pem")
-        self.environ = dict(os.environ, HEARTH_API="http://127.0.0.1:%d" % hd.port,
-                            HEARTH_CACERT=self.ca)
+        self.environ = dict(os.environ, HEARTH_CACERT=self.ca, **hd.client_env())
         self.environ.pop("HEARTH_SHELL_TOKEN", None)
         self.v1 = speaks_v1(self)
 

@@ -32,7 +32,7 @@ def tmux(tmp_path):
 
 
 def api_env(hd):
-    return {"HEARTH_API": "http://127.0.0.1:%d" % hd.port, "NO_COLOR": "1"}
+    return hd.client_env(NO_COLOR="1")
 
 
 def row(screen, vid):
@@ -73,7 +73,10 @@ def test_unreachable_api(tmux):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         url = "http://127.0.0.1:%d" % s.getsockname()[1]
-    tmux.start("%s top --api %s" % (HEARTH, url))
+    # A key to sign with (nothing answers to check it).
+    tmux.start("%s top --api %s" % (HEARTH, url),
+               {"AWS_ACCESS_KEY_ID": "AKIANOSERVERCHECKS00",
+                "AWS_SECRET_ACCESS_KEY": "no-hearthd-answers-here"})
     assert tmux.wait_exit() == 1
     screen = tmux.screen()
     assert "hearth top: cannot reach the API at " + url in screen, screen

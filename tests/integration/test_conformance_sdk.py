@@ -23,8 +23,10 @@ def test_official_sdk_conformance(tmp_path):
     images = REAL_IMAGES if real else fake_image_dir(str(tmp_path / "images"))
     d = Hearthd(str(tmp_path / "state"), images).start()
     try:
-        env = dict(os.environ, HEARTH_ENDPOINT="http://127.0.0.1:%d" % d.port,
-                   HEARTH_REAL_VMS="1" if real else "0")
+        env = dict(os.environ, HEARTH_REAL_VMS="1" if real else "0", **d.client_env())
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                  "AWS_REGION", "AWS_DEFAULT_REGION"):
+            env.pop(k, None)  # the profile alone must do
         r = subprocess.run(["node", "--test", "conformance.test.mjs"], cwd=CONF, env=env,
                            capture_output=True, text=True, timeout=900)
         out = r.stdout + r.stderr

@@ -14,11 +14,11 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 from conftest import wait_for
+from hearthd_harness import http_request, read_creds
 from hearthd_harness import keeper_pids
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -36,9 +36,11 @@ def port_busy(port):
 
 
 def vm_state(vm_id):
-    with urllib.request.urlopen("http://127.0.0.1:7400/2025-09-09/microvms/" + vm_id,
-                                timeout=10) as r:
-        return json.load(r)["state"]
+    # Signed with the key of the hearthd make shell started (its state dir).
+    st, _, body = http_request(7400, "GET", "/2025-09-09/microvms/" + vm_id, timeout=10,
+                               creds=read_creds(os.path.join(D, "state", "credentials")))
+    assert st == 200, body
+    return json.loads(body)["state"]
 
 
 @pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
@@ -47,8 +49,9 @@ def vm_state(vm_id):
 def test_make_shell_twice(tmp_path):
     sock = str(tmp_path / "tmux.sock")
     env = dict(os.environ, HEARTH_BUILD=BUILD)
-    env.pop("HEARTH_API", None)
-    env.pop("HEARTH_CACERT", None)
+    for k in ("HEARTH_API", "HEARTH_CACERT", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
+              "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(k, None)
 
     def tmux(*a, check=True):
         return subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,

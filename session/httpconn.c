@@ -1,0 +1,271 @@
+/*
+ * httpconn.c - one API connection: strict framing, the auth hook, routing
+ * and the answers, no I/O; see httpconn.h.
+ */
+#include "session/httpconn.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <json-c/json.h>
+
+#include "protocol/buf.h"
+#include "protocol/httpsrv.h"
+
+struct httpconn {
+	struct httpconn_cfg cfg;
+	struct httpsrv srv;
+	struct buf in;  /* client bytes not yet framed (held while paused) */
+	struct buf out; /* answers not yet written */
+	int closing;    /* refused or the client's close: no more requests */
+	int continued;  /* "100 Continue" sent for the request in progress */
+	char qbuf[2 * HTTPSRV_HEAD_MAX];
+	struct httpsrv_param params[ROUTE_MAX_QUERY];
+	uint8_t body[API_MAX_BODY];
+};
+
+static const struct {
+	const char *name;
+	enum route_method m;
+} methods[] = {
+	{ "GET", RM_GET },     { "POST", RM_POST },	{ "PUT", RM_PUT },
+	{ "PATCH", RM_PATCH }, { "DELETE", RM_DELETE },
+};
+
+static const struct {
+	unsigned status;
+	const char *reason;
+} reasons[] = {
+	{ 100, "Continue" },
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 202, "Accepted" },
+	{ 204, "No Content" },
+	{ 400, "Bad Request" },
+	{ 402, "Payment Required" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 409, "Conflict" },
+	{ 413, "Payload Too Large" },
+	{ 417, "Expectation Failed" },
+	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 503, "Service Unavailable" },
+};
+
+static const char *reason(unsigned status)
+{
+	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Status";
+}
+
+static enum route_method method_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (!strcmp(methods[i].name, name))
+			return methods[i].m;
+	return RM_OTHER;
+}
+
+struct httpconn *httpconn_new(const struct httpconn_cfg *cfg)
+{
+	struct httpconn *c = malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	memset(c, 0, offsetof(struct httpconn, qbuf));
+	c->cfg = *cfg;
+	httpsrv_init(&c->srv, c->body, sizeof c->body);
+	buf_init(&c->in, HTTPCONN_IN_MAX);
+	buf_init(&c->out, HTTPCONN_OUT_MAX);
+	return c;
+}
+
+void httpconn_free(struct httpconn *c)
+{
+	if (!c)
+		return;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Append printf output to head[*hl..cap); over-long parts are cut, never overrun. */
+__attribute__((format(printf, 4, 5))) static void hput(char *head, size_t cap, size_t *hl,
+						      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(head + *hl, cap - *hl, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*hl += (size_t)n < cap - *hl ? (size_t)n : cap - *hl - 1;
+}
+
+/* Queue one answer; with close, Connection: close and nothing more is read. */
+static void answer(struct httpconn *c, unsigned status, const char *err_type, const char *body,
+		   size_t len, int close)
+{
+	char head[512];
+	size_t hl = 0;
+	uint8_t rb[16];
+	int no_body = status == 204 || status == 304;
+	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\n", status, reason(status));
+	if (len && !no_body)
+		hput(head, sizeof head, &hl, "Content-Type: application/json\r\n");
+	if (!no_body)
+		hput(head, sizeof head, &hl, "Content-Length: %zu\r\n", len);
+	/* A request id, as the AWS SDKs record in $metadata.requestId. */
+	if (getrandom(rb, sizeof rb, GRND_NONBLOCK) != (ssize_t)sizeof rb)
+		memset(rb, 0, sizeof rb);
+	hput(head, sizeof head, &hl, "x-amzn-RequestId: ");
+	for (size_t i = 0; i < sizeof rb; i++)
+		hput(head, sizeof head, &hl, "%02x", rb[i]);
+	hput(head, sizeof head, &hl, "\r\n");
+	if (err_type)
+		hput(head, sizeof head, &hl, "x-amzn-ErrorType: %.128s\r\n", err_type);
+	if (close)
+		hput(head, sizeof head, &hl, "Connection: close\r\n");
+	else if (c->srv.http10)
+		hput(head, sizeof head, &hl, "Connection: keep-alive\r\n");
+	hput(head, sizeof head, &hl, "\r\n");
+	if (buf_put(&c->out, head, hl) != BUF_OK ||
+	    (len && !c->srv.head_only && !no_body && buf_put(&c->out, body, len) != BUF_OK))
+		close = 1; /* answers pile up unread: end once what fits is written */
+	if (close)
+		c->closing = 1;
+}
+
+static void answer_error(struct httpconn *c, unsigned status, const char *type, const char *msg,
+			 int close)
+{
+	struct json_object *o = json_object_new_object();
+	const char *s = "{\"message\":\"error\"}";
+	if (o) {
+		json_object_object_add(o, "message", json_object_new_string(msg));
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	}
+	answer(c, status, type, s, strlen(s), close);
+	json_object_put(o);
+}
+
+/* A whole, well-framed request: check, route, answer. */
+static void handle(struct httpconn *c)
+{
+	const struct httpmsg_request *rq = &c->srv.rq;
+	int close = !c->srv.keep_alive;
+	struct api_err e = { 0 };
+	if (c->cfg.auth && c->cfg.auth(c->cfg.auth_ctx, rq, &e) < 0) {
+		answer_error(c, 403, e.type ? e.type : "AccessDeniedException",
+			     e.msg[0] ? e.msg : "access denied", close);
+		return;
+	}
+	int nq = httpsrv_query(rq->raw_query, c->qbuf, sizeof c->qbuf, c->params,
+			       ROUTE_MAX_QUERY);
+	if (nq < 0) {
+		answer_error(c, 400, API_E_VALIDATION,
+			     nq == -2 ? "query string is too long" : "bad query string", close);
+		return;
+	}
+	struct route_query q[ROUTE_MAX_QUERY];
+	for (int i = 0; i < nq; i++) {
+		q[i].name = c->params[i].name;
+		q[i].value = c->params[i].value;
+	}
+	struct route_resp r;
+	memset(&r, 0, sizeof r);
+	c->cfg.dispatch(c->cfg.ctx, method_of(rq->method), rq, q, (unsigned)nq, &r);
+	answer(c, (unsigned)r.status, r.err_type, r.body, r.body ? r.len : 0, close);
+	free(r.body);
+}
+
+/* Frame and answer what p[0..n) holds; returns the bytes taken. */
+static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
+{
+	size_t used = 0;
+	while (!c->closing && buf_used(&c->out) < HTTPCONN_OUT_HIGH) {
+		used += httpsrv_feed(&c->srv, p + used, n - used);
+		switch (c->srv.state) {
+		case HTTPSRV_READY:
+			handle(c);
+			httpsrv_next(&c->srv);
+			c->continued = 0;
+			continue;
+		case HTTPSRV_FAILED:
+			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
+			c->closing = 1;
+			return n; /* the rest is never looked at */
+		case HTTPSRV_BODY:
+			if (c->srv.expect_continue && !c->continued) {
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+				c->continued = 1;
+				if (buf_put(&c->out, cont, sizeof cont - 1) != BUF_OK)
+					c->closing = 1;
+			}
+			return used;
+		default:
+			return used;
+		}
+	}
+	return c->closing ? n : used;
+}
+
+/* Frame what is held in c->in, as far as the output allows. */
+static void process_held(struct httpconn *c)
+{
+	size_t took = process(c, buf_ptr(&c->in), buf_used(&c->in));
+	buf_consume(&c->in, took);
+	if (!buf_used(&c->in))
+		buf_reset(&c->in);
+}
+
+int httpconn_input(struct httpconn *c, const uint8_t *p, size_t n)
+{
+	if (c->closing)
+		return 0; /* after a refusal or the client's close: dropped unread */
+	if (!buf_used(&c->in)) {
+		size_t took = process(c, p, n);
+		p += took;
+		n -= took;
+	}
+	if (n && buf_put(&c->in, p, n) != BUF_OK)
+		return -1;
+	if (buf_used(&c->in))
+		process_held(c);
+	return 0;
+}
+
+const uint8_t *httpconn_output(struct httpconn *c, size_t *n)
+{
+	*n = buf_used(&c->out);
+	return buf_ptr(&c->out);
+}
+
+int httpconn_written(struct httpconn *c, size_t n)
+{
+	buf_consume(&c->out, n);
+	if (!buf_used(&c->out))
+		buf_reset(&c->out);
+	if (buf_used(&c->in) && !c->closing)
+		process_held(c);
+	return 0;
+}
+
+int httpconn_paused(const struct httpconn *c)
+{
+	return !c->closing && buf_used(&c->in) > 0 && buf_used(&c->out) >= HTTPCONN_OUT_HIGH;
+}
+
+int httpconn_closing(const struct httpconn *c)
+{
+	return c->closing;
+}

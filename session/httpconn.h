@@ -1,0 +1,52 @@
+/*
+ * httpconn.h - one API connection without I/O: bytes from the client in,
+ * requests framed strictly (protocol/httpsrv.h), checked (the auth hook),
+ * routed one at a time in order, answers out. A refused request is answered
+ * in the AWS error shape with Connection: close, and nothing after it is
+ * read. The lws glue (httpd.c) and the fuzzer (tests/fuzz/fuzz_httpconn.c)
+ * drive it.
+ */
+#ifndef HEARTH_HTTPCONN_H
+#define HEARTH_HTTPCONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/httpmsg.h"
+#include "session/httpd.h"
+#include "session/routes.h"
+
+#define HTTPCONN_OUT_HIGH (256u * 1024)    /* unwritten answers: read no more requests */
+#define HTTPCONN_OUT_MAX (32u * 1024 * 1024) /* unwritten answers: hard limit */
+#define HTTPCONN_IN_MAX (256u * 1024)      /* bytes held while reading is paused */
+
+/* Route one request; always fills *resp (the connection frees resp->body). */
+typedef void (*httpconn_dispatch_fn)(void *ctx, enum route_method m,
+				     const struct httpmsg_request *rq,
+				     const struct route_query *query, unsigned nquery,
+				     struct route_resp *resp);
+
+struct httpconn_cfg {
+	httpconn_dispatch_fn dispatch;
+	void *ctx;
+	httpd_auth_fn auth; /* NULL: every request is let through */
+	void *auth_ctx;
+};
+
+struct httpconn;
+
+struct httpconn *httpconn_new(const struct httpconn_cfg *cfg);
+void httpconn_free(struct httpconn *c);
+/* Bytes from the client. 0, or -1: close at once (out of memory, or more
+ * input held while paused than HTTPCONN_IN_MAX). */
+int httpconn_input(struct httpconn *c, const uint8_t *p, size_t n);
+/* The answers not yet written (*n bytes, 0 when none). */
+const uint8_t *httpconn_output(struct httpconn *c, size_t *n);
+/* n bytes of the output were written; reading may resume. 0 or -1 as above. */
+int httpconn_written(struct httpconn *c, size_t n);
+/* 1 while input is held until the output drains: stop reading the socket. */
+int httpconn_paused(const struct httpconn *c);
+/* 1 once no more requests will be read (refused, or the client's close). */
+int httpconn_closing(const struct httpconn *c);
+
+#endif

@@ -1,0 +1,187 @@
+/* test_httpconn.c - the API connection core (session/httpconn.c): order,
+ * refusals that end the connection, the auth hook, HEAD, pausing. */
+#include <stdlib.h>
+
+#include "protocol/httpsrv.h"
+#include "session/httpconn.h"
+#include "test.h"
+
+static unsigned calls;
+static char last_path[256];
+static int deny;
+
+static void dispatch(void *ctx, enum route_method m, const struct httpmsg_request *rq,
+		     const struct route_query *q, unsigned nq, struct route_resp *resp)
+{
+	(void)ctx;
+	calls++;
+	snprintf(last_path, sizeof last_path, "%s", rq->path);
+	char body[64];
+	snprintf(body, sizeof body, "{\"m\":%d,\"q\":\"%s\"}", (int)m, nq ? q[0].value : "");
+	resp->status = 200;
+	resp->body = strdup(body);
+	resp->len = strlen(body);
+}
+
+static int auth(void *ctx, const struct httpmsg_request *rq, struct api_err *e)
+{
+	(void)ctx;
+	(void)rq;
+	if (!deny)
+		return 0;
+	e->type = "InvalidSignatureException";
+	snprintf(e->msg, sizeof e->msg, "bad signature");
+	return -1;
+}
+
+static struct httpconn *open_conn(void)
+{
+	struct httpconn_cfg cfg = { .dispatch = dispatch, .auth = auth };
+	calls = 0;
+	deny = 0;
+	return httpconn_new(&cfg);
+}
+
+static int feed(struct httpconn *c, const char *s)
+{
+	return httpconn_input(c, (const uint8_t *)s, strlen(s));
+}
+
+/* Everything written so far, as a string (consumed). */
+static const char *take(struct httpconn *c)
+{
+	static char out[1 << 20];
+	size_t n;
+	const uint8_t *p = httpconn_output(c, &n);
+	if (n >= sizeof out)
+		n = sizeof out - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	httpconn_written(c, n);
+	return out;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+TEST(smuggled_request_never_runs)
+{
+	struct httpconn *c = open_conn();
+	CHECK_EQ(feed(c, "POST /2025-09-09/microvms HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+			 "DELETE /2025-09-09/microvms/mvm-1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+		 0);
+	const char *out = take(c);
+	CHECK_EQ(calls, 0u);
+	CHECK(starts(out, "HTTP/1.1 400 Bad Request\r\n"));
+	CHECK(strstr(out, "x-amzn-ErrorType: ValidationException\r\n"));
+	CHECK(strstr(out, "Content-Type: application/json\r\n"));
+	CHECK(strstr(out, "Connection: close\r\n"));
+	CHECK(strstr(out, "\r\n\r\n{\"message\":\"bad or repeated Content-Length\"}"));
+	CHECK_EQ(count(out, "HTTP/1.1"), 1);
+	CHECK(httpconn_closing(c));
+	/* Later bytes too are dropped unread. */
+	CHECK_EQ(feed(c, "DELETE /2025-09-09/microvms/mvm-1 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	CHECK_EQ(calls, 0u);
+	CHECK_STR(take(c), "");
+	httpconn_free(c);
+}
+
+TEST(pipelined_in_order_with_query)
+{
+	struct httpconn *c = open_conn();
+	CHECK_EQ(feed(c, "GET /a?x=1+2%21 HTTP/1.1\r\nHost: x\r\n\r\nDELETE /b HTTP/1.1\r\nHo"), 0);
+	CHECK_EQ(calls, 1u);
+	CHECK_STR(last_path, "/a");
+	CHECK_EQ(feed(c, "st: x\r\n\r\n"), 0);
+	CHECK_EQ(calls, 2u);
+	CHECK_STR(last_path, "/b");
+	const char *out = take(c);
+	CHECK_EQ(count(out, "HTTP/1.1 200 OK\r\n"), 2);
+	const char *first = strstr(out, "{\"m\":1,\"q\":\"1 2!\"}");
+	const char *second = strstr(out, "{\"m\":5,");
+	CHECK(first && second && first < second);
+	CHECK(!strstr(out, "Connection:"));
+	CHECK(!httpconn_closing(c));
+	httpconn_free(c);
+}
+
+TEST(auth_refusal_keeps_the_connection)
+{
+	struct httpconn *c = open_conn();
+	deny = 1;
+	CHECK_EQ(feed(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	const char *out = take(c);
+	CHECK_EQ(calls, 0u);
+	CHECK(starts(out, "HTTP/1.1 403 Forbidden\r\n"));
+	CHECK(strstr(out, "x-amzn-ErrorType: InvalidSignatureException\r\n"));
+	CHECK(strstr(out, "{\"message\":\"bad signature\"}"));
+	CHECK(!httpconn_closing(c));
+	deny = 0;
+	CHECK_EQ(feed(c, "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
+	CHECK_EQ(calls, 1u);
+	CHECK(strstr(take(c), "Connection: close\r\n"));
+	CHECK(httpconn_closing(c));
+	httpconn_free(c);
+}
+
+TEST(head_has_no_body_and_errors_their_shape)
+{
+	struct httpconn *c = open_conn();
+	CHECK_EQ(feed(c, "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	const char *out = take(c);
+	CHECK(strstr(out, "Content-Length: 14\r\n"));
+	CHECK(strstr(out, "\r\n\r\n") + 4 == out + strlen(out));
+	CHECK_EQ(feed(c, "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: "), 0);
+	char pad[HTTPSRV_HEAD_MAX];
+	memset(pad, 'a', sizeof pad - 1);
+	pad[sizeof pad - 1] = '\0';
+	CHECK_EQ(feed(c, pad), 0);
+	out = take(c);
+	CHECK(starts(out, "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+	CHECK(strstr(out, "x-amzn-ErrorType: RequestHeaderFieldsTooLargeException\r\n"));
+	CHECK(httpconn_closing(c));
+	httpconn_free(c);
+}
+
+TEST(expect_continue_and_pause)
+{
+	struct httpconn *c = open_conn();
+	CHECK_EQ(feed(c, "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+			 "Content-Length: 2\r\n\r\n"),
+		 0);
+	CHECK_STR(take(c), "HTTP/1.1 100 Continue\r\n\r\n");
+	CHECK_EQ(feed(c, "{}"), 0);
+	CHECK(starts(take(c), "HTTP/1.1 200 OK\r\n"));
+	/* Requests beyond what the unread answers allow wait, in order. */
+	static const char req[] = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+	unsigned sent = 0;
+	while (!httpconn_paused(c) && sent < 100000) {
+		CHECK_EQ(feed(c, req), 0);
+		sent++;
+	}
+	CHECK(httpconn_paused(c));
+	CHECK(calls < sent + 1);
+	take(c);
+	while (httpconn_paused(c) || calls < sent + 1) {
+		size_t n;
+		httpconn_output(c, &n);
+		CHECK(n > 0);
+		take(c);
+	}
+	CHECK_EQ(calls, sent + 1);
+	httpconn_free(c);
+}
+
+TEST_MAIN(T(smuggled_request_never_runs), T(pipelined_in_order_with_query),
+	  T(auth_refusal_keeps_the_connection), T(head_has_no_body_and_errors_their_shape),
+	  T(expect_continue_and_pause))
