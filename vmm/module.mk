@@ -1,9 +1,9 @@
 # vmm/: the VM engine (QEMU microvm over QMP), the agent control helper and
 # the hearth-vm dev/test CLI.
 VMM_SRCS := vmm/engine.c vmm/qemu.c vmm/qmp.c vmm/qmpc.c vmm/proc.c vmm/snapfile.c \
-	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c
+	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c vmm/conlog.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
-VMM_LIBS := -ljson-c
+VMM_LIBS := -ljson-c -lpthread
 
 $(OBJ)/libvmm.a: $(VMM_OBJS)
 	@mkdir -p $(dir $@)
