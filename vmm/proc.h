@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROC_MAX_FDS 4
+#define PROC_MAX_FDS 8
 
 struct proc {
 	pid_t pid;

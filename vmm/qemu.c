@@ -195,7 +195,7 @@ static int qimg_create(struct vm *vm, const char *backing, const char *fmt, unsi
 struct args {
 	char *v[QEMU_MAX_ARGS + 1];
 	int n;
-	char store[10][2 * PATH_MAX + 128];
+	char store[16][2 * PATH_MAX + 128];
 	int ns;
 };
 
@@ -209,7 +209,7 @@ static void arg(struct args *a, const char *s)
 static void argf(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void argf(struct args *a, const char *fmt, ...)
 {
-	if (a->ns >= 10)
+	if (a->ns >= 16)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
