@@ -260,19 +260,29 @@ int keeper_main(int argc, char **argv)
 		unlink(dsock);
 	}
 	struct sockaddr_un sa;
-	if (sock_path(&sa, dir, "ctl.sock") < 0 || open_relay(&k, err, sizeof err) < 0) {
-		fprintf(status, "err keeper: %s\n", "socket path too long or relay failed");
+	if (open_relay(&k, err, sizeof err) < 0) {
+		fprintf(status, "err keeper: agent relay: %s\n", err);
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
 	}
+	/* Longer than sun_path (a deep state dir): bind through a directory fd. */
+	int dfd = -1;
+	if (sock_path(&sa, dir, "ctl.sock") < 0) {
+		char via[32];
+		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		snprintf(via, sizeof via, "/proc/self/fd/%d", dfd);
+		sock_path(&sa, via, "ctl.sock");
+	}
 	unlink(sa.sun_path);
 	k.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (k.lfd < 0 || bind(k.lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(k.lfd, 4) < 0) {
+	if (k.lfd < 0 || bind(k.lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(k.lfd, 4) < 0 ||
+	    chmod(sa.sun_path, 0600) < 0) {
 		fprintf(status, "err keeper: ctl.sock: %s\n", strerror(errno));
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
 	}
-	chmod(sa.sun_path, 0600);
+	if (dfd >= 0)
+		close(dfd);
 	fprintf(status, "ok %d\n", (int)k.eng->pid(k.vm));
 	fclose(status);
 	char activity[4200];

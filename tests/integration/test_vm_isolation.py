@@ -1,0 +1,89 @@
+"""A real VM under hearthd with a state directory whose name has a comma and
+a space (run = image snapshot build + restore, suspend, resume), and the
+processes' privileges: QEMU under a uid of its own with seccomp, the keeper
+without new privileges and with only the capabilities it uses."""
+import os
+
+import pytest
+
+from hearthd_harness import Hearthd, busybox_images, keeper_pids
+from agentproto import Agent
+from test_lifecycle import STEP, agent_sock, run_running
+from test_vm_safety import UID_BASE, status
+
+# The capabilities a root keeper keeps (session/keeper.c drop_privileges):
+# DAC_OVERRIDE 1, DAC_READ_SEARCH 2, FOWNER 3, KILL 5, SETGID 6, SETUID 7.
+KEEPER_CAPS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7)
+
+
+@pytest.fixture
+def hd(tmp_path):
+    root = str(tmp_path / "a, b c")
+    d = Hearthd(os.path.join(root, "st, ate"), busybox_images(root)).start()
+    yield d
+    d.close()
+
+
+def sh(hd, vm_id, cmd):
+    """test_lifecycle.sh through a directory fd: the pytest state dir is
+    deeper than a unix socket path may be (the keeper binds the same way)."""
+    dfd = os.open(os.path.dirname(agent_sock(hd, vm_id)), os.O_PATH | os.O_DIRECTORY)
+    try:
+        with Agent.connect_unix("/proc/self/fd/%d/agent.sock" % dfd, timeout=30) as a:
+            a.hello(timeout=30)
+            how, value, out, err = a.run(cmd, timeout=60)
+    finally:
+        os.close(dfd)
+    assert (how, value) == (0, 0), (cmd, how, value, out, err)
+    return out.decode()
+
+
+def children(pid):
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def qemu_of(hd):
+    ks = keeper_pids(hd.state_dir)
+    assert len(ks) == 1, ks
+    qs = [c for c in children(ks[0]) if "qemu" in open(f"/proc/{c}/comm").read()]
+    assert len(qs) == 1, qs
+    return ks[0], qs[0]
+
+
+def test_comma_state_dir_run_suspend_resume(hd):
+    vm = run_running(hd)
+    vid = vm["microvmId"]
+    assert len(agent_sock(hd, vid)) > 108  # longer than sun_path: bound via a dir fd
+
+    sh(hd, vid, "echo kept > /tmp/kept")
+    keeper, qemu = qemu_of(hd)
+    st = status(qemu)
+    assert st["Seccomp"].strip() == "2"
+    uid = int(st["Uid"].split()[0])
+    if os.geteuid() == 0:
+        assert st["Uid"].split() == [str(uid)] * 4 and uid >= UID_BASE, st["Uid"]
+        assert int(st["CapEff"], 16) == 0
+        kst = status(keeper)
+        assert kst["NoNewPrivs"].strip() == "1"
+        assert int(kst["CapBnd"], 16) == KEEPER_CAPS, kst["CapBnd"]
+        assert int(kst["CapEff"], 16) == KEEPER_CAPS, kst["CapEff"]
+        # The VM's directories are root's and closed: QEMU's uid reads none.
+        for d in (os.path.join(hd.state_dir, "vms", vid),
+                  os.path.join(hd.state_dir, "vms", vid, "run")):
+            s = os.stat(d)
+            assert s.st_uid == 0 and s.st_mode & 0o077 == 0, (d, oct(s.st_mode))
+    else:
+        assert uid == os.geteuid()
+    assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)
+    assert doc["state"] == "SUSPENDED", (doc, hd.read_log())
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)
+    assert doc["state"] == "RUNNING", (doc, hd.read_log())
+    assert sh(hd, vid, "cat /tmp/kept").strip() == "kept"
+    assert hd.call("DELETE", "/microvms/" + vid)[0] == 200
+    hd.wait_state(vid, "TERMINATED", STEP)
