@@ -31,3 +31,6 @@ $(O)/fuzz/fuzz_qmp: vmm/qmp.c $(JSONC_SO)
 $(O)/fuzz/fuzz_snapfile: vmm/snapfile.c $(JSONC_SO)
 UNIT_OBJS_proc := $(OBJ)/vmm/proc.o
 $(BIN)/tests/test_proc: $(OBJ)/vmm/proc.o
+UNIT_OBJS_conlog := $(OBJ)/vmm/conlog.o
+UNIT_LIBS_conlog := -lpthread
+$(BIN)/tests/test_conlog: $(OBJ)/vmm/conlog.o
