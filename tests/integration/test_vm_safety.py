@@ -127,12 +127,12 @@ def test_qemu_runs_under_its_own_uid_with_seccomp(tmp):
 
 @pytest.fixture
 def small_tmpfs(tmp):
-    """A 64 MiB tmpfs (root only) for snapshots; unmounted in teardown."""
+    """A 512 MiB tmpfs (root only) for snapshots; unmounted in teardown."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     d = os.path.join(tmp, "small")
     os.makedirs(d)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", d], check=True,
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", d], check=True,
                    timeout=30)
     yield d
     subprocess.run(["umount", "-l", d], timeout=30)
@@ -265,3 +265,53 @@ def test_console_flood_stays_within_budget(tmp):
     finally:
         vm.close()
     assert not os.path.exists(log) and not os.path.exists(log + ".1")
+
+
+def test_suspend_with_no_room_for_the_disk_keeps_the_vm_running(tmp, small_tmpfs):
+    """A VM with a disk, suspended onto another file system: the memory image
+    fits, the copy of its disk overlay does not. err, the VM runs on; with
+    room again suspend and restore keep disk and memory."""
+    need_image("debian-12")
+    vm = HearthVM.boot("debian-12", os.path.join(tmp, "run"))
+    done = False
+    try:
+        vm.ready()
+        big = "head -c 8000000 /dev/urandom > /root/big && sync && md5sum /root/big > /tmp/big.md5"
+        a = vm.agent()
+        run_ok(a, big)
+        a.close()
+        # How large the memory image is (the file in the page cache included):
+        # a snapshot beside it; then the file is written anew, into the
+        # overlay the snapshot started.
+        assert vm.cmd(f"snapshot {os.path.join(tmp, 'measure')}").startswith("ok snapshot")
+        assert vm.cmd("resume").startswith("ok")
+        mem = os.path.getsize(os.path.join(tmp, "measure", "memory.bin"))
+        a = vm.agent()
+        run_ok(a, big)
+        a.close()
+        fill(small_tmpfs, mem + (3 << 20))
+        target = os.path.join(small_tmpfs, "susp-1")
+        r = vm.cmd(f"suspend {target}")
+        assert r.startswith("err ") and "copying" in r, r
+        assert os.listdir(target) == []
+        a = vm.agent()
+        assert "OK" in run_ok(a, "md5sum -c /tmp/big.md5 && echo more > /root/more && sync")
+        a.close()
+        os.unlink(os.path.join(small_tmpfs, "filler"))
+        target = os.path.join(small_tmpfs, "susp-2")
+        r = vm.cmd(f"suspend {target}")
+        assert r.startswith("ok suspend"), r
+        assert vm.wait_exit() == 0
+        done = True
+    finally:
+        vm.close()
+    assert done
+    r = HearthVM.restore(target, os.path.join(tmp, "run2"))
+    try:
+        r.ready()
+        a = r.agent()
+        assert "OK" in run_ok(a, "md5sum -c /tmp/big.md5")
+        assert run_ok(a, "cat /root/more").strip() == "more"
+        a.close()
+    finally:
+        r.close()
