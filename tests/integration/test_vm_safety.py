@@ -78,6 +78,19 @@ def test_paths_with_comma_and_space(tmp):
             r.close()
 
 
+def test_initrd_path_with_comma_and_space(tmp):
+    need_image("busybox")
+    img = image_copy(os.path.join(tmp, "img, 2"), "busybox")
+    vm = HearthVM(["boot", "--image", img], os.path.join(tmp, "run"))
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert run_ok(a, "echo up").strip() == "up"
+        a.close()
+    finally:
+        vm.close()
+
+
 def test_newline_in_a_path_is_refused(tmp):
     need_image("busybox")
     vm = HearthVM.boot("busybox", os.path.join(tmp, "run\nx"))
