@@ -3,6 +3,8 @@ a space (run = image snapshot build + restore, suspend, resume), and the
 processes' privileges: QEMU under a uid of its own with seccomp, the keeper
 without new privileges and with only the capabilities it uses."""
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -85,5 +87,46 @@ def test_comma_state_dir_run_suspend_resume(hd):
     doc = hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)
     assert doc["state"] == "RUNNING", (doc, hd.read_log())
     assert sh(hd, vid, "cat /tmp/kept").strip() == "kept"
+    assert hd.call("DELETE", "/microvms/" + vid)[0] == 200
+    hd.wait_state(vid, "TERMINATED", STEP)
+
+
+def test_failed_suspends_keep_the_vm_running(hd):
+    """Five suspends into a snapshot directory with no room (a 1 MiB tmpfs):
+    each time the keeper answers err, the VM is RUNNING again with its memory
+    and a running process intact; with room again it suspends and resumes."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    vm = run_running(hd)
+    vid = vm["microvmId"]
+    sh(hd, vid, "head -c 2000000 /dev/urandom > /tmp/blob; md5sum /tmp/blob > /tmp/blob.md5;"
+                " (i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/count;"
+                " sleep 0.1; done) </dev/null >/dev/null 2>&1 &")
+    target = os.path.join(hd.state_dir, "vms", vid, "susp-1")
+    os.makedirs(target)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target], check=True,
+                   timeout=30)
+    try:
+        for i in range(5):
+            # SUSPENDING (reason cleared) before the POST answers.
+            assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+            doc = hd.wait_state(vid, ("RUNNING", "SUSPENDED", "TERMINATED"), STEP)
+            assert doc["state"] == "RUNNING", (i, doc)
+            assert "suspend failed" in doc["stateReason"], (i, doc)
+            c = int(sh(hd, vid, "cat /tmp/count"))
+            deadline = time.monotonic() + 30
+            while int(sh(hd, vid, "cat /tmp/count")) <= c:
+                assert time.monotonic() < deadline, "try %d: the guest does not run on" % i
+                time.sleep(0.2)
+            assert "OK" in sh(hd, vid, "md5sum -c /tmp/blob.md5")
+    finally:
+        subprocess.run(["umount", "-l", target], timeout=30)
+    assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)
+    assert doc["state"] == "SUSPENDED", (doc, hd.read_log())
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)
+    assert doc["state"] == "RUNNING", (doc, hd.read_log())
+    assert "OK" in sh(hd, vid, "md5sum -c /tmp/blob.md5")
     assert hd.call("DELETE", "/microvms/" + vid)[0] == 200
     hd.wait_state(vid, "TERMINATED", STEP)
