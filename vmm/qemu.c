@@ -37,7 +37,7 @@
 #define QEMU_MAX_ARGS 64
 #define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
- * among live tasks), so no two QEMUs share a uid (see hearthd.8, SECURITY). */
+ * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
 #define QEMU_QUIT_MS 1000 /* part of a stop's deadline given to a clean quit */
 
@@ -778,7 +778,7 @@ static int freeze_disk(struct vm *vm, const char *snapdir, int64_t dl, struct vm
 	pathf(nnode, sizeof(nnode), "disk%u", g + 1);
 	unlink(next);
 	/* Made here and handed over as an fd set: QEMU, dropped to its own uid,
-	 * can open nothing in run_dir by path (hearthd.8, SECURITY). */
+	 * can open nothing in run_dir by path (hearthd.8, VM PROCESSES). */
 	if (qimg_create(vm, cur, "qcow2", g + 1, dl, err) < 0)
 		return -1;
 	int fd = open(next, O_RDWR | O_CLOEXEC);
