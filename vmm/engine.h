@@ -28,7 +28,9 @@
  *    (vmm/agentctl.h does both).
  *  - The engine process is the VM's parent and reaps it itself: do not reap
  *    with waitpid(-1) elsewhere. The VM gets SIGKILL when the thread that
- *    started it exits (PR_SET_PDEATHSIG), so no VM outlives a crashed daemon.
+ *    started it exits (PR_SET_PDEATHSIG; for a QEMU that drops to its own
+ *    uid, which clears that signal, a forked guard process, vmm/proc.h), so
+ *    no VM outlives a crashed daemon or keeper.
  *  - Calls on one vm must not run concurrently; different vms are independent.
  *  - vmm/ knows nothing of sessions, users or tokens.
  *  - Paths (run_dir, snapshot dirs, images) may hold any character but a

@@ -30,6 +30,7 @@ FUZZ_EXTRA_SRCS_snapfile := vmm/snapfile.c $(JSONC_SO)
 $(O)/fuzz/fuzz_qmp: vmm/qmp.c $(JSONC_SO)
 $(O)/fuzz/fuzz_snapfile: vmm/snapfile.c $(JSONC_SO)
 UNIT_OBJS_proc := $(OBJ)/vmm/proc.o
+UNIT_LIBS_proc := -lpthread
 $(BIN)/tests/test_proc: $(OBJ)/vmm/proc.o
 UNIT_OBJS_conlog := $(OBJ)/vmm/conlog.o
 UNIT_LIBS_conlog := -lpthread

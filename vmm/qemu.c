@@ -475,12 +475,18 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 			close(lfd);
 		goto fail;
 	}
-	build_args(a, qemu, vm, &f, vm_uid());
+	unsigned uid = vm_uid();
+	build_args(a, qemu, vm, &f, uid);
 	vm_path(vm, log, sizeof(log), QEMU_LOG);
 	unlink(log);
 	static char *const env[] = { "LC_ALL=C", NULL };
 	int rc = proc_spawn(&vm->proc, a->v, env, fds, nfds, log, emsg, sizeof(emsg));
 	free(a);
+	/* -runas clears QEMU's death signal: a guard dies with us and kills it. */
+	if (rc == 0 && uid && proc_guard(&vm->proc, emsg, sizeof(emsg)) < 0) {
+		proc_kill(&vm->proc, 2000);
+		rc = -1;
+	}
 	close(qs[1]);
 	close(as[1]);
 	close(cs[1]);

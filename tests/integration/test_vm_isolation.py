@@ -51,8 +51,9 @@ def children(pid):
 def qemu_of(hd):
     ks = keeper_pids(hd.state_dir)
     assert len(ks) == 1, ks
-    qs = [c for c in children(ks[0]) if "qemu" in open(f"/proc/{c}/comm").read()]
-    assert len(qs) == 1, qs
+    qs = sorted({c for c in children(ks[0]) if open(f"/proc/{c}/comm").read().startswith("qemu-system")})
+    assert qs, [(c, open(f"/proc/{c}/comm").read()) for c in children(ks[0])]
+    assert len(qs) == 1, [(q, open(f"/proc/{q}/status").read()[:300]) for q in qs]
     return ks[0], qs[0]
 
 
@@ -130,3 +131,16 @@ def test_failed_suspends_keep_the_vm_running(hd):
     assert "OK" in sh(hd, vid, "md5sum -c /tmp/blob.md5")
     assert hd.call("DELETE", "/microvms/" + vid)[0] == 200
     hd.wait_state(vid, "TERMINATED", STEP)
+
+
+def test_qemu_dies_with_its_keeper(hd):
+    """A keeper killed outright takes its QEMU along (the guard; -runas
+    clears QEMU's own parent-death signal)."""
+    run_running(hd)
+    keeper, qemu = qemu_of(hd)
+    os.kill(keeper, 9)
+    deadline = time.monotonic() + 10
+    while os.path.exists("/proc/%d" % qemu) and open("/proc/%d/stat" % qemu).read().split(
+            ") ")[1][0] != "Z":
+        assert time.monotonic() < deadline, "QEMU outlived its keeper"
+        time.sleep(0.05)

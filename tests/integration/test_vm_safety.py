@@ -4,6 +4,7 @@ uid with seccomp, suspend as a transaction on a full disk, a capped console.
 """
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -136,6 +137,24 @@ def test_qemu_runs_under_its_own_uid_with_seccomp(tmp):
     finally:
         for vm in vms:
             vm.close()
+
+
+def test_qemu_dies_with_the_process_that_started_it(tmp):
+    """QEMU's -runas clears its parent-death signal: the engine's guard must
+    still end it when hearth-vm is killed outright."""
+    need_image("busybox")
+    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"))
+    try:
+        vm.ready()
+        qemu = vm.pid
+        vm.p.send_signal(signal.SIGKILL)
+        vm.p.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while pid_alive(qemu):
+            assert time.monotonic() < deadline, "QEMU outlived the process that started it"
+            time.sleep(0.05)
+    finally:
+        vm.close()
 
 
 @pytest.fixture
