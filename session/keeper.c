@@ -165,8 +165,8 @@ static void on_ctl_input(struct keeper *k)
  * SETUID/SETGID (QEMU's -runas drop), DAC_OVERRIDE/DAC_READ_SEARCH (image
  * files of any owner) and FOWNER (chmod of its sockets); every other
  * capability leaves the bounding set, so neither it nor QEMU can get it back.
- * No new privileges (setuid binaries, file capabilities) and no core dumps
- * or ptrace by others (it holds the agent stream).
+ * No new privileges (setuid binaries, file capabilities) and not dumpable
+ * (no core file holds its memory, which carries the agent stream).
  */
 static int drop_privileges(char *err, size_t n)
 {
