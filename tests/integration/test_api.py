@@ -10,10 +10,8 @@ import time
 
 import pytest
 
-from hearthd_harness import API, BUILD, Hearthd, fake_image_dir
+from hearthd_harness import API, Hearthd, fake_image_dir
 
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(BUILD, "bin", "hearthd")),
-                                reason="hearthd not built")
 
 
 @pytest.fixture

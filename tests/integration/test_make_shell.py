@@ -5,8 +5,9 @@ under the build directory, default addresses) and says how to stop it, the
 second reuses it. A command runs inside the guest and the VM is terminated
 afterwards. The test stops the hearthd it caused and the VMs' keepers.
 
-Skipped when something already listens on the default API port (another
-hearthd, which the script would use, and this test must not disturb)."""
+Fails when something already listens on the default API port (another
+hearthd, which the script would use, and this test must not disturb): the
+machine running the suite must leave 7400/7443 free."""
 import json
 import os
 import re
@@ -16,9 +17,7 @@ import subprocess
 import time
 import urllib.request
 
-import pytest
-
-from conftest import wait_for
+from conftest import built, wait_for
 from hearthd_harness import keeper_pids
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -41,10 +40,10 @@ def vm_state(vm_id):
         return json.load(r)["state"]
 
 
-@pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
-@pytest.mark.skipif(port_busy(7400) or port_busy(7443),
-                    reason="a daemon already listens on 127.0.0.1:7400/7443")
 def test_make_shell_twice(tmp_path):
+    built(IMAGE_JSON, "the busybox guest image")
+    assert not (port_busy(7400) or port_busy(7443)), \
+        "a daemon already listens on 127.0.0.1:7400/7443 (make shell would use it): stop it"
     sock = str(tmp_path / "tmux.sock")
     env = dict(os.environ, HEARTH_BUILD=BUILD)
     env.pop("HEARTH_API", None)
