@@ -60,7 +60,11 @@ $PY -m pytest -p no:cacheprovider --collect-only -q tests/integration ${PYTEST_A
 crc=$?
 if [ "$crc" -ne 0 ]; then echo "pytest: collection failed (rc=$crc):"; tail -40 "$ids"; fi
 # shellcheck disable=SC2086
-timeout "${PYTEST_TIMEOUT:-3000}" $PY -m pytest -p no:cacheprovider -q -rfEs \
+# PYTEST_JOBS>1: that many pytest-xdist workers, a whole file per worker (its
+# module fixtures, one hearthd and VM, stay in one process).
+par=()
+[ "${PYTEST_JOBS:-1}" -gt 1 ] && par=(-n "$PYTEST_JOBS" --dist loadfile)
+timeout "${PYTEST_TIMEOUT:-3000}" $PY -m pytest -p no:cacheprovider -q -rfEs "${par[@]}" \
 	--continue-on-collection-errors --junitxml="$xml" tests/integration ${PYTEST_ARGS:-}
 prc=$?
 [ "$prc" -eq 124 ] && echo "pytest: FAILED, killed after ${PYTEST_TIMEOUT:-3000}s"
