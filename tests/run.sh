@@ -9,7 +9,7 @@
 # test file collecting no test, or fewer tests run than collected.
 # PYTEST_ARGS adds pytest options (then files may be left out on purpose).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${HEARTH_BUILD:-$PWD/build}
 PY=/usr/bin/python3    # Debian's pytest, never a pyenv one
 export HEARTH_BUILD="$B"
@@ -53,19 +53,22 @@ fi
 count fuzz "$line" "each target's seeds replayed once"
 
 # ---- pytest: what is collected must all run (a timeout ends a hung run, never CI)
-tmp=$(mktemp -d)
+# A short --basetemp: hearthd's unix sockets live under each test's state dir
+# and sun_path holds 107 bytes; /tmp/pytest-of-USER/pytest-NNN/ (plus popen-gwN/
+# under xdist) leaves too little room. Kept when something failed, for the logs.
+tmp=$(mktemp -d /tmp/hc.XXXXXX)
 ids=$tmp/collected xml=$tmp/junit.xml
 # shellcheck disable=SC2086
 $PY -m pytest -p no:cacheprovider --collect-only -q tests/integration ${PYTEST_ARGS:-} >"$ids" 2>&1
 crc=$?
 if [ "$crc" -ne 0 ]; then echo "pytest: collection failed (rc=$crc):"; tail -40 "$ids"; fi
-# shellcheck disable=SC2086
 # PYTEST_JOBS>1: that many pytest-xdist workers, a whole file per worker (its
 # module fixtures, one hearthd and VM, stay in one process).
 par=()
 [ "${PYTEST_JOBS:-1}" -gt 1 ] && par=(-n "$PYTEST_JOBS" --dist loadfile)
+# shellcheck disable=SC2086
 timeout "${PYTEST_TIMEOUT:-3000}" $PY -m pytest -p no:cacheprovider -q -rfEs "${par[@]}" \
-	--continue-on-collection-errors --junitxml="$xml" tests/integration ${PYTEST_ARGS:-}
+	--continue-on-collection-errors --junitxml="$xml" --basetemp="$tmp/t" tests/integration ${PYTEST_ARGS:-}
 prc=$?
 [ "$prc" -eq 124 ] && echo "pytest: FAILED, killed after ${PYTEST_TIMEOUT:-3000}s"
 every=--all-files   # each test file must collect a test, unless PYTEST_ARGS selects
@@ -79,7 +82,7 @@ if { [ "$prc" -ne 0 ] || [ "$crc" -ne 0 ] || [ "$src" -ne 0 ]; } && ! grep -qE '
 	line=$(sed -E 's/ 0 failed/ 1 failed/' <<<"$line")
 fi
 count pytest "$line" "$(grep -oE '[0-9]+ collected' <<<"$line")"
-rm -rf "$tmp"
+if grep -qE ' 0 failed' <<<"$line"; then rm -rf "$tmp"; else echo "pytest: test dirs and logs kept in $tmp/t"; fi
 
 printf '%s\n' "${lines[@]}"
 echo "all: $passed passed, $failed failed, $skipped skipped"

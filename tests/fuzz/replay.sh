@@ -8,7 +8,7 @@
 # Usage: replay.sh FUZZ_DIR. Last line: "fuzz replay: N passed, N failed".
 set -uo pipefail
 dir=$1
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 passed=0 failed=0
 shopt -s nullglob
 srcs=(tests/fuzz/fuzz_*.c)
