@@ -50,8 +50,10 @@ def test_make_shell_twice(tmp_path):
     env.pop("HEARTH_CACERT", None)
 
     def tmux(*a, check=True):
-        return subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,
-                              timeout=10, check=check, env=env)
+        r = subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,
+                           timeout=10, env=env)
+        assert not check or r.returncode == 0, ("tmux", a, r.returncode, r.stderr)
+        return r
 
     screen = lambda: tmux("capture-pane", "-p", "-S", "-100", "-t", "s").stdout
     pidfile = os.path.join(D, "hearthd.pid")
@@ -63,6 +65,8 @@ def test_make_shell_twice(tmp_path):
             marker = tmp_path / ("exit%d" % run)
             cmd = f"bash {ROOT}/mk/shell.sh; echo $? > {marker}"
             tmux("kill-server", check=False)  # a fresh screen per run
+            # ... on a socket of its own: a killed server may still hold the old one
+            sock = str(tmp_path / ("tmux%d.sock" % run))
             tmux("new-session", "-d", "-s", "s", "-x", "100", "-y", "30", "sh", "-c", cmd)
             tmux("set-option", "-t", "s", "remain-on-exit", "on")
             wait_for(lambda: "~#" in screen(), 300, "the guest shell prompt")
