@@ -13,7 +13,6 @@ import pytest
 from hearthd_harness import API, Hearthd, fake_image_dir
 
 
-
 @pytest.fixture
 def hd(tmp_path):
     images = fake_image_dir(str(tmp_path / "images"))

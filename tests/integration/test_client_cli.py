@@ -19,7 +19,6 @@ BOOT = 300   # the first run of an image boots it under TCG to build the snapsho
 STEP = 120   # suspend, resume, terminate
 
 
-
 def hearth(hd, *args, timeout=60, api=True):
     cmd = [HEARTH] + list(args)
     env = dict(os.environ)

@@ -16,7 +16,6 @@ HEARTH = os.path.join(BUILD, "bin", "hearth")
 PROMPT = "hearth>"
 
 
-
 @pytest.fixture
 def hd(tmp_path):
     """A hearthd whose image cannot boot: its VMs end TERMINATED at once,

@@ -20,7 +20,6 @@ STEP = 120   # suspend, resume, terminate
 KEYS = "Up/Down select  a attach  s suspend  r resume  t terminate  q quit"
 
 
-
 @pytest.fixture
 def tmux(tmp_path):
     t = Tmux(tmp_path)

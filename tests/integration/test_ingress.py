@@ -18,7 +18,6 @@ import websockets
 
 from hearthd_harness import Hearthd, busybox_images, free_port, wait_port
 
-
 BOOT = 300   # the first run builds the image snapshot (boot under TCG)
 WAIT = 20    # one shell round trip, generous for TCG
 

@@ -13,7 +13,6 @@ from agentproto import Agent
 from conftest import guest_image, needs_root
 from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_app_images, busybox_images
 
-
 BOOT = 300     # first run builds the image snapshot (boot under TCG)
 STEP = 120     # restore, suspend, resume
 

@@ -19,8 +19,6 @@ from agentproto import Agent
 from hearthd_harness import BUILD, Hearthd, busybox_images
 from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
 
-
-
 SHELL_GRACE = 6  # long enough for the reconnect tests to come back in time
 
 
