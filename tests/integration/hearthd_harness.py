@@ -9,7 +9,6 @@ private directory: tests never touch the user's ~/.aws). client_env() gives
 a `hearth` or SDK process the same.
 """
 import configparser
-import datetime
 import gzip
 import http.client
 import json

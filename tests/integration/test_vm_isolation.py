@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from conftest import BY_DESIGN
+
 from hearthd_harness import Hearthd, busybox_images, keeper_pids
 from agentproto import Agent
 from test_lifecycle import STEP, agent_sock, run_running
@@ -97,7 +99,7 @@ def test_failed_suspends_keep_the_vm_running(hd):
     each time the keeper answers err, the VM is RUNNING again with its memory
     and a running process intact; with room again it suspends and resumes."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.skip(BY_DESIGN + "mounting a tmpfs needs root")
     vm = run_running(hd)
     vid = vm["microvmId"]
     sh(hd, vid, "head -c 2000000 /dev/urandom > /tmp/blob; md5sum /tmp/blob > /tmp/blob.md5;"

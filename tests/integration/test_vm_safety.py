@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from conftest import BY_DESIGN
+
 from test_vm import HearthVM, image_json, need_image, pid_alive, run_ok
 
 UID_BASE = 0x70000000       # vmm/qemu.c QEMU_UID_BASE
@@ -161,7 +163,7 @@ def test_qemu_dies_with_the_process_that_started_it(tmp):
 def small_tmpfs(tmp):
     """A 512 MiB tmpfs (root only) for snapshots; unmounted in teardown."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.skip(BY_DESIGN + "mounting a tmpfs needs root")
     d = os.path.join(tmp, "small")
     os.makedirs(d)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", d], check=True,
