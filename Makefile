@@ -67,7 +67,7 @@ deps:
 	@bash mk/deps.sh
 
 check: all
-	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(CHECK_DEPS)
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(FUZZERS) $(CHECK_DEPS)
 	@bash tests/run.sh
 
 shell: all

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -107,17 +109,22 @@ static void do_command(struct keeper *k, char *line)
 		reply(k, "ok %d", (int)k->eng->pid(k->vm));
 	} else if (strncmp(line, "suspend ", 8) == 0) {
 		close_relay(k);
+		/* The engine's suspend is a transaction: "ok" only once the snapshot
+		 * is complete and synced; on failure the engine has continued the VM
+		 * and nothing of it depends on DIR. */
 		if (k->eng->suspend(k->vm, line + 8, KEEPER_OP_MS, &err) == 0) {
 			reply(k, "ok");
 			finish(k, 0);
 		}
+		/* Running again (cont is a no-op then) and reachable: "err", the
+		 * VM stays. Only a VM the engine can no longer drive is "dead". */
 		struct vm_err rerr = { { 0 } };
-		char e2[256];
+		char e2[256] = "";
 		if (k->eng->resume(k->vm, KEEPER_OP_MS, &rerr) == 0 && open_relay(k, e2, sizeof e2) == 0) {
 			reply(k, "err %s", err.msg);
 			return;
 		}
-		reply(k, "dead %s; %s", err.msg, rerr.msg);
+		reply(k, "dead %s; %s", err.msg, rerr.msg[0] ? rerr.msg : e2);
 		k->eng->stop(k->vm, KEEPER_OP_MS, &rerr);
 		finish(k, 3);
 	} else if (strcmp(line, "stop") == 0) {
@@ -155,6 +162,48 @@ static void on_ctl_input(struct keeper *k)
 	k->inlen = 0;
 }
 
+/*
+ * What a keeper keeps of root: KILL (its QEMU runs under another uid),
+ * SETUID/SETGID (QEMU's -runas drop), DAC_OVERRIDE/DAC_READ_SEARCH (image
+ * files of any owner) and FOWNER (chmod of its sockets); every other
+ * capability leaves the bounding set, so neither it nor QEMU can get it back.
+ * No new privileges (setuid binaries, file capabilities) and not dumpable
+ * (no core file holds its memory, which carries the agent stream).
+ */
+static int drop_privileges(char *err, size_t n)
+{
+	static const cap_value_t keep[] = { CAP_KILL, CAP_SETUID, CAP_SETGID, CAP_DAC_OVERRIDE,
+					    CAP_DAC_READ_SEARCH, CAP_FOWNER };
+	const size_t nkeep = sizeof keep / sizeof keep[0];
+	if (prctl(PR_SET_DUMPABLE, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, n, "prctl: %s", strerror(errno));
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 0; /* nothing beyond the caller's own rights */
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+		int kept = 0;
+		for (size_t i = 0; i < nkeep; i++)
+			kept |= keep[i] == c;
+		if (!kept && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
+			snprintf(err, n, "dropping capability %d: %s", (int)c, strerror(errno));
+			return -1;
+		}
+	}
+	cap_t caps = cap_init();
+	int rc = caps ? 0 : -1;
+	if (rc == 0)
+		rc = cap_set_flag(caps, CAP_PERMITTED, (int)nkeep, keep, CAP_SET) |
+		     cap_set_flag(caps, CAP_EFFECTIVE, (int)nkeep, keep, CAP_SET);
+	if (rc == 0)
+		rc = cap_set_proc(caps);
+	if (rc < 0)
+		snprintf(err, n, "capabilities: %s", strerror(errno));
+	if (caps)
+		cap_free(caps);
+	return rc;
+}
+
 int keeper_main(int argc, char **argv)
 {
 	const char *dir = NULL, *id = NULL, *snap = NULL, *engine = "qemu";
@@ -178,6 +227,13 @@ int keeper_main(int argc, char **argv)
 	k.eng = vm_engine_find(engine);
 	if (!k.eng) {
 		fprintf(status, "err unknown engine %s\n", engine);
+		return 1;
+	}
+	/* The host engine's "guest" is a login on this host: it keeps the
+	 * caller's rights (development and benchmarks only). */
+	char perr[256];
+	if (!(k.eng->flags & VM_ENGINE_HOST_PROCESS) && drop_privileges(perr, sizeof perr) < 0) {
+		fprintf(status, "err keeper: %s\n", perr);
 		return 1;
 	}
 	char run[4200], err[512];
@@ -208,19 +264,29 @@ int keeper_main(int argc, char **argv)
 		unlink(dsock);
 	}
 	struct sockaddr_un sa;
-	if (sock_path(&sa, dir, "ctl.sock") < 0 || open_relay(&k, err, sizeof err) < 0) {
-		fprintf(status, "err keeper: %s\n", "socket path too long or relay failed");
+	if (open_relay(&k, err, sizeof err) < 0) {
+		fprintf(status, "err keeper: agent relay: %s\n", err);
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
 	}
+	/* Longer than sun_path (a deep state dir): bind through a directory fd. */
+	int dfd = -1;
+	if (sock_path(&sa, dir, "ctl.sock") < 0) {
+		char via[32];
+		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		snprintf(via, sizeof via, "/proc/self/fd/%d", dfd);
+		sock_path(&sa, via, "ctl.sock");
+	}
 	unlink(sa.sun_path);
 	k.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (k.lfd < 0 || bind(k.lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(k.lfd, 4) < 0) {
+	if (k.lfd < 0 || bind(k.lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(k.lfd, 4) < 0 ||
+	    chmod(sa.sun_path, 0600) < 0) {
 		fprintf(status, "err keeper: ctl.sock: %s\n", strerror(errno));
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
 	}
-	chmod(sa.sun_path, 0600);
+	if (dfd >= 0)
+		close(dfd);
 	fprintf(status, "ok %d\n", (int)k.eng->pid(k.vm));
 	fclose(status);
 	char activity[4200];

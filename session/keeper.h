@@ -12,8 +12,11 @@
  *
  * ctl.sock: one text line per request, one reply line:
  *   ping          -> "ok PID" (PID of the VM's engine process)
- *   suspend DIR   -> "ok" (VM suspended into DIR, keeper exits)
- *                    "err REASON" (VM left running) | "dead REASON" (VM gone)
+ *   suspend DIR   -> "ok" (VM suspended into DIR, complete and synced; keeper exits)
+ *                    "err REASON" (the snapshot failed, e.g. a full disk: the VM
+ *                    runs on where it was, the relay is back, nothing of it is
+ *                    in DIR, which the caller may delete)
+ *                    | "dead REASON" (the VM process died; keeper exits)
  *   stop          -> "ok" (VM stopped, keeper exits)
  *
  * The keeper's exit status says why it ended: 0 suspended or stopped, 1

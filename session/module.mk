@@ -21,9 +21,9 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
-SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto
+SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
-SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lcrypto) -lpthread
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lcrypto -lcap) -lpthread
 
 $(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)

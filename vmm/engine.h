@@ -28,9 +28,22 @@
  *    (vmm/agentctl.h does both).
  *  - The engine process is the VM's parent and reaps it itself: do not reap
  *    with waitpid(-1) elsewhere. The VM gets SIGKILL when the thread that
- *    started it exits (PR_SET_PDEATHSIG), so no VM outlives a crashed daemon.
+ *    started it exits (PR_SET_PDEATHSIG; for a QEMU that drops to its own
+ *    uid, which clears that signal, a forked guard process, vmm/proc.h), so
+ *    no VM outlives a crashed daemon or keeper.
  *  - Calls on one vm must not run concurrently; different vms are independent.
  *  - vmm/ knows nothing of sessions, users or tokens.
+ *  - Paths (run_dir, snapshot dirs, images) may hold any character but a
+ *    control character (refused with an error: no QEMU option, keeper command
+ *    line or manifest carries a newline safely); a ',' is doubled where a path
+ *    enters a QEMU option string.
+ *  - Run as root, the engine starts each QEMU under a uid:gid of its own
+ *    (QEMU's -runas, no supplementary groups, after it opened its files),
+ *    always with QEMU's seccomp sandbox on; QEMU then opens nothing by path
+ *    (new disk overlays are handed over as fds), so run dirs stay 0700 root.
+ *    Not root: QEMU runs as the caller.
+ *  - The guest's serial console goes to <run_dir>/console.log, rotated at
+ *    VM_CONSOLE_LOG_MAX bytes into console.log.1: at most twice that per VM.
  */
 #ifndef HEARTH_ENGINE_H
 #define HEARTH_ENGINE_H
@@ -40,6 +53,8 @@
 
 #define VM_ERR_LEN 1024
 #define VM_DIRECT_SOCK "direct.sock" /* in run_dir: the agent's direct stream */
+#define VM_CONSOLE_LOG "console.log" /* in run_dir: the serial console (rotated) */
+#define VM_CONSOLE_LOG_MAX (1024 * 1024) /* bytes per console.log (and per .1) */
 
 struct vm_err {
 	char msg[VM_ERR_LEN];
@@ -75,8 +90,13 @@ struct vm_engine {
 	 * new overlay over the snapshot's disk after resume. */
 	int (*snapshot)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
 	/* Snapshot into dir, then end the VM (as stop does): no host memory is held
-	 * while suspended. On success vm is freed; resume = restore(dir). On failure
-	 * the VM is still there (paused) unless its process died. */
+	 * while suspended. A transaction: memory, device state, disk and manifest
+	 * are written and synced (files and directories) while the VM is paused,
+	 * and only then does the VM process end. On success vm is freed; resume =
+	 * restore(dir). On failure (a full disk, a migration error...) what was
+	 * written is removed and the VM continues where it was (running, if it
+	 * was), nothing of it depends on dir (the caller may delete dir), unless
+	 * its process died: then every further call fails and stop frees it. */
 	int (*suspend)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
 	/* Restore a snapshot directory into a new, independent VM with its own
 	 * overlay. From cfg only id, run_dir and accel are used: the kernel, disk,

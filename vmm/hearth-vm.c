@@ -10,7 +10,8 @@
  * and relays the agent stream to the unix socket RUN/agent.sock. Commands
  * are read from stdin, one per line, each answered by one line "ok ..." or
  * "err MESSAGE": snapshot DIR | suspend DIR | pause | resume | stop | pid.
- * suspend and stop end the program; so does EOF on stdin (stop) and
+ * suspend (when it succeeds: a failed one leaves the VM running, its relay
+ * back) and stop end the program; so does EOF on stdin (stop) and
  * SIGTERM/SIGINT. Unexpected VM death prints "err ..." and exits 1.
  */
 #include <errno.h>
@@ -50,6 +51,7 @@ struct ctx {
 	struct opts *o;
 	char line[8192];
 	size_t linelen;
+	char sock[PATH_MAX]; /* the relay's socket */
 	int done, rc;
 };
 
@@ -111,6 +113,15 @@ static int cmd_suspend(struct ctx *c, const char *arg)
 	}
 	relay_close(&c->relay);
 	if (c->eng->suspend(c->vm, arg, c->o->op_ms, &err) < 0) {
+		/* The engine continued the VM (a full disk...): it runs on, with
+		 * its relay back, unless it died. */
+		char e[256];
+		struct vm_err rerr;
+		if (c->eng->resume(c->vm, c->o->op_ms, &rerr) == 0 &&
+		    relay_open(&c->relay, c->sock, c->eng->agent_fd(c->vm), e, sizeof(e)) == 0) {
+			say("err %s", oneline(err.msg));
+			return 0;
+		}
 		say("err %s", oneline(err.msg));
 		c->eng->stop(c->vm, STOP_MS, &err);
 		c->vm = NULL;
@@ -339,11 +350,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int64_t ready_ms = clock_ms() - t0;
-	char sock[PATH_MAX];
+	char *sock = c.sock;
 	if (o.agent_sock)
-		snprintf(sock, sizeof(sock), "%s", o.agent_sock);
+		snprintf(c.sock, sizeof(c.sock), "%s", o.agent_sock);
 	else
-		snprintf(sock, sizeof(sock), "%s/agent.sock", o.dir);
+		snprintf(c.sock, sizeof(c.sock), "%s/agent.sock", o.dir);
 	if (relay_open(&c.relay, sock, c.eng->agent_fd(c.vm), e, sizeof(e)) < 0) {
 		c.eng->stop(c.vm, STOP_MS, &err);
 		say("err %s", oneline(e));

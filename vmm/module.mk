@@ -1,9 +1,9 @@
 # vmm/: the VM engine (QEMU microvm over QMP), the agent control helper and
 # the hearth-vm dev/test CLI.
 VMM_SRCS := vmm/engine.c vmm/qemu.c vmm/qmp.c vmm/qmpc.c vmm/proc.c vmm/snapfile.c \
-	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c
+	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c vmm/conlog.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
-VMM_LIBS := -ljson-c
+VMM_LIBS := -ljson-c -lpthread
 
 $(OBJ)/libvmm.a: $(VMM_OBJS)
 	@mkdir -p $(dir $@)
@@ -30,4 +30,8 @@ FUZZ_EXTRA_SRCS_snapfile := vmm/snapfile.c $(JSONC_SO)
 $(O)/fuzz/fuzz_qmp: vmm/qmp.c $(JSONC_SO)
 $(O)/fuzz/fuzz_snapfile: vmm/snapfile.c $(JSONC_SO)
 UNIT_OBJS_proc := $(OBJ)/vmm/proc.o
+UNIT_LIBS_proc := -lpthread
 $(BIN)/tests/test_proc: $(OBJ)/vmm/proc.o
+UNIT_OBJS_conlog := $(OBJ)/vmm/conlog.o
+UNIT_LIBS_conlog := -lpthread
+$(BIN)/tests/test_conlog: $(OBJ)/vmm/conlog.o

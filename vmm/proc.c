@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ int proc_spawn(struct proc *p, char *const argv[], char *const envp[], const int
 	p->pidfd = -1;
 	p->reaped = 0;
 	p->status = 0;
+	p->guard = 0;
 	if (nfds > PROC_MAX_FDS) {
 		snprintf(errbuf, errlen, "too many fds for %s", argv[0]);
 		return -1;
@@ -119,6 +121,70 @@ fail:
 	return -1;
 }
 
+/* The guard: SIGTERM (its death signal) means the starting thread died:
+ * SIGKILL the child; the child's exit (pidfd readable) ends the guard. */
+static void guard_run(struct proc *p, pid_t parent, size_t arglen)
+{
+	/* Not a second "hearthd --keeper" in ps or to tools that look for
+	 * keepers by command line: the argument area (ours, copy-on-write)
+	 * and the name say what this is. */
+	static const char name[] = "hearth-vm-guard";
+	prctl(PR_SET_NAME, name);
+	if (arglen > 1 && program_invocation_name) {
+		memset(program_invocation_name, 0, arglen);
+		memcpy(program_invocation_name, name,
+		       arglen - 1 < sizeof(name) - 1 ? arglen - 1 : sizeof(name) - 1);
+	}
+	sigset_t all, term;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == parent) {
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		int sfd = signalfd(-1, &term, 0);
+		/* Hold nothing of the parent's (sockets must close when it does). */
+		if (sfd < 0 || dup2(sfd, 0) < 0 || (p->pidfd >= 0 && dup2(p->pidfd, 1) < 0))
+			_exit(1);
+		close_range(p->pidfd >= 0 ? 2 : 1, ~0U, 0);
+		struct pollfd pf[2] = { { .fd = 0, .events = POLLIN },
+					{ .fd = p->pidfd >= 0 ? 1 : -1, .events = POLLIN } };
+		while (poll(pf, 2, -1) < 0 || !(pf[0].revents | pf[1].revents))
+			;
+		if (!pf[0].revents)
+			_exit(0); /* the child ended by itself */
+	}
+#ifdef SYS_pidfd_send_signal
+	if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, 1, SIGKILL, NULL, 0) == 0)
+		_exit(0);
+#endif
+	kill(p->pid, SIGKILL);
+	_exit(0);
+}
+
+int proc_guard(struct proc *p, char *errbuf, size_t errlen)
+{
+	/* The size of our argument area (argv[0] onwards), read before fork. */
+	size_t arglen = 0;
+	char tmp[4096];
+	ssize_t r;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && (r = read(fd, tmp, sizeof(tmp))) > 0)
+		arglen += (size_t)r;
+	if (fd >= 0)
+		close(fd);
+	pid_t parent = getpid();
+	pid_t g = fork();
+	if (g < 0) {
+		snprintf(errbuf, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (g == 0)
+		guard_run(p, parent, arglen); /* async-signal-safe calls only: we may have threads */
+	p->guard = g;
+	return 0;
+}
+
 int proc_wait(struct proc *p, int ms)
 {
 	if (p->reaped)
@@ -160,6 +226,12 @@ void proc_close(struct proc *p)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	p->pidfd = -1;
+	if (p->guard > 0) {
+		kill(p->guard, SIGKILL);
+		while (waitpid(p->guard, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	p->guard = 0;
 }
 
 void proc_describe(const struct proc *p, char *out, size_t n)

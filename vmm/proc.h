@@ -9,13 +9,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROC_MAX_FDS 4
+#define PROC_MAX_FDS 8
 
 struct proc {
 	pid_t pid;
 	int pidfd;   /* -1 when pidfd_open is unavailable */
 	int reaped;
 	int status;  /* wait status once reaped */
+	pid_t guard; /* proc_guard's watcher (0: none) */
 };
 
 /*
@@ -26,11 +27,18 @@ struct proc {
  */
 int proc_spawn(struct proc *p, char *const argv[], char *const envp[], const int *fds, int nfds,
 	       const char *log_path, char *errbuf, size_t errlen);
+/*
+ * Keep the PR_SET_PDEATHSIG promise for a child that changes its uid (QEMU's
+ * -runas; the kernel clears the death signal then): a small forked watcher
+ * that SIGKILLs the child when the calling thread dies, and ends with the
+ * child. proc_close ends and reaps it. 0, or -1 with the reason.
+ */
+int proc_guard(struct proc *p, char *errbuf, size_t errlen);
 /* Reap if exited, within ms; 1 exited, 0 still running, -1 error. */
 int proc_wait(struct proc *p, int ms);
 /* SIGKILL and reap (bounded by ms). */
 void proc_kill(struct proc *p, int ms);
-/* Release the pidfd (after reaping). */
+/* Release the pidfd and end the guard (after reaping). */
 void proc_close(struct proc *p);
 /* "exited with status 1" / "killed by signal 9" / "running". */
 void proc_describe(const struct proc *p, char *out, size_t n);

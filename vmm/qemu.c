@@ -25,15 +25,20 @@
 #include <unistd.h>
 
 #include "vmm/clock.h"
+#include "vmm/conlog.h"
 #include "vmm/engine.h"
 #include "vmm/proc.h"
 #include "vmm/qmpc.h"
 #include "vmm/snapfile.h"
 
 #define QEMU_LOG "qemu.log"
-#define QEMU_CONSOLE "console.log"
+#define QEMU_CONSOLE VM_CONSOLE_LOG
 #define QEMU_IMG_LOG "qemu-img.log"
 #define QEMU_MAX_ARGS 64
+#define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
+/* Per-VM uids when hearthd is root: base + the starting thread's id (unique
+ * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
+#define QEMU_UID_BASE 0x70000000u
 #define QEMU_QUIT_MS 1000 /* part of a stop's deadline given to a clean quit */
 
 struct vm {
@@ -47,6 +52,7 @@ struct vm {
 	unsigned first_gen;  /* overlays first_gen..disk_gen may exist in run_dir */
 	char run_dir[PATH_MAX];
 	char id[64];
+	struct conlog *con;  /* the guest's serial console, rotated into run_dir */
 	struct snap_manifest info; /* what a snapshot of this VM must record */
 };
 
@@ -108,25 +114,74 @@ static int find_prog(const char *name, const char *env, char *out, size_t n, str
 	return -1;
 }
 
+static int check_path(const char *s, const char *what, struct vm_err *err);
+
 static int abs_path(const char *in, char *out, struct vm_err *err, const char *what)
 {
 	if (!realpath(in, out)) {
 		seterr(err, "%s %s: %s", what, in, strerror(errno));
 		return -1;
 	}
+	return check_path(out, what, err);
+}
+
+/*
+ * Paths reach QEMU inside option strings ("a=b,c=d"), where a ',' must be
+ * doubled; control characters (a newline above all) are refused: no QEMU
+ * option, keeper command line or manifest carries them safely.
+ */
+static int check_path(const char *s, const char *what, struct vm_err *err)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			seterr(err, "%s %s: a control character (newline, tab...) in a path cannot be "
+				    "passed to QEMU", what, s);
+			return -1;
+		}
 	return 0;
 }
 
+/* s with every ',' doubled (QEMU's option escaping); "" when it cannot fit. */
+static const char *qopt_escape(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	for (; *s; s++) {
+		if (o + 3 > n) {
+			out[0] = 0;
+			return out;
+		}
+		if (*s == ',')
+			out[o++] = ',';
+		out[o++] = *s;
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* A qcow2 overlay run_dir/disk-<gen>.qcow2 over backing. A backing that a
+ * running QEMU holds is not opened (-u: its lock would refuse us): the size
+ * is then given, the base disk's. */
 static int qimg_create(struct vm *vm, const char *backing, const char *fmt, unsigned gen,
 		       int64_t dl, struct vm_err *err)
 {
-	char qimg[PATH_MAX], out[PATH_MAX], log[PATH_MAX], emsg[VM_ERR_LEN];
+	char qimg[PATH_MAX], out[PATH_MAX], log[PATH_MAX], emsg[VM_ERR_LEN], size[32];
 	if (find_prog("qemu-img", "HEARTH_QEMU_IMG", qimg, sizeof(qimg), err) < 0)
 		return -1;
 	disk_path(vm, gen, out, sizeof(out));
 	vm_path(vm, log, sizeof(log), QEMU_IMG_LOG);
 	char *argv[] = { qimg, "create", "-q", "-f", "qcow2", "-b", (char *)backing, "-F",
-			 (char *)fmt, out, NULL };
+			 (char *)fmt, out, NULL, NULL, NULL };
+	if (vm->proc.pid > 0 && !vm->proc.reaped) {
+		struct stat st;
+		if (stat(vm->info.base_disk, &st) < 0) {
+			seterr(err, "base disk %s: %s", vm->info.base_disk, strerror(errno));
+			return -1;
+		}
+		pathf(size, sizeof(size), "%lld", (long long)st.st_size);
+		argv[9] = "-u";
+		argv[10] = out;
+		argv[11] = size;
+	}
 	if (proc_run(argv, log, clock_left(dl), emsg, sizeof(emsg)) < 0) {
 		unlink(out);
 		seterr(err, "creating the disk overlay: %s", emsg);
@@ -140,7 +195,7 @@ static int qimg_create(struct vm *vm, const char *backing, const char *fmt, unsi
 struct args {
 	char *v[QEMU_MAX_ARGS + 1];
 	int n;
-	char store[8][PATH_MAX + 128];
+	char store[16][2 * PATH_MAX + 128];
 	int ns;
 };
 
@@ -154,7 +209,7 @@ static void arg(struct args *a, const char *s)
 static void argf(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void argf(struct args *a, const char *fmt, ...)
 {
-	if (a->ns >= 8)
+	if (a->ns >= 16)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -163,15 +218,27 @@ static void argf(struct args *a, const char *fmt, ...)
 	arg(a, a->store[a->ns++]);
 }
 
+/* Where each passed fd lands in QEMU (3, 4, ...; -1 when not passed). */
+struct fdmap {
+	int qmp, agent, console, incoming, direct;
+};
+
+/* The uid:gid QEMU drops to (-runas) when we are root; 0 when we are not. */
+static unsigned vm_uid(void)
+{
+	return geteuid() == 0 ? QEMU_UID_BASE + (unsigned)gettid() : 0;
+}
+
 /*
- * The device layout is the same for boot and restore (migration needs it):
- * fd 3 = QMP, fd 4 = agent console, fd 5 = incoming migration (restore).
+ * The device layout is the same for boot and restore (migration needs it).
  * Restore leaves out -kernel/-initrd: the guest is already in RAM, so QEMU
  * need not read (and hold) them again.
  */
-static void build_args(struct args *a, const char *qemu, const struct vm *vm, int incoming)
+static void build_args(struct args *a, const char *qemu, const struct vm *vm,
+		       const struct fdmap *f, unsigned uid)
 {
 	const struct snap_manifest *m = &vm->info;
+	char esc[2 * PATH_MAX];
 	arg(a, qemu);
 	arg(a, "-M");
 	arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
@@ -195,20 +262,34 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm, in
 	arg(a, "-smp");
 	argf(a, "%u", m->vcpus);
 	arg(a, "-sandbox");
-	arg(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	if (uid) {
+		/* QEMU opens its files as root, then drops to uid:gid (no
+		 * capabilities, no supplementary groups) before the guest runs or
+		 * an incoming snapshot is read. QEMU 7.2 installs the filter
+		 * before that drop, so it must allow set*id (deny or children
+		 * kill it: "Bad system call"); once dropped there is nothing
+		 * left for set*id to gain, and spawn=deny forbids exec. */
+		arg(a, "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
+		arg(a, "-runas");
+		argf(a, "%u:%u", uid, uid);
+	} else {
+		arg(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	}
 	arg(a, "-chardev");
-	arg(a, "socket,id=qmp,fd=3");
+	argf(a, "socket,id=qmp,fd=%d", f->qmp);
 	arg(a, "-mon");
 	arg(a, "chardev=qmp,mode=control");
+	/* The serial console goes to conlog (a rotated file), never straight
+	 * into a file QEMU would grow without bound. */
 	arg(a, "-chardev");
-	argf(a, "file,id=con,path=%s/%s", vm->run_dir, QEMU_CONSOLE);
+	argf(a, "socket,id=con,fd=%d", f->console);
 	arg(a, "-serial");
 	arg(a, "chardev:con");
 	arg(a, "-device");
 	/* Port 0 is the (unused) console's; snapshots must keep their count. */
 	argf(a, "virtio-serial-device,max_ports=%d", m->direct ? 3 : 2);
 	arg(a, "-chardev");
-	arg(a, "socket,id=agent,fd=4");
+	argf(a, "socket,id=agent,fd=%d", f->agent);
 	arg(a, "-device");
 	/* A serial port, not a console: QEMU drops console data when the host
 	 * socket is full, and a port has no tty echo before the agent runs. */
@@ -219,7 +300,7 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm, in
 		 * the keeper's relay in between; the guest sees connects and
 		 * disconnects as the port opening and closing. */
 		arg(a, "-chardev");
-		argf(a, "socket,id=direct,fd=%d,server=on,wait=off", incoming ? 6 : 5);
+		argf(a, "socket,id=direct,fd=%d,server=on,wait=off", f->direct);
 		arg(a, "-device");
 		arg(a, "virtserialport,chardev=direct,name=hearth.direct");
 	}
@@ -228,9 +309,11 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm, in
 	arg(a, "-device");
 	arg(a, "virtio-rng-device,rng=rng");
 	if (m->has_disk) {
+		char p[PATH_MAX];
+		disk_path(vm, vm->disk_gen, p, sizeof(p));
 		arg(a, "-blockdev");
-		argf(a, "driver=qcow2,node-name=disk%u,file.driver=file,file.filename=%s/disk-%u.qcow2",
-		     vm->disk_gen, vm->run_dir, vm->disk_gen);
+		argf(a, "driver=qcow2,node-name=disk%u,file.driver=file,file.filename=%s",
+		     vm->disk_gen, qopt_escape(p, esc, sizeof(esc)));
 		arg(a, "-device");
 		argf(a, "virtio-blk-device,drive=disk%u,id=vda", vm->disk_gen);
 	}
@@ -240,10 +323,11 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm, in
 		arg(a, "-device");
 		arg(a, "virtio-net-device,netdev=net0");
 	}
-	if (incoming) {
+	if (f->incoming >= 0) {
 		arg(a, "-incoming");
-		arg(a, "fd:5");
+		argf(a, "fd:%d", f->incoming);
 	} else {
+		/* -kernel, -initrd and -append are taken whole (no option parsing). */
 		arg(a, "-kernel");
 		arg(a, m->kernel);
 		if (m->initrd[0]) {
@@ -280,8 +364,10 @@ static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
 		free(vm);
 		return NULL;
 	}
-	if (!realpath(cfg->run_dir, vm->run_dir) || strlen(vm->run_dir) > PATH_MAX - 64) {
+	int bad = !realpath(cfg->run_dir, vm->run_dir) || strlen(vm->run_dir) > PATH_MAX - 64;
+	if (bad)
 		seterr(err, "run_dir %s: %s", cfg->run_dir, strerror(errno));
+	if (bad || check_path(vm->run_dir, "run_dir", err) < 0) {
 		if (vm->made_dir)
 			rmdir(cfg->run_dir);
 		free(vm);
@@ -304,11 +390,13 @@ static void vm_free(struct vm *vm)
 		qmpc_close(&vm->qmp);
 	if (vm->agent_fd >= 0)
 		close(vm->agent_fd);
+	conlog_stop(vm->con, 1000); /* QEMU is gone: its last console bytes land first */
 	for (unsigned g = vm->first_gen; g <= vm->disk_gen; g++) {
 		disk_path(vm, g, p, sizeof(p));
 		unlink(p);
 	}
-	static const char *const files[] = { QEMU_LOG, QEMU_CONSOLE, QEMU_IMG_LOG, VM_DIRECT_SOCK };
+	static const char *const files[] = { QEMU_LOG,	   QEMU_CONSOLE, QEMU_CONSOLE ".1",
+					     QEMU_IMG_LOG, VM_DIRECT_SOCK };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		vm_path(vm, p, sizeof(p), files[i]);
 		unlink(p);
@@ -344,59 +432,91 @@ static int direct_listen(struct vm *vm, struct vm_err *err)
 	return fd;
 }
 
+static void close_pair(int *p)
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
 /* Start QEMU (incoming_fd >= 0: restore from it) and finish the QMP handshake. */
 static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *err)
 {
 	char qemu[PATH_MAX], log[PATH_MAX], emsg[VM_ERR_LEN];
 	if (find_prog("qemu-system-x86_64", "HEARTH_QEMU", qemu, sizeof(qemu), err) < 0)
 		return -1;
-	int qs[2], as[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qs) < 0) {
+	int qs[2] = { -1, -1 }, as[2] = { -1, -1 }, cs[2] = { -1, -1 };
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qs) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, as) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) {
 		seterr(err, "socketpair: %s", strerror(errno));
-		return -1;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, as) < 0) {
-		seterr(err, "socketpair: %s", strerror(errno));
-		close(qs[0]);
-		close(qs[1]);
-		return -1;
+		goto fail;
 	}
 	int lfd = -1;
-	if (vm->info.direct && (lfd = direct_listen(vm, err)) < 0) {
-		close(qs[0]);
-		close(qs[1]);
-		close(as[0]);
-		close(as[1]);
-		return -1;
+	if (vm->info.direct && (lfd = direct_listen(vm, err)) < 0)
+		goto fail;
+	/* fd 3 = QMP, 4 = agent, 5 = console, then incoming and direct as present. */
+	int fds[QEMU_MAX_FDS] = { qs[1], as[1], cs[1] }, nfds = 3;
+	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1 };
+	if (incoming_fd >= 0) {
+		f.incoming = 3 + nfds;
+		fds[nfds++] = incoming_fd;
 	}
-	struct args a = { 0 };
-	build_args(&a, qemu, vm, incoming_fd >= 0);
+	if (lfd >= 0) {
+		f.direct = 3 + nfds;
+		fds[nfds++] = lfd;
+	}
+	struct args *a = calloc(1, sizeof(*a));
+	if (!a) {
+		seterr(err, "out of memory");
+		if (lfd >= 0)
+			close(lfd);
+		goto fail;
+	}
+	unsigned uid = vm_uid();
+	build_args(a, qemu, vm, &f, uid);
 	vm_path(vm, log, sizeof(log), QEMU_LOG);
 	unlink(log);
 	static char *const env[] = { "LC_ALL=C", NULL };
-	int fds[4] = { qs[1], as[1] }, nfds = 2;
-	if (incoming_fd >= 0)
-		fds[nfds++] = incoming_fd;
-	if (lfd >= 0)
-		fds[nfds++] = lfd;
-	int rc = proc_spawn(&vm->proc, a.v, env, fds, nfds, log, emsg, sizeof(emsg));
+	int rc = proc_spawn(&vm->proc, a->v, env, fds, nfds, log, emsg, sizeof(emsg));
+	free(a);
+	/* -runas clears QEMU's death signal: a guard dies with us and kills it. */
+	if (rc == 0 && uid && proc_guard(&vm->proc, emsg, sizeof(emsg)) < 0) {
+		proc_kill(&vm->proc, 2000);
+		rc = -1;
+	}
 	close(qs[1]);
 	close(as[1]);
+	close(cs[1]);
+	qs[1] = as[1] = cs[1] = -1;
 	if (lfd >= 0)
 		close(lfd); /* QEMU holds the listener now */
 	if (rc < 0) {
-		close(qs[0]);
-		close(as[0]);
+		seterr(err, "starting QEMU: %s", emsg);
+		goto fail;
+	}
+	char con[PATH_MAX];
+	vm_path(vm, con, sizeof(con), QEMU_CONSOLE);
+	rc = conlog_start(&vm->con, cs[0], con, VM_CONSOLE_LOG_MAX, emsg, sizeof(emsg));
+	cs[0] = -1;
+	qmpc_init(&vm->qmp, qs[0]);
+	vm->agent_fd = as[0];
+	if (rc < 0) {
 		seterr(err, "starting QEMU: %s", emsg);
 		return -1;
 	}
-	qmpc_init(&vm->qmp, qs[0]);
-	vm->agent_fd = as[0];
 	if (qmpc_handshake(&vm->qmp, dl, emsg, sizeof(emsg)) < 0) {
 		vm_fail(vm, err, "starting QEMU", emsg);
 		return -1;
 	}
 	return 0;
+fail:
+	close_pair(qs);
+	close_pair(as);
+	close_pair(cs);
+	return -1;
 }
 
 static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **out,
@@ -618,7 +738,7 @@ static int snapdir_prepare(const char *dir, char *abs, struct vm_err *err)
 		seterr(err, "snapshot dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (abs_path(dir, abs, err, "snapshot dir") < 0)
+	if (abs_path(dir, abs, err, "snapshot dir") < 0) /* refuses control characters */
 		return -1;
 	if (strlen(abs) > PATH_MAX - 64) {
 		seterr(err, "snapshot dir path too long");
@@ -663,12 +783,38 @@ static int freeze_disk(struct vm *vm, const char *snapdir, int64_t dl, struct vm
 	pathf(node, sizeof(node), "disk%u", g);
 	pathf(nnode, sizeof(nnode), "disk%u", g + 1);
 	unlink(next);
-	struct json_object *a = json_object_new_object();
-	json_object_object_add(a, "node-name", json_object_new_string(node));
-	json_object_object_add(a, "snapshot-file", json_object_new_string(next));
-	json_object_object_add(a, "snapshot-node-name", json_object_new_string(nnode));
-	json_object_object_add(a, "format", json_object_new_string("qcow2"));
-	if (qmpc_cmd(&vm->qmp, "blockdev-snapshot-sync", a, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
+	/* Made here and handed over as an fd set: QEMU, dropped to its own uid,
+	 * can open nothing in run_dir by path (hearthd.8, VM PROCESSES). */
+	if (qimg_create(vm, cur, "qcow2", g + 1, dl, err) < 0)
+		return -1;
+	int fd = open(next, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, "snapshot: %s: %s", next, strerror(errno));
+		unlink(next);
+		return -1;
+	}
+	char fdset[32];
+	struct json_object *af = json_object_new_object();
+	json_object_object_add(af, "fdset-id", json_object_new_int64((int64_t)g + 1));
+	int rc = qmpc_cmd(&vm->qmp, "add-fd", af, fd, dl, NULL, emsg, sizeof(emsg));
+	close(fd);
+	pathf(fdset, sizeof(fdset), "/dev/fdset/%u", g + 1);
+	if (rc == 0) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "node-name", json_object_new_string(node));
+		json_object_object_add(a, "snapshot-file", json_object_new_string(fdset));
+		json_object_object_add(a, "snapshot-node-name", json_object_new_string(nnode));
+		json_object_object_add(a, "format", json_object_new_string("qcow2"));
+		json_object_object_add(a, "mode", json_object_new_string("existing"));
+		rc = qmpc_cmd(&vm->qmp, "blockdev-snapshot-sync", a, -1, dl, NULL, emsg,
+			      sizeof(emsg));
+		/* The node holds its own duplicate; the set's copy is not needed. */
+		struct json_object *rf = json_object_new_object();
+		json_object_object_add(rf, "fdset-id", json_object_new_int64((int64_t)g + 1));
+		char e2[256];
+		qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, dl, NULL, e2, sizeof(e2));
+	}
+	if (rc < 0) {
 		unlink(next);
 		vm_fail(vm, err, "snapshot: switching the disk overlay", emsg);
 		return -1;
@@ -752,28 +898,110 @@ static int qemu_stop(struct vm *vm, int deadline_ms, struct vm_err *err)
 	return rc;
 }
 
+/* Make a directory's entries durable (a new file, a rename). */
+static int sync_dir(const char *dir, struct vm_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		seterr(err, "snapshot: syncing %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Give the snapshot the current overlay while QEMU still holds it: a hard
+ * link (no copy, no space), or a copy across filesystems. QEMU has flushed
+ * and released the disk (migration completed) and the VM is paused.
+ */
+static int link_disk(struct vm *vm, const char *snapdir, struct vm_err *err)
+{
+	char cur[PATH_MAX], frozen[PATH_MAX];
+	disk_path(vm, vm->disk_gen, cur, sizeof(cur));
+	pathf(frozen, sizeof(frozen), "%s/%s", snapdir, SNAP_DISK);
+	if (link(cur, frozen) == 0)
+		return 0;
+	if (errno != EXDEV) {
+		seterr(err, "snapshot: linking %s to %s: %s", cur, frozen, strerror(errno));
+		return -1;
+	}
+	int in = open(cur, O_RDONLY | O_CLOEXEC);
+	int o = open(frozen, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = in >= 0 && o >= 0 ? 0 : -1, e = errno;
+	char b[65536];
+	ssize_t r = 0;
+	while (rc == 0 && (r = read(in, b, sizeof(b))) > 0)
+		if (write(o, b, (size_t)r) != r) {
+			e = errno ? errno : ENOSPC;
+			rc = -1;
+		}
+	if (rc == 0 && r < 0) {
+		e = errno;
+		rc = -1;
+	}
+	if (rc < 0) {
+		seterr(err, "snapshot: copying %s to %s: %s", cur, frozen, strerror(e));
+		unlink(frozen);
+	}
+	if (in >= 0)
+		close(in);
+	if (o >= 0)
+		close(o);
+	return rc;
+}
+
+/*
+ * Suspend as a transaction: memory and device state, the disk and the
+ * manifest are written and synced into snapdir while QEMU still holds the VM
+ * (paused); only then is QEMU ended. Until that point any failure (a full
+ * disk, a migration error, a manifest that cannot be written) removes what
+ * was written and continues the VM where it was. Nothing the VM keeps using
+ * lives in snapdir: the caller may delete it after a failure.
+ */
 static int qemu_suspend(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err)
 {
 	int64_t dl = clock_deadline(deadline_ms);
-	char abs[PATH_MAX], cur[PATH_MAX], frozen[PATH_MAX];
+	char abs[PATH_MAX], parent[PATH_MAX], p[PATH_MAX];
 	if (snapdir_prepare(dir, abs, err) < 0)
 		return -1;
+	int was_running = !vm->paused;
 	if (pause_for_snapshot(vm, dl, err) < 0)
-		return -1;
-	if (migrate_to_file(vm, abs, dl, err) < 0)
-		return -1;
-	/* Migration completion flushed the disk; with QEMU gone nothing writes it. */
+		goto undo;
+	if (migrate_to_file(vm, abs, dl, err) < 0 ||
+	    (vm->info.has_disk && link_disk(vm, abs, err) < 0) ||
+	    finish_manifest(&vm->info, abs, err) < 0)
+		goto undo;
+	pathf(parent, sizeof(parent), "%s", abs);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*(slash == parent ? slash + 1 : slash) = 0;
+	if (sync_dir(parent, err) < 0)
+		goto undo;
+	/* The snapshot is complete and durable: now QEMU may go. The overlay's
+	 * name in run_dir goes with vm_free; its data stays in the snapshot. */
 	vm_end(vm, dl);
-	if (vm->info.has_disk) {
-		disk_path(vm, vm->disk_gen, cur, sizeof(cur));
-		pathf(frozen, sizeof(frozen), "%s/%s", abs, SNAP_DISK);
-		if (move_file(cur, frozen, err) < 0)
-			return -1;
-	}
-	if (finish_manifest(&vm->info, abs, err) < 0)
-		return -1;
 	vm_free(vm);
 	return 0;
+undo:
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MANIFEST);
+	unlink(p);
+	snapdir_discard(abs);
+	if (proc_wait(&vm->proc, 0) == 1)
+		return -1; /* QEMU died: err says how (vm_fail) */
+	if (was_running) {
+		struct vm_err rerr;
+		/* At least 2 s to continue, even when the deadline is what failed. */
+		int left = clock_left(dl) > 2000 ? clock_left(dl) : 2000;
+		if (qemu_resume(vm, left, &rerr) < 0) {
+			size_t n = strlen(err->msg);
+			pathf(err->msg + n, sizeof(err->msg) - n, "; continuing the VM failed: %s",
+			      rerr.msg);
+		}
+	}
+	return -1;
 }
 
 /*

@@ -454,11 +454,25 @@ int relay_open(struct relay *r, const char *path, int agent_fd, char *err, size_
 	for (int i = 0; i < RELAY_MAX_CLIENTS; i++)
 		r->cl[i].fd = -1;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
-		return -1;
+	int dfd = -1;
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		strcpy(sa.sun_path, path);
+	} else {
+		/* Longer than sun_path (a deep state dir): bind through a directory fd. */
+		char dir[sizeof(r->path)];
+		const char *slash = strrchr(path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 0, path);
+		dfd = slash ? open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		int n = dfd < 0 ? -1
+				: snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s",
+					   dfd, slash + 1);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+			snprintf(err, errlen, "socket path too long: %s", path);
+			if (dfd >= 0)
+				close(dfd);
+			return -1;
+		}
 	}
-	strcpy(sa.sun_path, path);
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->ard = malloc(sizeof(*r->ard));
 	r->ch = calloc(RELAY_MAX_CHANS, sizeof(*r->ch));
@@ -470,8 +484,11 @@ int relay_open(struct relay *r, const char *path, int agent_fd, char *err, size_
 	mux_reader_init(r->ard);
 	unlink(path);
 	r->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(r->lfd, 16) < 0) {
+	int bad = r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		  listen(r->lfd, 16) < 0;
+	if (dfd >= 0)
+		close(dfd);
+	if (bad) {
 		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
 		if (r->lfd >= 0)
 			close(r->lfd);

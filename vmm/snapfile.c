@@ -226,10 +226,14 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 	}
 	/* The rename itself is durable once the directory is synced. */
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		snprintf(err, errlen, "%s: fsync: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		unlink(fin);
+		goto out;
 	}
+	close(dfd);
 	rc = 0;
 out:
 	json_object_put(o);

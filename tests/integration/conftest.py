@@ -23,21 +23,83 @@ BUILD = os.environ.get("HEARTH_BUILD", os.path.join(HERE, "..", "..", "build"))
 HOST_SHELL = os.path.join(HERE, "host-shell")
 
 
+# Tests must be able to fail. The only skip allowed is what this machine cannot
+# do by design (a reason starting with BY_DESIGN, e.g. needs_root below); any
+# other skip or xfail is reported as a failure (pytest_runtest_makereport), and
+# a missing binary, image or node module is a build failure, not less testing.
+BY_DESIGN = "by design: "
+ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason=BY_DESIGN + "needs root (namespaces, "
+                                "setuid, mount, debootstrap)")
+
+
+def built(path, what=None):
+    """path, which `make` builds; a missing one fails the test (run make)."""
+    if not os.path.exists(path):
+        pytest.fail("%s missing: %s is built by make, a missing one is a build failure"
+                    % (path, what or os.path.basename(path)), pytrace=False)
+    return path
+
+
+def guest_image(name, guest_dir=None):
+    """The image.json of a built guest image. debian-12 is built only as root
+    (debootstrap), so an unprivileged run skips it by design; as root it must exist."""
+    p = os.path.join(guest_dir or os.path.join(BUILD, "guest"), name, "image.json")
+    if name == "debian-12" and not ROOT and not os.path.exists(p):
+        pytest.skip(BY_DESIGN + "debian-12 is built only as root (debootstrap)")
+    return built(p, "the guest image " + name)
+
+
+def _skip_reason(longrepr):
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _disallowed(rep):
+    """Why this skipped report must count as a failure, or None."""
+    if getattr(rep, "wasxfail", None) is not None:
+        return "xfail is not allowed (%s): a test that cannot pass is fixed or removed" % (
+            rep.wasxfail or "no reason")
+    reason = _skip_reason(rep.longrepr)
+    if "Skipped: " + BY_DESIGN in reason or reason.startswith(BY_DESIGN):
+        return None
+    return ("skip is not allowed (%s): only what the machine cannot do by design may skip "
+            "(conftest.BY_DESIGN)" % reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = (yield).get_result()
+    if rep.skipped:
+        why = _disallowed(rep)
+        if why:
+            rep.outcome, rep.longrepr = "failed", why
+            if hasattr(rep, "wasxfail"):
+                del rep.wasxfail
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module-level skip (pytest.skip(allow_module_level=True), importorskip) fails too."""
+    rep = (yield).get_result()
+    if rep.skipped:
+        why = _disallowed(rep)
+        if why:
+            rep.outcome, rep.longrepr = "failed", why
+
+
 def hearth_bin(name):
     """Path of a built binary, e.g. hearth_bin('hearth-agent')."""
     return os.path.join(BUILD, "bin", name)
 
 
-def npm_ci(cwd, installed):
-    """`npm ci` in cwd (its package-lock.json) unless the path `installed` exists."""
-    if os.path.isdir(installed):
-        return
-    npm = shutil.which("npm")
-    if not npm or not shutil.which("node"):
-        pytest.fail("node and npm are required (Debian packages nodejs, npm)")
-    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=cwd, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, "npm ci failed:\n" + r.stdout[-2000:] + r.stderr[-3000:]
+def npm_installed(cwd, installed):
+    """The node modules of cwd (its package-lock.json), which `make check` installs
+    with `npm ci` (tests/module.mk); `installed` is a path inside them."""
+    if not shutil.which("node"):
+        pytest.fail("node is required (Debian package nodejs, installed by mk/deps.sh)")
+    built(installed, "node_modules of %s (npm ci, run by make check)" % cwd)
 
 
 def wait_for(pred, timeout, what):

@@ -9,7 +9,6 @@ private directory: tests never touch the user's ~/.aws). client_env() gives
 a `hearth` or SDK process the same.
 """
 import configparser
-import datetime
 import gzip
 import http.client
 import json
@@ -25,7 +24,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import HOST_SHELL  # what the host engine's shells run
+from conftest import HOST_SHELL, built  # HOST_SHELL: what the host engine's shells run
 
 BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
 HEARTHD = os.path.join(BUILD, "bin", "hearthd")
@@ -130,7 +129,7 @@ def busybox_images(root):
     """<root>/images holding the built busybox image: one hearthd's private image dir."""
     d = os.path.join(root, "images", "busybox")
     os.makedirs(d, exist_ok=True)
-    shutil.copy(REAL_BUSYBOX, os.path.join(d, "image.json"))
+    shutil.copy(built(REAL_BUSYBOX, "the busybox guest image"), os.path.join(d, "image.json"))
     return os.path.join(root, "images")
 
 
@@ -138,7 +137,7 @@ def busybox_app_images(root, files, version, **fields):
     """<root>/images holding busybox plus an app: files ({name: bytes}, written
     to /app/NAME, mode 0755) in a second cpio archive appended to the
     initramfs; version and fields (command, hooks) override the image's own."""
-    base = json.load(open(REAL_BUSYBOX))
+    base = json.load(open(built(REAL_BUSYBOX, "the busybox guest image")))
     work = os.path.join(root, "app-build")
     os.makedirs(os.path.join(work, "app"), exist_ok=True)
     for name, data in files.items():

@@ -17,10 +17,7 @@ import pytest
 from agentproto import (
     CTL_ENTROPY, CTL_HOSTNAME, CTL_TIME, E_LIMIT, E_PERM, E_PROTO, Agent,
     CtlFailed, OpenFailed, str16)
-from conftest import AgentProcess, PtyBridge, hearth_bin, stop_process, wait_for
-
-ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="needs root (namespaces, setuid)")
+from conftest import AgentProcess, PtyBridge, hearth_bin, needs_root, stop_process, wait_for
 
 
 def gone(pid):

@@ -10,10 +10,7 @@ import time
 
 import pytest
 
-from hearthd_harness import API, BUILD, Hearthd, fake_image_dir
-
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(BUILD, "bin", "hearthd")),
-                                reason="hearthd not built")
+from hearthd_harness import API, Hearthd, fake_image_dir
 
 
 @pytest.fixture

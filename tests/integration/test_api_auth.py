@@ -15,7 +15,7 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import npm_ci
+from conftest import npm_installed
 from hearthd_harness import (API, BUILD, HEARTHD, Hearthd, fake_image_dir, free_port,
                              http_request, read_creds)
 
@@ -24,7 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF = os.path.join(ROOT, "conformance")
 SDK = os.path.join(CONF, "node_modules", "@aws-sdk", "client-lambda-microvms")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(HEARTHD), reason="hearthd not built")
 
 RUN = {"imageIdentifier": "busybox"}
 
@@ -265,7 +264,7 @@ def test_hearth_cli_signs_and_fails_cleanly_without_credentials(hd, tmp_path):
 def test_official_js_sdk_with_profile(hd, tmp_path):
     """@aws-sdk/client-lambda-microvms with nothing in code: AWS_PROFILE=hearth and
     AWS_ENDPOINT_URL work; a profile with a wrong secret gets InvalidSignatureException."""
-    npm_ci(CONF, SDK)
+    npm_installed(CONF, SDK)
     good = hd.signing_creds()
     creds = tmp_path / "creds"
     creds.write_text(open(hd.env["AWS_SHARED_CREDENTIALS_FILE"]).read() +

@@ -12,15 +12,11 @@ import subprocess
 
 import pytest
 
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, fake_image_dir
+from hearthd_harness import BUILD, Hearthd, busybox_images, fake_image_dir
 
 HEARTH = os.path.join(BUILD, "bin", "hearth")
 BOOT = 300   # the first run of an image boots it under TCG to build the snapshot
 STEP = 120   # suspend, resume, terminate
-
-pytestmark = pytest.mark.skipif(not (os.path.exists(HEARTH) and
-                                     os.path.exists(os.path.join(BUILD, "bin", "hearthd"))),
-                                reason="hearth/hearthd not built")
 
 
 # A key for calls that never reach a hearthd (the client needs one to sign).
@@ -227,7 +223,6 @@ def test_server_that_is_not_http(tmp_path):
 
 
 
-@pytest.mark.skipif(not os.path.exists(REAL), reason="busybox guest image not built (make)")
 def test_lifecycle_with_a_real_vm(tmp_path):
     d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:

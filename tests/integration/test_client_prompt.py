@@ -15,10 +15,6 @@ from tmuxterm import Tmux
 HEARTH = os.path.join(BUILD, "bin", "hearth")
 PROMPT = "hearth>"
 
-pytestmark = pytest.mark.skipif(not (os.path.exists(HEARTH) and
-                                     os.path.exists(os.path.join(BUILD, "bin", "hearthd"))),
-                                reason="hearth/hearthd not built")
-
 
 @pytest.fixture
 def hd(tmp_path):

@@ -11,17 +11,13 @@ import subprocess
 import pytest
 
 from conftest import wait_for
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, fake_image_dir
+from hearthd_harness import BUILD, Hearthd, busybox_images, fake_image_dir
 from tmuxterm import Tmux
 
 HEARTH = os.path.join(BUILD, "bin", "hearth")
 BOOT = 300   # the first run of an image boots it under TCG to build the snapshot
 STEP = 120   # suspend, resume, terminate
 KEYS = "Up/Down select  a attach  s suspend  r resume  t terminate  q quit"
-
-pytestmark = pytest.mark.skipif(not (os.path.exists(HEARTH) and
-                                     os.path.exists(os.path.join(BUILD, "bin", "hearthd"))),
-                                reason="hearth/hearthd not built")
 
 
 @pytest.fixture
@@ -168,7 +164,6 @@ def test_colors_follow_no_color(fake_hd, tmux, no_color):
 
 
 
-@pytest.mark.skipif(not os.path.exists(REAL), reason="busybox guest image not built (make)")
 def test_suspend_resume_terminate_from_top(tmp_path, tmux):
     d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:

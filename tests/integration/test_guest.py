@@ -20,6 +20,7 @@ import time
 import pytest
 
 from agentproto import Agent, AgentError
+from conftest import guest_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -42,12 +43,7 @@ def sha256(path):
 
 
 def load_image(name):
-    p = os.path.join(GUEST, name, "image.json")
-    if not os.path.exists(p):
-        if name == "debian-12" and os.geteuid() != 0:
-            pytest.skip("debian-12 is built only as root (debootstrap)")
-        pytest.fail(f"{p} missing: run make")
-    with open(p) as f:
+    with open(guest_image(name, GUEST)) as f:
         return json.load(f)
 
 

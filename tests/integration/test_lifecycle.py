@@ -10,10 +10,8 @@ import time
 import pytest
 
 from agentproto import Agent
+from conftest import guest_image, needs_root
 from hearthd_harness import Hearthd, REAL_BUSYBOX as REAL, busybox_app_images, busybox_images
-
-pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
-                                reason="busybox guest image not built (make)")
 
 BOOT = 300     # first run builds the image snapshot (boot under TCG)
 STEP = 120     # restore, suspend, resume
@@ -104,6 +102,7 @@ def test_run_command_suspend_resume_terminate(hd):
     assert not os.path.exists(os.path.join(hd.state_dir, "vms", vid))
 
 
+@needs_root  # mounts a tmpfs
 def test_failed_suspend_leaves_vm_running(hd):
     """Disk full during suspend: the VM stays RUNNING and stateReason says why."""
     vm = run_running(hd)
@@ -114,8 +113,7 @@ def test_failed_suspend_leaves_vm_running(hd):
     os.makedirs(target)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target],
                        capture_output=True, timeout=30)
-    if r.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here: %s" % r.stderr.decode().strip())
+    assert r.returncode == 0, "cannot mount a small tmpfs: %s" % r.stderr.decode().strip()
     try:
         assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
         doc = hd.wait_state(vid, ("RUNNING", "SUSPENDED", "TERMINATED"), STEP)
@@ -345,14 +343,11 @@ def test_ingress_connectors_gate_tokens(hd):
         hd.wait_state(v, "TERMINATED", STEP)
 
 
-DEBIAN = os.path.join(os.path.dirname(os.path.dirname(REAL)), "debian-12", "image.json")
-
-
-@pytest.mark.skipif(not os.path.exists(DEBIAN), reason="debian-12 image not built")
 def test_debian_disk_survives_two_suspends(tmp_path):
     d = os.path.join(str(tmp_path), "images", "debian-12")
     os.makedirs(d)
-    shutil.copy(DEBIAN, os.path.join(d, "image.json"))
+    shutil.copy(guest_image("debian-12", os.path.dirname(os.path.dirname(REAL))),
+                os.path.join(d, "image.json"))
     hd = Hearthd(str(tmp_path / "state"), os.path.join(str(tmp_path), "images")).start()
     try:
         vid = run_running(hd, imageIdentifier="debian-12")["microvmId"]

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from agentproto import Agent
+from conftest import needs_root
 from hearthd_harness import HEARTHD, Hearthd, busybox_images
 
 BOOT = 300
@@ -289,6 +290,7 @@ def small_vms(tmp_path):
         subprocess.run(["umount", "-l", str(vms)], capture_output=True, timeout=30)
 
 
+@needs_root
 def test_disk_full_during_suspend_never_loses_the_vm(small_vms):
     """Suspends into a full file system, failing at different points (the
     memory image, the manifest, or a filler racing the suspend): each time the

@@ -5,8 +5,9 @@ under the build directory, default addresses) and says how to stop it, the
 second reuses it. A command runs inside the guest and the VM is terminated
 afterwards. The test stops the hearthd it caused and the VMs' keepers.
 
-Skipped when something already listens on the default API port (another
-hearthd, which the script would use, and this test must not disturb)."""
+Fails when something already listens on the default API port (another
+hearthd, which the script would use, and this test must not disturb): the
+machine running the suite must leave 7400/7443 free."""
 import json
 import os
 import re
@@ -15,9 +16,7 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from conftest import wait_for
+from conftest import built, wait_for
 from hearthd_harness import http_request, read_creds
 from hearthd_harness import keeper_pids
 
@@ -43,10 +42,10 @@ def vm_state(vm_id):
     return json.loads(body)["state"]
 
 
-@pytest.mark.skipif(not os.path.exists(IMAGE_JSON), reason="guest images not built")
-@pytest.mark.skipif(port_busy(7400) or port_busy(7443),
-                    reason="a daemon already listens on 127.0.0.1:7400/7443")
 def test_make_shell_twice(tmp_path):
+    built(IMAGE_JSON, "the busybox guest image")
+    assert not (port_busy(7400) or port_busy(7443)), \
+        "a daemon already listens on 127.0.0.1:7400/7443 (make shell would use it): stop it"
     sock = str(tmp_path / "tmux.sock")
     env = dict(os.environ, HEARTH_BUILD=BUILD)
     for k in ("HEARTH_API", "HEARTH_CACERT", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
@@ -54,8 +53,10 @@ def test_make_shell_twice(tmp_path):
         env.pop(k, None)
 
     def tmux(*a, check=True):
-        return subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,
-                              timeout=10, check=check, env=env)
+        r = subprocess.run(["tmux", "-S", sock] + list(a), capture_output=True, text=True,
+                           timeout=10, env=env)
+        assert not check or r.returncode == 0, ("tmux", a, r.returncode, r.stderr)
+        return r
 
     screen = lambda: tmux("capture-pane", "-p", "-S", "-100", "-t", "s").stdout
     pidfile = os.path.join(D, "hearthd.pid")
@@ -67,6 +68,8 @@ def test_make_shell_twice(tmp_path):
             marker = tmp_path / ("exit%d" % run)
             cmd = f"bash {ROOT}/mk/shell.sh; echo $? > {marker}"
             tmux("kill-server", check=False)  # a fresh screen per run
+            # ... on a socket of its own: a killed server may still hold the old one
+            sock = str(tmp_path / ("tmux%d.sock" % run))
             tmux("new-session", "-d", "-s", "s", "-x", "100", "-y", "30", "sh", "-c", cmd)
             tmux("set-option", "-t", "s", "remain-on-exit", "on")
             wait_for(lambda: "~#" in screen(), 300, "the guest shell prompt")

@@ -15,11 +15,10 @@ import time
 import pytest
 import websockets
 
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_app_images
+from conftest import built
+from hearthd_harness import BUILD, Hearthd, busybox_app_images
 
 GUESTAPP = os.path.join(BUILD, "bin", "tests", "guestapp")
-pytestmark = pytest.mark.skipif(not (os.path.exists(REAL) and os.path.exists(GUESTAPP)),
-                                reason="busybox guest image or guestapp not built (make)")
 
 BOOT = 300   # the first run builds the image snapshot (boot under TCG)
 WAIT = 30    # one request through the proxy, generous for TCG
@@ -27,7 +26,7 @@ WAIT = 30    # one request through the proxy, generous for TCG
 
 def app_image(root):
     """busybox plus /app/guestapp, started by the image command (so it runs in the snapshot)."""
-    app = open(GUESTAPP, "rb").read()
+    app = open(built(GUESTAPP), "rb").read()
     return busybox_app_images(
         root, {"guestapp": app}, "proxy-" + hashlib.sha256(app).hexdigest()[:12],
         command="mkdir -p /tmp; /app/guestapp -d 8080 8081 </dev/null >/dev/null 2>&1")

@@ -16,12 +16,8 @@ import pytest
 import websockets
 
 from agentproto import Agent
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images
+from hearthd_harness import BUILD, Hearthd, busybox_images
 from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
-
-pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
-                                reason="busybox guest image not built (make)")
-
 
 SHELL_GRACE = 6  # long enough for the reconnect tests to come back in time
 

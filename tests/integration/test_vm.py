@@ -15,6 +15,7 @@ import time
 import pytest
 
 from agentproto import Agent
+from conftest import guest_image
 
 BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
 HEARTH_VM = os.path.join(BUILD, "bin", "hearth-vm")
@@ -28,10 +29,7 @@ def image_json(name):
 
 
 def need_image(name):
-    p = image_json(name)
-    if not os.path.exists(p):
-        pytest.skip(f"guest image {name} not built ({p})")
-    return p
+    return guest_image(name, GUEST)
 
 
 class HearthVM:

@@ -17,16 +17,14 @@ import time
 
 import pytest
 
-from conftest import npm_ci
-from hearthd_harness import BUILD, Hearthd, REAL_BUSYBOX as REAL, busybox_images, wait_port
+from conftest import npm_installed
+from hearthd_harness import BUILD, Hearthd, busybox_images, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSER = os.path.join(ROOT, "browser")
 PLAYWRIGHT = os.path.join(BROWSER, "node_modules", "playwright-core")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WEBTERM = os.path.join(BUILD, "share", "hearth", "webterm")
-pytestmark = pytest.mark.skipif(not os.path.exists(REAL),
-                                reason="busybox guest image not built (make)")
 
 BOOT = 300      # the first run builds the image snapshot (boot under TCG)
 WAIT = 20       # one HTTP answer
@@ -216,7 +214,7 @@ def test_reply_not_taken_within_60s_is_dropped(env):
 def browse(env, scenario, token=None, fresh=None):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("%s is required (Debian package chromium)" % CHROMIUM)
-    npm_ci(BROWSER, PLAYWRIGHT)
+    npm_installed(BROWSER, PLAYWRIGHT)
     url = env.url(token or env.token())
     r = subprocess.run(["node", "webterm_test.mjs", scenario, url] + ([fresh] if fresh else []),
                        cwd=BROWSER,

@@ -1,5 +1,6 @@
 /* test_proc.c - engine child processes: spawn, fds, deadlines, kill, stderr tail. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,5 +114,50 @@ TEST(tail_lines)
 	CHECK_STR(out, "");
 }
 
+static struct proc guarded;
+
+static void *spawn_guarded(void *arg)
+{
+	char err[256];
+	/* Like QEMU after -runas: no death signal of its own (setpriv clears it). */
+	char *argv[] = { "/usr/bin/setpriv", "--pdeathsig", "clear", "/bin/sleep", "30", NULL };
+	if (proc_spawn(&guarded, argv, env, NULL, 0, NULL, err, sizeof(err)) == 0 &&
+	    proc_guard(&guarded, err, sizeof(err)) < 0)
+		proc_kill(&guarded, 1000);
+	usleep(300 * 1000); /* setpriv has cleared its death signal and runs sleep */
+	return arg; /* the thread ends: the guard kills the child */
+}
+
+TEST(guard_kills_when_the_starting_thread_ends)
+{
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, spawn_guarded, NULL) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(guarded.pid > 0 && guarded.guard > 0);
+	CHECK_EQ(proc_wait(&guarded, 5000), 1);
+	char how[64];
+	proc_describe(&guarded, how, sizeof(how));
+	CHECK_STR(how, "killed by signal 9");
+	proc_close(&guarded);
+	CHECK_EQ(guarded.guard, 0);
+}
+
+TEST(guard_ends_with_the_child)
+{
+	struct proc p;
+	char err[256];
+	char *argv[] = { "/bin/sh", "-c", "exit 0", NULL };
+	CHECK(proc_spawn(&p, argv, env, NULL, 0, NULL, err, sizeof(err)) == 0);
+	CHECK(proc_guard(&p, err, sizeof(err)) == 0);
+	CHECK_EQ(proc_wait(&p, 5000), 1);
+	/* The guard sees the child's end and exits on its own. */
+	int st = 0;
+	CHECK_EQ(waitpid(p.guard, &st, 0), p.guard);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	p.guard = 0;
+	proc_close(&p);
+}
+
 TEST_MAIN(T(run_ok_and_failure_tail), T(run_deadline_kills), T(exec_failure_reported),
-	  T(fds_passed_in_order_and_env_clean), T(wait_kill_describe), T(tail_lines))
+	  T(fds_passed_in_order_and_env_clean), T(wait_kill_describe), T(tail_lines),
+	  T(guard_kills_when_the_starting_thread_ends), T(guard_ends_with_the_child))
