@@ -51,8 +51,9 @@ def children(pid):
 
 
 def engine_of(hd, vm_id):
-    """The VM's engine process: the keeper's child (QEMU)."""
-    kids = children(keeper_of(hd, vm_id))
+    """The VM's engine process: the keeper's QEMU child (not its guard)."""
+    kids = [k for k in children(keeper_of(hd, vm_id))
+            if b"qemu" in open("/proc/%d/cmdline" % k, "rb").read().split(b"\0")[0]]
     assert len(kids) == 1, kids
     return kids[0]
 
