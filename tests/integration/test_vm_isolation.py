@@ -22,7 +22,8 @@ KEEPER_CAPS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7)
 
 @pytest.fixture
 def hd(tmp_path):
-    root = str(tmp_path / "a, b c")
+    # Deep enough that the sockets are longer than sun_path (bound via a dir fd).
+    root = os.path.join(str(tmp_path), "a, b c", "deep-" * 8)
     d = Hearthd(os.path.join(root, "st, ate"), busybox_images(root)).start()
     yield d
     d.close()
