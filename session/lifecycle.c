@@ -581,7 +581,11 @@ static int start_resume(struct lifecycle *lc, struct lc_vm *rv)
 	struct lc_job *j = new_job(lc, rv, OP_RESUME);
 	if (!j)
 		return -1;
-	/* The state stays SUSPENDED until the VM runs again. */
+	/* The state stays SUSPENDED until the VM runs again; the reason says a
+	 * resume is under way (a failed one replaces it with why), so a client
+	 * waiting for RUNNING can tell a failure from a resume still going. */
+	set_state(rv, "SUSPENDED", LIFECYCLE_RESUMING);
+	save(lc, rv);
 	enqueue(lc, j);
 	return 0;
 }
@@ -916,7 +920,9 @@ static int recover_one(const struct store_vm *v, void *ctx)
 	if ((!strcmp(s, "SUSPENDED") || !strcmp(s, "SUSPENDING")) && susp) {
 		if (!strcmp(s, "SUSPENDING") || !rv->row.suspended_at)
 			rv->row.suspended_at = hd_now();
-		set_state(rv, "SUSPENDED", v->reason);
+		set_state(rv, "SUSPENDED",
+			  strcmp(v->reason, LIFECYCLE_RESUMING) ? v->reason
+								: "resume interrupted by a hearthd restart");
 		rv->row.engine_pid = 0;
 		char run[PATH_MAX];
 		pathf(run, sizeof run, "%s/run", dir);
