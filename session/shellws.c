@@ -263,10 +263,10 @@ static void sw_pump(struct shellws *w)
 				return; /* the connection's writable callback comes back */
 		}
 		if (w->close_sent) {
-			/* The handshake is complete (or the client's bytes mean
-			 * nothing any more): hang up once ours is written. Else
-			 * wait for its CLOSE, reading, from when ours is out. */
-			if (w->peer_closed || w->in_lost)
+			/* The handshake is complete: hang up once ours is
+			 * written. Else wait for the client's CLOSE, reading,
+			 * from when ours is out (sw_close_wait). */
+			if (w->peer_closed)
 				ingress_conn_hangup(w->c);
 			else if (!w->flushed_ms && ingress_conn_room(w->c) == INGRESS_CONN_OUT_MAX)
 				w->flushed_ms = hd_now_ms();
@@ -692,17 +692,22 @@ static void sw_writable(void *h)
 	sw_pump(h);
 }
 
-/* Closing: the client has not answered our CLOSE, all of it written, and has
- * sent nothing for SHELLWS_CLOSE_WAIT_MS (a client still sending is alive and
- * may be catching up on what the kernel holds for it). */
+/* Closing: hang up when the client has not answered our CLOSE, all of it
+ * written, and has sent nothing for SHELLWS_CLOSE_WAIT_MS (a client still
+ * sending is alive and may be catching up on what the kernel holds for it);
+ * after a framing error its CLOSE cannot be seen, so it gets
+ * SHELLWS_LOST_WAIT_MS to take ours and go. */
 static void sw_close_wait(struct shellws *w, int64_t now)
 {
-	if (!w->close_sent || w->peer_closed || w->in_lost)
+	if (!w->close_sent || w->peer_closed)
 		return;
 	if (!w->flushed_ms && ingress_conn_room(w->c) == INGRESS_CONN_OUT_MAX)
 		w->flushed_ms = now;
-	int64_t since = w->flushed_ms > w->rx_ms ? w->flushed_ms : w->rx_ms;
-	if (w->flushed_ms && now - since > SHELLWS_CLOSE_WAIT_MS)
+	if (!w->flushed_ms)
+		return;
+	if (w->in_lost ? now - w->flushed_ms > SHELLWS_LOST_WAIT_MS
+		       : now - (w->flushed_ms > w->rx_ms ? w->flushed_ms : w->rx_ms) >
+				 SHELLWS_CLOSE_WAIT_MS)
 		ingress_conn_hangup(w->c);
 }
 

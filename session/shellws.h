@@ -21,6 +21,9 @@
 /* After hearthd's CLOSE is written out: hang up when the client has neither
  * answered it nor sent anything for this long (RFC 6455 7.1.1). */
 #define SHELLWS_CLOSE_WAIT_MS 30000
+/* ... and after a framing error, when the client's answer cannot be parsed:
+ * hang up this long after hearthd's CLOSE is written out. */
+#define SHELLWS_LOST_WAIT_MS 5000
 
 /* The ingress handler (ingress_handler_fn) of the shell WebSocket. */
 void shellws_handle(struct ingress_conn *c, const struct wsp_request *r, const char *head,

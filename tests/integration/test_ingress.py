@@ -373,6 +373,32 @@ def test_close_codes_follow_rfc6455(env):
         w.close()
 
 
+def test_broken_frames_are_closed_1002_and_1009(env):
+    """A frame RFC 6455 forbids is answered 1002, one over 64 KiB 1009, each a
+    CLOSE with no error frame before it. Where framing is lost hearthd cannot
+    read the client's answer, so it hangs up on its own a few seconds after its
+    CLOSE; otherwise it waits for the answer and hangs up when it comes."""
+    unmasked = bytes([0x82, 3]) + b"abc"
+    cases = [(unmasked, 1002, True), (bytes([0x83, 0x80]) + os.urandom(4), 1002, True),
+             (ws_frame(0x9, b"p", fin=False), 1002, True),        # a fragmented PING
+             (ws_frame(0x2, b"z" * 70000), 1009, True),
+             (ws_frame(0x0, b"x"), 1002, False)]                   # a continuation of nothing
+    for data, want, lost in cases:
+        w = shell_raw(env)
+        try:
+            w.s.sendall(data)
+            code, reason, ops = w.until_close()
+            assert code == want, (data[:4], code, reason)
+            assert w.texts[1:] == [], w.texts
+            t0 = time.monotonic()
+            if not lost:
+                w.send(0x8, struct.pack(">H", code))
+            assert w.hung_up(timeout=20), data[:4]
+            assert time.monotonic() - t0 < (12 if lost else 3), (data[:4], time.monotonic() - t0)
+        finally:
+            w.close()
+
+
 def test_text_that_is_not_utf8_is_closed_1007(env):
     """An invalid UTF-8 TEXT message fails the connection with 1007 (RFC 6455 8.1),
     whether whole, split over fragments, or cut short at its end; a valid

@@ -566,7 +566,8 @@ def test_slow_compat_close_survives_client_chatter(env):
 
 
 def test_keepalive_pings_then_idle_close(env):
-    """A client that never sends a frame (not even PONG) gets PINGs, then close 1001."""
+    """A client that never sends a frame (not even PONG) gets PINGs, then close
+    1001, then (never answering it) the hang-up."""
     req = ("GET / HTTP/1.1\r\nHost: %s.localhost:%d\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -597,6 +598,16 @@ def test_keepalive_pings_then_idle_close(env):
             assert ops[0] == 0x1 and ops.count(0x9) >= 2, ops  # hello, ..., PINGs
             assert struct.unpack(">H", payload[:2])[0] == 1001
             assert payload[2:] == b"keepalive timeout"
+            # No answering CLOSE from a silent client: hearthd hangs up 30 s
+            # after its own (PROTOCOL.md 2.2), not before, not never.
+            t0 = time.monotonic()
+            s.settimeout(60)
+            try:
+                while s.recv(65536):
+                    pass
+            except (ConnectionError, ssl.SSLError):
+                pass
+            assert 25 < time.monotonic() - t0 < 45, time.monotonic() - t0
 
 
 def test_suspend_ends_shells(env):
