@@ -640,7 +640,7 @@ static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 	return 0;
 }
 
-/* Frames after ours CLOSE: only the client's CLOSE matters now. */
+/* Frames after our CLOSE: only the client's CLOSE matters now. */
 static void sw_after_close(struct shellws *w, const struct wsp_frame *f)
 {
 	if (f->opcode == WSP_CLOSE)
