@@ -55,6 +55,10 @@ TEST(bad_requests)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_EQ(wsp_parse_request(bad[i], strlen(bad[i]), &r), -1);
+	/* Bare LF line ends are refused with the first one, not waited out. */
+	static const char *const lf[] = { "GET / HTTP/1.1\n", "GET / HTTP/1.1\r\nHost: x\n" };
+	for (size_t i = 0; i < sizeof lf / sizeof lf[0]; i++)
+		CHECK_EQ(wsp_parse_request(lf[i], strlen(lf[i]), &r), -1);
 	static char big[WSP_HEAD_MAX + 16];
 	memset(big, 'a', sizeof big);
 	CHECK_EQ(wsp_parse_request(big, sizeof big, &r), -2);
