@@ -1,6 +1,7 @@
 /* wsproto.c - RFC 6455 server side, pure; see wsproto.h. */
 #include "protocol/wsproto.h"
 #include "protocol/httphead.h"
+#include "protocol/utf8.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -183,4 +184,93 @@ size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len)
 	for (int i = 0; i < 8; i++)
 		out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
 	return 10;
+}
+
+int wsp_close_code_ok(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+unsigned wsp_close_check(const uint8_t *p, size_t n, unsigned *code)
+{
+	if (n == 0) {
+		*code = 1005;
+		return 0;
+	}
+	if (n == 1)
+		return WSP_CLOSE_PROTOCOL;
+	*code = (unsigned)p[0] << 8 | p[1];
+	if (!wsp_close_code_ok(*code))
+		return WSP_CLOSE_PROTOCOL;
+	return utf8_valid(p + 2, n - 2) ? 0 : WSP_CLOSE_BAD_DATA;
+}
+
+size_t wsp_close_payload(uint8_t out[WSP_CLOSE_PAYLOAD_MAX], unsigned code, const char *reason)
+{
+	size_t rl = utf8_prefix((const uint8_t *)reason, strlen(reason), WSP_CLOSE_PAYLOAD_MAX - 2);
+	out[0] = (uint8_t)(code >> 8);
+	out[1] = (uint8_t)code;
+	memcpy(out + 2, reason, rl);
+	return 2 + rl;
+}
+
+/* RFC 3986 pchar, less '%' (escapes are checked apart) and ';' (parameters). */
+static int path_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~!$&'()*+,=:@", c));
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+const char *wsp_path_check(const char *target)
+{
+	if (target[0] != '/')
+		return "the request target must be a path";
+	/* Each segment: its length and how many of its characters are dots
+	 * (raw or %2E), so "." and ".." segments show whatever their spelling. */
+	size_t seg_len = 0, seg_dots = 0;
+	for (const char *q = target + 1;; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (c == '/' || c == '?' || c == '\0') {
+			if (seg_len == 0 && c == '/')
+				return "empty path segment"; /* "//"; a trailing '/' is fine */
+			if (seg_len && seg_dots == seg_len && seg_len <= 2)
+				return "dot segment in path";
+			if (c != '/')
+				return NULL;
+			seg_len = seg_dots = 0;
+			continue;
+		}
+		if (c == ';')
+			return "parameters (';') in path";
+		if (c == '%') {
+			int hi = hexval(q[1]), lo = hi < 0 ? -1 : hexval(q[2]);
+			if (hi < 0 || lo < 0)
+				return "bad %-escape in path";
+			int v = hi << 4 | lo;
+			if (v < 0x20 || v == 0x7f)
+				return "encoded NUL or control byte in path";
+			if (v == '/' || v == '\\')
+				return "encoded '/' or '\\' in path";
+			seg_dots += v == '.';
+			seg_len++;
+			q += 2;
+			continue;
+		}
+		if (!path_char(c))
+			return "bad byte in path";
+		seg_dots += c == '.';
+		seg_len++;
+	}
 }

@@ -234,12 +234,12 @@ enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request
 
 /* ---- routing ---- */
 
-/* The shell: a WebSocket upgrade at / or /shell whose token is a shell token of this VM. */
+/* The shell: a WebSocket upgrade whose token is a shell token of this VM
+ * (shellws_handle answers 404 for paths other than / and /shell). */
 static int route_shell(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id)
 {
 	struct token_claims cl;
 	return vm_id[0] && wsp_is_upgrade(r) &&
-	       (!strcmp(r->path, "/") || !strcmp(r->path, "/shell")) &&
 	       ingress_authorize(c->hd, r, vm_id, &cl) == INGRESS_AUTH_OK &&
 	       cl.kind == TOKEN_KIND_SHELL;
 }
@@ -259,14 +259,19 @@ static int route_any(struct ingress_conn *c, const struct wsp_request *r, const 
 	return 1;
 }
 
-/* First match wins. */
+/* First match wins. raw_target: the handler passes the request target on
+ * unchanged (the application decides what it means); every other handler
+ * decides on the path itself, so a path that could mean something else
+ * (wsp_path_check: %00, encoded '/', dot or empty segments, ...) is refused
+ * before it gets there. */
 static const struct {
 	int (*match)(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id);
 	ingress_handler_fn handle;
+	int raw_target;
 } ingress_routes[] = {
-	{ route_shell, shellws_handle },
-	{ route_vm, proxy_handle },
-	{ route_any, webterm_handle },
+	{ route_shell, shellws_handle, 0 },
+	{ route_vm, proxy_handle, 1 },
+	{ route_any, webterm_handle, 0 },
 };
 
 static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, const char *head,
@@ -275,11 +280,16 @@ static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, c
 	char vm_id[TOKEN_MAX_ID + 1];
 	if (host_vm_id(r->host, vm_id, sizeof vm_id) < 0)
 		vm_id[0] = '\0';
-	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++)
-		if (ingress_routes[i].match(c, r, vm_id)) {
+	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++) {
+		if (!ingress_routes[i].match(c, r, vm_id))
+			continue;
+		const char *why = ingress_routes[i].raw_target ? NULL : wsp_path_check(r->path);
+		if (why)
+			ingress_conn_refuse(c, 400, why);
+		else
 			ingress_routes[i].handle(c, r, head, headlen, vm_id);
-			return;
-		}
+		return;
+	}
 }
 
 /* ---- lws callbacks ---- */
