@@ -109,6 +109,7 @@ size_t wsp_close_payload(uint8_t out[WSP_CLOSE_PAYLOAD_MAX], unsigned code, cons
  * segment ("//"). The routes hearthd decides on itself (the shell, the web
  * terminal) refuse such paths; the app proxy passes targets on unchanged.
  */
+#define WSP_PATH_MAX 4096 /* longer paths are refused */
 const char *wsp_path_check(const char *target);
 
 /* A frame header as wsp_frame_head reads it. */

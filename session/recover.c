@@ -17,6 +17,7 @@
 
 #include "session/fsutil.h"
 #include "session/lcint.h"
+#include "session/lifecycle.h"
 
 #define DL_PING 5000
 #define DL_STOP 10000
