@@ -12,7 +12,7 @@ PKGS=(
 	openssh-server openssh-client
 	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore
 	socat curl wrk hyperfine tmux
-	chromium chromium-driver
+	chromium chromium-driver libnss3-tools
 	nodejs
 )
 missing=()

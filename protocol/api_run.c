@@ -3,6 +3,8 @@
  */
 #include "api_run.h"
 
+#include "api_ingress.h"
+
 #include <string.h>
 
 static int parse_connectors(struct json_object *body, const char *key, const char **out,
@@ -89,6 +91,13 @@ int api_run_parse(struct json_object *body, int64_t min_idle, struct api_run_req
 	    api_json_str(body, "clientToken", 1, API_MAX_CLIENT_TOKEN, &r->client_token, NULL, e) <
 		    0)
 		return -1;
+	for (unsigned i = 0; i < r->n_ingress; i++)
+		if (api_ingress_flags(r->ingress[i]) < 0)
+			return api_fail(e, API_E_VALIDATION,
+					"unknown ingress network connector (hearth knows HTTP_INGRESS, "
+					"SHELL_INGRESS, ALL_INGRESS and NO_INGRESS, bare or as "
+					"arn:<partition>:lambda:<region>:aws:network-connector:"
+					"aws-network-connector:<NAME>)");
 	rc = api_json_int(body, "maximumDurationInSeconds", 1, API_MAX_DURATION, &r->max_duration,
 			  e);
 	if (rc < 0)

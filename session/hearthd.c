@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "protocol/api_run.h"
+#include "protocol/vmhost.h"
 #include "session/auth.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
@@ -74,6 +75,9 @@ static const struct option_def {
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
 	{ "--tls-key", OPT_STR, offsetof(struct hd_config, tls_key),
 	  sizeof(((struct hd_config *)0)->tls_key), "FILE  the certificate's private key, PEM" },
+	{ "--endpoint-domain", OPT_STR, offsetof(struct hd_config, endpoint_domain),
+	  sizeof(((struct hd_config *)0)->endpoint_domain),
+	  "DOMAIN  endpoints are https://<microvm-id>.DOMAIN:PORT (localhost)" },
 	{ "--credentials", OPT_STR, offsetof(struct hd_config, credentials),
 	  sizeof(((struct hd_config *)0)->credentials),
 	  "FILE  API keys: every profile of this AWS credentials file (default: STATE/credentials)" },
@@ -316,6 +320,7 @@ int main(int argc, char **argv)
 	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:7400");
 	snprintf(c->ingress_listen, sizeof c->ingress_listen, "127.0.0.1:7443");
 	snprintf(c->engine, sizeof c->engine, "qemu");
+	snprintf(c->endpoint_domain, sizeof c->endpoint_domain, "localhost");
 	c->min_idle = API_MIN_IDLE;
 	c->tick_ms = 1000;
 	c->shell_grace = 300;
@@ -327,6 +332,11 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, c) < 0) {
 		usage(stderr);
+		return 2;
+	}
+	if (!vmhost_domain_valid(c->endpoint_domain)) {
+		fprintf(stderr, "hearthd: bad --endpoint-domain %s (want DNS labels, e.g. "
+				"localhost or vms.example.com)\n", c->endpoint_domain);
 		return 2;
 	}
 	default_dirs(c, argv[0]);

@@ -44,6 +44,7 @@ struct hd_config {
 	char ingress_listen[128]; /* host:port of the ingress (endpoint URLs) */
 	char tls_cert[PATH_MAX];  /* ingress certificate and key; empty: hearthd's own */
 	char tls_key[PATH_MAX];
+	char endpoint_domain[192]; /* endpoints are <id>.<this> (localhost); vmhost.h */
 	char webterm_dir[PATH_MAX]; /* the web terminal's files (default ../share/hearth/webterm) */
 	char engine[32];
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */

@@ -17,8 +17,10 @@
 
 #include "protocol/buf.h"
 #include "protocol/token.h"
+#include "protocol/vmhost.h"
 #include "protocol/wsproto.h"
 #include "session/agentlink.h"
+#include "session/certcache.h"
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
 #include "session/proxy.h"
@@ -194,29 +196,46 @@ void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *ms
 
 /* ---- authorization ---- */
 
-/* "<id>.localhost[:port]" -> id; -1 when the Host names no VM. */
-static int host_vm_id(const char *hosthdr, char *id, size_t idlen)
+/* The token of r: 1 found (in tok), 0 none, -1 too long. */
+static int request_token(const struct wsp_request *r, char *tok, size_t cap)
 {
-	char host[256];
-	snprintf(host, sizeof host, "%s", hosthdr);
-	char *colon = strchr(host, ':');
-	if (colon)
-		*colon = '\0';
-	char *dot = strchr(host, '.');
-	if (!dot || dot == host || (size_t)(dot - host) >= idlen || strcasecmp(dot + 1, "localhost"))
-		return -1;
-	memcpy(id, host, (size_t)(dot - host));
-	id[dot - host] = '\0';
-	return 0;
+	int found = wsp_find_protocol(r->protocols, INGRESS_AUTH_PREFIX, tok, cap);
+	if (found == 0 && r->auth[0]) {
+		size_t n = strnlen(r->auth, cap);
+		if (n >= cap)
+			return -1;
+		memcpy(tok, r->auth, n + 1);
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * The VM a request is for: the one its Host names ("<id>.<domain>[:port]"),
+ * else (a client that reached the ingress by address or as localhost, with
+ * no name to resolve) the one its token is bound to when the token verifies:
+ * tokens name one VM, so the token is as good an address as the Host.
+ * "" for neither; the handler still authorizes the token for that VM.
+ */
+static void request_vm_id(struct hearthd *hd, const struct wsp_request *r, char *id, size_t cap)
+{
+	char tok[TOKEN_MAX_LEN + 2];
+	struct token_claims cl;
+	if (vmhost_parse(r->host, strlen(r->host), hd->cfg.endpoint_domain, 1, id, cap) == 0)
+		return;
+	id[0] = '\0';
+	if (request_token(r, tok, sizeof tok) == 1 &&
+	    token_verify(hd->key, sizeof hd->key, tok, strlen(tok), (uint64_t)hd_now(), &cl) ==
+		    TOKEN_OK &&
+	    strlen(cl.vm_id) < cap)
+		snprintf(id, cap, "%s", cl.vm_id);
 }
 
 enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request *r,
 				    const char *vm_id, struct token_claims *cl)
 {
 	char tok[TOKEN_MAX_LEN + 2];
-	int found = wsp_find_protocol(r->protocols, INGRESS_AUTH_PREFIX, tok, sizeof tok);
-	if (found == 0 && r->auth[0])
-		found = snprintf(tok, sizeof tok, "%s", r->auth) < (int)sizeof tok ? 1 : -1;
+	int found = request_token(r, tok, sizeof tok);
 	if (found == 0)
 		return INGRESS_AUTH_MISSING;
 	if (found < 0 || !vm_id[0])
@@ -251,6 +270,27 @@ static int route_vm(struct ingress_conn *c, const struct wsp_request *r, const c
 	return vm_id[0] != '\0';
 }
 
+/* No VM by Host or token, yet a token was sent: a bad one (expired,
+ * forged, of a VM gone), refused as the VM's own endpoint would refuse it
+ * rather than answered with the web terminal's page. */
+static int route_bad_token(struct ingress_conn *c, const struct wsp_request *r,
+			   const char *vm_id)
+{
+	char tok[TOKEN_MAX_LEN + 2];
+	(void)c;
+	return !vm_id[0] && request_token(r, tok, sizeof tok) != 0;
+}
+
+static void refuse_bad_token(struct ingress_conn *c, const struct wsp_request *r,
+			     const char *head, size_t headlen, const char *vm_id)
+{
+	(void)r;
+	(void)head;
+	(void)headlen;
+	(void)vm_id;
+	ingress_conn_refuse(c, 403, "the token is not valid for this endpoint");
+}
+
 static int route_any(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id)
 {
 	(void)c;
@@ -271,6 +311,7 @@ static const struct {
 } ingress_routes[] = {
 	{ route_shell, shellws_handle, 0 },
 	{ route_vm, proxy_handle, 1 },
+	{ route_bad_token, refuse_bad_token, 1 },
 	{ route_any, webterm_handle, 0 },
 };
 
@@ -278,8 +319,7 @@ static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, c
 			  size_t headlen)
 {
 	char vm_id[TOKEN_MAX_ID + 1];
-	if (host_vm_id(r->host, vm_id, sizeof vm_id) < 0)
-		vm_id[0] = '\0';
+	request_vm_id(c->hd, r, vm_id, sizeof vm_id);
 	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++) {
 		if (!ingress_routes[i].match(c, r, vm_id))
 			continue;
@@ -398,6 +438,12 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 			     void *in, size_t len)
 {
 	struct hearthd *hd = lws_context_user(lws_get_context(wsi));
+	/* The vhost's server SSL_CTX, once made (user is the SSL_CTX here). */
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) {
+		if (!hd->cfg.tls_cert[0])
+			certcache_attach(user);
+		return 0;
+	}
 	struct ingress_conn **slot = user;
 	struct ingress_conn *c = slot ? *slot : NULL;
 	switch (reason) {
@@ -448,6 +494,9 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 			return -1;
 		cert = tp.cert;
 		key = tp.key;
+		/* Our own CA: a leaf per VM name (SNI), see certcache.h. */
+		if (certcache_init(hd, &tp, err, errlen) < 0)
+			return -1;
 	}
 	if (agentlink_init(hd, ingress_flush, err, errlen) < 0)
 		return -1;

@@ -4,7 +4,8 @@
  * protocol/wsproto) on --ingress-listen in hearthd's event loop.
  *
  * Each connection's request head is routed by a dispatch table in
- * ingress.c (Host "<microvm-id>.localhost[:port]", upgrade, token kind) to
+ * ingress.c (Host "<microvm-id>.<domain>[:port]" or, by address, the VM
+ * the token names; upgrade, token kind) to
  * a handler that then owns the connection through ingress_conn.h: the
  * shell WebSocket (shellws.h, PROTOCOL.md section 2), the app proxy
  * (proxy.h) or, for a Host that names no VM, the web terminal (webterm.h).
