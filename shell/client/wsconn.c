@@ -15,9 +15,10 @@
  *
  * Trust: --cacert FILE or $HEARTH_CACERT alone; else hearthd's own CA (from
  * its default state directory) and the system store. The endpoint's host
- * name is verified; for <id>.localhost "localhost" is accepted as well,
- * because OpenSSL does not match a wildcard (*.localhost) over a one-label
- * parent, and every *.localhost name is the loopback host (RFC 6761).
+ * name is verified exactly: hearthd serves each <id>.<domain> a certificate
+ * for that name (session/certcache.h). A *.localhost name is dialled at
+ * 127.0.0.1 without asking the resolver (RFC 6761: it is the loopback host,
+ * and a stock resolver may not know it); SNI and Host still name the VM.
  */
 #include "shell/client/wsconn.h"
 #include "protocol/httpresp.h"
@@ -208,8 +209,7 @@ static int tls_setup(struct wsconn *c, const struct wsconn_opts *o, const char *
 			ssl_err("TLS", err, errlen);
 			return -1;
 		}
-	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1 ||
-		   (is_localhost(host) && SSL_add1_host(ssl, "localhost") != 1)) {
+	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1) {
 		ssl_err("TLS", err, errlen);
 		return -1;
 	}

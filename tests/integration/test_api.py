@@ -163,7 +163,9 @@ def test_run_engine_failure_ends_terminated_with_reason(hd):
     assert doc["imageArn"].endswith(":aws:microvm-image:busybox")
     assert doc["imageVersion"] == "1"
     assert doc["maximumDurationInSeconds"] == 28800
-    assert doc["ingressNetworkConnectors"][0].endswith(":ALL_INGRESS")
+    # The service's default (HTTP_INGRESS) plus the shell, hearth's default (api_ingress.h).
+    assert [c.rsplit(":", 1)[1] for c in doc["ingressNetworkConnectors"]] == \
+        ["HTTP_INGRESS", "SHELL_INGRESS"]
     assert isinstance(doc["startedAt"], int)
     assert doc["endpoint"].startswith("https://%s.localhost:" % doc["microvmId"])
     end = hd.wait_state(doc["microvmId"], "TERMINATED", 60)
