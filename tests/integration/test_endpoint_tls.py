@@ -20,7 +20,7 @@ import pytest
 import websockets
 
 from conftest import hearth_bin, npm_installed
-from hearthd_harness import Hearthd
+from hearthd_harness import HEARTHD, Hearthd, busybox_images
 from test_proxy import app_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -399,3 +399,37 @@ def test_hearth_cli_shell_verifies_the_leaf(env):
                        text=True, timeout=60)
     assert p.returncode == 0 and "through-the-leaf" in p.stdout, (p.stdout, p.stderr)
     assert not re.search(r"(?i)certificate", p.stderr), p.stderr
+
+
+def test_endpoint_domain(tmp_path):
+    """--endpoint-domain: endpoints, leaves and Host routing use the operator's domain."""
+    root = str(tmp_path)
+    bad = subprocess.run([HEARTHD, "--endpoint-domain", "*.vms.test", "--state-dir",
+                          os.path.join(root, "bad")], capture_output=True, text=True,
+                         timeout=30)
+    assert bad.returncode == 2 and "--endpoint-domain" in bad.stderr, bad.stderr
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
+                 extra=["--endpoint-domain", "vms.test"]).start()
+    try:
+        hd.wait_ingress()
+        doc = hd.run_running(BOOT)
+        vid, port = doc["microvmId"], hd.ingress_port
+        name = "%s.vms.test" % vid
+        assert doc["endpoint"] == "https://%s:%d" % (name, port)
+        e = Env(hd, vid)
+        c = ByName(name, port, context=e.ctx(), timeout=WAIT)
+        try:
+            c.request("GET", "/", headers={"X-aws-proxy-auth": e.token()})
+            assert peer_names(c.sock) == [name]
+            r = c.getresponse()
+            r.read()
+            # The proxy took it (busybox listens on no 8080): not the web terminal.
+            assert r.status == 502, r.status
+        finally:
+            c.close()
+        # <id>.localhost is not an endpoint name under this domain: no leaf for it.
+        c = ByName("%s.localhost" % vid, port, context=e.ctx(), timeout=WAIT)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            c.connect()
+    finally:
+        hd.close()
