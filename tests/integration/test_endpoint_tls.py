@@ -215,6 +215,41 @@ def test_node_https_by_name_and_by_address(env):
     assert "IP Address:127.0.0.1" in b["san"]
 
 
+NODE_WS = r"""
+const [port, tok] = process.argv.slice(1);
+// Node 20's built-in (undici) WebSocket and fetch trust NODE_EXTRA_CA_CERTS.
+const ws = new WebSocket(`wss://127.0.0.1:${port}/`,
+                         ['lambda-microvms', 'lambda-microvms.authentication.' + tok.split(' ')[0]]);
+const t = setTimeout(() => { console.error('timeout'); process.exit(1); }, 30000);
+ws.onerror = (e) => { console.error('error', e.message || e); process.exit(1); };
+ws.onopen = async () => {
+  const r = await fetch(`https://127.0.0.1:${port}/`,
+                        { headers: { 'X-aws-proxy-auth': tok.split(' ')[1] } });
+  console.log(JSON.stringify({ protocol: ws.protocol, status: r.status, body: await r.text() }));
+  clearTimeout(t);
+  ws.close();
+};
+"""
+
+
+def test_node_websocket_and_fetch_by_address(env):
+    """Node 20's built-in WebSocket (--experimental-websocket) and fetch, trusting the CA
+    through NODE_EXTRA_CA_CERTS; by address (Node asks the resolver for names)."""
+    toks = env.token("shell-auth-token") + " " + env.token()
+    p = subprocess.run(["node", "--experimental-websocket", "-e", NODE_WS, str(env.port), toks],
+                       env=dict(os.environ, NODE_EXTRA_CA_CERTS=env.ca), capture_output=True,
+                       text=True, timeout=WAIT + 10)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out == {"protocol": "lambda-microvms", "status": 200, "body": HELLO.decode()}, out
+    # Verification is on: without the CA the same client is refused.
+    e = dict(os.environ)
+    e.pop("NODE_EXTRA_CA_CERTS", None)
+    p = subprocess.run(["node", "--experimental-websocket", "-e", NODE_WS, str(env.port), toks],
+                       env=e, capture_output=True, text=True, timeout=WAIT + 10)
+    assert p.returncode != 0 and "lambda-microvms" not in p.stdout, p.stdout
+
+
 # ---- Chromium, trusting the CA through an NSS database ----
 
 CHROMIUM_JS = r"""
