@@ -33,7 +33,8 @@
 #define SD_PROTO_LISTEN "hearth-sshd-listen"
 #define SD_PROTO_WORKER "hearth-sshd-worker"
 #define SD_TICK_MS 1000
-#define SD_RIN_MAX (2 * (SSHW_HDR_LEN + SSHW_MAX_PAYLOAD))
+/* A partial frame plus one read of lws (pt_serv_buf_size, 64 KiB in hearthd.c). */
+#define SD_RIN_MAX (2 * (SSHW_HDR_LEN + SSHW_MAX_PAYLOAD) + 64 * 1024)
 /* What may wait for a worker: every channel's output window plus control frames. */
 #define SD_OUT_MAX (SSHD_MAX_CHANS * (SSHD_OUT_WINDOW + 4096) + 64 * 1024)
 #define SD_MAX_ZOMBIES 256

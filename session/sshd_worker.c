@@ -65,6 +65,7 @@ struct wchan {
 	int close_sent;         /* we sent hearthd CLOSE (or need not) */
 	int ssh_done;           /* we sent the client EOF (and close) */
 	int client_closed;
+	int pumping;            /* in w_pump_out (libssh's writes may call back into it) */
 	char fail[SSHW_MAX_MSG + 1];
 };
 
@@ -176,7 +177,20 @@ static struct wchan *w_find(struct worker *w, uint16_t id)
 }
 
 /* hearthd's output to the client within the client's window; credit it back. */
+static void w_pump_out_once(struct wchan *c);
+
 static void w_pump_out(struct wchan *c)
+{
+	/* ssh_channel_write can run libssh's packet loop, whose wontblock
+	 * callback lands here again: one pump at a time, or bytes repeat. */
+	if (c->pumping)
+		return;
+	c->pumping = 1;
+	w_pump_out_once(c);
+	c->pumping = 0;
+}
+
+static void w_pump_out_once(struct wchan *c)
 {
 	struct worker *w = c->w;
 	if (c->ssh_done || c->client_closed)

@@ -1,0 +1,459 @@
+"""The SSH ingress (hearthd --ssh-listen, PROTOCOL.md 6) with clients nobody
+here wrote: OpenSSH's ssh, scp and sftp, and paramiko. Most tests use the
+host engine (the agent as a host process: no VM boot, the same hearthd,
+worker and agent code); one boots a busybox VM under TCG."""
+import base64
+import hashlib
+import hmac
+import os
+import pty
+import select
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import threading
+import time
+import fcntl
+import termios
+
+import paramiko
+import pytest
+
+from hearthd_harness import REAL_BUSYBOX, Hearthd, busybox_images, wait_port
+from conftest import guest_image
+
+BOOT = 300
+
+
+def ssh_base(port, known_hosts, user=None):
+    a = ["ssh", "-F", "/dev/null", "-p", str(port), "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=%s" % known_hosts, "-o", "LogLevel=ERROR",
+         "-o", "ConnectTimeout=20"]
+    if user:
+        a += ["-l", user]
+    return a
+
+
+class Env:
+    def __init__(self, hd, tmp):
+        self.hd, self.tmp = hd, tmp
+        self.known = os.path.join(tmp, "known_hosts")
+
+    def token(self, vm_id, minutes=5):
+        st, _, doc = self.hd.call("POST", "/microvms/%s/shell-auth-token" % vm_id,
+                                  {"expirationInMinutes": minutes})
+        assert st == 200, doc
+        return doc["authToken"]["X-aws-proxy-auth"]
+
+    def ssh(self, vm_id, *cmd, tok=None, opts=(), **kw):
+        """ssh with the token in the user name, BatchMode (no prompt)."""
+        user = "%s#%s" % (vm_id, tok or self.token(vm_id))
+        # Options the test gives come first: for ssh the first value of an option wins.
+        args = ["ssh"] + list(opts) + ssh_base(self.hd.ssh_port, self.known, user)[1:]
+        args += ["-o", "BatchMode=yes", "127.0.0.1"] + list(cmd)
+        kw.setdefault("timeout", 60)
+        return subprocess.run(args, capture_output=True, **kw)
+
+    def ssh_password(self, user, password, *cmd, timeout=60):
+        """ssh with a password from SSH_ASKPASS (no sshpass needed)."""
+        askpass = os.path.join(self.tmp, "askpass")
+        with open(askpass, "w") as f:
+            f.write("#!/bin/sh\ncat \"$HEARTH_TEST_PW_FILE\"\n")
+        os.chmod(askpass, 0o700)
+        pwfile = os.path.join(self.tmp, "pw")
+        with open(pwfile, "w") as f:
+            f.write(password + "\n")
+        env = dict(os.environ, SSH_ASKPASS=askpass, SSH_ASKPASS_REQUIRE="force",
+                   DISPLAY=":0", HEARTH_TEST_PW_FILE=pwfile)
+        args = ssh_base(self.hd.ssh_port, self.known, user) + [
+            "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1",
+            "127.0.0.1"] + list(cmd)
+        return subprocess.run(args, capture_output=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL)
+
+
+def run_host_vm(hd):
+    """A host-engine VM, RUNNING. Two runs close together can race on the
+    image snapshot directory (a host-engine quirk, not SSH's): run again then."""
+    for _ in range(3):
+        st, _, vm = hd.run()
+        assert st == 200, vm
+        doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), 60)
+        if doc["state"] == "RUNNING":
+            return doc["microvmId"]
+        time.sleep(1)
+    raise AssertionError(doc)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("ssh"))
+    hd = Hearthd(os.path.join(root, "state"), busybox_images(root),
+                 extra=["--engine", "host"]).start()
+    try:
+        wait_port(hd.ssh_port)
+        e = Env(hd, root)
+        e.vm = run_host_vm(hd)
+        yield e
+    finally:
+        hd.close()
+
+
+def test_exec_streams_apart_and_exit_code(env):
+    r = env.ssh(env.vm, "echo to-out; echo to-err >&2; exit 7")
+    assert r.returncode == 7, r
+    assert r.stdout == b"to-out\n" and r.stderr == b"to-err\n", r
+
+
+def test_script_on_stdin(env):
+    """What VS Code Remote-SSH does first: `ssh host bash < script`."""
+    script = b"x=$((6 * 7))\necho \"answer $x\"\nexit 3\necho not-reached\n"
+    r = env.ssh(env.vm, "bash", input=script)
+    assert (r.returncode, r.stdout) == (3, b"answer 42\n"), r
+    # Bytes on stdin arrive whole, then EOF (a 3 MB stream through the windows).
+    data = os.urandom(3 << 20)
+    r = env.ssh(env.vm, "sha256sum", input=data)
+    assert r.returncode == 0 and r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+
+
+def test_password_login_and_identical_refusals(env):
+    tok = env.token(env.vm)
+    r = env.ssh_password(env.vm, tok, "echo via-password")
+    assert (r.returncode, r.stdout) == (0, b"via-password\n"), r
+
+    # Valid signatures over other claims, made with the installation key:
+    # expired, and for another VM (a second host-engine VM cannot run beside
+    # the first in this tree: its image snapshot is rebuilt and collides).
+    key = open(os.path.join(env.hd.state_dir, "token.key"), "rb").read()
+
+    def resign(vm_id=None, times=None):
+        p64 = tok.split(".")[1]
+        payload = bytearray(base64.urlsafe_b64decode(p64 + "=" * (-len(p64) % 4)))
+        idlen = payload[2]
+        if times:
+            struct.pack_into(">QQ", payload, 3 + idlen + 4, *times)
+        if vm_id:
+            payload[2:3 + idlen] = bytes([len(vm_id)]) + vm_id.encode()
+        p64 = base64.urlsafe_b64encode(bytes(payload)).rstrip(b"=").decode()
+        mac = hmac.new(key, ("hth1." + p64).encode(), hashlib.sha256).digest()
+        return "hth1.%s.%s" % (p64, base64.urlsafe_b64encode(mac).rstrip(b"=").decode())
+
+    now = int(time.time())
+    expired = resign(times=(now - 7200, now - 3600))
+    other_vm = resign(vm_id="mvm-0123456789abcdef")
+    assert resign() == tok  # the re-signing is right: unchanged claims give the token back
+    forged = tok[:-4] + ("AAAA" if not tok.endswith("AAAA") else "BBBB")
+    outs = []
+    for bad in (expired, other_vm, forged, "not-a-token"):
+        r = env.ssh(env.vm, "echo in", tok=bad)
+        assert r.returncode == 255 and r.stdout == b"", r
+        outs.append(r.stderr.replace(bad.encode(), b"TOKEN"))
+        r = env.ssh_password(env.vm, bad, "echo in")
+        assert r.returncode == 255 and r.stdout == b"", r
+        outs.append(r.stderr.replace(bad.encode(), b"TOKEN"))
+    # An unknown VM, and a user name that names no VM at all.
+    r = env.ssh("mvm-0000000000000000", "true", tok=tok)
+    outs.append(r.stderr.replace(tok.encode(), b"TOKEN").replace(b"mvm-0000000000000000",
+                                                                 env.vm.encode()))
+    assert len(set(outs)) <= 2, outs  # "#TOKEN" user or plain user: one text each
+    assert all(b"Permission denied (password)" in o for o in outs), outs
+    log = env.hd.read_log()
+    for t in (tok, expired, other_vm, forged):
+        assert t not in log and t[-20:] not in log
+    assert "#" + tok[:10] not in log
+
+
+def test_pty_shell_with_term_and_resize(env):
+    tok = env.token(env.vm)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm-hearth-test"
+        args = ssh_base(env.hd.ssh_port, env.known, "%s#%s" % (env.vm, tok))
+        os.execvp("ssh", args + ["-tt", "-o", "BatchMode=yes", "-o", "SendEnv=LANG",
+                                 "127.0.0.1"])
+    out = bytearray()
+
+    def winsize(rows, cols):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def expect(pat, timeout=30):
+        deadline = time.monotonic() + timeout
+        while pat not in out:
+            assert time.monotonic() < deadline, (pat, bytes(out[-2000:]))
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    out.extend(os.read(fd, 65536))
+                except OSError:
+                    break
+        assert pat in out, (pat, bytes(out[-2000:]))
+
+    try:
+        winsize(30, 100)
+        os.write(fd, b"echo T=$TERM; stty size; tty >/dev/null && echo IS-A-TTY\r")
+        expect(b"T=xterm-hearth-test")
+        expect(b"30 100")
+        expect(b"IS-A-TTY")
+        winsize(41, 123)
+        time.sleep(0.5)
+        os.write(fd, b"stty size\r")
+        expect(b"41 123")
+        os.write(fd, b"exit 5\r")
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.WEXITSTATUS(status) == 5, bytes(out[-500:])
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_remote_forward_refused_session_goes_on(env):
+    r = env.ssh(env.vm, "echo still-here", opts=["-R", "0:127.0.0.1:9",
+                                                 "-o", "ExitOnForwardFailure=no",
+                                                 "-o", "LogLevel=INFO"])
+    assert r.returncode == 0 and r.stdout == b"still-here\n", r
+    assert b"forwarding failed" in r.stderr or b"forward" in r.stderr.lower(), r
+    # Agent and X11 forwarding asked for: refused, the command still runs.
+    r = env.ssh(env.vm, "echo ok-too", opts=["-A", "-X", "-o", "ForwardX11Trusted=no"])
+    assert r.returncode == 0 and r.stdout == b"ok-too\n", r
+
+
+def _echo_server():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+
+    def serve():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            with c:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    c.sendall(d.upper())
+    threading.Thread(target=serve, daemon=True).start()
+    return s
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def test_local_forward_reaches_a_port_in_the_guest(env):
+    srv = _echo_server()
+    lport = _free_port()
+    tok = env.token(env.vm)
+    args = ssh_base(env.hd.ssh_port, env.known, "%s#%s" % (env.vm, tok)) + [
+        "-o", "BatchMode=yes", "-N", "-o", "ExitOnForwardFailure=yes",
+        "-L", "%d:localhost:%d" % (lport, srv.getsockname()[1]),
+        "-L", "%d:192.0.2.1:80" % (lport + 1 if lport < 65535 else lport - 1),
+        "127.0.0.1"]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_port(lport, 20)
+        with socket.create_connection(("127.0.0.1", lport), timeout=20) as c:
+            c.sendall(b"hello through ssh")
+            got = b""
+            while len(got) < 17:
+                d = c.recv(100)
+                assert d, got
+                got += d
+        assert got == b"HELLO THROUGH SSH"
+        # Another host than the guest's loopback: the channel ends, nothing answers.
+        other = lport + 1 if lport < 65535 else lport - 1
+        with socket.create_connection(("127.0.0.1", other), timeout=20) as c:
+            c.settimeout(20)
+            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert c.recv(100) == b""
+        assert p.poll() is None, p.stderr.read()
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+        srv.close()
+
+
+def _sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def test_scp_and_sftp_20mb_each_way(env, tmp_path):
+    """The host engine's agent runs the host's sftp-server (Debian's
+    openssh-sftp-server), as a debian-12 guest would run its own."""
+    tok = env.token(env.vm)
+    user = "%s#%s" % (env.vm, tok)
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(20 << 20))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    base = ["-F", "/dev/null", "-P", str(env.hd.ssh_port), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=%s" % env.known, "-o", "BatchMode=yes",
+            # scp refuses a '#' in user@host of a source: the user as an option.
+            "-o", "User=" + user]
+    r = subprocess.run(["scp"] + base + [str(src), "127.0.0.1:%s/up.bin" % remote],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r
+    assert _sha(remote / "up.bin") == _sha(src)
+    back = tmp_path / "back.bin"
+    r = subprocess.run(["scp"] + base + ["127.0.0.1:%s/up.bin" % remote, str(back)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r
+    assert _sha(back) == _sha(src)
+
+    batch = tmp_path / "batch"
+    batch.write_text("put %s %s/sftp-up.bin\nget %s/sftp-up.bin %s/sftp-back.bin\nls %s\n" % (
+        src, remote, remote, tmp_path, remote))
+    r = subprocess.run(["sftp"] + base + ["-b", str(batch), "127.0.0.1"],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r
+    assert _sha(remote / "sftp-up.bin") == _sha(src)
+    assert _sha(tmp_path / "sftp-back.bin") == _sha(src)
+
+
+def test_paramiko_exec(env):
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", env.hd.ssh_port, username=env.vm, password=env.token(env.vm),
+              look_for_keys=False, allow_agent=False, timeout=20)
+    try:
+        _, out, err = c.exec_command("printf abc; printf xyz >&2; exit 7", timeout=30)
+        assert out.read() == b"abc" and err.read() == b"xyz"
+        assert out.channel.recv_exit_status() == 7
+    finally:
+        c.close()
+
+
+def test_userauth_success_from_the_client_gets_nothing(env):
+    """The libssh CVE-2018-10933 shape: a client that sends
+    SSH_MSG_USERAUTH_SUCCESS instead of authenticating must get no channel."""
+    sock = socket.create_connection(("127.0.0.1", env.hd.ssh_port), timeout=20)
+    t = paramiko.Transport(sock)
+    try:
+        t.start_client(timeout=20)
+        m = paramiko.Message()
+        m.add_byte(paramiko.common.cMSG_USERAUTH_SUCCESS)
+        t._send_message(m)
+        t.authenticated = True  # paramiko believes it; the server must not
+        with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+            ch = t.open_session(timeout=10)
+            ch.exec_command("echo pwned")
+            data = ch.recv(100)
+            assert data == b"", data
+            raise paramiko.SSHException("no data: refused")
+    finally:
+        t.close()
+
+
+def test_host_key_persists_across_restarts(tmp_path):
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--engine", "host"]).start()
+    try:
+        def scan():
+            wait_port(hd.ssh_port)
+            r = subprocess.run(["ssh-keyscan", "-T", "10", "-t", "ed25519", "-p",
+                                str(hd.ssh_port), "127.0.0.1"], capture_output=True,
+                               timeout=30)
+            line = [l for l in r.stdout.decode().splitlines() if "ssh-ed25519" in l]
+            assert line, r
+            return line[0].split()[-1]
+        first = scan()
+        keyfile = os.path.join(hd.state_dir, "ssh_host_ed25519_key")
+        assert stat.S_IMODE(os.stat(keyfile).st_mode) == 0o600
+        pub = open(keyfile + ".pub").read().split()[1]
+        assert pub == first
+        hd.stop()
+        hd.start()
+        assert scan() == first
+    finally:
+        hd.close()
+
+
+def test_busy_port_and_off(tmp_path):
+    """A taken SSH port costs SSH only (logged); "off" disables it."""
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--engine", "host", "--ssh-listen", "127.0.0.1:%d" % port]).start()
+    try:
+        st, _, _ = hd.call("GET", "/microvms")
+        assert st == 200
+        assert "ssh ingress disabled" in hd.read_log()
+    finally:
+        hd.close()
+        blocker.close()
+    hd = Hearthd(str(tmp_path / "state2"), busybox_images(str(tmp_path)),
+                 extra=["--engine", "host", "--ssh-listen", "off"]).start()
+    try:
+        assert hd.call("GET", "/microvms")[0] == 200
+        assert "ssh ingress" not in hd.read_log()
+    finally:
+        hd.close()
+
+
+def test_unauthenticated_connections_are_bounded(env):
+    """Past 16 connections that have not logged in, more are closed at once;
+    the ones that log in are not held back by them."""
+    idle = []
+    try:
+        for _ in range(16):
+            idle.append(socket.create_connection(("127.0.0.1", env.hd.ssh_port), timeout=10))
+        for s in idle:
+            s.settimeout(10)
+            assert s.recv(100).startswith(b"SSH-2.0-")
+        extra = socket.create_connection(("127.0.0.1", env.hd.ssh_port), timeout=10)
+        extra.settimeout(10)
+        try:
+            assert extra.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        extra.close()
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.monotonic() + 20
+    while True:
+        r = env.ssh(env.vm, "echo back")
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.stdout == b"back\n", r
+
+
+def test_busybox_vm_exec_and_no_sftp_server(tmp_path):
+    """A real VM (busybox, TCG): exec with the exit code; sftp says clearly
+    that the image has no sftp-server."""
+    hd = Hearthd(str(tmp_path / "state"), os.path.dirname(os.path.dirname(REAL_BUSYBOX))).start()
+    try:
+        wait_port(hd.ssh_port)
+        e = Env(hd, str(tmp_path))
+        vm = hd.run_running(BOOT)["microvmId"]
+        r = e.ssh(vm, "uname -s; echo err >&2; exit 7", timeout=120)
+        assert (r.returncode, r.stdout, r.stderr) == (7, b"Linux\n", b"err\n"), r
+        user = "%s#%s" % (vm, e.token(vm))
+        batch = tmp_path / "b"
+        batch.write_text("ls /\n")
+        r = subprocess.run(["sftp", "-F", "/dev/null", "-P", str(hd.ssh_port), "-o",
+                            "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=%s" % e.known,
+                            "-o", "BatchMode=yes", "-b", str(batch), "%s@127.0.0.1" % user],
+                           capture_output=True, timeout=120)
+        assert r.returncode != 0 and b"openssh-sftp-server" in r.stderr, r
+    finally:
+        hd.close()
