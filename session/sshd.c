@@ -29,6 +29,7 @@
 #include "session/httpd.h"
 #include "session/lifecycle.h"
 #include "session/sshd_hostkey.h"
+#include "session/store.h"
 
 #define SD_PROTO_LISTEN "hearth-sshd-listen"
 #define SD_PROTO_WORKER "hearth-sshd-worker"
@@ -290,6 +291,21 @@ static int sd_env_allowed(const struct sshw_str *e)
 	       (e->len > 3 && !strncmp(e->p, "LC_", 3)) || (e->len > 5 && !strncmp(e->p, "TERM=", 5));
 }
 
+/* 1 (with the reason) when the VM is neither running nor resuming automatically. */
+static int sd_not_resumable(struct sd_conn *c, char *msg, size_t n)
+{
+	if (lifecycle_request_resume(c->hd->lc, c->vm_id) >= 0)
+		return 0;
+	struct store_vm *v = malloc(sizeof *v);
+	if (v && store_vm_get(c->hd->store, c->vm_id, v) == 1 && !strcmp(v->state, "SUSPENDED"))
+		snprintf(msg, n, "microVM is SUSPENDED and autoResume is off: resume it with the API "
+				 "(hearth resume %s) first", c->vm_id);
+	else
+		snprintf(msg, n, "microVM is %s", v ? v->state : "not running");
+	free(v);
+	return 1;
+}
+
 static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 {
 	char err[256], term[SSHW_MAX_TERM + 1], cmd[SSHW_MAX_CMD + 1];
@@ -359,6 +375,10 @@ static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 	}
 	default:
 		sd_kill(c, "bad channel kind");
+		return;
+	}
+	if (sd_not_resumable(c, err, sizeof err)) {
+		sd_put_check(c, sshw_put_fail(&c->out, m->chan, err));
 		return;
 	}
 	struct sd_chan *ch = calloc(1, sizeof *ch);

@@ -440,7 +440,7 @@ def test_unauthenticated_connections_are_bounded(env):
 def test_busybox_vm_exec_and_no_sftp_server(tmp_path):
     """A real VM (busybox, TCG): exec with the exit code; sftp says clearly
     that the image has no sftp-server."""
-    hd = Hearthd(str(tmp_path / "state"), os.path.dirname(os.path.dirname(REAL_BUSYBOX))).start()
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
     try:
         wait_port(hd.ssh_port)
         e = Env(hd, str(tmp_path))
@@ -456,4 +456,57 @@ def test_busybox_vm_exec_and_no_sftp_server(tmp_path):
                            capture_output=True, timeout=120)
         assert r.returncode != 0 and b"openssh-sftp-server" in r.stderr, r
     finally:
+        hd.close()
+
+
+def test_busybox_vm_forward_resume_and_refusals(tmp_path):
+    """A real VM: -L reaches a server on the guest's loopback, while a port
+    that only the host's loopback has stays unreachable; a SUSPENDED VM with
+    autoResume resumes on connect; without autoResume the command fails with
+    a message saying so."""
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
+    srv = _echo_server()  # on the host's loopback only
+    try:
+        wait_port(hd.ssh_port)
+        e = Env(hd, str(tmp_path))
+        vm = hd.run_running(BOOT)["microvmId"]
+        r = e.ssh(vm, "mkdir -p /tmp/www && echo guest-page > /tmp/www/index.html && "
+                      "busybox httpd -p 127.0.0.1:8080 -h /tmp/www && echo started", timeout=120)
+        assert r.returncode == 0 and r.stdout == b"started\n", r
+        lport, hport = _free_port(), srv.getsockname()[1]
+        tok = e.token(vm)
+        args = ssh_base(hd.ssh_port, e.known, "%s#%s" % (vm, tok)) + [
+            "-o", "BatchMode=yes", "-N", "-L", "%d:localhost:8080" % lport,
+            "-L", "%d:127.0.0.1:%d" % (lport + 1, hport), "127.0.0.1"]
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_port(lport, 30)
+            with socket.create_connection(("127.0.0.1", lport), timeout=30) as c:
+                c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                got = b""
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    got += d
+            assert got.startswith(b"HTTP/1.") and got.endswith(b"guest-page\n"), got
+            with socket.create_connection(("127.0.0.1", lport + 1), timeout=30) as c:
+                c.settimeout(30)
+                c.sendall(b"ping")
+                assert c.recv(100) == b""  # the host's echo server never answers
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+
+        for auto in (True, False):
+            sid, stok = hd.run_suspended(auto, e.token, BOOT)
+            r = e.ssh(sid, "echo resumed", tok=stok, timeout=240)
+            if auto:
+                assert (r.returncode, r.stdout) == (0, b"resumed\n"), r
+                assert hd.get(sid)[2]["state"] == "RUNNING"
+            else:
+                assert r.returncode != 0 and b"autoResume" in r.stderr, r
+                assert hd.get(sid)[2]["state"] == "SUSPENDED"
+    finally:
+        srv.close()
         hd.close()
