@@ -76,7 +76,12 @@ static lws_sorted_usec_list_t sd_sul;
 
 const char *sshd_fingerprint(void)
 {
-	return sd_key.fp;
+	return sd_vhost ? sd_key.fp : "";
+}
+
+const char *sshd_public_key(void)
+{
+	return sd_vhost ? sd_key.pub : "";
 }
 
 static int sd_unauth(void)

@@ -32,8 +32,10 @@
  * without SSH.
  */
 int sshd_start(struct hearthd *hd, char *err, size_t errlen);
-/* The host key's "SHA256:..." fingerprint ("" when not started). */
+/* The host key's "SHA256:..." fingerprint and "ssh-ed25519 AAAA..." public
+ * key ("" when the SSH ingress is not running). */
 const char *sshd_fingerprint(void);
+const char *sshd_public_key(void);
 
 /* `hearthd --ssh-worker`: fd 3 the client's TCP connection, fd 4 hearthd. */
 int sshd_worker_main(int argc, char **argv);
