@@ -510,3 +510,75 @@ def test_busybox_vm_forward_resume_and_refusals(tmp_path):
     finally:
         srv.close()
         hd.close()
+
+
+def test_cli_ssh_config_and_keyscan(env, tmp_path):
+    """hearth ssh-config's entries and ssh-keyscan's known_hosts lines are all
+    OpenSSH needs, with strict host key checking."""
+    hearth = os.path.join(os.environ.get("HEARTH_BUILD", ""), "bin", "hearth")
+    cenv = dict(os.environ, **env.hd.client_env())
+    r = subprocess.run([hearth, "ssh-config", "--minutes", "5"], capture_output=True,
+                       timeout=30, env=cenv)
+    assert r.returncode == 0, r
+    cfg = tmp_path / "config"
+    cfg.write_bytes(r.stdout)
+    assert b"Host %s\n" % env.vm.encode() in r.stdout
+    assert b"Port %d\n" % env.hd.ssh_port in r.stdout
+    r = subprocess.run([hearth, "ssh-keyscan"], capture_output=True, timeout=30, env=cenv)
+    assert r.returncode == 0, r
+    known = tmp_path / "known"
+    known.write_bytes(r.stdout)
+    alias = "hearth-127.0.0.1-%d" % env.hd.ssh_port
+    assert r.stdout.startswith(alias.encode() + b" ssh-ed25519 ")
+    pub = open(os.path.join(env.hd.state_dir, "ssh_host_ed25519_key.pub")).read().split()[:2]
+    assert r.stdout.split(b"\n")[0].split()[1:] == [p.encode() for p in pub]
+    r = subprocess.run(["ssh", "-F", str(cfg), "-o", "StrictHostKeyChecking=yes",
+                        "-o", "UserKnownHostsFile=%s" % known, "-o", "BatchMode=yes",
+                        env.vm, "echo via-config"], capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, b"via-config\n"), r
+    # A wrong key in known_hosts: OpenSSH refuses (the alias really is checked).
+    known.write_text("%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDPfOKJhzYBWs2kbw1IdfTqBMnVfGN7sYyNkNw6qI5Bd\n"
+                     % alias)
+    r = subprocess.run(["ssh", "-F", str(cfg), "-o", "StrictHostKeyChecking=yes",
+                        "-o", "UserKnownHostsFile=%s" % known, "-o", "BatchMode=yes",
+                        env.vm, "echo via-config"], capture_output=True, timeout=60)
+    assert r.returncode == 255 and b"HOST IDENTIFICATION HAS CHANGED" in r.stderr, r
+    r = subprocess.run([hearth, "ssh-keyscan", "--fingerprint"], capture_output=True,
+                       timeout=30, env=cenv)
+    fp = subprocess.run(["ssh-keygen", "-lf", os.path.join(env.hd.state_dir,
+                                                            "ssh_host_ed25519_key.pub")],
+                        capture_output=True, timeout=30).stdout.split()[1]
+    assert r.returncode == 0 and r.stdout.split()[0] == fp, (r, fp)
+
+
+def test_debian_vm_scp_sftp_20mb_each_way(tmp_path):
+    """The debian-12 image has sftp-server: scp (SFTP) and sftp into a real VM."""
+    root = str(tmp_path)
+    d = os.path.join(root, "images", "debian-12")
+    os.makedirs(d)
+    import shutil
+    shutil.copy(guest_image("debian-12"), os.path.join(d, "image.json"))
+    hd = Hearthd(os.path.join(root, "state"), os.path.join(root, "images")).start()
+    try:
+        wait_port(hd.ssh_port)
+        e = Env(hd, root)
+        vm = hd.run_running(BOOT, imageIdentifier="debian-12")["microvmId"]
+        user = "%s#%s" % (vm, e.token(vm))
+        src = tmp_path / "src.bin"
+        src.write_bytes(os.urandom(20 << 20))
+        base = ["-F", "/dev/null", "-P", str(hd.ssh_port), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=%s" % e.known, "-o", "BatchMode=yes",
+                "-o", "User=" + user]
+        r = subprocess.run(["scp"] + base + [str(src), "127.0.0.1:/root/up.bin"],
+                           capture_output=True, timeout=600)
+        assert r.returncode == 0, r
+        r = e.ssh(vm, "sha256sum /root/up.bin", timeout=120)
+        assert r.stdout.split()[0].decode() == _sha(src), r
+        batch = tmp_path / "batch"
+        batch.write_text("get /root/up.bin %s/back.bin\n" % tmp_path)
+        r = subprocess.run(["sftp"] + base + ["-b", str(batch), "127.0.0.1"],
+                           capture_output=True, timeout=600)
+        assert r.returncode == 0, r
+        assert _sha(tmp_path / "back.bin") == _sha(src)
+    finally:
+        hd.close()
