@@ -582,3 +582,69 @@ def test_debian_vm_scp_sftp_20mb_each_way(tmp_path):
         assert _sha(tmp_path / "back.bin") == _sha(src)
     finally:
         hd.close()
+
+
+def test_rsync_and_dynamic_forward(env, tmp_path):
+    """rsync -e ssh both ways; ssh -D (SOCKS) to the guest's localhost."""
+    tok = env.token(env.vm)
+    rsh = " ".join(ssh_base(env.hd.ssh_port, env.known) + ["-o", "BatchMode=yes",
+                                                             "-o", "User=%s#%s" % (env.vm, tok)])
+    src = tmp_path / "tree"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "a.bin").write_bytes(os.urandom(3 << 20))
+    (src / "b.txt").write_text("hello\n")
+    dst = tmp_path / "dst"
+    r = subprocess.run(["rsync", "-a", "-e", rsh, str(src) + "/", "127.0.0.1:%s/" % dst],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r
+    assert _sha(dst / "sub" / "a.bin") == _sha(src / "sub" / "a.bin")
+    back = tmp_path / "back"
+    r = subprocess.run(["rsync", "-a", "-e", rsh, "127.0.0.1:%s/" % dst, str(back) + "/"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r
+    assert (back / "b.txt").read_text() == "hello\n"
+
+    srv = _echo_server()
+    sport = _free_port()
+    p = subprocess.Popen(ssh_base(env.hd.ssh_port, env.known, "%s#%s" % (env.vm, tok)) + [
+        "-o", "BatchMode=yes", "-N", "-D", "127.0.0.1:%d" % sport, "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(sport, 20)
+        with socket.create_connection(("127.0.0.1", sport), timeout=20) as c:
+            c.sendall(b"\x05\x01\x00")
+            assert c.recv(2) == b"\x05\x00"
+            name = b"localhost"
+            c.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name +
+                      struct.pack(">H", srv.getsockname()[1]))
+            rep = c.recv(10)
+            assert rep[:2] == b"\x05\x00", rep
+            c.sendall(b"socks")
+            assert c.recv(100) == b"SOCKS"
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+        srv.close()
+
+
+def test_silent_client_is_cut_off_before_login(env):
+    """A client that never finishes the key exchange is disconnected by the
+    login deadline (30 s in the worker, 35 s in hearthd)."""
+    s = socket.create_connection(("127.0.0.1", env.hd.ssh_port), timeout=60)
+    t0 = time.monotonic()
+    try:
+        s.settimeout(60)
+        banner = s.recv(100)
+        assert banner.startswith(b"SSH-2.0-"), banner
+        s.sendall(b"SSH-2.0-silent\r\n")  # then nothing: no KEXINIT
+        while True:
+            try:
+                d = s.recv(4096)
+            except ConnectionResetError:
+                break
+            if not d:
+                break
+        took = time.monotonic() - t0
+        assert 25 < took < 45, took
+    finally:
+        s.close()
