@@ -3,7 +3,7 @@
  * with libssh, in a process of its own (PROTOCOL.md 6). fd 3 is the
  * client's TCP connection, fd 4 the socketpair to hearthd. It starts
  * unprivileged (its own uid when hearthd is root, no new privileges, no
- * files, no children), receives the host key from hearthd, and knows no
+ * children), receives the host key from hearthd, and knows no
  * other secret: logins and channels are hearthd's decisions. A login must
  * be done within SSHD_PREAUTH_S (alarm), in at most SSHD_MAX_AUTH tries.
  *
@@ -157,9 +157,9 @@ static void w_harden(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		w_die("cannot set no_new_privs");
-	/* No files written, no children, few descriptors. */
+	/* Few descriptors, no core, no children. (No RLIMIT_FSIZE: stderr is
+	 * hearthd's log, often a regular file, and the worker's last words go there.) */
 	struct rlimit zero = { 0, 0 }, fds = { 16, 16 };
-	setrlimit(RLIMIT_FSIZE, &zero);
 	setrlimit(RLIMIT_NOFILE, &fds);
 	setrlimit(RLIMIT_CORE, &zero);
 	if (geteuid() != 0 && getuid() >= W_UID_BASE)
