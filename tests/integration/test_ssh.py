@@ -648,3 +648,36 @@ def test_silent_client_is_cut_off_before_login(env):
         assert 25 < took < 45, took
     finally:
         s.close()
+
+
+def test_env_signal_exit_and_channel_bound(env):
+    """SendEnv passes LANG and LC_* only; a command killed by a signal gets
+    exit-signal; a 17th channel on one connection is refused, the others work."""
+    r = env.ssh(env.vm, "echo L=$LANG C=$LC_TIME F=${HEARTH_FOO:-unset}",
+                opts=["-o", "SendEnv=LANG LC_TIME HEARTH_FOO"],
+                env=dict(os.environ, LANG="C.UTF-8", LC_TIME="C", HEARTH_FOO="leak"))
+    assert r.stdout == b"L=C.UTF-8 C=C F=unset\n", r
+    r = env.ssh(env.vm, "echo before; kill -TERM $$", opts=["-o", "LogLevel=DEBUG1"])
+    assert r.returncode == 255 and r.stdout == b"before\n", r
+    assert b"rtype exit-signal" in r.stderr and b"rtype exit-status" not in r.stderr, r
+
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", env.hd.ssh_port, username="%s#%s" % (env.vm, env.token(env.vm)),
+              password="", look_for_keys=False, allow_agent=False, timeout=20)
+    try:
+        chans = []
+        for _ in range(16):
+            s = c.get_transport().open_session(timeout=20)
+            s.exec_command("cat")
+            chans.append(s)
+        with pytest.raises(paramiko.ChannelException):
+            c.get_transport().open_session(timeout=20)
+        chans[0].sendall(b"still ")
+        chans[0].shutdown_write()
+        assert chans[0].recv(100) == b"still "
+        assert chans[0].recv_exit_status() == 0
+        for s in chans[1:]:
+            s.close()
+    finally:
+        c.close()
