@@ -681,3 +681,23 @@ def test_env_signal_exit_and_channel_bound(env):
             s.close()
     finally:
         c.close()
+
+
+def test_ssh_traffic_keeps_a_vm_awake(tmp_path):
+    """SSH traffic counts as activity: a VM with a 3 s idle limit stays
+    RUNNING through an 8 s command that prints every second, and is
+    suspended once the traffic stops."""
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                 extra=["--test-min-idle", "1", "--test-tick-ms", "200"]).start()
+    try:
+        wait_port(hd.ssh_port)
+        e = Env(hd, str(tmp_path))
+        vm = hd.run_running(BOOT, idlePolicy={"maxIdleDurationSeconds": 3,
+                                              "suspendedDurationSeconds": 600,
+                                              "autoResumeEnabled": True})["microvmId"]
+        r = e.ssh(vm, "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 1; done", timeout=120)
+        assert r.returncode == 0 and r.stdout.split() == [b"%d" % i for i in range(1, 9)], r
+        assert hd.get(vm)[2]["state"] == "RUNNING"
+        hd.wait_state(vm, "SUSPENDED", 30)
+    finally:
+        hd.close()
