@@ -569,7 +569,9 @@ static pid_t sd_spawn(int client, int sock)
 		dup2(nul, 1);
 	}
 	/* fd 2 stays hearthd's stderr: the worker's few log lines go with hearthd's. */
-	if (dup2(client, 5) < 0 || dup2(sock, 6) < 0 || dup2(5, 3) < 0 || dup2(6, 4) < 0)
+	/* Up out of the way first: client or sock may already be 3 or 4. */
+	int c2 = fcntl(client, F_DUPFD, 10), s2 = fcntl(sock, F_DUPFD, 10);
+	if (c2 < 0 || s2 < 0 || dup2(c2, 3) < 0 || dup2(s2, 4) < 0)
 		_exit(127);
 	close_range(5, ~0U, 0);
 	sigset_t none;
