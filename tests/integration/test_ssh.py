@@ -253,16 +253,18 @@ def _free_port():
 
 def test_local_forward_reaches_a_port_in_the_guest(env):
     srv = _echo_server()
-    lport = _free_port()
+    lport, other = _free_port(), _free_port()
+    while other == lport:
+        other = _free_port()
     tok = env.token(env.vm)
     args = ssh_base(env.hd.ssh_port, env.known, "%s#%s" % (env.vm, tok)) + [
         "-o", "BatchMode=yes", "-N", "-o", "ExitOnForwardFailure=yes",
         "-L", "%d:localhost:%d" % (lport, srv.getsockname()[1]),
-        "-L", "%d:192.0.2.1:80" % (lport + 1 if lport < 65535 else lport - 1),
-        "127.0.0.1"]
+        "-L", "%d:192.0.2.1:80" % other, "127.0.0.1"]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_port(lport, 20)
+        wait_port(other, 20)
         with socket.create_connection(("127.0.0.1", lport), timeout=20) as c:
             c.sendall(b"hello through ssh")
             got = b""
@@ -272,7 +274,6 @@ def test_local_forward_reaches_a_port_in_the_guest(env):
                 got += d
         assert got == b"HELLO THROUGH SSH"
         # Another host than the guest's loopback: the channel ends, nothing answers.
-        other = lport + 1 if lport < 65535 else lport - 1
         with socket.create_connection(("127.0.0.1", other), timeout=20) as c:
             c.settimeout(20)
             c.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -473,14 +474,15 @@ def test_busybox_vm_forward_resume_and_refusals(tmp_path):
         r = e.ssh(vm, "mkdir -p /tmp/www && echo guest-page > /tmp/www/index.html && "
                       "busybox httpd -p 127.0.0.1:8080 -h /tmp/www && echo started", timeout=120)
         assert r.returncode == 0 and r.stdout == b"started\n", r
-        lport, hport = _free_port(), srv.getsockname()[1]
+        lport, hport, lport2 = _free_port(), srv.getsockname()[1], _free_port()
         tok = e.token(vm)
         args = ssh_base(hd.ssh_port, e.known, "%s#%s" % (vm, tok)) + [
             "-o", "BatchMode=yes", "-N", "-L", "%d:localhost:8080" % lport,
-            "-L", "%d:127.0.0.1:%d" % (lport + 1, hport), "127.0.0.1"]
+            "-L", "%d:127.0.0.1:%d" % (lport2, hport), "127.0.0.1"]
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_port(lport, 30)
+            wait_port(lport2, 30)
             with socket.create_connection(("127.0.0.1", lport), timeout=30) as c:
                 c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
                 got = b""
@@ -490,7 +492,7 @@ def test_busybox_vm_forward_resume_and_refusals(tmp_path):
                         break
                     got += d
             assert got.startswith(b"HTTP/1.") and got.endswith(b"guest-page\n"), got
-            with socket.create_connection(("127.0.0.1", lport + 1), timeout=30) as c:
+            with socket.create_connection(("127.0.0.1", lport2), timeout=30) as c:
                 c.settimeout(30)
                 c.sendall(b"ping")
                 assert c.recv(100) == b""  # the host's echo server never answers
@@ -543,6 +545,10 @@ def test_cli_ssh_config_and_keyscan(env, tmp_path):
                         "-o", "UserKnownHostsFile=%s" % known, "-o", "BatchMode=yes",
                         env.vm, "echo via-config"], capture_output=True, timeout=60)
     assert r.returncode == 255 and b"HOST IDENTIFICATION HAS CHANGED" in r.stderr, r
+    r = subprocess.run([hearth, "ssh-config", env.vm, "--no-token"], capture_output=True,
+                       timeout=30, env=cenv)
+    assert r.returncode == 0 and b"    User %s\n" % env.vm.encode() in r.stdout, r
+    assert b"hth1." not in r.stdout
     r = subprocess.run([hearth, "ssh-keyscan", "--fingerprint"], capture_output=True,
                        timeout=30, env=cenv)
     fp = subprocess.run(["ssh-keygen", "-lf", os.path.join(env.hd.state_dir,
