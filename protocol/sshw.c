@@ -99,8 +99,8 @@ static int dec_open(struct rd *r, struct sshw_msg *m)
 	switch (m->kind) {
 	case SSHW_KIND_SHELL:
 		return (m->rows == 0) != (m->cols == 0) || m->command.len || m->port ? -1 : 0;
-	case SSHW_KIND_EXEC:
-		return m->command.len == 0 || m->port ? -1 : 0;
+	case SSHW_KIND_EXEC: /* with rows and cols: on a pty */
+		return (m->rows == 0) != (m->cols == 0) || m->command.len == 0 || m->port ? -1 : 0;
 	case SSHW_KIND_TCP:
 		return m->port == 0 || m->command.len || m->nenv ? -1 : 0;
 	case SSHW_KIND_SFTP:

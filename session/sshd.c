@@ -353,8 +353,17 @@ static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 		o.want_stdin = 1;
 		break;
 	case SSHW_KIND_EXEC:
-		o.kind = MUX_KIND_EXEC;
 		o.cmdline = mux_cstr(cmd);
+		if (m->rows) {
+			/* ssh -t host cmd: the user's shell runs it on a pty. */
+			o.kind = MUX_KIND_SHELL;
+			o.term = mux_cstr(term[0] ? term : "xterm-256color");
+			o.rows = m->rows;
+			o.cols = m->cols;
+			o.has_size = 1;
+			break;
+		}
+		o.kind = MUX_KIND_EXEC;
 		o.want_stdin = 1;
 		break;
 	case SSHW_KIND_SFTP:

@@ -402,7 +402,7 @@ static int w_open(struct wchan *c, uint8_t kind, const char *cmd, const char *ho
 	memset(&m, 0, sizeof m);
 	m.kind = kind;
 	m.window = SSHD_OUT_WINDOW;
-	if (kind == SSHW_KIND_SHELL && c->has_pty) {
+	if ((kind == SSHW_KIND_SHELL || kind == SSHW_KIND_EXEC) && c->has_pty) {
 		m.rows = c->rows;
 		m.cols = c->cols;
 		m.term = (struct sshw_str){ c->term, (uint16_t)strlen(c->term) };

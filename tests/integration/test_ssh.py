@@ -211,6 +211,35 @@ def test_pty_shell_with_term_and_resize(env):
         os.close(fd)
 
 
+def test_command_on_a_pty(env, tmp_path):
+    """ssh -t host cmd: the command runs on a pty of the client's size and
+    TERM, and its exit status comes back."""
+    tok = env.token(env.vm)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "vt220"
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        args = ssh_base(env.hd.ssh_port, env.known, "%s#%s" % (env.vm, tok))
+        os.execvp("ssh", args + ["-tt", "-o", "BatchMode=yes", "127.0.0.1",
+                                 "tty >/dev/null && echo PTY $TERM $(stty size); exit 4"])
+    out = bytearray()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                d = os.read(fd, 65536)
+            except OSError:
+                break
+            if not d:
+                break
+            out.extend(d)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"PTY vt220 33 111" in out, bytes(out)
+    assert os.WEXITSTATUS(status) == 4, bytes(out)
+
+
 def test_remote_forward_refused_session_goes_on(env):
     r = env.ssh(env.vm, "echo still-here", opts=["-R", "0:127.0.0.1:9",
                                                  "-o", "ExitOnForwardFailure=no",
