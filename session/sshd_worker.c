@@ -2,9 +2,10 @@
  * sshd_worker.c - `hearthd --ssh-worker`: one SSH client connection served
  * with libssh, in a process of its own (PROTOCOL.md 6). fd 3 is the
  * client's TCP connection, fd 4 the socketpair to hearthd. It starts
- * unprivileged (its own uid when hearthd is root, no new privileges, no
- * children), receives the host key from hearthd, and knows no
- * other secret: logins and channels are hearthd's decisions. A login must
+ * confined (an empty root, its own uid when hearthd is root, no new
+ * privileges, no children, a seccomp filter), receives the host key from
+ * hearthd, and knows no other secret: logins and channels are hearthd's
+ * decisions. A login must
  * be done within SSHD_PREAUTH_S (alarm), in at most SSHD_MAX_AUTH tries.
  *
  * libssh runs in its callback mode on an ssh_event that also watches fd 4.
@@ -17,6 +18,11 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -26,8 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "protocol/sshw.h"
@@ -148,8 +156,65 @@ static void w_consume(struct worker *w, size_t n)
 
 /* ---- hardening ---- */
 
+/*
+ * An empty root: a mount namespace of its own whose root is an empty,
+ * read-only tmpfs, so nothing of the host's filesystem (hearthd's state,
+ * the VMs' agent sockets) can be opened or connected to. Not root: inside a
+ * user namespace of its own (where that is allowed; else the worker goes on
+ * without, and says so).
+ */
+static void w_empty_root(void)
+{
+	int root = geteuid() == 0;
+	if (unshare(CLONE_NEWNS | (root ? 0 : CLONE_NEWUSER)) < 0) {
+		if (root)
+			w_die("cannot make a mount namespace");
+		fprintf(stderr, "hearthd ssh-worker[%d]: no user namespace (%s): running without "
+				"an empty root\n", (int)getpid(), strerror(errno));
+		return;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("hearth-ssh-worker", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		  "size=4k,mode=0555") < 0 ||
+	    chdir("/tmp") < 0 || chroot(".") < 0 || chdir("/") < 0)
+		w_die("cannot enter an empty root");
+}
+
+#define W_DENY(nr)                                                                           \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                     \
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+
+/* No other process may be touched (ptrace, its memory, signals), nothing
+ * run, no socket made: the worker's only channels are fds 3 and 4. */
+static void w_seccomp(void)
+{
+#if defined(__x86_64__)
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		W_DENY(__NR_ptrace),
+		W_DENY(__NR_process_vm_readv),
+		W_DENY(__NR_process_vm_writev),
+		W_DENY(__NR_kill),
+		W_DENY(__NR_tkill),
+		W_DENY(__NR_tgkill),
+		W_DENY(__NR_execve),
+		W_DENY(__NR_execveat),
+		W_DENY(__NR_socket),
+		W_DENY(__NR_connect),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof f / sizeof f[0]), f };
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		w_die("cannot install the seccomp filter");
+#endif
+}
+
 static void w_harden(void)
 {
+	w_empty_root();
 	if (geteuid() == 0) {
 		uid_t u = (uid_t)(W_UID_BASE + (unsigned)getpid());
 		if (setgroups(0, NULL) < 0 || setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
@@ -157,13 +222,14 @@ static void w_harden(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		w_die("cannot set no_new_privs");
-	/* Few descriptors, no core, no children. (No RLIMIT_FSIZE: stderr is
-	 * hearthd's log, often a regular file, and the worker's last words go there.) */
+	/* Few descriptors, no core, no children (under its own uid none exist; under
+	 * hearthd's, hearthd's count). No RLIMIT_FSIZE: stderr is hearthd's log,
+	 * often a regular file, and the worker's last words go there. */
 	struct rlimit zero = { 0, 0 }, fds = { 16, 16 };
 	setrlimit(RLIMIT_NOFILE, &fds);
 	setrlimit(RLIMIT_CORE, &zero);
-	if (geteuid() != 0 && getuid() >= W_UID_BASE)
-		setrlimit(RLIMIT_NPROC, &zero); /* a uid of our own: no process may fork */
+	setrlimit(RLIMIT_NPROC, &zero);
+	w_seccomp();
 }
 
 /* ---- channels: towards the client ---- */
@@ -678,6 +744,7 @@ int sshd_worker_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, SIG_DFL);
 	alarm(SSHD_PREAUTH_S);
+	ssh_init(); /* OpenSSL reads its configuration now, before the empty root */
 	w_harden();
 	buf_init(&w.tx, 2 * (SSHW_HDR_LEN + SSHW_MAX_PAYLOAD));
 	while (!w_next(&w, &m, &used))

@@ -736,3 +736,46 @@ def test_ssh_traffic_keeps_a_vm_awake(tmp_path):
         hd.wait_state(vm, "SUSPENDED", 30)
     finally:
         hd.close()
+
+
+def _workers():
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if b"--ssh-worker" in f.read().split(b"\0"):
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def test_worker_is_confined(env):
+    """A logged-in connection's worker: its own uid when hearthd is root, no
+    new privileges, a seccomp filter, an empty root (nothing of the host's
+    filesystem), and no way to make a socket or signal another process."""
+    before = set(_workers())
+    p = subprocess.Popen(ssh_base(env.hd.ssh_port, env.known,
+                                  "%s#%s" % (env.vm, env.token(env.vm))) +
+                         ["-o", "BatchMode=yes", "127.0.0.1", "echo up; sleep 30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert p.stdout.readline() == b"up\n"
+        new = [w for w in _workers() if w not in before]
+        assert len(new) == 1, new
+        w = new[0]
+        st = dict(l.split(":", 1) for l in open("/proc/%d/status" % w).read().splitlines())
+        assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2", st
+        if os.geteuid() == 0:
+            uids = st["Uid"].split()
+            assert len(set(uids)) == 1 and int(uids[0]) == 0x6f000000 + w, uids
+            assert st["Groups"].strip() == ""
+        assert os.listdir("/proc/%d/root" % w) == []
+        assert os.path.samefile("/proc/%d/cwd" % w, "/proc/%d/root" % w)
+        fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % w))
+        assert fds[:5] == [0, 1, 2, 3, 4] and len(fds) <= 6, fds
+    finally:
+        p.kill()
+        p.wait(timeout=10)
