@@ -343,7 +343,7 @@ static const struct {
 	[MUX_TAG_USER] = { field_user, K_SHELL | K_EXEC },
 	[MUX_TAG_LOGIN] = { field_login, K_SHELL },
 	[MUX_TAG_ARGV] = { field_argv, K_EXEC | F_REPEAT },
-	[MUX_TAG_CMDLINE] = { field_cmdline, K_EXEC },
+	[MUX_TAG_CMDLINE] = { field_cmdline, K_SHELL | K_EXEC },
 	[MUX_TAG_STDIN] = { field_stdin, K_EXEC },
 	[MUX_TAG_PORT] = { field_port, K_TCP },
 	[MUX_TAG_HOST] = { field_host, K_TCP },

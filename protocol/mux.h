@@ -86,7 +86,7 @@ enum mux_tag {
 	MUX_TAG_USER = 5,    /* string, <= MUX_MAX_USER */
 	MUX_TAG_LOGIN = 6,   /* empty: run the shell as a login shell */
 	MUX_TAG_ARGV = 7,    /* string, repeatable, <= MUX_MAX_ARGV */
-	MUX_TAG_CMDLINE = 8, /* string, run with /bin/sh -c */
+	MUX_TAG_CMDLINE = 8, /* string: exec runs /bin/sh -c it; a shell runs SHELL -c it */
 	MUX_TAG_STDIN = 9,   /* empty: exec reads stdin from the channel */
 	MUX_TAG_PORT = 10,   /* u16 */
 	MUX_TAG_HOST = 11,   /* string, a numeric IPv4/IPv6 address */

@@ -694,7 +694,11 @@ static const struct lws_protocols al_protocols[] = {
 
 int agentlink_init(struct hearthd *hd, void (*rx_batch)(int begin), char *err, size_t errlen)
 {
-	al_rx_batch = rx_batch;
+	/* Called by the ingress and by the SSH ingress: one vhost, the ingress's batch hook. */
+	if (rx_batch)
+		al_rx_batch = rx_batch;
+	if (al_vhost)
+		return 0;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

@@ -23,6 +23,7 @@
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
 #include "session/loop.h"
+#include "session/sshd.h"
 #include "session/statelock.h"
 #include "session/store.h"
 #include "session/webterm.h"
@@ -69,6 +70,9 @@ static const struct option_def {
 	{ "--ingress-listen", OPT_STR, offsetof(struct hd_config, ingress_listen),
 	  sizeof(((struct hd_config *)0)->ingress_listen),
 	  "HOST:PORT  ingress (HTTPS endpoints) address (127.0.0.1:7443)" },
+	{ "--ssh-listen", OPT_STR, offsetof(struct hd_config, ssh_listen),
+	  sizeof(((struct hd_config *)0)->ssh_listen),
+	  "HOST:PORT  SSH ingress address (127.0.0.1:7422; off: none)" },
 	{ "--tls-cert", OPT_STR, offsetof(struct hd_config, tls_cert),
 	  sizeof(((struct hd_config *)0)->tls_cert),
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
@@ -307,6 +311,8 @@ int main(int argc, char **argv)
 	struct hd_config *c = &hd.cfg;
 	if (argc > 1 && strcmp(argv[1], "--keeper") == 0)
 		return keeper_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--ssh-worker") == 0)
+		return sshd_worker_main(argc, argv);
 	ssize_t en = readlink("/proc/self/exe", hd.exe, sizeof hd.exe - 1);
 	if (en <= 0) {
 		fprintf(stderr, "hearthd: cannot find its own executable\n");
@@ -315,6 +321,7 @@ int main(int argc, char **argv)
 	hd.exe[en] = '\0';
 	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:7400");
 	snprintf(c->ingress_listen, sizeof c->ingress_listen, "127.0.0.1:7443");
+	snprintf(c->ssh_listen, sizeof c->ssh_listen, SSHD_DEFAULT_LISTEN);
 	snprintf(c->engine, sizeof c->engine, "qemu");
 	c->min_idle = API_MIN_IDLE;
 	c->tick_ms = 1000;
@@ -417,6 +424,11 @@ int main(int argc, char **argv)
 		hd_log("ingress disabled: %s", err);
 	else
 		hd_log("ingress on https://%s", c->ingress_listen);
+	/* Like the ingress: a taken port costs SSH, not the daemon. */
+	if (sshd_start(&hd, err, sizeof err) < 0)
+		hd_log("ssh ingress disabled: %s", err);
+	else if (strcmp(c->ssh_listen, "off"))
+		hd_log("ssh ingress on %s (host key %s)", c->ssh_listen, sshd_fingerprint());
 	if (webterm_load(c->webterm_dir, err, sizeof err) < 0)
 		hd_log("web terminal disabled: %s", err);
 	struct sigaction sa = { .sa_handler = on_signal };

@@ -42,6 +42,7 @@ struct hd_config {
 	char image_dir[PATH_MAX]; /* managed images: <image_dir>/<name>/image.json */
 	char api_listen[128];     /* host:port */
 	char ingress_listen[128]; /* host:port of the ingress (endpoint URLs) */
+	char ssh_listen[128];     /* host:port of the SSH ingress, or "off" */
 	char tls_cert[PATH_MAX];  /* ingress certificate and key; empty: hearthd's own */
 	char tls_key[PATH_MAX];
 	char webterm_dir[PATH_MAX]; /* the web terminal's files (default ../share/hearth/webterm) */

@@ -19,11 +19,12 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
 	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
-	session/fsutil.c session/capacity.c session/statelock.c
+	session/fsutil.c session/capacity.c session/statelock.c \
+	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
-SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap
+SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap libssh
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
-SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lcrypto -lcap) -lpthread
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lcrypto -lcap -lssh) -lpthread
 
 $(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)

@@ -39,6 +39,7 @@ static const struct route route_table[] = {
 	{ RM_GET, "/2017-03-31/tags/{}", ops_tags_list },
 	{ RM_POST, "/2017-03-31/tags/{}", ops_tags_tag },
 	{ RM_DELETE, "/2017-03-31/tags/{}", ops_tags_untag },
+	{ RM_GET, "/hearth/ssh", ops_ssh_info },
 };
 
 static const struct {

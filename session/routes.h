@@ -56,6 +56,8 @@ int routes_status(const char *err_type);
 /* Handlers, by resource. */
 int ops_vm_run(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_vm_get(struct route_call *c, struct json_object **out, struct api_err *e);
+/* ops_ssh.c: GET /hearth/ssh, the SSH ingress's address and host key (a hearth extension). */
+int ops_ssh_info(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_vm_suspend(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_vm_resume(struct route_call *c, struct json_object **out, struct api_err *e);

@@ -11,6 +11,8 @@ int cmd_resume(int argc, char **argv);
 int cmd_terminate(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_shell_token(int argc, char **argv);
+int cmd_ssh_config(int argc, char **argv);
+int cmd_ssh_keyscan(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_images(int argc, char **argv);

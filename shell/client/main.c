@@ -26,6 +26,8 @@ static const struct {
 	{ "terminate", cmd_terminate, "ID [--wait]", "terminate a microVM" },
 	{ "token", cmd_token, "ID --minutes M PORTS...", "mint a token for the app endpoint" },
 	{ "shell-token", cmd_shell_token, "ID --minutes M", "mint a token for the shell" },
+	{ "ssh-config", cmd_ssh_config, "[ID...] [--no-token] [--minutes M]", "~/.ssh/config entries for SSH into microVMs" },
+	{ "ssh-keyscan", cmd_ssh_keyscan, "[--fingerprint]", "the SSH ingress host key as known_hosts lines" },
 	{ "shell", cmd_shell, "ID [--session S [--ro]]", "a terminal on a shell in a microVM (over its endpoint)" },
 	{ "exec", cmd_exec, "ID [OPTIONS] -- CMD ARG...", "run a command in a microVM: its output, its exit code" },
 	{ "images", cmd_images, "", "managed images and their versions" },

@@ -181,6 +181,11 @@ TEST(open_refusals)
 	CHECK_EQ(open_raw(badtag, sizeof(badtag)), MUX_E_KIND);
 	CHECK_EQ(open_raw(trunc, sizeof(trunc)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(wrongkind, sizeof(wrongkind)), MUX_E_KIND);
+	/* CMDLINE on a shell (a command on a pty) is allowed; STDIN is not. */
+	const uint8_t shcmd[] = { 1, 0, 0, 0, 0, 0, 1, 0, 8, 0, 2, 'l', 's' };
+	const uint8_t shstdin[] = { 1, 0, 0, 0, 0, 0, 1, 0, 9, 0, 0 };
+	CHECK_EQ(open_raw(shcmd, sizeof(shcmd)), MUX_OK);
+	CHECK_EQ(open_raw(shstdin, sizeof(shstdin)), MUX_E_KIND);
 	CHECK_EQ(open_raw(noargv, sizeof(noargv)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(both, sizeof(both)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(nul, sizeof(nul)), MUX_E_PROTO);
