@@ -172,7 +172,9 @@ int snapcache_get(struct snapcache *sc, const struct catalog_entry *ce, char *ou
 	pthread_mutex_lock(&sc->mu);
 	while (building_slot(sc, key) >= 0)
 		pthread_cond_wait(&sc->cv, &sc->mu);
-	if (fsutil_exists(out, "manifest.json")) {
+	/* Complete snapshots only ever appear by rename: the qemu engine's has a
+	 * manifest, the host engine's only its mark. */
+	if (fsutil_exists(out, "manifest.json") || fsutil_exists(out, "host.json")) {
 		pthread_mutex_unlock(&sc->mu);
 		return 0;
 	}
