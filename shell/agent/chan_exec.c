@@ -4,6 +4,7 @@
  * the channel only when asked for, in its own process group.
  */
 #include "agent.h"
+#include "shell/agent/tarfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@ static int chan_exec_argv(struct spawn_req *r, const struct mux_open *o)
 {
 	int rc = MUX_OK;
 
+	if (o->files_op) /* the builtin: nothing is executed */
+		return MUX_OK;
 	if (o->nargv > 0) {
 		for (unsigned i = 0; i < o->nargv && rc == MUX_OK; i++)
 			rc = spawn_add_arg(r, i, o->argv[i].p, o->argv[i].len);
@@ -37,9 +40,32 @@ static void chan_exec_close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/*
+ * The FILES builtin (PROTOCOL.md 1.3.1) in the child, after the user switch
+ * and cwd: a tar stream from stdin (PUT) or to stdout (GET). A failure is one
+ * line on stderr and exit status 1, so the host reads it like any command's.
+ */
+static void chan_exec_files(const struct mux_open *o) __attribute__((noreturn));
+static void chan_exec_files(const struct mux_open *o)
+{
+	char path[MUX_MAX_STR + 1], err[1024];
+	int rc;
+	memcpy(path, o->files_path.p, o->files_path.len);
+	path[o->files_path.len] = '\0';
+	if (o->files_op == MUX_FILES_PUT)
+		rc = tarfs_extract(0, path, err, sizeof err);
+	else
+		rc = tarfs_write(1, path, o->files_flags & MUX_FILES_RECURSIVE, err, sizeof err);
+	if (rc != 0) {
+		dprintf(2, "%s\n", err);
+		_exit(1);
+	}
+	_exit(0);
+}
+
 /* In the child: wire the pipes to 0, 1, 2 and exec. Never returns. */
-static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], int errs[2],
-			    int errp[2])
+static void chan_exec_child(const struct spawn_req *r, const struct mux_open *o, int in[2],
+			    int out[2], int errs[2], int errp[2])
 {
 	const char *stage = "stdio";
 	int e, null;
@@ -59,6 +85,10 @@ static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], in
 		spawn_child_fail(errp[1], stage, errno);
 	if ((e = spawn_child_setup(r, &stage)) != 0)
 		spawn_child_fail(errp[1], stage, e);
+	if (o->files_op) {
+		close(errp[1]); /* started: the parent's wait for exec ends here */
+		chan_exec_files(o);
+	}
 	execvp(r->argv[0], r->argv);
 	spawn_child_fail(errp[1], r->argv[0], errno);
 }
@@ -83,7 +113,7 @@ static int chan_exec_open(struct agent *a, struct chan *c, const struct mux_open
 	}
 	pid = fork();
 	if (pid == 0)
-		chan_exec_child(r, in, out, errs, errp);
+		chan_exec_child(r, o, in, out, errs, errp);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		rc = MUX_E_SPAWN;

@@ -2,7 +2,7 @@
 # and readline (the prompt); the pure parsers it needs (protocol/httpresp.c,
 # protocol/argsplit.c, protocol/sigv4.c and protocol/awsini.c to sign API
 # requests) are built here.
-CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c \
+CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c shell/agent/tarfs.c \
 	protocol/sigv4.c protocol/awsini.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
 CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
