@@ -91,11 +91,11 @@ int tarhdr_decode(const uint8_t blk[TAR_BLOCK], struct tar_entry *e)
 		return TARHDR_BAD;
 	uint8_t type = blk[F_TYPE];
 	if (type == 'x') {
-		e->size = size;
+		e->hdr_size = size;
 		return size > TAR_PAX_MAX ? TARHDR_LONG : TARHDR_PAX;
 	}
 	if (type == 'g' || type == 'V' || type == 'L' || type == 'K') {
-		e->size = size;
+		e->hdr_size = size;
 		return TARHDR_SKIP;
 	}
 	e->type = type == '\0' ? TAR_REG : type;

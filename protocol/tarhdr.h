@@ -42,13 +42,14 @@ struct tar_entry {
 	uint64_t size;               /* data bytes after the header (0 for dirs, links) */
 	int64_t mtime;               /* seconds since the epoch */
 	unsigned set;                /* TAR_SET_*: pax overrides pending */
+	uint64_t hdr_size;           /* PAX and SKIP: data bytes of that header */
 };
 
 enum tarhdr_rc {
 	TARHDR_ZERO = 0,   /* an all-zero block: the end of the archive */
 	TARHDR_ENTRY = 1,  /* e describes an entry; e->size data bytes follow */
-	TARHDR_PAX = 2,    /* a pax header: e->size bytes of records follow (tarhdr_pax) */
-	TARHDR_SKIP = 3,   /* a header to ignore (global pax, GNU volume...): skip e->size bytes */
+	TARHDR_PAX = 2,    /* a pax header: e->hdr_size bytes of records follow (tarhdr_pax) */
+	TARHDR_SKIP = 3,   /* a header to ignore (global pax, GNU volume...): skip e->hdr_size bytes */
 	TARHDR_BAD = -1,   /* not a tar header (checksum, magic, number field) */
 	TARHDR_LONG = -2,  /* a pax record or header too long */
 };

@@ -400,12 +400,12 @@ static int tx_run(struct tx *x)
 		if (rc == TARHDR_LONG)
 			return fail(x->err, x->errlen, "a tar header is too long");
 		if (rc == TARHDR_SKIP) {
-			if (tx_skip(x, x->e.size + tarhdr_pad(x->e.size)) < 0)
+			if (tx_skip(x, x->e.hdr_size + tarhdr_pad(x->e.hdr_size)) < 0)
 				return -1;
 			continue;
 		}
 		if (rc == TARHDR_PAX) {
-			size_t n = (size_t)x->e.size;
+			size_t n = (size_t)x->e.hdr_size;
 			uint8_t *p = malloc(n + tarhdr_pad(n) + 1);
 			if (!p)
 				return fail(x->err, x->errlen, "out of memory");

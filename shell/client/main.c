@@ -28,6 +28,7 @@ static const struct {
 	{ "shell-token", cmd_shell_token, "ID --minutes M", "mint a token for the shell" },
 	{ "shell", cmd_shell, "ID [--session S [--ro]]", "a terminal on a shell in a microVM (over its endpoint)" },
 	{ "exec", cmd_exec, "ID [OPTIONS] -- CMD ARG...", "run a command in a microVM: its output, its exit code" },
+	{ "cp", cmd_cp, "[-r] LOCAL ID:PATH | ID:PATH LOCAL", "copy files and trees in or out of a microVM" },
 	{ "images", cmd_images, "", "managed images and their versions" },
 	{ "tags", cmd_tags, "ARN", "list a resource's tags" },
 	{ "tag", cmd_tag, "ARN KEY=VALUE...", "add or change tags" },

@@ -27,9 +27,10 @@ static void roundtrip(void)
 		int rc = tarhdr_decode(enc + off, &back);
 		off += TAR_BLOCK;
 		if (rc == TARHDR_PAX) {
-			if (off + (int)back.size > n || tarhdr_pax(enc + off, (size_t)back.size, &back))
+			uint64_t hs = back.hdr_size;
+			if (off + (int)hs > n || tarhdr_pax(enc + off, (size_t)hs, &back))
 				abort();
-			off += (int)(back.size + tarhdr_pad(back.size));
+			off += (int)(hs + tarhdr_pad(hs));
 			continue;
 		}
 		if (rc != TARHDR_ENTRY || off != n)
@@ -51,15 +52,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == TARHDR_ZERO || rc < 0)
 			continue;
 		if (rc == TARHDR_PAX) {
-			size_t n = (size_t)e.size;
+			if (e.hdr_size > size - off)
+				break;
+			size_t n = (size_t)e.hdr_size;
 			if (n > size - off)
 				break;
 			tarhdr_pax(data + off, n, &e);
 			off += n + tarhdr_pad(n);
 			continue;
 		}
-		if (rc == TARHDR_SKIP)
+		if (rc == TARHDR_SKIP) {
+			uint64_t hs = e.hdr_size + tarhdr_pad(e.hdr_size);
+			if (hs > size - off)
+				break;
+			off += (size_t)hs;
 			continue;
+		}
 		struct tar_entry keep = e;
 		int plain = e.type == TAR_REG || e.type == TAR_DIR || e.type == TAR_SYMLINK;
 		if (plain && e.mtime >= 0 && tarhdr_path_check(e.path) == 0) {

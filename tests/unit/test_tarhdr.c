@@ -16,9 +16,10 @@ static int decode_all(const uint8_t *p, int n, struct tar_entry *t)
 		int rc = tarhdr_decode(p + off, t);
 		off += TAR_BLOCK;
 		if (rc == TARHDR_PAX) {
-			if (tarhdr_pax(p + off, (size_t)t->size, t) != 0)
+			uint64_t hs = t->hdr_size;
+			if (tarhdr_pax(p + off, (size_t)hs, t) != 0)
 				return -1;
-			off += (int)(t->size + tarhdr_pad(t->size));
+			off += (int)(hs + tarhdr_pad(hs));
 			continue;
 		}
 		return rc == TARHDR_ENTRY ? off : -1;
