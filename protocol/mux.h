@@ -210,6 +210,9 @@ struct mux_open {
 	struct mux_str files_path;
 };
 
+/* HELLO features bit: the agent serves the FILES builtin (PROTOCOL.md 1.3.1). */
+#define MUX_FEATURE_FILES 0x00000001u
+
 /* FILES (PROTOCOL.md 1.3.1): an exec whose program is the agent's tar builtin. */
 enum mux_files_op {
 	MUX_FILES_PUT = 1, /* stdin is a tar stream, extracted at the path */
