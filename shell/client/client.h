@@ -14,6 +14,7 @@ int cmd_shell_token(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_tags(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
