@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,19 @@ static void chan_exec_files(const struct mux_open *o)
 	_exit(0);
 }
 
+static void chan_exec_close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
 /* In the child: wire the pipes to 0, 1, 2 and exec. Never returns. */
 static void chan_exec_child(const struct spawn_req *r, const struct mux_open *o, int in[2],
 			    int out[2], int errs[2], int errp[2])
@@ -86,7 +100,10 @@ static void chan_exec_child(const struct spawn_req *r, const struct mux_open *o,
 	if ((e = spawn_child_setup(r, &stage)) != 0)
 		spawn_child_fail(errp[1], stage, e);
 	if (o->files_op) {
-		close(errp[1]); /* started: the parent's wait for exec ends here */
+		/* No exec, so O_CLOEXEC does nothing: close every inherited fd (the
+		 * agent's, other channels' pipes, our stdin's write end, errp: the
+		 * parent's wait for exec ends here) or EOFs would never come. */
+		chan_exec_close_from(3);
 		chan_exec_files(o);
 	}
 	execvp(r->argv[0], r->argv);
