@@ -151,18 +151,20 @@ static void job_free(struct job *j)
 /* Start the job's child: 0, or -1 with err. */
 static int job_start(struct mcp *m, struct job *j, char *err, size_t errlen)
 {
-	int in[2] = { -1, -1 }, out[2], errp[2];
+	int in[2] = { -1, -1 };
 	if (j->spec.in && pipe2(in, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1; /* (the few fds of a failed start are not worth tracking) */
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	pid_t pid = -1;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		int *fds[] = { in, out, errp };
+		for (int i = 0; i < 3; i++)
+			for (int k = 0; k < 2; k++)
+				if (fds[i][k] >= 0)
+					close(fds[i][k]);
 		return -1;
 	}
 	if (pid == 0) {
