@@ -35,6 +35,7 @@
 #include "protocol/api_run.h"
 #include "session/catalog.h"
 #include "session/hooks.h"
+#include "session/identity.h"
 #include "session/keeper.h"
 #include "vmm/agentctl.h"
 #include "vmm/engine.h"
@@ -613,6 +614,7 @@ static void apply(struct lifecycle *lc, struct lc_job *j)
 				unlink(mem);
 			}
 			save(lc, rv);
+			identity_vm_running(lc->hd, &rv->row); /* a fresh token each run/resume */
 		} else if (j->op == OP_RUN) {
 			rv->row.terminated_at = now;
 			set_state(rv, "TERMINATED", j->reason);

@@ -39,6 +39,9 @@ static const struct route route_table[] = {
 	{ RM_GET, "/2017-03-31/tags/{}", ops_tags_list },
 	{ RM_POST, "/2017-03-31/tags/{}", ops_tags_tag },
 	{ RM_DELETE, "/2017-03-31/tags/{}", ops_tags_untag },
+	/* hearth's own: the VM identity tokens' keys (public, unsigned GETs) */
+	{ RM_GET, "/.well-known/jwks.json", ops_identity_jwks },
+	{ RM_GET, "/.well-known/openid-configuration", ops_identity_discovery },
 };
 
 static const struct {

@@ -71,5 +71,7 @@ int ops_image_list(struct route_call *c, struct json_object **out, struct api_er
 int ops_tags_list(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_tags_tag(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_tags_untag(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_identity_jwks(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_identity_discovery(struct route_call *c, struct json_object **out, struct api_err *e);
 
 #endif
