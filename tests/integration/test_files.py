@@ -13,6 +13,7 @@ import pytest
 
 from conftest import hearth_bin
 from hearthd_harness import Hearthd, busybox_images
+from test_ingress import sanitizer_reports
 
 HEARTH = hearth_bin("hearth")
 BOOT = 300  # the first busybox run builds the image snapshot (TCG)
@@ -48,6 +49,7 @@ def host(tmp_path_factory):
         yield Env(hd, doc["microvmId"])
     finally:
         hd.close()
+    assert sanitizer_reports(hd) == [], hd.log_path
 
 
 def make_tree(base):
@@ -190,3 +192,4 @@ def test_busybox_vm_and_suspended_resumes(tmp_path_factory, tmp_path):
         assert hd.get(env.vm_id)[2]["state"] == "RUNNING"
     finally:
         hd.close()
+    assert sanitizer_reports(hd) == [], hd.log_path

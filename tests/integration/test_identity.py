@@ -13,6 +13,7 @@ import jwt
 
 from conftest import hearth_bin
 from hearthd_harness import Hearthd, busybox_images
+from test_ingress import sanitizer_reports
 
 HEARTH = hearth_bin("hearth")
 BOOT = 300
@@ -97,5 +98,6 @@ def test_identity_tokens_verify_with_the_jwks(tmp_path):
         assert r.stdout.decode().split() == ["755", "444"], r
     finally:
         hd.close()
+    assert sanitizer_reports(hd) == [], hd.log_path
     assert "identity" not in "".join(l for l in hd.read_log().splitlines()
                                      if "not delivered" in l or "could not" in l), hd.read_log()

@@ -10,6 +10,7 @@ import subprocess
 
 from conftest import hearth_bin, npm_installed
 from hearthd_harness import Hearthd, busybox_images
+from test_ingress import sanitizer_reports
 
 HEARTH = hearth_bin("hearth")
 MCP_DIR = os.path.join(os.path.dirname(__file__), "..", "mcp")
@@ -30,6 +31,9 @@ def test_mcp_with_the_official_sdk(tmp_path):
         out = json.loads(r.stdout.strip().splitlines()[-1])
     finally:
         hd.close()
+    assert sanitizer_reports(hd) == [], hd.log_path
+    # hearth mcp's own stderr (a SANITIZE build reports there)
+    assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr[-3000:]
 
     assert out["server"]["name"] == "hearth"
     assert out["capabilities"]["tools"] == {"listChanged": False}
