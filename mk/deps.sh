@@ -10,7 +10,7 @@ PKGS=(
 	linux-source-6.1 flex bison bc libelf-dev xz-utils cpio kmod
 	busybox-static debootstrap e2fsprogs
 	openssh-server openssh-client
-	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore
+	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-jwt
 	socat curl wrk hyperfine tmux
 	chromium chromium-driver
 	nodejs
