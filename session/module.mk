@@ -17,7 +17,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c session/auth.c session/identity.c session/ops_identity.c
+	session/proxy.c session/auth.c session/identity.c session/ops_identity.c session/ops_files.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)

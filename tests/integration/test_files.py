@@ -136,6 +136,17 @@ def test_100mb_file_by_hash(host, tmp_path):
             h2.update(chunk)
     assert out.stat().st_size == 100 << 20
     assert h2.hexdigest() == h.hexdigest()
+    # the same through the REST extension: a chunked tar at the client's pace
+    import tarfile
+    from urllib.parse import quote
+    st, _, body = host.hd.raw("GET", "/2025-09-09/microvms/%s/files?path=%s"
+                              % (host.vm_id, quote(str(remote), safe="")), timeout=600)
+    assert st == 200
+    import io
+    with tarfile.open(fileobj=io.BytesIO(body)) as t:
+        m = t.getmember("big-in")
+        assert m.size == 100 << 20
+        assert hashlib.sha256(t.extractfile(m).read()).hexdigest() == h.hexdigest()
 
 
 def test_path_that_cannot_be_written(host, tmp_path):
@@ -185,6 +196,17 @@ def test_busybox_vm_and_suspended_resumes(tmp_path_factory, tmp_path):
         # suspended: the copy resumes it (autoResumeEnabled), then reads the tree back
         assert hd.call("POST", "/microvms/%s/suspend" % env.vm_id)[0] == 200
         assert hd.wait_state(env.vm_id, ("SUSPENDED",), 120)["state"] == "SUSPENDED"
+        # the REST extension resumes it too (GET of one file)
+        st, _, body = hd.raw("GET", "/2025-09-09/microvms/%s/files?path=%%2Ftmp%%2Ft%%2Fa.txt"
+                             % env.vm_id, timeout=300)
+        assert st == 200, body[:300]
+        assert hd.get(env.vm_id)[2]["state"] == "RUNNING"
+        import io
+        import tarfile
+        with tarfile.open(fileobj=io.BytesIO(body)) as t:
+            assert t.extractfile("a.txt").read() == b"alpha\n"
+        assert hd.call("POST", "/microvms/%s/suspend" % env.vm_id)[0] == 200
+        assert hd.wait_state(env.vm_id, ("SUSPENDED",), 120)["state"] == "SUSPENDED"
         back = tmp_path / "back"
         r = env.cp("-r", "%s:/tmp/t" % env.vm_id, str(back), timeout=400)
         assert r.returncode == 0, r.stderr
@@ -193,3 +215,46 @@ def test_busybox_vm_and_suspended_resumes(tmp_path_factory, tmp_path):
     finally:
         hd.close()
     assert sanitizer_reports(hd) == [], hd.log_path
+
+
+def test_rest_files_get_and_put(host, tmp_path):
+    """The REST extension (hearthd.8, FILES): GET streams a tar, PUT unpacks one."""
+    import io
+    import tarfile
+    from urllib.parse import quote
+    src = make_tree(tmp_path)
+    base = "/2025-09-09/microvms/%s/files" % host.vm_id
+    q = lambda p: quote(str(p), safe="")
+    st, hdrs, body = host.hd.raw("GET", base + "?path=%s&recursive=true" % q(src))
+    assert st == 200, body[:300]
+    assert hdrs.get("content-type") == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(body)) as t:
+        names = set(t.getnames())
+        assert {"tree", "tree/a.txt", "tree/empty", "tree/sub/deeper/z.bin"} <= names
+        assert t.extractfile("tree/a.txt").read() == b"alpha\n"
+        assert t.getmember("tree/run.sh").mode == 0o755
+    # a directory without recursive, a missing path, no path, no such VM
+    st, _, body = host.hd.raw("GET", base + "?path=%s" % q(src))
+    assert st == 400 and b"is a directory (use -r)" in body, body
+    st, hdrs, body = host.hd.raw("GET", base + "?path=" + q("/nonexistent-hearth-file"))
+    assert st == 404 and hdrs.get("x-amzn-errortype") == "ResourceNotFoundException", body
+    assert host.hd.raw("GET", base)[0] == 400
+    assert host.hd.raw("GET", "/2025-09-09/microvms/mvm-0000000000000000/files?path=%2F")[0] == 404
+    # unsigned: refused like every API call
+    assert host.hd.raw("GET", base + "?path=%2Fetc%2Fhostname", sign=False)[0] == 403
+    # PUT a small tar; then a path that cannot be written
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
+        ti = tarfile.TarInfo("note")
+        ti.size, ti.mode, ti.mtime = 5, 0o640, 1600000000
+        t.addfile(ti, io.BytesIO(b"hello"))
+    dest = tmp_path / "put-note"
+    st, _, body = host.hd.raw("PUT", base + "?path=%s" % q(dest), body=b.getvalue(),
+                              headers={"Content-Type": "application/x-tar"})
+    assert st == 200, body
+    assert dest.read_bytes() == b"hello" and stat.S_IMODE(dest.stat().st_mode) == 0o640
+    st, _, body = host.hd.raw("PUT", base + "?path=" + q("/nonexistent-hearth-dir/x"), body=b.getvalue(),
+                              headers={"Content-Type": "application/x-tar"})
+    assert st == 400 and b"cannot write /nonexistent-hearth-dir/x" in body, body
+    # the connection still serves API calls after a streamed answer
+    assert host.hd.call("GET", "/microvms/%s" % host.vm_id)[0] == 200
