@@ -27,7 +27,7 @@ struct fop {
 	struct hearthd *hd;
 	void *conn;        /* NULL once the answer is given or the client left */
 	struct execchan *x;
-	int get, begun, ended, ok;
+	int get, begun, ended, ok, lost; /* lost: the agent link went (no exit) */
 	char err[1024];    /* the agent's stderr (its reason) */
 	size_t errlen;
 	lws_sorted_usec_list_t sul; /* close the channel outside its callbacks */
@@ -96,9 +96,12 @@ static void fop_pump(struct fop *f)
 		apistream_answer(f->conn, 200, NULL, "{}");
 	} else {
 		int missing = strstr(f->err, "No such file") != NULL && f->get;
-		fop_error(f, missing ? 404 : 400,
-			  missing ? "ResourceNotFoundException" : "ValidationException",
-			  f->errlen ? f->err : "the copy failed");
+		if (f->lost)
+			fop_error(f, 409, "ConflictException", f->err);
+		else
+			fop_error(f, missing ? 404 : 400,
+				  missing ? "ResourceNotFoundException" : "ValidationException",
+				  f->errlen ? f->err : "the copy failed");
 	}
 	fop_release(f);
 }
@@ -119,6 +122,7 @@ static void x_ended(void *owner, const struct execchan_end *e)
 	struct fop *f = owner;
 	f->ended = 1;
 	f->ok = e->have_exit && !e->is_signal && e->value == 0;
+	f->lost = !e->have_exit;
 	if (!e->have_exit && !f->errlen) {
 		snprintf(f->err, sizeof f->err, "%s", e->reason ? e->reason : "the copy failed");
 		f->errlen = strlen(f->err);
