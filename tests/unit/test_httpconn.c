@@ -61,7 +61,8 @@ static const char *take(struct httpconn *c)
 	const uint8_t *p = httpconn_output(c, &n);
 	if (n >= sizeof out)
 		n = sizeof out - 1;
-	memcpy(out, p, n);
+	if (n)
+		memcpy(out, p, n);
 	out[n] = '\0';
 	httpconn_written(c, n);
 	return out;
