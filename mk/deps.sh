@@ -11,7 +11,7 @@ PKGS=(
 	busybox-static debootstrap e2fsprogs
 	openssh-server openssh-client
 	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-paramiko
-	socat sshpass rsync curl wrk hyperfine tmux
+	python3-jwt socat sshpass rsync curl wrk hyperfine tmux
 	chromium chromium-driver
 	nodejs
 )

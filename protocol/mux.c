@@ -326,6 +326,19 @@ static int field_shell(struct mux_open *o, const uint8_t *p, uint16_t n)
 	return check_str(p, n, MUX_MAX_STR, &o->shell);
 }
 
+static int field_files(struct mux_open *o, const uint8_t *p, uint16_t n)
+{
+	if (n < 3)
+		return MUX_E_PROTO;
+	if (p[0] != MUX_FILES_PUT && p[0] != MUX_FILES_GET)
+		return MUX_E_PROTO;
+	if (p[1] & ~MUX_FILES_RECURSIVE)
+		return MUX_E_PROTO;
+	o->files_op = p[0];
+	o->files_flags = p[1];
+	return check_str(p + 2, (uint16_t)(n - 2), MUX_MAX_STR, &o->files_path);
+}
+
 #define K_SHELL (1u << MUX_KIND_SHELL)
 #define K_EXEC (1u << MUX_KIND_EXEC)
 #define K_TCP (1u << MUX_KIND_TCP)
@@ -348,6 +361,7 @@ static const struct {
 	[MUX_TAG_PORT] = { field_port, K_TCP },
 	[MUX_TAG_HOST] = { field_host, K_TCP },
 	[MUX_TAG_SHELL] = { field_shell, K_SHELL },
+	[MUX_TAG_FILES] = { field_files, K_EXEC },
 };
 #define OPEN_NFIELDS (sizeof(open_fields) / sizeof(open_fields[0]))
 
@@ -385,8 +399,12 @@ int mux_decode_open(const struct mux_frame *f, struct mux_open *out)
 		if ((rc = open_fields[tag].fn(out, p, n)) != MUX_OK)
 			return rc;
 	}
-	/* Kind-level rules: exec needs exactly one of argv / cmdline, tcp a port. */
-	if (out->kind == MUX_KIND_EXEC && (out->nargv > 0) == (out->cmdline.p != NULL))
+	/* Kind-level rules: exec needs exactly one of argv / cmdline / files, tcp a port. */
+	if (out->kind == MUX_KIND_EXEC &&
+	    (out->nargv > 0) + (out->cmdline.p != NULL) + (out->files_op != 0) != 1)
+		return MUX_E_PROTO;
+	/* PUT reads its tar stream from the channel */
+	if (out->files_op == MUX_FILES_PUT && !out->want_stdin)
 		return MUX_E_PROTO;
 	if (out->kind == MUX_KIND_EXEC && out->nargv > 0 && out->argv[0].len == 0)
 		return MUX_E_PROTO;
@@ -733,6 +751,17 @@ static int put_open_fields(struct buf *b, const struct mux_open *o)
 	for (unsigned i = 0; i < o->nargv; i++)
 		if (put_str_field(b, MUX_TAG_ARGV, o->argv[i], MUX_MAX_STR))
 			return MUX_E_LIMIT;
+	if (o->files_op) {
+		uint8_t v[2 + MUX_MAX_STR];
+		if (o->files_path.len == 0 || o->files_path.len > MUX_MAX_STR ||
+		    memchr(o->files_path.p, 0, o->files_path.len))
+			return MUX_E_LIMIT;
+		v[0] = o->files_op;
+		v[1] = o->files_flags;
+		memcpy(v + 2, o->files_path.p, o->files_path.len);
+		if (mux_put_tlv(b, MUX_TAG_FILES, v, 2 + o->files_path.len))
+			return MUX_E_LIMIT;
+	}
 	return MUX_OK;
 }
 

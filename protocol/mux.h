@@ -91,6 +91,7 @@ enum mux_tag {
 	MUX_TAG_PORT = 10,   /* u16 */
 	MUX_TAG_HOST = 11,   /* string, a numeric IPv4/IPv6 address */
 	MUX_TAG_SHELL = 12,  /* string: program for a shell channel */
+	MUX_TAG_FILES = 13,  /* u8 op, u8 flags, path: the agent's tar builtin (1.3.1) */
 };
 
 /* EXIT how */
@@ -204,7 +205,20 @@ struct mux_open {
 	unsigned nenv;
 	struct mux_str argv[MUX_MAX_ARGV];
 	unsigned nargv;
+	uint8_t files_op;    /* MUX_FILES_PUT/GET, 0: no FILES field */
+	uint8_t files_flags; /* MUX_FILES_RECURSIVE */
+	struct mux_str files_path;
 };
+
+/* HELLO features bit: the agent serves the FILES builtin (PROTOCOL.md 1.3.1). */
+#define MUX_FEATURE_FILES 0x00000001u
+
+/* FILES (PROTOCOL.md 1.3.1): an exec whose program is the agent's tar builtin. */
+enum mux_files_op {
+	MUX_FILES_PUT = 1, /* stdin is a tar stream, extracted at the path */
+	MUX_FILES_GET = 2, /* stdout is a tar stream of the path */
+};
+#define MUX_FILES_RECURSIVE 0x01 /* GET: a directory with its contents */
 
 struct mux_open_ok {
 	uint32_t window;

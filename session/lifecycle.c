@@ -23,6 +23,7 @@
 #include "session/capacity.h"
 #include "session/catalog.h"
 #include "session/fsutil.h"
+#include "session/identity.h"
 #include "session/lcint.h"
 #include "session/loop.h"
 #include "session/snapcache.h"
@@ -220,6 +221,7 @@ static int act_running(struct act_ctx *a)
 		save(a->lc, rv); /* stored RUNNING before the old memory goes */
 		unlink(mem);
 	}
+	identity_vm_running(a->lc->hd, &rv->row); /* a fresh token each run/resume */
 	return 0;
 }
 

@@ -20,7 +20,8 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
-	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c
+	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
+	session/identity.c session/ops_identity.c session/ops_files.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap libssh
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)

@@ -15,6 +15,8 @@ int cmd_ssh_config(int argc, char **argv);
 int cmd_ssh_keyscan(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_tags(int argc, char **argv);
 int cmd_tag(int argc, char **argv);

@@ -30,6 +30,8 @@ static const struct {
 	{ "ssh-keyscan", cmd_ssh_keyscan, "[--fingerprint]", "the SSH ingress host key as known_hosts lines" },
 	{ "shell", cmd_shell, "ID [--session S [--ro]]", "a terminal on a shell in a microVM (over its endpoint)" },
 	{ "exec", cmd_exec, "ID [OPTIONS] -- CMD ARG...", "run a command in a microVM: its output, its exit code" },
+	{ "cp", cmd_cp, "[-r] LOCAL ID:PATH | ID:PATH LOCAL", "copy files and trees in or out of a microVM" },
+	{ "mcp", cmd_mcp, "[--audit-log FILE]", "a Model Context Protocol server on stdio (for AI agents)" },
 	{ "images", cmd_images, "", "managed images and their versions" },
 	{ "tags", cmd_tags, "ARN", "list a resource's tags" },
 	{ "tag", cmd_tag, "ARN KEY=VALUE...", "add or change tags" },

@@ -125,6 +125,20 @@ TEST(open_exec_and_tcp)
 	CHECK_EQ(parse_one(&b, &f), MUX_OK);
 	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
 	CHECK(d.has_port && d.port == 8080 && d.host.len == 9);
+
+	/* the FILES builtin (1.3.1) */
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_EXEC;
+	o.window = 1024;
+	o.files_op = MUX_FILES_GET;
+	o.files_flags = MUX_FILES_RECURSIVE;
+	o.files_path = mux_cstr("/etc");
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 3, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.files_op == MUX_FILES_GET && d.files_flags == MUX_FILES_RECURSIVE &&
+	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/etc", 4) && d.nargv == 0);
 	buf_free(&b);
 }
 
@@ -175,6 +189,14 @@ TEST(open_refusals)
 	const uint8_t bigwin[] = { 1, 0, 0, 0, 0xff, 0, 0, 0 };
 	/* header cut short */
 	const uint8_t shorth[] = { 1, 0, 0 };
+	/* FILES: with argv; unknown op; unknown flag; PUT without STDIN; empty path; on a shell */
+	const uint8_t fargv[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 0, '/', 7, 0, 1, 'a' };
+	const uint8_t fop[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 9, 0, '/' };
+	const uint8_t fflag[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 4, '/' };
+	const uint8_t fput[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/' };
+	const uint8_t fputok[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/', 9, 0, 0 };
+	const uint8_t fempty[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 2, 2, 0 };
+	const uint8_t fshell[] = { 1, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 0, '/' };
 
 	CHECK_EQ(open_raw(badkind, sizeof(badkind)), MUX_E_KIND);
 	CHECK_EQ(open_raw(win0, sizeof(win0)), MUX_E_PROTO);
@@ -196,6 +218,13 @@ TEST(open_refusals)
 	CHECK_EQ(open_raw(res, sizeof(res)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(bigwin, sizeof(bigwin)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(shorth, sizeof(shorth)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fargv, sizeof(fargv)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fop, sizeof(fop)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fflag, sizeof(fflag)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fput, sizeof(fput)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fputok, sizeof(fputok)), MUX_OK);
+	CHECK_EQ(open_raw(fempty, sizeof(fempty)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fshell, sizeof(fshell)), MUX_E_KIND);
 }
 
 TEST(open_limits)
