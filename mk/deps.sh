@@ -12,6 +12,7 @@ PKGS=(
 	openssh-server openssh-client
 	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore
 	socat curl wrk hyperfine tmux
+	iproute2 nftables
 	chromium chromium-driver
 	nodejs
 )

@@ -53,6 +53,7 @@ struct hd_config {
 	char credentials[PATH_MAX]; /* --credentials: the API's keys; empty: STATE/credentials */
 	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */
 	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
+	char egress_uplink[64];     /* --egress-uplink: "host" (default), a netns, or "none" */
 	int verbose;
 };
 
@@ -65,6 +66,7 @@ struct hearthd {
 	struct loop *loop;
 	int lock_fd; /* <state>/hearthd.lock, held (flock) for the daemon's life */
 	struct auth *auth; /* the API's SigV4 keys */
+	struct egress *egress; /* VMs' network links (NULL: VMs get no NIC) */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;
