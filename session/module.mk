@@ -5,7 +5,7 @@
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
 	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
-	protocol/awsini.c
+	protocol/awsini.c protocol/api_connector.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
