@@ -130,7 +130,7 @@ int api_connector_parse(struct json_object *body, struct api_connector *out, str
 	if (rc <= 0)
 		return rc < 0 ? -1 : api_fail(e, API_E_VALIDATION, "name is required");
 	if (strlen(name) != len || !api_connector_name_ok(name))
-		return api_fail(e, API_E_VALIDATION, "name: 1-64 of A-Z a-z 0-9 _ -");
+		return api_fail(e, API_E_VALIDATION, "name: 1-63 of A-Z a-z 0-9 _ -");
 	memcpy(out->name, name, len + 1);
 	if (list(body, "hosts", &out->n_hosts, out, e) < 0 ||
 	    list(body, "cidrs", &out->n_cidrs, out, e) < 0)

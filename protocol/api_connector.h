@@ -4,7 +4,7 @@
  *
  * Body: {"name": N, "hosts": ["example.com", "*.example.org", ...],
  *        "cidrs": ["203.0.113.0/24", "198.51.100.7:443", "192.0.2.0/28:8443", ...]}
- * name: 1-64 of [A-Za-z0-9_-]; at least one host or CIDR; hosts are DNS names
+ * name: 1-63 of [A-Za-z0-9_-]; at least one host or CIDR; hosts are DNS names
  * (letters, digits, '-', labels of 1-63, at most 253, lower-cased), with an
  * optional leading "*." (any name below, not the name itself); CIDRs are IPv4
  * with an optional /prefix (default 32) and :port (1-65535; none: any).
@@ -16,7 +16,7 @@
 
 #include "protocol/api_json.h"
 
-#define API_CONN_NAME_MAX 64
+#define API_CONN_NAME_MAX 63
 #define API_CONN_HOST_MAX 253
 #define API_CONN_MAX_RULES 64
 

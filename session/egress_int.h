@@ -35,11 +35,13 @@ int egress_vm_adopt(struct egress *eg, const char *id, const struct egress_polic
 /* Delete every hearth-* namespace no VM up or adopted owns. */
 void egress_sweep(struct egress *eg);
 
-/* The policy of a stored connector list (a JSON array of ARNs). 0, or -1 for
- * a connector that is not an egress one hearth knows. */
-int egress_policy_from_connectors(const char *json, struct egress_policy *out, char *err,
-				  size_t errlen);
-/* 1 when arn names an egress connector hearth knows. */
-int egress_connector_known(const char *arn);
+/* The policy of a stored connector list (a JSON array of ARNs; allowlists
+ * are read from state_dir, session/connstore.h). 0, or -1 for a connector
+ * that is not an egress one hearth knows. */
+int egress_policy_from_connectors(const char *state_dir, const char *json,
+				  struct egress_policy *out, char *err, size_t errlen);
+/* 1 when arn names an egress connector hearth knows (an allowlist: one that
+ * exists in state_dir). */
+int egress_connector_known(const char *state_dir, const char *arn);
 
 #endif

@@ -232,10 +232,10 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 		goto out;
 	}
 	for (unsigned i = 0; i < r.n_egress; i++)
-		if (!egress_connector_known(r.egress[i])) {
+		if (!egress_connector_known(hd->cfg.state_dir, r.egress[i])) {
 			api_fail(e, API_E_VALIDATION,
-				 "unknown egress network connector (hearth knows *:INTERNET_EGRESS "
-				 "and *:NO_EGRESS)");
+				 "unknown egress network connector (hearth knows *:INTERNET_EGRESS, "
+				 "*:NO_EGRESS and its allowlists, *:allowlist/NAME)");
 			goto out;
 		}
 	/* Asked for by name, internet egress is never silently missing. */

@@ -69,7 +69,7 @@ static int recover_one(const struct store_vm *v, void *ctx)
 	if ((s == VS_RUNNING || s == VS_SUSPENDING) && adopt(rv, dir)) {
 		struct egress_policy *pol = lc->hd->egress ? malloc(sizeof *pol) : NULL;
 		char why[256];
-		if (pol && egress_policy_from_connectors(v->egress, pol, why, sizeof why) == 0)
+		if (pol && egress_policy_from_connectors(lc->hd->cfg.state_dir, v->egress, pol, why, sizeof why) == 0)
 			egress_vm_adopt(lc->hd->egress, v->id, pol); /* its namespace stays */
 		free(pol);
 		/* An interrupted suspend left the VM running. */

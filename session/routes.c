@@ -23,6 +23,11 @@ static const struct route route_table[] = {
 	{ RM_POST, "/2025-09-09/microvms/{}/resume", ops_vm_resume },
 	{ RM_POST, "/2025-09-09/microvms/{}/auth-token", ops_vm_auth_token },
 	{ RM_POST, "/2025-09-09/microvms/{}/shell-auth-token", ops_vm_shell_token },
+	/* hearth extension: allowlist egress connectors (hearthd.8 NETWORK) */
+	{ RM_POST, "/2025-09-09/network-connectors", ops_conn_create },
+	{ RM_GET, "/2025-09-09/network-connectors", ops_conn_list },
+	{ RM_GET, "/2025-09-09/network-connectors/{}", ops_conn_get },
+	{ RM_DELETE, "/2025-09-09/network-connectors/{}", ops_conn_delete },
 	{ RM_GET, "/2025-09-09/managed-microvm-images", ops_image_managed_list },
 	{ RM_GET, "/2025-09-09/managed-microvm-images/{}/versions", ops_image_managed_versions },
 	{ RM_POST, "/2025-09-09/microvm-images", ops_image_unsupported },

@@ -113,7 +113,7 @@ static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snap
 	int tap = -1;
 	if (lc->hd->egress) {
 		struct egress_policy *pol = malloc(sizeof *pol);
-		int bad = !pol || egress_policy_from_connectors(j->egress, pol, why, sizeof why) < 0 ||
+		int bad = !pol || egress_policy_from_connectors(lc->hd->cfg.state_dir, j->egress, pol, why, sizeof why) < 0 ||
 			  egress_vm_up(lc->hd->egress, j->id, pol, &tap, why, sizeof why) < 0;
 		free(pol);
 		if (bad) {

@@ -279,3 +279,38 @@ def test_clones_suspend_resume_and_recovery(hd, lab):
     out = subprocess.run(["ip", "-n", lab.lab, "-o", "link"], capture_output=True, text=True,
                          timeout=30).stdout
     assert "hth" not in out, out
+
+
+def test_allowlist_connector(hd, lab):
+    body = {"name": "lab-web", "hosts": ["*.example.com"], "cidrs": ["%s/32:80" % INET]}
+    st, _, conn = hd.call("POST", "/network-connectors", body)
+    assert st == 200, conn
+    arn = conn["networkConnectorArn"]
+    assert arn.endswith(":allowlist/lab-web") and conn["cidrs"] == ["%s/32:80" % INET], conn
+    st, _, again = hd.call("POST", "/network-connectors", body)
+    assert st == 409, again
+    st, _, bad = hd.call("POST", "/network-connectors", {"name": "x", "cidrs": ["10.0.0.0/33"]})
+    assert st == 400, bad
+    st, _, lst = hd.call("GET", "/network-connectors")
+    assert [c["name"] for c in lst["networkConnectors"]] == ["lab-web"], lst
+    vm = run_running(hd, timeout=BOOT, egressNetworkConnectors=[arn])
+    vid = vm["microvmId"]
+    assert hd.get(vid)[2]["egressNetworkConnectors"] == [arn]
+    assert "hello-%s-80" % INET in tcp(hd, vid, INET, 80)[0]
+    for h, p in ((INET, 8443), (LAN, 80), (META, 80)):
+        out, secs = tcp(hd, vid, h, p)
+        assert "hello" not in out and secs < 5, (h, p, out, secs)
+    assert lab.hits("8443") == [] and lab.hits(LAN) == [] and lab.hits(META) == []
+    # In use: kept; after terminate it can go.
+    st, _, busy = hd.call("DELETE", "/network-connectors/lab-web")
+    assert st == 409, busy
+    st, _, _ = hd.call("DELETE", "/microvms/%s" % vid)
+    assert st in (200, 202)
+    hd.wait_state(vid, ("TERMINATED",), STEP)
+    st, _, _ = hd.call("DELETE", "/network-connectors/lab-web")
+    assert st == 204
+    st, _, _ = hd.call("GET", "/network-connectors/lab-web")
+    assert st == 404
+    # A run naming an allowlist that does not exist is refused.
+    st, _, body = hd.run(egressNetworkConnectors=[arn])
+    assert st == 400, body
