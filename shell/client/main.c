@@ -29,6 +29,7 @@ static const struct {
 	{ "shell", cmd_shell, "ID [--session S [--ro]]", "a terminal on a shell in a microVM (over its endpoint)" },
 	{ "exec", cmd_exec, "ID [OPTIONS] -- CMD ARG...", "run a command in a microVM: its output, its exit code" },
 	{ "images", cmd_images, "", "managed images and their versions" },
+	{ "connector", cmd_connector, "create|list|delete ...", "allowlist egress connectors" },
 	{ "tags", cmd_tags, "ARN", "list a resource's tags" },
 	{ "tag", cmd_tag, "ARN KEY=VALUE...", "add or change tags" },
 	{ "untag", cmd_untag, "ARN KEY...", "remove tags" },

@@ -6,6 +6,7 @@ there, it forwards and masquerades); namespace NET behind it holds the fake
 "internet" host 198.51.100.10 (TEST-NET-2), a fake LAN host 10.99.0.10 and a
 fake metadata service 169.254.169.254, each a logging server. Neither
 namespace has a route anywhere else."""
+import json
 import os
 import socket
 import subprocess
@@ -314,3 +315,22 @@ def test_allowlist_connector(hd, lab):
     # A run naming an allowlist that does not exist is refused.
     st, _, body = hd.run(egressNetworkConnectors=[arn])
     assert st == 400, body
+
+
+def test_connector_cli(hd, lab):
+    from test_client_cli import hearth
+    p = hearth(hd, "connector", "create", "mirrors", "--host", "*.debian.org",
+               "--cidr", "198.51.100.0/24:443")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().endswith(":allowlist/mirrors"), p.stdout
+    p = hearth(hd, "connector", "list")
+    assert p.returncode == 0 and "mirrors" in p.stdout and "*.debian.org" in p.stdout, p.stdout
+    assert "198.51.100.0/24:443" in p.stdout, p.stdout
+    p = hearth(hd, "connector", "create", "bad name", "--host", "x.org")
+    assert p.returncode == 1 and "ValidationException" in p.stderr, p.stderr
+    p = hearth(hd, "connector", "delete", "mirrors")
+    assert p.returncode == 0, p.stderr
+    p = hearth(hd, "connector", "delete", "mirrors")
+    assert p.returncode == 1 and "ResourceNotFoundException" in p.stderr, p.stderr
+    p = hearth(hd, "connector", "list", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout) == {"networkConnectors": []}, p.stdout
