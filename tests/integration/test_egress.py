@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BY_DESIGN
+from conftest import BY_DESIGN, wait_for
 from hearthd_harness import Hearthd, busybox_images
 from test_lifecycle import STEP, run_running, sh
 
@@ -43,6 +43,15 @@ def tcp(addr, port):
         try: c.sendall(b"hello-%s-%d\n" % (addr.encode(), port))
         except OSError: pass
         c.close()
+def hold(addr, port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port)); s.listen(16)
+    def drain(c):
+        while c.recv(4096): pass
+    while True:
+        c, peer = s.accept()
+        log.write("hold %s:%d from %s\n" % (addr, port, peer[0]))
+        threading.Thread(target=drain, args=(c,), daemon=True).start()
 def udp(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, port))
     while True:
@@ -50,7 +59,8 @@ def udp(addr, port):
         log.write("udp %s:%d from %s\n" % (addr, port, peer[0]))
 for spec in sys.argv[2:]:
     kind, addr, port = spec.split(":")
-    threading.Thread(target=tcp if kind == "tcp" else udp, args=(addr, int(port)), daemon=True).start()
+    fn = {"tcp": tcp, "udp": udp, "hold": hold}[kind]
+    threading.Thread(target=fn, args=(addr, int(port)), daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
 """
@@ -87,7 +97,8 @@ class Lab:
         for dst in ("198.51.100.0/24", "10.99.0.0/24", META + "/32"):
             ip("-n", self.lab, "route", "add", dst, "via", "203.0.113.2")
         specs = ["tcp:%s:%d" % (INET, p) for p in INET_PORTS] + [
-            "tcp:%s:80" % LAN, "tcp:%s:80" % META, "udp:%s:53" % INET, "udp:%s:9999" % INET]
+            "tcp:%s:80" % LAN, "tcp:%s:80" % META, "udp:%s:53" % INET, "udp:%s:9999" % INET,
+            "hold:%s:9000" % INET]
         self.serve(self.net, specs)
         # The uplink's own services (the host, as VMs see it).
         self.serve(self.lab, ["tcp:0.0.0.0:7001", "tcp:127.0.0.1:7002"])
@@ -266,6 +277,21 @@ def test_clones_suspend_resume_and_recovery(hd, lab):
     assert st in (200, 202)
     hd.wait_state(a, ("RUNNING",), STEP)
     assert "hello" in tcp(hd, a, INET, 8443)[0]
+    # A connection from before a suspend is reset on its next packet after
+    # the resume (the app sees an error and can reconnect, it does not hang).
+    sh(hd, a, "(while sleep 1; do echo x; done | nc %s 9000 >/dev/null 2>&1; echo rc=$? > /tmp/held)"
+              " >/dev/null 2>&1 &" % INET)
+    wait_for(lambda: lab.hits("hold"), 30, "the held connection")
+    st, _, _ = hd.call("POST", "/microvms/%s/suspend" % a)
+    assert st in (200, 202)
+    hd.wait_state(a, ("SUSPENDED",), STEP)
+    st, _, _ = hd.call("POST", "/microvms/%s/resume" % a)
+    assert st in (200, 202)
+    hd.wait_state(a, ("RUNNING",), STEP)
+    t = time.monotonic()
+    while "rc=" not in sh(hd, a, "cat /tmp/held 2>/dev/null; true") and time.monotonic() - t < 20:
+        time.sleep(0.5)
+    assert "rc=" in sh(hd, a, "cat /tmp/held 2>/dev/null; true"), "held connection still open"
     # kill -9 of hearthd: the VMs stay with their keepers; the restarted
     # hearthd keeps their links, and removes them at terminate.
     hd.kill9()
@@ -334,3 +360,18 @@ def test_connector_cli(hd, lab):
     assert p.returncode == 1 and "ResourceNotFoundException" in p.stderr, p.stderr
     p = hearth(hd, "connector", "list", "--json")
     assert p.returncode == 0 and json.loads(p.stdout) == {"networkConnectors": []}, p.stdout
+
+
+def test_no_network_without_an_uplink(tmp_path):
+    """--egress-uplink none (as an unprivileged hearthd): no NIC, and a run
+    that asks for INTERNET_EGRESS by name is refused, not silently cut off."""
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                extra=["--egress-uplink", "none"]).start()
+    try:
+        st, _, body = d.run(egressNetworkConnectors=[INTERNET])
+        assert st == 400 and "INTERNET_EGRESS" in body["message"], body
+        vid = run_running(d, timeout=BOOT, egressNetworkConnectors=[NO_EGRESS])["microvmId"]
+        out = sh(d, vid, "ls /sys/class/net")
+        assert "eth0" not in out and "lo" in out, out
+    finally:
+        d.close()
