@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
@@ -183,9 +184,44 @@ static const char *const blocked4 =
 	"0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, "
 	"192.0.0.0/24, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4";
 
+/* hearthd's host's own IPv4 addresses, as nft elements ("" when none):
+ * refused to every VM even when the uplink is another namespace. */
+static void host_addrs(char *out, size_t n)
+{
+	struct ifaddrs *ifs, *i;
+	uint32_t seen[64];
+	size_t o = 0, k = 0;
+	out[0] = '\0';
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || o + 24 > n || k == 64)
+			continue;
+		struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		size_t j = 0;
+		while (j < k && seen[j] != a.s_addr) /* no duplicates: nft refuses them */
+			j++;
+		if (j < k)
+			continue;
+		seen[k++] = a.s_addr;
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a, ip, sizeof ip);
+		o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", ip);
+	}
+	freeifaddrs(ifs);
+}
+
 static int vm_rules(const struct egress_policy *p, char *out, size_t n)
 {
-	char allow[8192];
+	char allow[8192], host[2048], hostset[2200], hostrule[128];
+	host_addrs(host, sizeof host);
+	hostset[0] = hostrule[0] = '\0';
+	if (host[0]) {
+		snprintf(hostset, sizeof hostset,
+			 "\tset host4 { type ipv4_addr; elements = { %s } }\n", host);
+		snprintf(hostrule, sizeof hostrule,
+			 "\t\tiifname \"tap0\" ip daddr @host4 reject with tcp reset\n");
+	}
 	size_t a = 0;
 	allow[0] = '\0';
 	if (p->kind == EGRESS_INTERNET) {
@@ -218,6 +254,7 @@ static int vm_rules(const struct egress_policy *p, char *out, size_t n)
 		"table inet hearth {\n"
 		"\tset blocked4 { type ipv4_addr; flags interval; elements = { %s } }\n"
 		"\tset dns4 { type ipv4_addr; flags timeout; }\n"
+		"%s"
 		"\tchain input {\n"
 		"\t\ttype filter hook input priority 0; policy accept;\n"
 		/* the namespace itself (the gateway address) is never a destination */
@@ -236,7 +273,7 @@ static int vm_rules(const struct egress_policy *p, char *out, size_t n)
 		"\t\tiifname \"tap0\" ct state established accept\n"
 		/* a connection from before a restore: reset, so the app reconnects */
 		"\t\tiifname \"tap0\" tcp flags & (syn|ack|rst|fin) != syn reject with tcp reset\n"
-		"%s"
+		"%s%s"
 		"\t\tiifname \"tap0\" reject with tcp reset\n"
 		"\t}\n"
 		"\tchain post {\n"
@@ -244,7 +281,7 @@ static int vm_rules(const struct egress_policy *p, char *out, size_t n)
 		"\t\toifname \"up0\" masquerade\n"
 		"\t}\n"
 		"}\n",
-		blocked4, allow);
+		blocked4, hostset, hostrule, allow);
 	return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 

@@ -199,10 +199,20 @@ def test_internet_egress_policy(hd, lab):
         refused = [(LAN, 80), (META, 80), (UPLINK_IP, 7001), (UPLINK_IP, 7002),
                    ("10.0.2.2", 22), ("127.0.0.2", 80)]
         refused += [(a, p) for a in host_addrs() for p in host.ports]
+        # Another VM: both ends of its transit link (its namespace and the
+        # uplink's side), with a listener in its guest.
+        other = run_running(hd, timeout=BOOT)["microvmId"]
+        sh(hd, other, "(nc -l -p 7777 -e echo other-vm >/dev/null 2>&1 &) ; true")
+        ns = [n for n in mine(hd) if other in n][0]
+        link = subprocess.run(["ip", "-n", ns, "-o", "-4", "addr", "show", "dev", "up0"],
+                              capture_output=True, text=True, timeout=30).stdout.split()[3]
+        ours = link.split("/")[0]
+        peer = ours[:ours.rindex(".") + 1] + str(int(ours.rsplit(".", 1)[1]) - 1)
+        refused += [(ours, 7777), (peer, 7777), (ours, 22)]
         for h, p in refused:
             out, secs = tcp(hd, vid, h, p)
             assert "hello" not in out and "rc=0" not in out, (h, p, out)
-            assert secs < 5, (h, p, secs, out)
+            assert secs < 1.5, (h, p, secs, out)  # a reset, not a timeout
         # UDP and ICMP go nowhere.
         sh(hd, vid, "echo q | nc -u -w 1 %s 53; echo q | nc -u -w 1 %s 9999; true" % (INET, INET))
         out = sh(hd, vid, "ping -c 1 -W 2 %s >/dev/null 2>&1; echo rc=$?" % INET)
