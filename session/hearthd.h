@@ -15,6 +15,9 @@
  *   capacity.c   the capacity budget (--max-vms, --max-memory, meminfo)
  *   keeper.c     the per-VM keeper process, and its identity (PID + start)
  *   fsutil.c     rm -rf, mkdir -p, durable renames
+ *   egress.c     VMs' network namespaces, taps, veths and nftables policy
+ *   egress_conn.c  egress connector ARNs to policies
+ *   connstore.c  allowlist connectors on disk (ops_conn.c: their API)
  *   httpd.c routes.c ops*.c   the REST API
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
@@ -35,6 +38,7 @@ struct lifecycle;
 struct catalog;
 struct loop;
 struct auth;
+struct egress;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
