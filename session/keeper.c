@@ -260,6 +260,20 @@ int keeper_main(int argc, char **argv)
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
 	}
+	/* A new link (session/egress.c): the guest's connections from before
+	 * cannot go on, so the agent aborts them now (apps reconnect at once).
+	 * An agent without NET_RESET answers UNSUPPORTED: its connections get
+	 * resets from the host on their next packet instead. */
+	if (tap_fd >= 0) {
+		uint8_t cnt[4];
+		size_t bl = 0;
+		if (agentctl_ctl(afd, MUX_CTL_NET_RESET, NULL, 0, KEEPER_REFRESH_MS, cnt, sizeof cnt,
+				 &bl, NULL, aerr, sizeof aerr) < 0)
+			fprintf(stderr, "keeper: %s: network reset: %s\n", id, aerr); /* keeper.log */
+		else if (bl == 4)
+			fprintf(stderr, "keeper: %s: %u connections cut after restore\n", id,
+				(unsigned)cnt[0] << 24 | (unsigned)cnt[1] << 16 | (unsigned)cnt[2] << 8 | cnt[3]);
+	}
 	/* An agent built before the direct stream never answers on it: take the
 	 * socket away, so hearthd goes through the relay (keeper_agent_connect). */
 	if (!(peer.flags & MUX_HELLO_F_DIRECT)) {
