@@ -12,6 +12,7 @@ PKGS=(
 	openssh-server openssh-client
 	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-paramiko
 	python3-jwt socat sshpass rsync curl wrk hyperfine tmux
+	iproute2 nftables
 	chromium chromium-driver
 	nodejs
 )

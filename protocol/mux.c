@@ -532,7 +532,7 @@ int mux_decode_ctl_req(const struct mux_frame *f, struct mux_ctl_req *out)
 		return MUX_E_PROTO;
 	if (rd_u32(&r, &out->id) || rd_u8(&r, &out->op))
 		return MUX_E_PROTO;
-	if (out->op < MUX_CTL_INFO || out->op > MUX_CTL_POWEROFF)
+	if (out->op < MUX_CTL_INFO || out->op > MUX_CTL_NET_RESET)
 		return MUX_E_KIND;
 	out->arg = r.p;
 	out->arglen = (uint32_t)r.len;
@@ -896,7 +896,7 @@ int mux_put_ctl_req(struct buf *b, uint32_t id, uint8_t op, const void *arg, siz
 {
 	struct frame_mark m;
 
-	if (op < MUX_CTL_INFO || op > MUX_CTL_POWEROFF)
+	if (op < MUX_CTL_INFO || op > MUX_CTL_NET_RESET)
 		return MUX_E_PROTO;
 	if (arglen > MUX_MAX_PAYLOAD - 5)
 		return MUX_E_LIMIT;

@@ -105,6 +105,8 @@ enum mux_ctl_op {
 	MUX_CTL_TIME = 4,     /* u64 seconds, u32 nanoseconds since the epoch */
 	MUX_CTL_LIST = 5,     /* -> u32 count, then count * {u32 id, u8 kind, u8 state, u32 pid} */
 	MUX_CTL_POWEROFF = 6, /* sync filesystems and power off (PID 1) or exit */
+	MUX_CTL_NET_RESET = 7, /* after a restore: forget the gateway's neighbour entry and
+				* abort every TCP connection not on loopback -> u32 count */
 };
 
 /* INFO reply fields: u8 tag | u16 length | value */

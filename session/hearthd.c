@@ -17,6 +17,7 @@
 
 #include "protocol/api_run.h"
 #include "session/auth.h"
+#include "session/egress_int.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
@@ -98,6 +99,9 @@ static const struct option_def {
 	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
 	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
+	{ "--egress-uplink", OPT_STR, offsetof(struct hd_config, egress_uplink),
+	  sizeof(((struct hd_config *)0)->egress_uplink),
+	  "NETNS  where VMs' egress leaves: host (default), a network namespace, or none (no NIC)" },
 	{ "--max-vms", OPT_MAX_VMS, 0, 0,
 	  "N  most microVMs running at once (host memory / 64 MiB, after the reserve)" },
 	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
@@ -304,6 +308,22 @@ static void on_signal(int sig)
 		lws_cancel_service(hd.lws);
 }
 
+/* VMs get a NIC when hearthd is root and runs QEMU; an uplink asked for by
+ * name must work, the default one is best effort (logged). */
+static int egress_start(const struct hd_config *c, struct egress **out, char *err, size_t n)
+{
+	const char *up = c->egress_uplink;
+	*out = NULL;
+	if (!strcmp(up, "none") || strcmp(c->engine, "qemu"))
+		return 0;
+	int named = up[0] && strcmp(up, "host");
+	*out = egress_create(c->state_dir, named ? up : NULL, err, n);
+	if (*out || named)
+		return *out ? 0 : -1;
+	hd_log("VM egress disabled: %s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], host[128], path[PATH_MAX + 32];
@@ -387,6 +407,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (egress_start(c, &hd.egress, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		store_close(hd.store);
+		return 1;
+	}
 	lws_set_log_level(c->verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, NULL);
 
 	struct lws_context_creation_info info;
@@ -455,6 +480,7 @@ int main(int argc, char **argv)
 	webterm_unload();
 	store_close(hd.store);
 	auth_close(hd.auth);
+	egress_destroy(hd.egress);
 	close(hd.lock_fd);
 	return 0;
 }

@@ -15,6 +15,9 @@
  *   capacity.c   the capacity budget (--max-vms, --max-memory, meminfo)
  *   keeper.c     the per-VM keeper process, and its identity (PID + start)
  *   fsutil.c     rm -rf, mkdir -p, durable renames
+ *   egress.c     VMs' network namespaces, taps, veths and nftables policy
+ *   egress_conn.c  egress connector ARNs to policies
+ *   connstore.c  allowlist connectors on disk (ops_conn.c: their API)
  *   httpd.c routes.c ops*.c   the REST API
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
@@ -35,6 +38,7 @@ struct lifecycle;
 struct catalog;
 struct loop;
 struct auth;
+struct egress;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
@@ -54,6 +58,7 @@ struct hd_config {
 	char credentials[PATH_MAX]; /* --credentials: the API's keys; empty: STATE/credentials */
 	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */
 	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
+	char egress_uplink[64];     /* --egress-uplink: "host" (default), a netns, or "none" */
 	int verbose;
 };
 
@@ -66,6 +71,7 @@ struct hearthd {
 	struct loop *loop;
 	int lock_fd; /* <state>/hearthd.lock, held (flock) for the daemon's life */
 	struct auth *auth; /* the API's SigV4 keys */
+	struct egress *egress; /* VMs' network links (NULL: VMs get no NIC) */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;

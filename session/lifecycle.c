@@ -122,6 +122,7 @@ static struct lc_job *new_job(struct lifecycle *lc, struct lc_vm *rv, enum lc_op
 	fsutil_pathf(j->id, sizeof j->id, "%s", rv->row.id);
 	lc_vm_dir(lc, rv->row.id, j->vmdir, sizeof j->vmdir);
 	j->hooks = rv->hooks;
+	fsutil_pathf(j->egress, sizeof j->egress, "%s", rv->row.egress);
 	j->susp_seq = rv->susp_seq;
 	j->keeper = rv->keeper;
 	j->engine = rv->engine;
@@ -636,6 +637,8 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 		return -1;
 	}
 	lc->snaps = snapcache_create(lc->eng, lc->snaps_dir);
+	if (lc->snaps)
+		snapcache_set_egress(lc->snaps, hd->egress);
 	lc->workers = lc->snaps ? workers_create(LC_WORKERS, vmjobs_run, lc, err, errlen) : NULL;
 	if (!lc->workers) {
 		if (!lc->snaps)

@@ -5,7 +5,7 @@
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
 	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
-	protocol/awsini.c
+	protocol/awsini.c protocol/api_connector.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -21,7 +21,8 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
-	session/identity.c session/ops_identity.c session/ops_files.c
+	session/identity.c session/ops_identity.c session/ops_files.c \
+	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap libssh
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)

@@ -22,6 +22,7 @@
 #include "session/lifecycle.h"
 #include "session/ops.h"
 #include "session/httpd.h"
+#include "session/egress_int.h"
 #include "session/routes.h"
 #include "session/shellhub.h"
 #include "session/store.h"
@@ -226,6 +227,23 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 				 "*:SHELL_INGRESS and *:NO_INGRESS)");
 			goto out;
 		}
+	if (r.n_egress > 1) {
+		api_fail(e, API_E_VALIDATION, "at most one egress network connector");
+		goto out;
+	}
+	for (unsigned i = 0; i < r.n_egress; i++)
+		if (!egress_connector_known(hd->cfg.state_dir, r.egress[i])) {
+			api_fail(e, API_E_VALIDATION,
+				 "unknown egress network connector (hearth knows *:INTERNET_EGRESS, "
+				 "*:NO_EGRESS and its allowlists, *:allowlist/NAME)");
+			goto out;
+		}
+	/* Asked for by name, internet egress is never silently missing. */
+	if (r.n_egress && !hd->egress && strstr(r.egress[0], ":INTERNET_EGRESS")) {
+		api_fail(e, API_E_VALIDATION, "INTERNET_EGRESS is not available: this hearthd "
+					      "gives VMs no network (not root, or --egress-uplink none)");
+		goto out;
+	}
 	if (r.client_token) {
 		int f = store_vm_by_client_token(hd->store, r.client_token, v);
 		char fp[17];
@@ -284,7 +302,8 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 		 (unsigned long long)api_run_fingerprint(&r));
 	if (connectors_json(r.ingress, r.n_ingress, CONNECTOR_PREFIX "ALL_INGRESS", v->ingress,
 			    sizeof v->ingress, e) < 0 ||
-	    connectors_json(r.egress, r.n_egress, NULL, v->egress, sizeof v->egress, e) < 0)
+	    connectors_json(r.egress, r.n_egress, hd->egress ? CONNECTOR_PREFIX "INTERNET_EGRESS" : NULL,
+			    v->egress, sizeof v->egress, e) < 0)
 		goto out;
 	if (store_vm_insert(hd->store, v, r.hook_payload, r.hook_payload_len) < 0) {
 		api_fail(e, API_E_INTERNAL, "state store error: %s", store_errmsg(hd->store));

@@ -26,6 +26,11 @@ static const struct route route_table[] = {
 	/* hearth's own: files in and out as a tar stream (hearthd.8, FILES) */
 	{ RM_GET, "/2025-09-09/microvms/{}/files", ops_files_get },
 	{ RM_PUT, "/2025-09-09/microvms/{}/files", ops_files_put },
+	/* hearth extension: allowlist egress connectors (hearthd.8 NETWORK) */
+	{ RM_POST, "/2025-09-09/network-connectors", ops_conn_create },
+	{ RM_GET, "/2025-09-09/network-connectors", ops_conn_list },
+	{ RM_GET, "/2025-09-09/network-connectors/{}", ops_conn_get },
+	{ RM_DELETE, "/2025-09-09/network-connectors/{}", ops_conn_delete },
 	{ RM_GET, "/2025-09-09/managed-microvm-images", ops_image_managed_list },
 	{ RM_GET, "/2025-09-09/managed-microvm-images/{}/versions", ops_image_managed_versions },
 	{ RM_POST, "/2025-09-09/microvm-images", ops_image_unsupported },

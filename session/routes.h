@@ -74,6 +74,10 @@ int ops_image_managed_versions(struct route_call *c, struct json_object **out,
 int ops_image_unsupported(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_image_get(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_image_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_conn_create(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_conn_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_conn_get(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_conn_delete(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_tags_list(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_tags_tag(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_tags_untag(struct route_call *c, struct json_object **out, struct api_err *e);

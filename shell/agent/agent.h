@@ -175,6 +175,9 @@ int agent_watch(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_rearm(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_request_poweroff(struct agent *a);
 
+/* netreset.c: CTL NET_RESET; the number of connections aborted */
+unsigned netreset_run(void);
+
 /* log.c */
 void log_init(int verbose);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,6 +33,7 @@ static const struct {
 	{ "cp", cmd_cp, "[-r] LOCAL ID:PATH | ID:PATH LOCAL", "copy files and trees in or out of a microVM" },
 	{ "mcp", cmd_mcp, "[--audit-log FILE]", "a Model Context Protocol server on stdio (for AI agents)" },
 	{ "images", cmd_images, "", "managed images and their versions" },
+	{ "connector", cmd_connector, "create|list|delete ...", "allowlist egress connectors" },
 	{ "tags", cmd_tags, "ARN", "list a resource's tags" },
 	{ "tag", cmd_tag, "ARN KEY=VALUE...", "add or change tags" },
 	{ "untag", cmd_untag, "ARN KEY...", "remove tags" },

@@ -358,6 +358,12 @@ TEST(ctl_messages)
 	put_be32(t + 8, 1000000000u);
 	CHECK_EQ(mux_decode_ctl_time(t, 12, &sec, &nsec), MUX_E_PROTO);
 	CHECK_EQ(mux_put_ctl_req(&b, 1, 99, NULL, 0), MUX_E_PROTO);
+	/* NET_RESET is the last op; the next one is unknown */
+	buf_reset(&b);
+	CHECK_EQ(mux_put_ctl_req(&b, 78, MUX_CTL_NET_RESET, NULL, 0), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK(mux_decode_ctl_req(&f, &q) == MUX_OK && q.op == MUX_CTL_NET_RESET && q.arglen == 0);
+	CHECK_EQ(mux_put_ctl_req(&b, 1, MUX_CTL_NET_RESET + 1, NULL, 0), MUX_E_PROTO);
 
 	/* LIST reply with one entry */
 	buf_init(&body, 4096);
