@@ -1,5 +1,6 @@
 # protocol/: pure encode/decode code, no I/O. Linked into everything.
 PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq.c \
+	protocol/dnsmsg.c \
 	protocol/httpsrv.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
