@@ -46,6 +46,7 @@ struct hd_config {
 	char tls_key[PATH_MAX];
 	char webterm_dir[PATH_MAX]; /* the web terminal's files (default ../share/hearth/webterm) */
 	char engine[32];
+	char dns_upstream[80];    /* --dns-upstream ADDR:PORT; empty: /etc/resolv.conf */
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */

@@ -19,7 +19,8 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
 	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
-	session/fsutil.c session/capacity.c session/statelock.c
+	session/fsutil.c session/capacity.c session/statelock.c session/dns.c session/dns_resolve.c \
+	session/dns_policy.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
