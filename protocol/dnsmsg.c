@@ -249,3 +249,12 @@ size_t dnsmsg_truncate(uint8_t *m, size_t n, size_t limit)
 	put16(m + 10, 0);
 	return end;
 }
+
+int dnsmsg_host_match(const char *pattern, const char *name)
+{
+	if (pattern[0] == '*' && pattern[1] == '.') {
+		size_t pl = strlen(pattern + 1), nl = strlen(name); /* ".example.com" */
+		return nl > pl && !strcmp(name + nl - pl, pattern + 1);
+	}
+	return !strcmp(pattern, name);
+}

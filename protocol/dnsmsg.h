@@ -99,4 +99,11 @@ size_t dnsmsg_error(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out, 
  */
 size_t dnsmsg_truncate(uint8_t *m, size_t n, size_t limit);
 
+/*
+ * Does an allowlist host pattern cover name (both lower case, dotted, no
+ * trailing dot)? "example.com" covers only itself; "*.example.com" covers
+ * every name below example.com but not example.com itself.
+ */
+int dnsmsg_host_match(const char *pattern, const char *name);
+
 #endif

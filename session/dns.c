@@ -121,7 +121,7 @@ static void dns_query(struct dns_vm *v, uint32_t qid, uint8_t flags, const uint8
 		dns_send_rcode(v, qid, m, n, DNSMSG_REFUSED);
 		return;
 	}
-	if (v->pol == DNS_POLICY_LIST && !dns_policy_name_allowed(v->id, q.name)) {
+	if (v->pol == DNS_POLICY_LIST && !dns_policy_name_allowed(v->hd, v->id, q.name)) {
 		dns_send_rcode(v, qid, m, n, DNSMSG_NXDOMAIN);
 		return;
 	}
@@ -157,13 +157,14 @@ static void dns_done(struct dns_job *j)
 	if (!j->alen) {
 		dns_send_rcode(v, j->qid, j->query, j->qlen, DNSMSG_SERVFAIL);
 	} else {
-		if (v->pol == DNS_POLICY_LIST) {
-			struct dnsmsg_addr a[DNSMSG_MAX_ADDRS];
-			unsigned na = 0;
-			if (dnsmsg_addrs(j->answer, j->alen, a, DNSMSG_MAX_ADDRS, &na) == 0)
-				dns_policy_admit(v->id, j->q.name, a, na);
-		}
+		/* An allowlist admits what the guest is told, before it is told. */
+		struct dnsmsg_addr a[DNSMSG_MAX_ADDRS];
+		unsigned na = 0;
 		size_t len = j->tcp ? j->alen : dnsmsg_truncate(j->answer, j->alen, DNSMSG_UDP_LEN);
+		if (v->pol == DNS_POLICY_LIST &&
+		    (dnsmsg_addrs(j->answer, len, a, DNSMSG_MAX_ADDRS, &na) < 0 ||
+		     (na && dns_policy_admit(v->hd, v->id, a, na) < 0)))
+			len = 0;
 		if (len)
 			dns_send(v, j->qid, j->answer, len);
 		else

@@ -175,5 +175,17 @@ TEST(truncate)
 	CHECK_EQ(dnsmsg_truncate(m, sizeof m, 20), 0);
 }
 
+TEST(host_match)
+{
+	CHECK(dnsmsg_host_match("example.com", "example.com"));
+	CHECK(!dnsmsg_host_match("example.com", "www.example.com"));
+	CHECK(!dnsmsg_host_match("example.com", "xexample.com"));
+	CHECK(dnsmsg_host_match("*.example.com", "www.example.com"));
+	CHECK(dnsmsg_host_match("*.example.com", "a.b.example.com"));
+	CHECK(!dnsmsg_host_match("*.example.com", "example.com"));
+	CHECK(!dnsmsg_host_match("*.example.com", "badexample.com"));
+	CHECK(!dnsmsg_host_match("*.example.com", "example.org"));
+}
+
 TEST_MAIN(T(parse_query), T(query_shape), T(name_bounds), T(pointer_chain_bounded),
-	  T(answer_addrs), T(error_reply), T(truncate))
+	  T(answer_addrs), T(error_reply), T(truncate), T(host_match))
