@@ -270,10 +270,11 @@ def test_resolves_over_tcp_and_truncates_udp(hd, vm, lab):
             assert got == [0, 3]
     # Over UDP (busybox nslookup, which does not retry over TCP) the same
     # answer is cut to the header and question with TC set: the upstream was
-    # asked and answered 60 records, the guest sees none of them.
+    # asked and answered 60 records, the guest sees none of them. (Uncut,
+    # busybox would read 512 of its bytes and report a parse error.)
     before = lab.count
     rc, out = sh(hd, vm, "nslookup -type=a big.lab.test 127.0.0.53")
-    assert "Server:" in out and "10.20." not in out, out
+    assert "Server:" in out and "10.20." not in out and "error" not in out, out
     assert lab.count > before and lab.names[-1] == "big.lab.test"
 
 
