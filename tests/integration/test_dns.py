@@ -375,3 +375,31 @@ def test_dns_is_not_activity(hd, lab):
     assert took < 30, took
     hd.call("DELETE", "/microvms/" + vid)
     hd.wait_state(vid, "TERMINATED", 120)
+
+
+def test_dns_after_resume_and_hearthd_restart(hd, lab):
+    """The DNS channel comes back by itself after a resume (a new agent
+    session) and after hearthd restarts (a new hearthd, same running VM);
+    NO_EGRESS is kept across the suspend."""
+    vid = hd.run_running(BOOT, egressNetworkConnectors=[NO_EGRESS])["microvmId"]
+    other = hd.run_running(BOOT)["microvmId"]
+    wait_resolves(hd, other, "127.0.0.53")
+    assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)["state"] == "SUSPENDED"
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), 120)["state"] == "RUNNING"
+    before = lab.count
+    deadline = time.monotonic() + 60
+    while True:
+        rc, out = sh(hd, vid, "nslookup -type=a a.lab.test 127.0.0.53")
+        if "REFUSED" in out:
+            break
+        assert time.monotonic() < deadline, out
+        time.sleep(1)
+    assert lab.count == before
+    hd.stop()
+    hd.start()
+    wait_resolves(hd, other, "169.254.169.253")
+    for v in (vid, other):
+        hd.call("DELETE", "/microvms/" + v)
+        hd.wait_state(v, "TERMINATED", 120)
