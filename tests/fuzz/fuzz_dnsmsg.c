@@ -1,6 +1,6 @@
 /* fuzz_dnsmsg.c - DNS messages from arbitrary bytes: parsing never reads out
  * of bounds; a parsed query's error reply parses and matches it; truncation
- * keeps a parseable header within its limit. */
+ * keeps a parseable header within its limit; host patterns match sanely. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,5 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (t && t < size && (dnsmsg_header(m, t, &h) != 0 || !(h.flags & DNSMSG_F_TC)))
 		abort();
 	free(m);
+	/* A parsed name covers itself, and its wildcard covers only names below. */
+	if (isq && q.name[0]) {
+		char pat[DNSMSG_NAME_MAX + 3] = "*.";
+		memcpy(pat + 2, q.name, strlen(q.name) + 1);
+		if (!dnsmsg_host_match(q.name, q.name) || dnsmsg_host_match(pat, q.name))
+			abort();
+	}
 	return 0;
 }
