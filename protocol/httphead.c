@@ -7,9 +7,18 @@
 int httphead_end(const char *p, size_t n, size_t max)
 {
 	size_t lim = n < max ? n : max;
-	for (size_t i = 0; i + 3 < lim; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n')
-			return (int)(i + 4);
+	for (size_t i = 0; i < lim; i++) {
+		if (p[i] == '\r' && i + 1 < lim && p[i + 1] != '\n')
+			return HTTPHEAD_E_BAD; /* a bare CR */
+		if (p[i] != '\n')
+			continue;
+		/* A bare LF now, not when the head times out: a head with bare LF
+		 * line ends never shows the CRLF CRLF that would end it. */
+		if (i == 0 || p[i - 1] != '\r')
+			return HTTPHEAD_E_BAD;
+		if (i >= 3 && p[i - 2] == '\n' && p[i - 3] == '\r')
+			return (int)(i + 1);
+	}
 	return n >= max ? HTTPHEAD_E_TOOBIG : HTTPHEAD_MORE;
 }
 

@@ -25,7 +25,9 @@ enum {
  * The length of the head at the start of p[0..n) through its first blank
  * line (the first CRLF CRLF), when that lies within the first max bytes
  * (max <= INT_MAX). HTTPHEAD_MORE when there is none yet and n < max,
- * HTTPHEAD_E_TOOBIG when there is none within max bytes.
+ * HTTPHEAD_E_TOOBIG when there is none within max bytes, HTTPHEAD_E_BAD as
+ * soon as a bare LF or bare CR shows before the end (such a head would
+ * otherwise wait for an end that never comes).
  */
 int httphead_end(const char *p, size_t n, size_t max);
 

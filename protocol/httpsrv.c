@@ -85,7 +85,7 @@ int httpsrv_path(const char *raw, char *out, size_t out_cap, const char **why)
 			if (c == '/' || c == '\\')
 				return *why = "encoded '/' or '\\' in path", -1;
 			if (c < 0x20 || c == 0x7f)
-				return *why = "encoded control byte in path", -1;
+				return *why = "encoded NUL or control byte in path", -1;
 		}
 		if (o + 1 >= out_cap)
 			return *why = "path too long", -1;

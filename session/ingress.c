@@ -155,25 +155,35 @@ void ingress_conn_abort(struct ingress_conn *c)
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* Status, reason phrase and the x-amzn-ErrorType every refusal carries (the
+ * API's names where the API has one: the endpoint answers in the same shape). */
 static const struct {
 	unsigned status;
-	const char *reason;
+	const char *reason, *type;
 } ingress_reasons[] = {
-	{ 400, "Bad Request" },	 { 401, "Unauthorized" },
-	{ 403, "Forbidden" },	 { 404, "Not Found" },
-	{ 405, "Method Not Allowed" }, { 409, "Conflict" },
-	{ 413, "Payload Too Large" }, { 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },	 { 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
+	{ 400, "Bad Request", "ValidationException" },
+	{ 401, "Unauthorized", "UnauthorizedException" },
+	{ 403, "Forbidden", "AccessDeniedException" },
+	{ 404, "Not Found", "ResourceNotFoundException" },
+	{ 405, "Method Not Allowed", "MethodNotAllowedException" },
+	{ 409, "Conflict", "ConflictException" },
+	{ 413, "Payload Too Large", "RequestEntityTooLargeException" },
+	{ 431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLargeException" },
+	{ 500, "Internal Server Error", "InternalServerException" },
+	{ 501, "Not Implemented", "NotImplementedException" },
+	{ 502, "Bad Gateway", "BadGatewayException" },
+	{ 503, "Service Unavailable", "ServiceUnavailableException" },
+	{ 504, "Gateway Timeout", "GatewayTimeoutException" },
 };
 
 void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *msg)
 {
-	const char *reason = "Error";
+	const char *reason = "Error", *type = "InternalServerException";
 	for (size_t i = 0; i < sizeof ingress_reasons / sizeof ingress_reasons[0]; i++)
-		if (ingress_reasons[i].status == status)
+		if (ingress_reasons[i].status == status) {
 			reason = ingress_reasons[i].reason;
+			type = ingress_reasons[i].type;
+		}
 	struct json_object *o = json_object_new_object();
 	const char *body = "{}";
 	if (o) {
@@ -183,9 +193,9 @@ void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *ms
 	}
 	char head[256];
 	int hl = snprintf(head, sizeof head,
-			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nx-amzn-ErrorType: %s\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			  status, reason, strlen(body));
+			  status, reason, type, strlen(body));
 	ingress_conn_write(c, head, (size_t)hl);
 	ingress_conn_write(c, body, strlen(body));
 	json_object_put(o);
@@ -234,12 +244,12 @@ enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request
 
 /* ---- routing ---- */
 
-/* The shell: a WebSocket upgrade at / or /shell whose token is a shell token of this VM. */
+/* The shell: a WebSocket upgrade whose token is a shell token of this VM
+ * (shellws_handle answers 404 for paths other than / and /shell). */
 static int route_shell(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id)
 {
 	struct token_claims cl;
 	return vm_id[0] && wsp_is_upgrade(r) &&
-	       (!strcmp(r->path, "/") || !strcmp(r->path, "/shell")) &&
 	       ingress_authorize(c->hd, r, vm_id, &cl) == INGRESS_AUTH_OK &&
 	       cl.kind == TOKEN_KIND_SHELL;
 }
@@ -259,14 +269,19 @@ static int route_any(struct ingress_conn *c, const struct wsp_request *r, const 
 	return 1;
 }
 
-/* First match wins. */
+/* First match wins. raw_target: the handler passes the request target on
+ * unchanged (the application decides what it means); every other handler
+ * decides on the path itself, so a path that could mean something else
+ * (wsp_path_check: %00, encoded '/', dot or empty segments, ...) is refused
+ * before it gets there. */
 static const struct {
 	int (*match)(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id);
 	ingress_handler_fn handle;
+	int raw_target;
 } ingress_routes[] = {
-	{ route_shell, shellws_handle },
-	{ route_vm, proxy_handle },
-	{ route_any, webterm_handle },
+	{ route_shell, shellws_handle, 0 },
+	{ route_vm, proxy_handle, 1 },
+	{ route_any, webterm_handle, 0 },
 };
 
 static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, const char *head,
@@ -275,11 +290,16 @@ static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, c
 	char vm_id[TOKEN_MAX_ID + 1];
 	if (host_vm_id(r->host, vm_id, sizeof vm_id) < 0)
 		vm_id[0] = '\0';
-	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++)
-		if (ingress_routes[i].match(c, r, vm_id)) {
+	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++) {
+		if (!ingress_routes[i].match(c, r, vm_id))
+			continue;
+		const char *why = ingress_routes[i].raw_target ? NULL : wsp_path_check(r->path);
+		if (why)
+			ingress_conn_refuse(c, 400, why);
+		else
 			ingress_routes[i].handle(c, r, head, headlen, vm_id);
-			return;
-		}
+		return;
+	}
 }
 
 /* ---- lws callbacks ---- */

@@ -419,13 +419,21 @@ int lifecycle_suspend(struct lifecycle *lc, struct store_vm *v, struct api_err *
 	return rc < 0 ? fail_for(rc, rv, "suspended", e) : 0;
 }
 
+/* A SUSPENDED VM keeps its state until it runs again; its reason says a resume
+ * is under way (a failed one replaces it with why), so a client waiting for
+ * RUNNING can tell a failure from a resume still going. */
+static const char *resume_reason(const struct lc_vm *rv)
+{
+	return rv->st == VS_SUSPENDED ? LIFECYCLE_RESUMING : NULL;
+}
+
 int lifecycle_resume(struct lifecycle *lc, struct store_vm *v, struct api_err *e)
 {
 	struct lc_vm *rv = find_vm(lc, v->id);
 	if (!rv)
 		return api_fail(e, API_E_CONFLICT, "microVM %s is %s and cannot be resumed", v->id,
 				v->state);
-	int rc = lc_fire(lc, rv, EV_RESUME, NULL, NULL, NULL);
+	int rc = lc_fire(lc, rv, EV_RESUME, resume_reason(rv), NULL, NULL);
 	return rc < 0 ? fail_for(rc, rv, "resumed", e) : 0;
 }
 
@@ -480,7 +488,7 @@ int lifecycle_request_resume(struct lifecycle *lc, const char *id)
 	case VS_SUSPENDED:
 		if (!rv->row.has_idle || !rv->row.auto_resume)
 			return -1;
-		return lc_fire(lc, rv, EV_RESUME, NULL, NULL, NULL) < 0 ? -1 : 0;
+		return lc_fire(lc, rv, EV_RESUME, resume_reason(rv), NULL, NULL) < 0 ? -1 : 0;
 	case VS_SUSPENDING:
 		return rv->row.auto_resume ? 0 : -1;
 	case VS_PENDING:

@@ -44,6 +44,8 @@ const struct store_vm *lifecycle_row(struct lifecycle *lc, const char *id);
 int lifecycle_run(struct lifecycle *lc, const struct store_vm *v, struct api_err *e);
 int lifecycle_suspend(struct lifecycle *lc, struct store_vm *v, struct api_err *e);
 int lifecycle_resume(struct lifecycle *lc, struct store_vm *v, struct api_err *e);
+/* The stateReason of a SUSPENDED VM while a resume is under way. */
+#define LIFECYCLE_RESUMING "resuming"
 int lifecycle_terminate(struct lifecycle *lc, struct store_vm *v, const char *reason,
 			struct api_err *e);
 

@@ -17,6 +17,7 @@
 
 #include "session/fsutil.h"
 #include "session/lcint.h"
+#include "session/lifecycle.h"
 
 #define DL_PING 5000
 #define DL_STOP 10000
@@ -77,7 +78,10 @@ static int recover_one(const struct store_vm *v, void *ctx)
 		stop_leftover(rv, dir);
 		fsutil_pathf(run, sizeof run, "%s/run", dir);
 		fsutil_rm_rf(run);
-		lc_fire(lc, rv, EV_KEEP_SUSPENDED, v->reason, NULL, NULL);
+		lc_fire(lc, rv, EV_KEEP_SUSPENDED,
+			strcmp(v->reason, LIFECYCLE_RESUMING) ? v->reason
+							      : "resume interrupted by a hearthd restart",
+			NULL, NULL);
 		return 0;
 	}
 	const char *why;

@@ -155,6 +155,22 @@ def test_only_the_fixed_set(env):
         assert b"root:" not in body
 
 
+def test_paths_that_could_mean_another_file_are_400(env):
+    """The page's routing decides on the raw path: one that could name another
+    file once decoded or normalised is refused 400 with the reason, not looked up."""
+    for path, why in (("/%2e%2e/%2e%2e/etc/passwd", "dot segment"), ("/./index.html", "dot segment"),
+                      ("/x/../index.html", "dot segment"), ("//index.html", "empty path segment"),
+                      ("/index.html%00", "NUL"), ("/%2Findex.html", "encoded '/'"),
+                      ("/index.html;x", "parameters"), ("/%zz", "bad %-escape"),
+                      ("/webterm.js%5c", "encoded '/' or '\\'")):
+        st, h, body = request(env, "GET", path)
+        assert st == 400, (path, st, body)
+        assert h["content-type"] == "application/json" and why in json.loads(body)["message"], \
+            (path, body)
+    # A trailing '/' is a plain path: not a file here, so 404.
+    assert request(env, "GET", "/index.html/")[0] == 404
+
+
 def test_missing_files_disable_the_page(tmp_path):
     """A --webterm-dir without the page's files: hearthd says so and answers 404."""
     (tmp_path / "wt").mkdir()

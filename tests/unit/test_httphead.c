@@ -13,8 +13,17 @@ TEST(end_of_head)
 	CHECK_EQ(httphead_end(h, strlen(h), hl - 1), HTTPHEAD_E_TOOBIG);
 	CHECK_EQ(httphead_end(h, hl - 1, hl - 1), HTTPHEAD_E_TOOBIG);
 	CHECK_EQ(httphead_end(h, hl - 2, hl - 1), HTTPHEAD_MORE);
-	/* A bare LF is not a line end: "\n\n" never ends a head. */
-	CHECK_EQ(httphead_end("GET /\n\n", 7, 1000), HTTPHEAD_MORE);
+	/* A bare LF or CR is refused as soon as it shows, not when the head
+	 * would time out: "\n\n" never ends a head. */
+	CHECK_EQ(httphead_end("GET /\n\n", 7, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET /\n", 6, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("\n", 1, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r\nA: b\n\r\n", 23, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\rA", 17, 1000), HTTPHEAD_E_BAD);
+	/* A CR at the end of what came may still get its LF. */
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r", 15, 1000), HTTPHEAD_MORE);
+	/* Bytes after the head are the body's: never checked here. */
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r\n\r\n\nx\r", 20, 1000), 18);
 	CHECK_EQ(httphead_end("\r\n\r\n", 4, 1000), 4);
 	CHECK_EQ(httphead_end("", 0, 1000), HTTPHEAD_MORE);
 }
