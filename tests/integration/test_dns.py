@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from agentproto import Agent
+from agentproto import E_KIND, E_UNSUPPORTED, Agent, OpenFailed
 from hearthd_harness import Hearthd, busybox_images
 
 BOOT = 300
@@ -403,3 +403,15 @@ def test_dns_after_resume_and_hearthd_restart(hd, lab):
     for v in (vid, other):
         hd.call("DELETE", "/microvms/" + v)
         hd.wait_state(v, "TERMINATED", 120)
+
+
+def test_agent_without_stub_refuses_dns_channel(agent):
+    """An agent that is not PID 1 runs no stub: OPEN of kind 5 gets
+    UNSUPPORTED (hearthd then asks again later); kind 4 is not defined."""
+    with pytest.raises(OpenFailed) as e:
+        agent.open(5)
+    assert e.value.code == E_UNSUPPORTED
+    with pytest.raises(OpenFailed) as e:
+        agent.open(4)
+    assert e.value.code == E_KIND
+    assert agent.run("echo ok", timeout=30)[2] == b"ok\n"
