@@ -65,7 +65,13 @@ enum mux_kind {
 	MUX_KIND_SHELL = 1, /* pty shell */
 	MUX_KIND_EXEC = 2,  /* argv or command line, no pty, stdout/stderr apart */
 	MUX_KIND_TCP = 3,   /* relay to a TCP port inside the guest */
+	MUX_KIND_DNS = 5,   /* the guest's DNS stub: framed queries and answers (PROTOCOL.md 1.10) */
 };
+
+/* DNS channel messages (PROTOCOL.md 1.10), in DATA both ways:
+ * u32 query id | u8 flags | u16 length | length bytes of DNS message. */
+#define MUX_DNS_HDR 7
+#define MUX_DNS_F_TCP 0x01 /* query: the client asked over TCP (no 512-byte limit) */
 
 enum mux_stream {
 	MUX_STREAM_MAIN = 0,   /* pty both ways, exec stdin, tcp both ways */

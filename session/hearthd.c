@@ -17,6 +17,7 @@
 
 #include "protocol/api_run.h"
 #include "session/auth.h"
+#include "session/dns.h"
 #include "session/egress_int.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
@@ -97,6 +98,9 @@ static const struct option_def {
 	{ "--webterm-dir", OPT_STR, offsetof(struct hd_config, webterm_dir),
 	  sizeof(((struct hd_config *)0)->webterm_dir),
 	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
+	{ "--dns-upstream", OPT_STR, offsetof(struct hd_config, dns_upstream),
+	  sizeof(((struct hd_config *)0)->dns_upstream),
+	  "ADDR:PORT  where the guests' DNS queries go (the first nameserver of /etc/resolv.conf)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
 	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
 	{ "--egress-uplink", OPT_STR, offsetof(struct hd_config, egress_uplink),
@@ -456,6 +460,8 @@ int main(int argc, char **argv)
 		hd_log("ssh ingress on %s (host key %s)", c->ssh_listen, sshd_fingerprint());
 	if (webterm_load(c->webterm_dir, err, sizeof err) < 0)
 		hd_log("web terminal disabled: %s", err);
+	if (dns_start(&hd, err, sizeof err) < 0)
+		hd_log("guest DNS answers SERVFAIL: %s", err);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -467,6 +473,7 @@ int main(int argc, char **argv)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
 	loop_stop(hd.loop);
+	dns_stop();
 	/* Let jobs in flight finish (bounded); running VMs stay with their keepers. */
 	hd_log("stopping (%d VM operations in flight)", lifecycle_busy(hd.lc));
 	int64_t until = hd_now_ms() + HEARTHD_STOP_MS;

@@ -21,6 +21,9 @@
  *   httpd.c routes.c ops*.c   the REST API
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
+ *   dns.c        the guests' DNS: one DNS channel per running VM, policy, limits
+ *   dns_resolve.c  its upstream queries (threads of its own, an eventfd)
+ *   dns_policy.c   egress connector -> DNS policy (dns_egress.c once egress is in)
  */
 #ifndef HEARTH_HEARTHD_H
 #define HEARTH_HEARTHD_H
@@ -51,6 +54,7 @@ struct hd_config {
 	char tls_key[PATH_MAX];
 	char webterm_dir[PATH_MAX]; /* the web terminal's files (default ../share/hearth/webterm) */
 	char engine[32];
+	char dns_upstream[80];    /* --dns-upstream ADDR:PORT; empty: /etc/resolv.conf */
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */

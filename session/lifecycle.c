@@ -21,6 +21,7 @@
 
 #include "protocol/api_run.h"
 #include "session/capacity.h"
+#include "session/dns.h"
 #include "session/catalog.h"
 #include "session/fsutil.h"
 #include "session/identity.h"
@@ -603,6 +604,9 @@ void lifecycle_tick(struct lifecycle *lc)
 			lc_fire(lc, rv, EV_TERMINATE, why, NULL, NULL);
 			continue;
 		}
+		/* Past the checks above: it runs and stays so this tick. */
+		if (rv->st == VS_RUNNING)
+			dns_vm_running(lc->hd, r->id, r->egress);
 		if (!rv->dirty && r->last_activity - rv->persisted_activity >= LC_PERSIST_EVERY)
 			save(lc, rv);
 	}

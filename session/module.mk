@@ -22,7 +22,8 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
 	session/identity.c session/ops_identity.c session/ops_files.c \
-	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c
+	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c \
+	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libcrypto libcap libssh
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)

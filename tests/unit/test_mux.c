@@ -158,6 +158,29 @@ static int open_raw(const uint8_t *payload, uint32_t n)
 	return mux_decode_open(&f, &d);
 }
 
+TEST(open_dns_kind)
+{
+	/* kind 5 (dns) takes no fields; kind 4 is not defined here */
+	const uint8_t dns[] = { 5, 0, 0, 0, 0, 0, 1, 0 };
+	const uint8_t dnsterm[] = { 5, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 'x' };
+	const uint8_t dnsport[] = { 5, 0, 0, 0, 0, 0, 1, 0, 10, 0, 2, 0, 53 };
+	const uint8_t kind4[] = { 4, 0, 0, 0, 0, 0, 1, 0 };
+	struct buf b;
+	struct mux_open o;
+	CHECK_EQ(open_raw(dns, sizeof(dns)), MUX_OK);
+	CHECK_EQ(open_raw(dnsterm, sizeof(dnsterm)), MUX_E_KIND);
+	CHECK_EQ(open_raw(dnsport, sizeof(dnsport)), MUX_E_KIND);
+	CHECK_EQ(open_raw(kind4, sizeof(kind4)), MUX_E_KIND);
+	buf_init(&b, 4096);
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_DNS;
+	o.window = 65536;
+	CHECK_EQ(mux_put_open(&b, 7, &o), MUX_OK);
+	o.kind = 4;
+	CHECK_EQ(mux_put_open(&b, 8, &o), MUX_E_PROTO);
+	buf_free(&b);
+}
+
 TEST(open_refusals)
 {
 	/* kind 9 */
@@ -520,6 +543,7 @@ TEST(names)
 }
 
 TEST_MAIN(T(hello_roundtrip), T(ping_pong), T(open_shell_roundtrip), T(open_exec_and_tcp),
-	  T(open_refusals), T(open_limits), T(small_messages), T(data_limits), T(ctl_messages),
+	  T(open_dns_kind), T(open_refusals), T(open_limits), T(small_messages), T(data_limits),
+	  T(ctl_messages),
 	  T(reader_refusals_stay_in_sync), T(reader_oversized_skipped_bytewise),
 	  T(reader_split_everywhere), T(trailing_bytes_refused), T(names))
