@@ -1,6 +1,9 @@
 # protocol/: pure encode/decode code, no I/O. Linked into everything.
 PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq.c \
-	protocol/httpsrv.c protocol/utf8.c protocol/vmhost.c protocol/api_ingress.c
+	protocol/httpsrv.c protocol/utf8.c protocol/sshw.c protocol/tarhdr.c \
+	protocol/vmhost.c protocol/api_ingress.c
+# The guest DNS relay's message parser (hearthd; the agent links it too).
+PROTO_SRCS += protocol/dnsmsg.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)

@@ -18,12 +18,15 @@
 #include "protocol/api_run.h"
 #include "protocol/vmhost.h"
 #include "session/auth.h"
+#include "session/dns.h"
+#include "session/egress_int.h"
 #include "session/httpd.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
 #include "session/loop.h"
+#include "session/sshd.h"
 #include "session/statelock.h"
 #include "session/store.h"
 #include "session/webterm.h"
@@ -70,6 +73,9 @@ static const struct option_def {
 	{ "--ingress-listen", OPT_STR, offsetof(struct hd_config, ingress_listen),
 	  sizeof(((struct hd_config *)0)->ingress_listen),
 	  "HOST:PORT  ingress (HTTPS endpoints) address (127.0.0.1:7443)" },
+	{ "--ssh-listen", OPT_STR, offsetof(struct hd_config, ssh_listen),
+	  sizeof(((struct hd_config *)0)->ssh_listen),
+	  "HOST:PORT  SSH ingress address (127.0.0.1:7422; off: none)" },
 	{ "--tls-cert", OPT_STR, offsetof(struct hd_config, tls_cert),
 	  sizeof(((struct hd_config *)0)->tls_cert),
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
@@ -96,8 +102,14 @@ static const struct option_def {
 	{ "--webterm-dir", OPT_STR, offsetof(struct hd_config, webterm_dir),
 	  sizeof(((struct hd_config *)0)->webterm_dir),
 	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
+	{ "--dns-upstream", OPT_STR, offsetof(struct hd_config, dns_upstream),
+	  sizeof(((struct hd_config *)0)->dns_upstream),
+	  "ADDR:PORT  where the guests' DNS queries go (the first nameserver of /etc/resolv.conf)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
 	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
+	{ "--egress-uplink", OPT_STR, offsetof(struct hd_config, egress_uplink),
+	  sizeof(((struct hd_config *)0)->egress_uplink),
+	  "NETNS  where VMs' egress leaves: host (default), a network namespace, or none (no NIC)" },
 	{ "--max-vms", OPT_MAX_VMS, 0, 0,
 	  "N  most microVMs running at once (host memory / 64 MiB, after the reserve)" },
 	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
@@ -304,6 +316,22 @@ static void on_signal(int sig)
 		lws_cancel_service(hd.lws);
 }
 
+/* VMs get a NIC when hearthd is root and runs QEMU; an uplink asked for by
+ * name must work, the default one is best effort (logged). */
+static int egress_start(const struct hd_config *c, struct egress **out, char *err, size_t n)
+{
+	const char *up = c->egress_uplink;
+	*out = NULL;
+	if (!strcmp(up, "none") || strcmp(c->engine, "qemu"))
+		return 0;
+	int named = up[0] && strcmp(up, "host");
+	*out = egress_create(c->state_dir, named ? up : NULL, err, n);
+	if (*out || named)
+		return *out ? 0 : -1;
+	hd_log("VM egress disabled: %s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], host[128], path[PATH_MAX + 32];
@@ -311,6 +339,8 @@ int main(int argc, char **argv)
 	struct hd_config *c = &hd.cfg;
 	if (argc > 1 && strcmp(argv[1], "--keeper") == 0)
 		return keeper_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--ssh-worker") == 0)
+		return sshd_worker_main(argc, argv);
 	ssize_t en = readlink("/proc/self/exe", hd.exe, sizeof hd.exe - 1);
 	if (en <= 0) {
 		fprintf(stderr, "hearthd: cannot find its own executable\n");
@@ -319,6 +349,7 @@ int main(int argc, char **argv)
 	hd.exe[en] = '\0';
 	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:7400");
 	snprintf(c->ingress_listen, sizeof c->ingress_listen, "127.0.0.1:7443");
+	snprintf(c->ssh_listen, sizeof c->ssh_listen, SSHD_DEFAULT_LISTEN);
 	snprintf(c->engine, sizeof c->engine, "qemu");
 	snprintf(c->endpoint_domain, sizeof c->endpoint_domain, "localhost");
 	c->min_idle = API_MIN_IDLE;
@@ -390,6 +421,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (egress_start(c, &hd.egress, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		store_close(hd.store);
+		return 1;
+	}
 	lws_set_log_level(c->verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, NULL);
 
 	struct lws_context_creation_info info;
@@ -427,8 +463,15 @@ int main(int argc, char **argv)
 		hd_log("ingress disabled: %s", err);
 	else
 		hd_log("ingress on https://%s", c->ingress_listen);
+	/* Like the ingress: a taken port costs SSH, not the daemon. */
+	if (sshd_start(&hd, err, sizeof err) < 0)
+		hd_log("ssh ingress disabled: %s", err);
+	else if (strcmp(c->ssh_listen, "off"))
+		hd_log("ssh ingress on %s (host key %s)", c->ssh_listen, sshd_fingerprint());
 	if (webterm_load(c->webterm_dir, err, sizeof err) < 0)
 		hd_log("web terminal disabled: %s", err);
+	if (dns_start(&hd, err, sizeof err) < 0)
+		hd_log("guest DNS answers SERVFAIL: %s", err);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -440,6 +483,7 @@ int main(int argc, char **argv)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
 	loop_stop(hd.loop);
+	dns_stop();
 	/* Let jobs in flight finish (bounded); running VMs stay with their keepers. */
 	hd_log("stopping (%d VM operations in flight)", lifecycle_busy(hd.lc));
 	int64_t until = hd_now_ms() + HEARTHD_STOP_MS;
@@ -453,6 +497,7 @@ int main(int argc, char **argv)
 	webterm_unload();
 	store_close(hd.store);
 	auth_close(hd.auth);
+	egress_destroy(hd.egress);
 	close(hd.lock_fd);
 	return 0;
 }

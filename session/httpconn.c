@@ -23,6 +23,8 @@ struct httpconn {
 	struct buf out; /* answers not yet written */
 	int closing;    /* refused or the client's close: no more requests */
 	int continued;  /* "100 Continue" sent for the request in progress */
+	int deferred;   /* an answer comes later (ROUTE_DEFERRED) */
+	int deferred_close; /* ... and the connection closes after it */
 	char qbuf[2 * HTTPSRV_HEAD_MAX];
 	struct httpsrv_param params[ROUTE_MAX_QUERY];
 	uint8_t body[API_MAX_BODY];
@@ -184,6 +186,12 @@ static void handle(struct httpconn *c)
 	struct route_resp r;
 	memset(&r, 0, sizeof r);
 	c->cfg.dispatch(c->cfg.ctx, method_of(rq->method), rq, q, (unsigned)nq, &r);
+	if (r.status == ROUTE_DEFERRED) {
+		c->deferred = 1;
+		c->deferred_close = close;
+		free(r.body);
+		return;
+	}
 	answer(c, (unsigned)r.status, r.err_type, r.body, r.body ? r.len : 0, close);
 	free(r.body);
 }
@@ -192,7 +200,7 @@ static void handle(struct httpconn *c)
 static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0;
-	while (!c->closing && buf_used(&c->out) < HTTPCONN_OUT_HIGH) {
+	while (!c->closing && !c->deferred && buf_used(&c->out) < HTTPCONN_OUT_HIGH) {
 		used += httpsrv_feed(&c->srv, p + used, n - used);
 		switch (c->srv.state) {
 		case HTTPSRV_READY:
@@ -268,4 +276,64 @@ int httpconn_paused(const struct httpconn *c)
 int httpconn_closing(const struct httpconn *c)
 {
 	return c->closing;
+}
+
+int httpconn_deferred(const struct httpconn *c)
+{
+	return c->deferred;
+}
+
+void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctype)
+{
+	char head[512];
+	size_t hl = 0;
+	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
+				     "Transfer-Encoding: chunked\r\n%s\r\n",
+	     status, reason(status), ctype, c->deferred_close ? "Connection: close\r\n" : "");
+	if (buf_put(&c->out, head, hl) != BUF_OK)
+		c->closing = 1;
+}
+
+int httpconn_stream_data(struct httpconn *c, const void *p, size_t n)
+{
+	char len[24];
+	int l = snprintf(len, sizeof len, "%zx\r\n", n);
+	if (n == 0)
+		return 0; /* a zero chunk would end the body */
+	if (buf_room(&c->out) < (size_t)l + n + 2 || buf_put(&c->out, len, (size_t)l) != BUF_OK ||
+	    buf_put(&c->out, p, n) != BUF_OK || buf_put(&c->out, "\r\n", 2) != BUF_OK) {
+		c->closing = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The deferred answer is complete: go on with the requests held meanwhile. */
+static void deferred_done(struct httpconn *c, int close)
+{
+	c->deferred = 0;
+	if (close || c->deferred_close)
+		c->closing = 1;
+	if (!c->closing && buf_used(&c->in))
+		process_held(c);
+}
+
+void httpconn_stream_end(struct httpconn *c, int complete)
+{
+	if (complete && buf_put(&c->out, "0\r\n\r\n", 5) != BUF_OK)
+		complete = 0;
+	deferred_done(c, !complete);
+}
+
+void httpconn_deferred_answer(struct httpconn *c, unsigned status, const char *err_type,
+			      const char *json_body)
+{
+	answer(c, status, err_type, json_body, strlen(json_body), c->deferred_close);
+	deferred_done(c, 0);
+}
+
+size_t httpconn_out_room(const struct httpconn *c)
+{
+	size_t used = buf_used(&c->out);
+	return used < HTTPCONN_OUT_HIGH ? HTTPCONN_OUT_HIGH - used : 0;
 }

@@ -49,4 +49,19 @@ int httpconn_paused(const struct httpconn *c);
 /* 1 once no more requests will be read (refused, or the client's close). */
 int httpconn_closing(const struct httpconn *c);
 
+/*
+ * Answers given later (a route returned ROUTE_DEFERRED): no further request
+ * is handled until one of stream_end or deferred_answer. A stream is a
+ * chunked body: begin, data..., end (complete: the last chunk; else the
+ * connection closes, so the client sees a cut body).
+ */
+int httpconn_deferred(const struct httpconn *c);
+void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctype);
+int httpconn_stream_data(struct httpconn *c, const void *p, size_t n);
+void httpconn_stream_end(struct httpconn *c, int complete);
+void httpconn_deferred_answer(struct httpconn *c, unsigned status, const char *err_type,
+			      const char *json_body);
+/* Output bytes that may still be queued before the output is "full". */
+size_t httpconn_out_room(const struct httpconn *c);
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "session/apistream.h"
 #include "session/httpconn.h"
 #include "session/routes.h"
 
@@ -24,6 +25,10 @@
 struct httpd_sess {
 	struct httpconn *hc;
 	int lingering; /* the last answer is out and our side shut: drain until EOF */
+	struct lws *wsi;
+	struct hearthd *hd;
+	const struct apistream_ops *sops; /* a deferred answer's owner (apistream.h) */
+	void *sowner;
 };
 
 static uint8_t scratch[LWS_PRE + HTTPD_CHUNK];
@@ -54,8 +59,57 @@ int httpd_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 static void route(void *ctx, enum route_method m, const struct httpmsg_request *rq,
 		  const struct route_query *query, unsigned nquery, struct route_resp *resp)
 {
-	routes_dispatch(ctx, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
-			resp);
+	struct httpd_sess *s = ctx;
+	routes_dispatch(s->hd, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
+			s, resp);
+}
+
+static void want(struct lws *wsi, struct httpd_sess *s);
+
+void apistream_attach(void *conn, const struct apistream_ops *ops, void *owner)
+{
+	struct httpd_sess *s = conn;
+	s->sops = ops;
+	s->sowner = owner;
+}
+
+void apistream_begin(void *conn, unsigned status, const char *ctype)
+{
+	struct httpd_sess *s = conn;
+	httpconn_stream_begin(s->hc, status, ctype);
+	want(s->wsi, s);
+}
+
+int apistream_data(void *conn, const void *p, size_t n)
+{
+	struct httpd_sess *s = conn;
+	int rc = httpconn_stream_data(s->hc, p, n);
+	want(s->wsi, s);
+	return rc;
+}
+
+size_t apistream_room(void *conn)
+{
+	struct httpd_sess *s = conn;
+	return httpconn_out_room(s->hc);
+}
+
+void apistream_end(void *conn, int complete)
+{
+	struct httpd_sess *s = conn;
+	s->sops = NULL;
+	s->sowner = NULL;
+	httpconn_stream_end(s->hc, complete);
+	want(s->wsi, s);
+}
+
+void apistream_answer(void *conn, unsigned status, const char *err_type, const char *json)
+{
+	struct httpd_sess *s = conn;
+	s->sops = NULL;
+	s->sowner = NULL;
+	httpconn_deferred_answer(s->hc, status, err_type, json);
+	want(s->wsi, s);
 }
 
 /* The auth hook as it is when the request comes (it may be set late). */
@@ -96,6 +150,9 @@ static int on_writeable(struct lws *wsi, struct httpd_sess *s)
 	}
 	size_t left;
 	httpconn_output(s->hc, &left);
+	if (s->sops && httpconn_out_room(s->hc) > 0)
+		s->sops->drained(s->sowner); /* may queue more, or end the stream */
+	httpconn_output(s->hc, &left);
 	if (left || lws_partial_buffered(wsi)) {
 		lws_callback_on_writable(wsi);
 	} else if (httpconn_closing(s->hc)) {
@@ -119,8 +176,14 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	struct httpd_sess *s = user;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT: {
-		struct httpconn_cfg cfg = { .dispatch = route, .ctx = hd, .auth = check_auth };
-		if (!s || !(s->hc = httpconn_new(&cfg)))
+		struct httpconn_cfg cfg = { .dispatch = route, .ctx = s, .auth = check_auth };
+		if (!s)
+			return -1;
+		s->wsi = wsi;
+		s->hd = hd;
+		s->sops = NULL;
+		s->sowner = NULL;
+		if (!(s->hc = httpconn_new(&cfg)))
 			return -1;
 		s->lingering = 0;
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
@@ -140,6 +203,11 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		return s && s->hc ? on_writeable(wsi, s) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (s) {
+			if (s->sops) { /* a deferred answer's owner: the client left */
+				const struct apistream_ops *o = s->sops;
+				s->sops = NULL;
+				o->gone(s->sowner);
+			}
 			httpconn_free(s->hc);
 			s->hc = NULL;
 		}

@@ -157,25 +157,35 @@ void ingress_conn_abort(struct ingress_conn *c)
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* Status, reason phrase and the x-amzn-ErrorType every refusal carries (the
+ * API's names where the API has one: the endpoint answers in the same shape). */
 static const struct {
 	unsigned status;
-	const char *reason;
+	const char *reason, *type;
 } ingress_reasons[] = {
-	{ 400, "Bad Request" },	 { 401, "Unauthorized" },
-	{ 403, "Forbidden" },	 { 404, "Not Found" },
-	{ 405, "Method Not Allowed" }, { 409, "Conflict" },
-	{ 413, "Payload Too Large" }, { 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },	 { 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
+	{ 400, "Bad Request", "ValidationException" },
+	{ 401, "Unauthorized", "UnauthorizedException" },
+	{ 403, "Forbidden", "AccessDeniedException" },
+	{ 404, "Not Found", "ResourceNotFoundException" },
+	{ 405, "Method Not Allowed", "MethodNotAllowedException" },
+	{ 409, "Conflict", "ConflictException" },
+	{ 413, "Payload Too Large", "RequestEntityTooLargeException" },
+	{ 431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLargeException" },
+	{ 500, "Internal Server Error", "InternalServerException" },
+	{ 501, "Not Implemented", "NotImplementedException" },
+	{ 502, "Bad Gateway", "BadGatewayException" },
+	{ 503, "Service Unavailable", "ServiceUnavailableException" },
+	{ 504, "Gateway Timeout", "GatewayTimeoutException" },
 };
 
 void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *msg)
 {
-	const char *reason = "Error";
+	const char *reason = "Error", *type = "InternalServerException";
 	for (size_t i = 0; i < sizeof ingress_reasons / sizeof ingress_reasons[0]; i++)
-		if (ingress_reasons[i].status == status)
+		if (ingress_reasons[i].status == status) {
 			reason = ingress_reasons[i].reason;
+			type = ingress_reasons[i].type;
+		}
 	struct json_object *o = json_object_new_object();
 	const char *body = "{}";
 	if (o) {
@@ -185,9 +195,9 @@ void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *ms
 	}
 	char head[256];
 	int hl = snprintf(head, sizeof head,
-			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nx-amzn-ErrorType: %s\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			  status, reason, strlen(body));
+			  status, reason, type, strlen(body));
 	ingress_conn_write(c, head, (size_t)hl);
 	ingress_conn_write(c, body, strlen(body));
 	json_object_put(o);

@@ -21,8 +21,10 @@
 
 #include "protocol/api_run.h"
 #include "session/capacity.h"
+#include "session/dns.h"
 #include "session/catalog.h"
 #include "session/fsutil.h"
+#include "session/identity.h"
 #include "session/lcint.h"
 #include "session/loop.h"
 #include "session/snapcache.h"
@@ -121,6 +123,7 @@ static struct lc_job *new_job(struct lifecycle *lc, struct lc_vm *rv, enum lc_op
 	fsutil_pathf(j->id, sizeof j->id, "%s", rv->row.id);
 	lc_vm_dir(lc, rv->row.id, j->vmdir, sizeof j->vmdir);
 	j->hooks = rv->hooks;
+	fsutil_pathf(j->egress, sizeof j->egress, "%s", rv->row.egress);
 	j->susp_seq = rv->susp_seq;
 	j->keeper = rv->keeper;
 	j->engine = rv->engine;
@@ -220,6 +223,7 @@ static int act_running(struct act_ctx *a)
 		save(a->lc, rv); /* stored RUNNING before the old memory goes */
 		unlink(mem);
 	}
+	identity_vm_running(a->lc->hd, &rv->row); /* a fresh token each run/resume */
 	return 0;
 }
 
@@ -600,6 +604,9 @@ void lifecycle_tick(struct lifecycle *lc)
 			lc_fire(lc, rv, EV_TERMINATE, why, NULL, NULL);
 			continue;
 		}
+		/* Past the checks above: it runs and stays so this tick. */
+		if (rv->st == VS_RUNNING)
+			dns_vm_running(lc->hd, r->id, r->egress);
 		if (!rv->dirty && r->last_activity - rv->persisted_activity >= LC_PERSIST_EVERY)
 			save(lc, rv);
 	}
@@ -634,6 +641,8 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 		return -1;
 	}
 	lc->snaps = snapcache_create(lc->eng, lc->snaps_dir);
+	if (lc->snaps)
+		snapcache_set_egress(lc->snaps, hd->egress);
 	lc->workers = lc->snaps ? workers_create(LC_WORKERS, vmjobs_run, lc, err, errlen) : NULL;
 	if (!lc->workers) {
 		if (!lc->snaps)

@@ -5,7 +5,7 @@
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
 	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
-	protocol/awsini.c
+	protocol/awsini.c protocol/api_connector.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -19,11 +19,15 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
 	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
-	session/fsutil.c session/capacity.c session/statelock.c
+	session/fsutil.c session/capacity.c session/statelock.c \
+	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
+	session/identity.c session/ops_identity.c session/ops_files.c \
+	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c \
+	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
-SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap
+SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
-SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap) -lpthread
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh) -lpthread
 
 $(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)

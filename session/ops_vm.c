@@ -25,6 +25,7 @@
 #include "session/lifecycle.h"
 #include "session/ops.h"
 #include "session/httpd.h"
+#include "session/egress_int.h"
 #include "session/routes.h"
 #include "session/shellhub.h"
 #include "session/store.h"
@@ -218,6 +219,23 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 		goto out;
 	if (r.image_version && api_ident_version(r.image_version, e) < 0)
 		goto out;
+	if (r.n_egress > 1) {
+		api_fail(e, API_E_VALIDATION, "at most one egress network connector");
+		goto out;
+	}
+	for (unsigned i = 0; i < r.n_egress; i++)
+		if (!egress_connector_known(hd->cfg.state_dir, r.egress[i])) {
+			api_fail(e, API_E_VALIDATION,
+				 "unknown egress network connector (hearth knows *:INTERNET_EGRESS, "
+				 "*:NO_EGRESS and its allowlists, *:allowlist/NAME)");
+			goto out;
+		}
+	/* Asked for by name, internet egress is never silently missing. */
+	if (r.n_egress && !hd->egress && strstr(r.egress[0], ":INTERNET_EGRESS")) {
+		api_fail(e, API_E_VALIDATION, "INTERNET_EGRESS is not available: this hearthd "
+					      "gives VMs no network (not root, or --egress-uplink none)");
+		goto out;
+	}
 	if (r.client_token) {
 		int f = store_vm_by_client_token(hd->store, r.client_token, v);
 		char fp[17];
@@ -275,7 +293,8 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 	snprintf(v->fingerprint, sizeof v->fingerprint, "%016llx",
 		 (unsigned long long)api_run_fingerprint(&r));
 	if (ingress_json(r.ingress, r.n_ingress, v->ingress, sizeof v->ingress, e) < 0 ||
-	    connectors_json(r.egress, r.n_egress, NULL, v->egress, sizeof v->egress, e) < 0)
+	    connectors_json(r.egress, r.n_egress, hd->egress ? CONNECTOR_PREFIX "INTERNET_EGRESS" : NULL,
+			    v->egress, sizeof v->egress, e) < 0)
 		goto out;
 	if (store_vm_insert(hd->store, v, r.hook_payload, r.hook_payload_len) < 0) {
 		api_fail(e, API_E_INTERNAL, "state store error: %s", store_errmsg(hd->store));

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/lcint.h"
 #include "session/lifecycle.h"
@@ -67,6 +68,11 @@ static int recover_one(const struct store_vm *v, void *ctx)
 	rv->susp_seq = vmjobs_latest_suspend(dir);
 	enum vm_state s = rv->st;
 	if ((s == VS_RUNNING || s == VS_SUSPENDING) && adopt(rv, dir)) {
+		struct egress_policy *pol = lc->hd->egress ? malloc(sizeof *pol) : NULL;
+		char why[256];
+		if (pol && egress_policy_from_connectors(lc->hd->cfg.state_dir, v->egress, pol, why, sizeof why) == 0)
+			egress_vm_adopt(lc->hd->egress, v->id, pol); /* its namespace stays */
+		free(pol);
 		/* An interrupted suspend left the VM running. */
 		lc_fire(lc, rv, EV_ADOPT,
 			s == VS_SUSPENDING ? "suspend interrupted by a hearthd restart" : NULL, NULL,
@@ -106,4 +112,6 @@ void recover_all(struct lifecycle *lc)
 {
 	if (store_vm_live(lc->hd->store, recover_one, lc) < 0)
 		hd_log("store: recovery scan failed: %s", store_errmsg(lc->hd->store));
+	else if (lc->hd->egress)
+		egress_sweep(lc->hd->egress); /* namespaces of VMs that did not survive */
 }

@@ -23,6 +23,14 @@ static const struct route route_table[] = {
 	{ RM_POST, "/2025-09-09/microvms/{}/resume", ops_vm_resume },
 	{ RM_POST, "/2025-09-09/microvms/{}/auth-token", ops_vm_auth_token },
 	{ RM_POST, "/2025-09-09/microvms/{}/shell-auth-token", ops_vm_shell_token },
+	/* hearth's own: files in and out as a tar stream (hearthd.8, FILES) */
+	{ RM_GET, "/2025-09-09/microvms/{}/files", ops_files_get },
+	{ RM_PUT, "/2025-09-09/microvms/{}/files", ops_files_put },
+	/* hearth extension: allowlist egress connectors (hearthd.8 NETWORK) */
+	{ RM_POST, "/2025-09-09/network-connectors", ops_conn_create },
+	{ RM_GET, "/2025-09-09/network-connectors", ops_conn_list },
+	{ RM_GET, "/2025-09-09/network-connectors/{}", ops_conn_get },
+	{ RM_DELETE, "/2025-09-09/network-connectors/{}", ops_conn_delete },
 	{ RM_GET, "/2025-09-09/managed-microvm-images", ops_image_managed_list },
 	{ RM_GET, "/2025-09-09/managed-microvm-images/{}/versions", ops_image_managed_versions },
 	{ RM_POST, "/2025-09-09/microvm-images", ops_image_unsupported },
@@ -39,6 +47,10 @@ static const struct route route_table[] = {
 	{ RM_GET, "/2017-03-31/tags/{}", ops_tags_list },
 	{ RM_POST, "/2017-03-31/tags/{}", ops_tags_tag },
 	{ RM_DELETE, "/2017-03-31/tags/{}", ops_tags_untag },
+	{ RM_GET, "/hearth/ssh", ops_ssh_info },
+	/* hearth's own: the VM identity tokens' keys (public, unsigned GETs) */
+	{ RM_GET, "/.well-known/jwks.json", ops_identity_jwks },
+	{ RM_GET, "/.well-known/openid-configuration", ops_identity_discovery },
 };
 
 static const struct {
@@ -131,7 +143,7 @@ static int match(const char *pattern, const char *path, char seg[][2049], unsign
 
 void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		     const struct route_query *query, unsigned nquery, const char *body,
-		     size_t body_len, struct route_resp *resp)
+		     size_t body_len, void *conn, struct route_resp *resp)
 {
 	static char seg[ROUTE_MAX_PARAMS][2049]; /* event-loop thread only */
 	const struct route *hit = NULL;
@@ -156,7 +168,7 @@ void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 				     "no operation matches this method and path");
 		return;
 	}
-	struct route_call c = { .hd = hd, .body = body, .body_len = body_len };
+	struct route_call c = { .hd = hd, .body = body, .body_len = body_len, .conn = conn };
 	for (unsigned i = 0; i < nseg; i++)
 		c.params[i] = seg[i];
 	c.nquery = nquery > ROUTE_MAX_QUERY ? ROUTE_MAX_QUERY : nquery;
@@ -172,6 +184,10 @@ void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		return;
 	}
 	resp->status = status;
+	if (status == ROUTE_DEFERRED) { /* the handler answers through apistream */
+		json_object_put(out);
+		return;
+	}
 	if (out) {
 		const char *s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
 									JSON_C_TO_STRING_NOSLASHESCAPE);

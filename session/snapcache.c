@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "session/catalog.h"
+#include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/hearthd.h"
 #include "session/hooks.h"
@@ -28,6 +29,7 @@
 
 struct snapcache {
 	const struct vm_engine *eng;
+	struct egress *eg; /* NULL: image VMs have no NIC */
 	char dir[PATH_MAX];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -91,6 +93,19 @@ static int building_slot(struct snapcache *sc, const char *key)
 	return -1;
 }
 
+static void net_down(struct snapcache *sc, const char *id, int tap)
+{
+	if (tap >= 0)
+		close(tap);
+	if (sc->eg)
+		egress_vm_down(sc->eg, id);
+}
+
+void snapcache_set_egress(struct snapcache *sc, struct egress *eg)
+{
+	sc->eg = eg;
+}
+
 static int build(struct snapcache *sc, const struct catalog_entry *ce, const char *final,
 		 char *reason)
 {
@@ -109,6 +124,22 @@ static int build(struct snapcache *sc, const struct catalog_entry *ce, const cha
 	}
 	char id[160];
 	fsutil_pathf(id, sizeof id, "img-%s", ce->img.name);
+	/* The snapshot carries a configured NIC, so every clone has one at
+	 * once; the image VM itself reaches nothing (NO_EGRESS). */
+	int tap = -1;
+	if (sc->eg) {
+		struct egress_policy *pol = calloc(1, sizeof *pol);
+		char why[256] = "out of memory";
+		if (pol)
+			pol->kind = EGRESS_NONE;
+		int bad = !pol || egress_vm_up(sc->eg, id, pol, &tap, why, sizeof why) < 0;
+		free(pol);
+		if (bad) {
+			seterr(reason, "image snapshot: network: %s", why);
+			fsutil_rm_rf(tmp);
+			return -1;
+		}
+	}
 	struct vm_config cfg = {
 		.id = id,
 		.run_dir = run,
@@ -119,6 +150,8 @@ static int build(struct snapcache *sc, const struct catalog_entry *ce, const cha
 		.mem_mib = ce->img.mem_mib,
 		.vcpus = 1,
 		.accel = VM_ACCEL_AUTO,
+		.net = tap >= 0 ? VM_NET_TAP : VM_NET_NONE,
+		.tap_fd = tap,
 	};
 	if (eng->boot(&cfg, DL_BOOT, &vm, &verr) < 0) {
 		seterr(reason, "image snapshot: boot failed: %s", verr.msg);
@@ -155,10 +188,12 @@ static int build(struct snapcache *sc, const struct catalog_entry *ce, const cha
 		goto fail;
 	}
 	fsutil_rm_rf(tmp);
+	net_down(sc, id, tap);
 	return 0;
 fail:
 	if (vm)
 		eng->stop(vm, DL_STOP, &verr);
+	net_down(sc, id, tap);
 	fsutil_rm_rf(tmp);
 	return -1;
 }
@@ -167,12 +202,16 @@ int snapcache_get(struct snapcache *sc, const struct catalog_entry *ce, char *ou
 		  char *reason)
 {
 	char key[300];
-	fsutil_pathf(key, sizeof key, "%s@%s", ce->img.name, ce->img.version);
+	/* With or without a NIC: a restore needs the same backend. */
+	fsutil_pathf(key, sizeof key, "%s@%s%s", ce->img.name, ce->img.version,
+		     sc->eg ? "+tap" : "");
 	fsutil_pathf(out, n, "%s/%s", sc->dir, key);
 	pthread_mutex_lock(&sc->mu);
 	while (building_slot(sc, key) >= 0)
 		pthread_cond_wait(&sc->cv, &sc->mu);
-	if (fsutil_exists(out, "manifest.json")) {
+	/* Complete snapshots only ever appear by rename: the qemu engine's has a
+	 * manifest, the host engine's only its mark. */
+	if (fsutil_exists(out, "manifest.json") || fsutil_exists(out, "host.json")) {
 		pthread_mutex_unlock(&sc->mu);
 		return 0;
 	}

@@ -15,6 +15,9 @@ struct snapcache;
 
 struct snapcache *snapcache_create(const struct vm_engine *eng, const char *snaps_dir);
 void snapcache_destroy(struct snapcache *sc);
+/* Image VMs get a NIC (in a NO_EGRESS namespace) so snapshots carry one. */
+struct egress;
+void snapcache_set_egress(struct snapcache *sc, struct egress *eg);
 /* The snapshot directory of ce's version in out, built if missing: 0, or -1
  * with reason (STORE_REASON bytes). */
 int snapcache_get(struct snapcache *sc, const struct catalog_entry *ce, char *out, size_t n,

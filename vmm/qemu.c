@@ -35,7 +35,7 @@
 #define QEMU_CONSOLE VM_CONSOLE_LOG
 #define QEMU_IMG_LOG "qemu-img.log"
 #define QEMU_MAX_ARGS 64
-#define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
+#define QEMU_MAX_FDS 6      /* QMP, agent, console, incoming, direct, tap */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
@@ -45,6 +45,7 @@ struct vm {
 	struct proc proc;
 	struct qmpc qmp;
 	int agent_fd;
+	int tap_fd;          /* VM_NET_TAP: the caller's tap (not ours to close) */
 	int made_dir;
 	int paused;
 	int inactive;        /* a completed migration handed the disks over; cont takes them back */
@@ -220,7 +221,7 @@ static void argf(struct args *a, const char *fmt, ...)
 
 /* Where each passed fd lands in QEMU (3, 4, ...; -1 when not passed). */
 struct fdmap {
-	int qmp, agent, console, incoming, direct;
+	int qmp, agent, console, incoming, direct, tap;
 };
 
 /* The uid:gid QEMU drops to (-runas) when we are root; 0 when we are not. */
@@ -317,7 +318,14 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		arg(a, "-device");
 		argf(a, "virtio-blk-device,drive=disk%u,id=vda", vm->disk_gen);
 	}
-	if (m->net) {
+	if (m->net == VM_NET_TAP) {
+		/* The tap is in the VM's own network namespace (session/egress.c):
+		 * the policy is enforced there, outside the guest. */
+		arg(a, "-netdev");
+		argf(a, "tap,id=net0,fd=%d,vhost=off", f->tap);
+		arg(a, "-device");
+		arg(a, "virtio-net-device,netdev=net0,mac=" VM_GUEST_MAC);
+	} else if (m->net) {
 		arg(a, "-netdev");
 		arg(a, "user,id=net0");
 		arg(a, "-device");
@@ -353,6 +361,7 @@ static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
 		return NULL;
 	}
 	vm->agent_fd = -1;
+	vm->tap_fd = cfg->net == VM_NET_TAP ? cfg->tap_fd : -1;
 	vm->qmp.fd = -1;
 	vm->proc.pid = -1;
 	vm->proc.pidfd = -1;
@@ -459,7 +468,8 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 		goto fail;
 	/* fd 3 = QMP, 4 = agent, 5 = console, then incoming and direct as present. */
 	int fds[QEMU_MAX_FDS] = { qs[1], as[1], cs[1] }, nfds = 3;
-	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1 };
+	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1,
+			   .tap = -1 };
 	if (incoming_fd >= 0) {
 		f.incoming = 3 + nfds;
 		fds[nfds++] = incoming_fd;
@@ -467,6 +477,16 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 	if (lfd >= 0) {
 		f.direct = 3 + nfds;
 		fds[nfds++] = lfd;
+	}
+	if (vm->info.net == VM_NET_TAP) {
+		if (vm->tap_fd < 0) {
+			seterr(err, "the VM has a tap network device but no tap was given");
+			if (lfd >= 0)
+				close(lfd);
+			goto fail;
+		}
+		f.tap = 3 + nfds;
+		fds[nfds++] = vm->tap_fd;
 	}
 	struct args *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -1082,6 +1102,15 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 	if (strcmp(m->accel, vm->info.accel) != 0) {
 		seterr(err, "restore %s: snapshot was taken under %s, this host runs %s", abs, m->accel,
 		       vm->info.accel);
+		free(m);
+		vm_free(vm);
+		return -1;
+	}
+	/* A tap is per VM and made by the caller: both sides must agree on it. */
+	if ((m->net == VM_NET_TAP) != (cfg->net == VM_NET_TAP)) {
+		static const char *const nb[] = { "none", "user", "tap" };
+		seterr(err, "restore %s: snapshot was taken with network backend %s, this VM has %s",
+		       abs, nb[(unsigned)m->net % 3], nb[(unsigned)cfg->net % 3]);
 		free(m);
 		vm_free(vm);
 		return -1;

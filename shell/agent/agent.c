@@ -264,18 +264,21 @@ static void agent_event(struct agent *a, const struct epoll_event *ev)
 		f->hup |= hup;
 		break;
 	}
+	case SRC_DNS:
+		dns_event(s);
+		break;
 	}
 }
 
 static int agent_timeout(struct agent *a, int64_t now)
 {
-	int64_t d[3 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
-				      a->poweroff ? a->poweroff_at : 0 };
+	int64_t d[4 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
+				      a->poweroff ? a->poweroff_at : 0, dns_next_deadline() };
 	int64_t best = 0;
 
 	for (int i = 0; i < CONN_COUNT; i++)
-		d[3 + i] = a->conns[i].reopen_at;
-	for (int i = 0; i < 3 + CONN_COUNT; i++)
+		d[4 + i] = a->conns[i].reopen_at;
+	for (int i = 0; i < 4 + CONN_COUNT; i++)
 		if (d[i] && (best == 0 || d[i] < best))
 			best = d[i];
 	if (best == 0)
@@ -326,6 +329,7 @@ static void agent_loop(struct agent *a)
 			progress |= chan_write_inputs(a);
 			progress |= chan_pump(a);
 			progress |= chan_advance(a, now);
+			progress |= dns_run(a, now);
 			for (int i = 0; i < CONN_COUNT; i++)
 				progress |= conn_flush(a, &a->conns[i]);
 		} while (progress && !a->quit);
@@ -386,6 +390,9 @@ int main(int argc, char **argv)
 			pid1_poweroff();
 		return 1;
 	}
+	/* The guest's resolver: only PID 1 owns the guest's network setup. */
+	if (a->pid1)
+		dns_init(a);
 	for (int i = 0; i < CONN_COUNT; i++) {
 		if (agent_serve(a, &a->conns[i], listen[i]) < 0) {
 			conn_shutdown(a);

@@ -10,6 +10,8 @@
  *   chan_shell.c pty shells (forkpty)
  *   chan_exec.c  exec channels (pipes, own process group)
  *   chan_tcp.c   tcp relay channels (non-blocking connect)
+ *   chan_dns.c   the DNS channel: a socketpair between the channel and dns.c
+ *   dns.c        the DNS stub on 127.0.0.53 and 169.254.169.253 (PID 1)
  *   spawn.c      what a child needs: user, environment, cwd, credentials
  *   passwd.c     bounded /etc/passwd and /etc/group parsing (no NSS)
  *   ctl.c        CTL_REQ operations
@@ -55,7 +57,7 @@
  * edge-triggered; EPOLLOUT is added only while a write is blocked (else every
  * write would cost a wakeup when the peer drains it).
  */
-enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN };
+enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN, SRC_DNS };
 struct src {
 	uint8_t type;
 	uint32_t events; /* current epoll mask */
@@ -175,6 +177,9 @@ int agent_watch(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_rearm(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_request_poweroff(struct agent *a);
 
+/* netreset.c: CTL NET_RESET; the number of connections aborted */
+unsigned netreset_run(void);
+
 /* log.c */
 void log_init(int verbose);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -236,6 +241,9 @@ struct chan_kind_ops {
 extern const struct chan_kind_ops chan_shell_ops;
 extern const struct chan_kind_ops chan_exec_ops;
 extern const struct chan_kind_ops chan_tcp_ops;
+extern const struct chan_kind_ops chan_dns_ops;
+/* Kinds without a process: a socket is the channel (tcp, dns). */
+int chan_is_socket(const struct chan *c);
 void chan_tcp_connected(struct agent *a, struct chan *c);
 
 /* spawn.c */
@@ -283,6 +291,14 @@ int passwd_groups(const char *path, const char *user, gid_t base, gid_t *list, i
 
 /* ctl.c */
 void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req);
+
+/* dns.c: the stub (started by PID 1 only) */
+int dns_init(struct agent *a);
+void dns_event(struct src *s);
+/* Take fd (the stub's end of a DNS channel); -1 when there is no stub. */
+int dns_attach(struct agent *a, int fd);
+int dns_run(struct agent *a, int64_t now);
+int64_t dns_next_deadline(void);
 
 /* reap.c */
 void reap_children(struct agent *a);

@@ -21,7 +21,13 @@ static const struct chan_kind_ops *const chan_ops[] = {
 	[MUX_KIND_SHELL] = &chan_shell_ops,
 	[MUX_KIND_EXEC] = &chan_exec_ops,
 	[MUX_KIND_TCP] = &chan_tcp_ops,
+	[MUX_KIND_DNS] = &chan_dns_ops,
 };
+
+int chan_is_socket(const struct chan *c)
+{
+	return c->kind == MUX_KIND_TCP || c->kind == MUX_KIND_DNS;
+}
 
 static const struct chan_kind_ops *chan_kind(const struct chan *c)
 {
@@ -428,7 +434,7 @@ static int chan_read_stream(struct agent *a, struct chan *c, int idx)
 	/* 0: EOF; EIO: pty slave gone; anything else: the stream is over. */
 	if (n < 0 && errno != EIO)
 		log_debug("channel %u: read: %s", c->id, strerror(errno));
-	if (n < 0 && c->kind == MUX_KIND_TCP)
+	if (n < 0 && chan_is_socket(c))
 		chan_input_failed(a, c); /* reset: writing is over too */
 	chan_stream_ended(a, c, idx);
 	return 1;
@@ -529,7 +535,7 @@ static int chan_advance_one(struct agent *a, struct chan *c, int64_t now)
 	}
 	if (!chan_all_eof(c) || c->close_sent)
 		return progress;
-	if (c->kind == MUX_KIND_TCP) {
+	if (chan_is_socket(c)) {
 		if (!c->in_closed)
 			return progress; /* half-closed: the host may still send */
 	} else {
@@ -626,7 +632,7 @@ uint8_t chan_state(const struct chan *c)
 {
 	if (c->close_sent || c->close_rcvd)
 		return 2;
-	if (c->exited || (c->kind == MUX_KIND_TCP && c->out[0].ended))
+	if (c->exited || (chan_is_socket(c) && c->out[0].ended))
 		return 1;
 	return 0;
 }

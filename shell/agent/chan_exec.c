@@ -4,12 +4,14 @@
  * the channel only when asked for, in its own process group.
  */
 #include "agent.h"
+#include "shell/agent/tarfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,8 @@ static int chan_exec_argv(struct spawn_req *r, const struct mux_open *o)
 {
 	int rc = MUX_OK;
 
+	if (o->files_op) /* the builtin: nothing is executed */
+		return MUX_OK;
 	if (o->nargv > 0) {
 		for (unsigned i = 0; i < o->nargv && rc == MUX_OK; i++)
 			rc = spawn_add_arg(r, i, o->argv[i].p, o->argv[i].len);
@@ -37,9 +41,45 @@ static void chan_exec_close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/*
+ * The FILES builtin (PROTOCOL.md 1.3.1) in the child, after the user switch
+ * and cwd: a tar stream from stdin (PUT) or to stdout (GET). A failure is one
+ * line on stderr and exit status 1, so the host reads it like any command's.
+ */
+static void chan_exec_files(const struct mux_open *o) __attribute__((noreturn));
+static void chan_exec_files(const struct mux_open *o)
+{
+	char path[MUX_MAX_STR + 1], err[1024];
+	int rc;
+	memcpy(path, o->files_path.p, o->files_path.len);
+	path[o->files_path.len] = '\0';
+	if (o->files_op == MUX_FILES_PUT)
+		rc = tarfs_extract(0, path, err, sizeof err);
+	else
+		rc = tarfs_write(1, path, o->files_flags & MUX_FILES_RECURSIVE, err, sizeof err);
+	if (rc != 0) {
+		dprintf(2, "%s\n", err);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+static void chan_exec_close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
 /* In the child: wire the pipes to 0, 1, 2 and exec. Never returns. */
-static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], int errs[2],
-			    int errp[2])
+static void chan_exec_child(const struct spawn_req *r, const struct mux_open *o, int in[2],
+			    int out[2], int errs[2], int errp[2])
 {
 	const char *stage = "stdio";
 	int e, null;
@@ -59,6 +99,13 @@ static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], in
 		spawn_child_fail(errp[1], stage, errno);
 	if ((e = spawn_child_setup(r, &stage)) != 0)
 		spawn_child_fail(errp[1], stage, e);
+	if (o->files_op) {
+		/* No exec, so O_CLOEXEC does nothing: close every inherited fd (the
+		 * agent's, other channels' pipes, our stdin's write end, errp: the
+		 * parent's wait for exec ends here) or EOFs would never come. */
+		chan_exec_close_from(3);
+		chan_exec_files(o);
+	}
 	execvp(r->argv[0], r->argv);
 	spawn_child_fail(errp[1], r->argv[0], errno);
 }
@@ -83,7 +130,7 @@ static int chan_exec_open(struct agent *a, struct chan *c, const struct mux_open
 	}
 	pid = fork();
 	if (pid == 0)
-		chan_exec_child(r, in, out, errs, errp);
+		chan_exec_child(r, o, in, out, errs, errp);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		rc = MUX_E_SPAWN;

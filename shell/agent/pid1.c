@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -67,6 +70,48 @@ static void pid1_loopback(void)
 	close(s);
 }
 
+/* The host's egress link (session/egress.c), the same in every VM: each has
+ * its own L2, so a snapshot's clones work at once, with no DHCP. The policy
+ * is enforced on the host; nothing here is trusted. */
+static void pid1_nic(void)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "eth0", 5);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { /* no NIC: nothing to do */
+		close(s);
+		return;
+	}
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.15", &sin->sin_addr);
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+		log_msg("eth0 address: %s", strerror(errno));
+	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+		log_msg("eth0 netmask: %s", strerror(errno));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			log_msg("eth0 up: %s", strerror(errno));
+	}
+	struct rtentry rt;
+	memset(&rt, 0, sizeof(rt));
+	((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+	((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+	sin = (struct sockaddr_in *)&rt.rt_gateway;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.2", &sin->sin_addr);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+		log_msg("default route: %s", strerror(errno));
+	close(s);
+}
+
 void pid1_setup(void)
 {
 	pid1_stdio();
@@ -82,6 +127,7 @@ void pid1_setup(void)
 		symlink("pts/ptmx", "/dev/ptmx");
 	pid1_stdio();
 	pid1_loopback();
+	pid1_nic();
 }
 
 static void pid1_reap_for(int ms)

@@ -188,6 +188,18 @@ class Hearthd:
         else:
             self.ingress_port = int(self.extra[self.extra.index("--ingress-listen") + 1]
                                     .rsplit(":", 1)[1])
+        # The same for the SSH ingress (default 7422).
+        if "--ssh-listen" not in self.extra:
+            self.ssh_port = free_port()
+            self.extra += ["--ssh-listen", "127.0.0.1:%d" % self.ssh_port]
+        else:
+            v = self.extra[self.extra.index("--ssh-listen") + 1]
+            self.ssh_port = None if v == "off" else int(v.rsplit(":", 1)[1])
+        # A root hearthd's VMs route egress through the host (forwarding and
+        # NAT on the machine): only tests that build their own lab uplink
+        # (test_egress.py) give VMs a network.
+        if "--egress-uplink" not in self.extra:
+            self.extra += ["--egress-uplink", "none"]
         parent = os.path.dirname(state_dir.rstrip("/")) or "."
         # This daemon's own AWS files: hearthd writes profile [hearth] there.
         self.aws_dir = os.path.join(parent, "aws-%d" % self.port)

@@ -595,3 +595,37 @@ def test_shell_traffic_keeps_vm_awake(env):
     doc = env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)
     assert doc["state"] == "SUSPENDED" and "without endpoint traffic" in doc["stateReason"], doc
     env.hd.call("DELETE", "/microvms/" + vid)
+
+
+def tls_exchange(env, data):
+    """Raw bytes to the ingress over TLS; everything it sends until it closes."""
+    with socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT) as raw:
+        with ssl_ctx(env).wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(data)
+            got = b""
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
+            raise AssertionError("the ingress kept the connection open: %r" % got[:200])
+
+
+@pytest.mark.parametrize("data, status, etype", [
+    (b"garbage\r\n\r\n", 400, "ValidationException"),
+    (b"GET / HTTP/1.1\nHost: localhost\n\n", 400, "ValidationException"),
+    (b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431,
+     "RequestHeaderFieldsTooLargeException"),
+])
+def test_refusals_have_the_aws_error_shape_and_close(env, data, status, etype):
+    """Framing errors on the endpoint: the API's error shape (x-amzn-ErrorType and
+    a JSON message), Connection: close, and the connection ends."""
+    head, _, body = tls_exchange(env, data).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert int(lines[0].split()[1]) == status, head
+    h = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    assert h.get("x-amzn-errortype") == etype, head
+    assert h.get("connection") == "close", head
+    assert h.get("content-type") == "application/json", head
+    assert json.loads(body)["message"], body

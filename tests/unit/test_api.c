@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "protocol/api_auth.h"
+#include "protocol/api_connector.h"
 #include "protocol/api_hook.h"
 #include "protocol/api_ident.h"
 #include "protocol/api_image.h"
@@ -323,6 +324,48 @@ TEST(hook_http)
 	CHECK_EQ(api_hook_status("HTTP/1.1 099 OK\r\n", 17, &st), -1);
 }
 
+static int conn(const char *body, struct api_connector *c)
+{
+	struct api_err e = { 0 };
+	struct json_object *o = parse(body);
+	int rc = o ? api_connector_parse(o, c, &e) : -1;
+	json_object_put(o);
+	return rc;
+}
+
+TEST(connectors)
+{
+	static struct api_connector c;
+	CHECK_EQ(conn("{\"name\":\"pkg-mirrors\",\"hosts\":[\"Deb.Debian.org\",\"*.pypi.org\"],"
+		      "\"cidrs\":[\"203.0.113.7\",\"198.51.100.0/24:443\",\"10.1.2.3/8\"]}", &c), 0);
+	CHECK_STR(c.name, "pkg-mirrors");
+	CHECK_EQ(c.n_hosts, 2u);
+	CHECK_STR(c.hosts[0], "deb.debian.org");
+	CHECK_STR(c.hosts[1], "*.pypi.org");
+	CHECK_EQ(c.n_cidrs, 3u);
+	CHECK(c.cidrs[0].addr == 0xcb007107u && c.cidrs[0].prefix == 32 && c.cidrs[0].port == 0);
+	CHECK(c.cidrs[1].addr == 0xc6336400u && c.cidrs[1].prefix == 24 && c.cidrs[1].port == 443);
+	CHECK(c.cidrs[2].addr == 0x0a000000u && c.cidrs[2].prefix == 8); /* masked */
+	static const char *const bad[] = {
+		"{}", "{\"name\":\"x\"}", "{\"name\":\"a b\",\"hosts\":[\"a.com\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"-a.com\"]}", "{\"name\":\"x\",\"hosts\":[\"a..com\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"a_b.com\"]}", "{\"name\":\"x\",\"hosts\":[\"*\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"a.*.com\"]}", "{\"name\":\"x\",\"hosts\":[1]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3\"]}", "{\"name\":\"x\",\"cidrs\":[\"1.2.3.256\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4/33\"]}", "{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:0\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:65536\"]}", "{\"name\":\"x\",\"cidrs\":[\"01.2.3.4\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:80/8\"]}", "{\"name\":\"x\",\"cidrs\":[\"::1\"]}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_EQ(conn(bad[i], &c), -1);
+	char h[API_CONN_HOST_MAX + 1], big[300];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_EQ(api_connector_host(big, h), -1);
+	CHECK_EQ(api_connector_name_ok("ok_Name-1"), 1);
+	CHECK_EQ(api_connector_name_ok(""), 0);
+}
+
 TEST_MAIN(T(json_parse), T(run_valid), T(run_invalid), T(run_min_idle_configurable),
 	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json),
-	  T(hook_http))
+	  T(hook_http), T(connectors))

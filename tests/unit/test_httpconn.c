@@ -9,6 +9,7 @@
 static unsigned calls;
 static char last_path[256];
 static int deny;
+static int defer_next; /* the next request is answered later (ROUTE_DEFERRED) */
 
 static void dispatch(void *ctx, enum route_method m, const struct httpmsg_request *rq,
 		     const struct route_query *q, unsigned nq, struct route_resp *resp)
@@ -16,6 +17,11 @@ static void dispatch(void *ctx, enum route_method m, const struct httpmsg_reques
 	(void)ctx;
 	calls++;
 	snprintf(last_path, sizeof last_path, "%s", rq->path);
+	if (defer_next) {
+		defer_next = 0;
+		resp->status = ROUTE_DEFERRED;
+		return;
+	}
 	char body[64];
 	snprintf(body, sizeof body, "{\"m\":%d,\"q\":\"%s\"}", (int)m, nq ? q[0].value : "");
 	resp->status = 200;
@@ -55,7 +61,8 @@ static const char *take(struct httpconn *c)
 	const uint8_t *p = httpconn_output(c, &n);
 	if (n >= sizeof out)
 		n = sizeof out - 1;
-	memcpy(out, p, n);
+	if (n)
+		memcpy(out, p, n);
 	out[n] = '\0';
 	httpconn_written(c, n);
 	return out;
@@ -182,6 +189,46 @@ TEST(expect_continue_and_pause)
 	httpconn_free(c);
 }
 
+TEST(deferred_stream_holds_the_next_request)
+{
+	struct httpconn *c = open_conn();
+	defer_next = 1;
+	CHECK_EQ(feed(c, "GET /files HTTP/1.1\r\nHost: x\r\n\r\n"
+			 "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	CHECK_EQ(calls, 1u);
+	CHECK(httpconn_deferred(c));
+	CHECK_STR(take(c), ""); /* nothing until the stream starts */
+	httpconn_stream_begin(c, 200, "application/x-tar");
+	CHECK_EQ(httpconn_stream_data(c, "abc", 3), 0);
+	CHECK_EQ(httpconn_stream_data(c, "", 0), 0); /* never a premature last chunk */
+	const char *o = take(c);
+	CHECK(starts(o, "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
+	CHECK_EQ(calls, 1u); /* the pipelined request waits */
+	httpconn_stream_end(c, 1);
+	CHECK(!httpconn_deferred(c));
+	o = take(c);
+	CHECK(starts(o, "0\r\n\r\nHTTP/1.1 200 OK"));
+	CHECK_EQ(calls, 2u);
+	CHECK_STR(last_path, "/after");
+	/* a deferred error answer, then a cut stream closes the connection */
+	defer_next = 1;
+	CHECK_EQ(feed(c, "GET /files HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	httpconn_deferred_answer(c, 404, "ResourceNotFoundException", "{\"message\":\"no\"}");
+	o = take(c);
+	CHECK(starts(o, "HTTP/1.1 404 Not Found\r\n"));
+	CHECK(strstr(o, "x-amzn-ErrorType: ResourceNotFoundException\r\n") != NULL);
+	CHECK(!httpconn_closing(c));
+	defer_next = 1;
+	CHECK_EQ(feed(c, "GET /files HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	httpconn_stream_begin(c, 200, "application/x-tar");
+	httpconn_stream_end(c, 0);
+	CHECK(httpconn_closing(c));
+	o = take(c);
+	CHECK(strstr(o, "0\r\n\r\n") == NULL);
+	httpconn_free(c);
+}
+
 TEST_MAIN(T(smuggled_request_never_runs), T(pipelined_in_order_with_query),
 	  T(auth_refusal_keeps_the_connection), T(head_has_no_body_and_errors_their_shape),
-	  T(expect_continue_and_pause))
+	  T(expect_continue_and_pause), T(deferred_stream_holds_the_next_request))

@@ -2,7 +2,8 @@
 # vmm/guest/debian-base.sh SUITE MIRROR OUTDIR
 # The debian base recipe (slow, cached by image.sh under a key of this file and the suite):
 # debootstrap --variant=minbase SUITE from MIRROR (plus procps: ps/top/free are expected in
-# a shell) into a scratch tree, give it a hostname,
+# a shell; openssh-sftp-server (and its openssh-client): the SSH ingress runs
+# /usr/lib/openssh/sftp-server for sftp and scp) into a scratch tree, give it a hostname,
 # root's shell bash, no downloaded package files, then OUTDIR/base.img = a 1 GiB sparse
 # ext4 filesystem made with `mkfs.ext4 -d` (no loop mounts). The agent is added later,
 # in a cheap separate step, so a new agent never re-runs debootstrap.
@@ -12,7 +13,7 @@ size=1G
 [ "$(id -u)" -eq 0 ] || { echo "debian-base: debootstrap needs root" >&2; exit 1; }
 root=$out/root
 mkdir -p "$root"
-if ! debootstrap --variant=minbase --include=procps "$suite" "$root" "$mirror"; then
+if ! debootstrap --variant=minbase --include=procps,openssh-sftp-server "$suite" "$root" "$mirror"; then
 	echo "debian-base: debootstrap of $suite from $mirror failed (is the mirror reachable?)" >&2
 	tail -n 20 "$root/debootstrap/debootstrap.log" >&2 2>/dev/null || true
 	exit 1

@@ -1,0 +1,46 @@
+/*
+ * dns_policy.c - egress connectors to DNS policy (see dns_policy.h).
+ *
+ * The allowlist itself belongs to the egress module (session/egress.h);
+ * until it is merged, an allowlist VM resolves nothing (NXDOMAIN for every
+ * name): failing closed. session/dns_egress.c holds the two functions
+ * below as they are once egress.h is there (built in their place then).
+ */
+#include "session/dns_policy.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+#define CONNECTOR_SERVICE ":aws-network-connector:"
+
+/* The service's connector NAME of an ARN, or NULL for a customer's. */
+static const char *service_name(const char *arn)
+{
+	const char *p = strstr(arn, CONNECTOR_SERVICE);
+	return p ? p + strlen(CONNECTOR_SERVICE) : NULL;
+}
+
+enum dns_policy dns_policy_of(const char *egress_json)
+{
+	struct json_object *a = json_tokener_parse(egress_json ? egress_json : "");
+	enum dns_policy pol = DNS_POLICY_ALL;
+	if (!a || !json_object_is_type(a, json_type_array)) {
+		json_object_put(a);
+		return DNS_POLICY_NONE;
+	}
+	size_t n = json_object_array_length(a);
+	for (size_t i = 0; i < n; i++) {
+		const char *arn = json_object_get_string(json_object_array_get_idx(a, i));
+		const char *name = arn ? service_name(arn) : NULL;
+		if (name && !strcmp(name, "INTERNET_EGRESS"))
+			continue;
+		/* The most restrictive connector wins. */
+		if (name && !strcmp(name, "NO_EGRESS")) {
+			pol = DNS_POLICY_NONE;
+			break;
+		}
+		pol = DNS_POLICY_LIST;
+	}
+	json_object_put(a);
+	return pol;
+}

@@ -1,0 +1,28 @@
+/*
+ * tarfs.h - a file or directory tree to and from a tar stream on a file
+ * descriptor (headers by protocol/tarhdr.c). Shared by the agent's FILES
+ * builtin (PROTOCOL.md 1.3.1) and `hearth cp`. Blocking I/O; meant for a
+ * child process whose stdin/stdout is the stream.
+ *
+ * The stream's entries all start with one root name (the source's base
+ * name): "f", or "d", "d/a", "d/a/b". Extracting at DEST follows cp(1): when
+ * DEST is an existing directory the root lands inside it (DEST/d/...),
+ * otherwise the root becomes DEST itself.
+ */
+#ifndef HEARTH_TARFS_H
+#define HEARTH_TARFS_H
+
+#include <stddef.h>
+
+/* Write src (a directory only when recursive) and the end blocks. 0 or -1 with err. */
+int tarfs_write(int fd, const char *src, int recursive, char *err, size_t errlen);
+
+/*
+ * Read a stream from fd and create its entries at dest: mode, mtime, and the
+ * owner when running as root (else the owner is ours). Refuses absolute
+ * names, "..", more than one root, and writing through a symlink. 0 or -1
+ * with err naming the path that failed.
+ */
+int tarfs_extract(int fd, const char *dest, char *err, size_t errlen);
+
+#endif
