@@ -21,6 +21,7 @@
  *   httpd.c routes.c ops*.c   the REST API
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
+ *   tlscert.c certcache.c  hearthd's CA and default certificate; a leaf per VM name (SNI)
  *   dns.c        the guests' DNS: one DNS channel per running VM, policy, limits
  *   dns_resolve.c  its upstream queries (threads of its own, an eventfd)
  *   dns_policy.c   egress connector -> DNS policy (dns_egress.c once egress is in)
