@@ -13,11 +13,11 @@
 
 int dns_policy_name_allowed(struct hearthd *hd, const char *vm_id, const char *name)
 {
-	const struct egress_policy *p = hd->egress ? egress_policy_of(hd->egress, vm_id) : NULL;
-	if (!p || p->kind != EGRESS_ALLOWLIST)
+	struct egress_policy p; /* a copy: the VM may go down meanwhile */
+	if (egress_policy_get(hd->egress, vm_id, &p) < 0 || p.kind != EGRESS_ALLOWLIST)
 		return 0;
-	for (unsigned i = 0; i < p->n_hosts; i++)
-		if (dnsmsg_host_match(p->hosts[i].name, name))
+	for (unsigned i = 0; i < p.n_hosts; i++)
+		if (dnsmsg_host_match(p.hosts[i].name, name))
 			return 1;
 	return 0;
 }

@@ -1,10 +1,9 @@
 /*
  * dns_policy.c - egress connectors to DNS policy (see dns_policy.h).
  *
- * The allowlist itself belongs to the egress module (session/egress.h);
- * until it is merged, an allowlist VM resolves nothing (NXDOMAIN for every
- * name): failing closed. session/dns_egress.c holds the two functions
- * below as they are once egress.h is there (built in their place then).
+ * The allowlist itself belongs to the egress module (session/egress.h):
+ * session/dns_egress.c answers dns_policy_name_allowed() and
+ * dns_policy_admit() from it.
  */
 #include "session/dns_policy.h"
 

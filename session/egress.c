@@ -610,25 +610,37 @@ void egress_sweep(struct egress *eg)
 		egress_sweep(eg);
 }
 
-const struct egress_policy *egress_policy_of(struct egress *eg, const char *vm_id)
+/* The VM's policy kind, read under the lock; -1 when the VM is unknown. */
+static int kind_of(struct egress *eg, const char *vm_id)
 {
-	if (!eg)
-		return NULL;
 	pthread_mutex_lock(&eg->mu);
 	struct eg_vm *v = find(eg, vm_id);
+	int kind = v ? (int)v->pol.kind : -1;
 	pthread_mutex_unlock(&eg->mu);
-	return v ? &v->pol : NULL;
+	return kind;
+}
+
+int egress_policy_get(struct egress *eg, const char *vm_id, struct egress_policy *out)
+{
+	if (!eg)
+		return -1;
+	pthread_mutex_lock(&eg->mu);
+	struct eg_vm *v = find(eg, vm_id);
+	if (v)
+		*out = v->pol;
+	pthread_mutex_unlock(&eg->mu);
+	return v ? 0 : -1;
 }
 
 int egress_allow_addrs(struct egress *eg, const char *vm_id, const struct sockaddr_storage *addrs,
 		       unsigned n, unsigned ttl_s)
 {
-	const struct egress_policy *p = egress_policy_of(eg, vm_id);
-	if (!p) {
+	int kind = kind_of(eg, vm_id);
+	if (kind < 0) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (p->kind != EGRESS_ALLOWLIST || n == 0)
+	if (kind != EGRESS_ALLOWLIST || n == 0)
 		return 0;
 	ttl_s = ttl_s < 5 ? 5 : ttl_s > 3600 ? 3600 : ttl_s;
 	char cmd[8192], ns[300], err[256];

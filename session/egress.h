@@ -10,7 +10,7 @@
  * deletes its links and rules, so reclaiming a VM is one `ip netns del`, and
  * recovery deletes every "hearth-*" namespace no live VM owns.
  *
- * Interface with the DNS side (the resolver in hearthd): egress_policy_of()
+ * Interface with the DNS side (the resolver in hearthd): egress_policy_get()
  * tells it which names a VM may resolve; egress_allow_addrs() admits the
  * addresses an allowlisted name resolved to, for ttl_s seconds (nft set
  * elements with timeouts), before the answer is handed to the guest.
@@ -51,10 +51,11 @@ struct egress_policy {
 
 struct egress; /* the daemon's egress state: one per hearthd */
 
-/* The policy the VM was run with; NULL when the VM is unknown (or has no
- * link). Valid until egress_vm_down() for that VM; callers copy what they
- * keep beyond the call that asked. */
-const struct egress_policy *egress_policy_of(struct egress *eg, const char *vm_id);
+/* Copy the policy the VM was run with into *out: 0, or -1 when the VM is
+ * unknown (or has no link). A copy, made under the lock: the resolver asks
+ * from the event loop while a lifecycle worker may take the VM down.
+ * Thread-safe. */
+int egress_policy_get(struct egress *eg, const char *vm_id, struct egress_policy *out);
 
 /* Admit n addresses (AF_INET; others are ignored) for the VM for ttl_s
  * seconds (clamped to 5..3600): TCP to them, on any port, passes the VM's

@@ -73,10 +73,12 @@ def parse_answer(m):
 
 class LabDNS:
     """A tiny authoritative server for lab.test on 127.0.0.1 (UDP and TCP):
-    a.lab.test and big.lab.test have A records, everything else NXDOMAIN.
+    a.lab.test and big.lab.test have A records, everything else NXDOMAIN;
+    or, given a zone ({name: [IPv4 addresses]}), the A records it names.
     It counts the queries it gets."""
 
-    def __init__(self):
+    def __init__(self, zone=None):
+        self.zone = zone
         # One port for UDP and TCP: retry while another process holds the TCP side.
         for _ in range(50):
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -107,13 +109,17 @@ class LabDNS:
             self.count += 1
             self.names.append(name)
         rrs = []
-        if name == "a.lab.test" and qtype == 1:
+        if self.zone is not None:
+            rrs = [socket.inet_aton(a) for a in self.zone.get(name, [])] if qtype == 1 else []
+            rcode = 0 if name in self.zone else 3
+        elif name == "a.lab.test" and qtype == 1:
             rrs = [socket.inet_aton(ADDR)]
         elif name == "a.lab.test" and qtype == 28:
             rrs = [socket.inet_pton(socket.AF_INET6, ADDR6)]
         elif name == "big.lab.test" and qtype == 1:
             rrs = [socket.inet_aton("10.20.%d.%d" % (i // 250, i % 250 + 1)) for i in range(BIG_N)]
-        rcode = 0 if name in ("a.lab.test", "big.lab.test") else 3
+        if self.zone is None:
+            rcode = 0 if name in ("a.lab.test", "big.lab.test") else 3
         body = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", 1 if len(a) == 4 else 28, 1, 60, len(a)) + a
                         for a in rrs)
         hdr = struct.pack(">HHHHHH", qid, 0x8400 | (flags & 0x0100) | rcode, 1, len(rrs), 0, 0)

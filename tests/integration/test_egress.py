@@ -157,18 +157,28 @@ def lab(tmp_path):
     lb.close()
 
 
-@pytest.fixture
-def hd(tmp_path, lab):
-    before = set(netns_list())
-    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
-                extra=["--egress-uplink", lab.lab]).start()
-    yield d
+def lab_hearthd(root, lab, extra=()):
+    """A started hearthd whose uplink is the lab; end it with close_hearthd()."""
+    d = Hearthd(os.path.join(root, "state"), busybox_images(root),
+                extra=["--egress-uplink", lab.lab] + list(extra))
+    d.netns_before = set(netns_list())
+    return d.start()
+
+
+def close_hearthd(d):
     d.close()
     # VMs outlive a stopped hearthd, and so do their links: the harness
     # ended the VMs, this ends the namespaces this test's hearthd made.
-    for n in set(netns_list()) - before:
+    for n in set(netns_list()) - d.netns_before:
         if n.startswith("hearth-"):
             subprocess.run(["ip", "netns", "del", n], timeout=30)
+
+
+@pytest.fixture
+def hd(tmp_path, lab):
+    d = lab_hearthd(str(tmp_path), lab)
+    yield d
+    close_hearthd(d)
 
 
 def mine(hd):
