@@ -12,8 +12,9 @@
  * The default set is Docker's default for containers. With it, at boot, the
  * agent also turns off new user namespaces (Docker's default seccomp profile
  * refuses them without CAP_SYS_ADMIN; raising the limit again needs
- * CAP_SYS_RESOURCE) and makes /proc/sys read-only: root without capabilities may
- * still write most sysctls by file mode alone, and kernel.core_pattern or
+ * CAP_SYS_RESOURCE) and makes /proc/sys, /sys and /sys/fs/cgroup read-only, as
+ * Docker does for containers: root without capabilities may still write most
+ * sysctls and sysfs files by file mode alone, and kernel.core_pattern or
  * kernel.modprobe would give back every capability.
  */
 #include "agent.h"
@@ -74,17 +75,36 @@ static int caps_write(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* Read-only for the children: a bind of PATH onto itself unless it is already a
+ * mount point (only /proc/sys is not), then a per-mount read-only remount. */
+static const struct {
+	const char *path;
+	int bind;
+} caps_ro_mounts[] = {
+	{ "/proc/sys", 1 },
+	{ "/sys", 0 },
+	{ "/sys/fs/cgroup", 0 },
+};
+
 void caps_boot(void)
 {
+	const unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
 	if (caps_mode != CAPS_DEFAULT)
 		return;
 	/* Kernels without user namespaces have no such file: nothing to turn off. */
 	if (caps_write("/proc/sys/user/max_user_namespaces", "0") < 0 && errno != ENOENT)
 		log_msg("user namespaces off: %s", strerror(errno));
-	if (mount("/proc/sys", "/proc/sys", NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, "/proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-		  NULL) < 0)
-		log_msg("/proc/sys read-only: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(caps_ro_mounts) / sizeof(caps_ro_mounts[0]); i++) {
+		const char *p = caps_ro_mounts[i].path;
+
+		if ((caps_ro_mounts[i].bind && mount(p, p, NULL, MS_BIND, NULL) < 0) ||
+		    mount(NULL, p, NULL, ro, NULL) < 0) {
+			/* A kernel without cgroups has nothing mounted there. */
+			if (!(errno == EINVAL && strcmp(p, "/sys/fs/cgroup") == 0))
+				log_msg("%s read-only: %s", p, strerror(errno));
+		}
+	}
 }
 
 static int caps_in_default(int c)

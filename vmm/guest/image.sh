@@ -43,11 +43,11 @@ debian-12)
 		mirror=unused
 	fi
 	# Progress: debootstrap's "I:" lines (one per package and step) against an earlier
-	# base build's log; about 560 for this package list.
+	# base build's log; about 580 for this package list.
 	debian_steps() { grep -c '^I: ' "$2" 2>/dev/null || true; }
 	prev=$(ls -t "$base"/*/build.log 2>/dev/null | head -n 1)
 	GUEST_COUNT=debian_steps GUEST_UNIT=steps
-	GUEST_TOTAL=$(if [ -n "$prev" ]; then grep -c '^I: ' "$prev"; else echo 560; fi)
+	GUEST_TOTAL=$(if [ -n "$prev" ]; then grep -c '^I: ' "$prev"; else echo 580; fi)
 	bentry=$(guest_entry "$base" "$bkey" "debian-12 base ($suite minbase)" \
 		"$here/debian-base.sh" "$suite" "$mirror")
 	GUEST_COUNT='' GUEST_TOTAL=''
