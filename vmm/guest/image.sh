@@ -28,7 +28,7 @@ busybox)
 	entry=$(guest_entry "$cache/images/busybox" "$key" "busybox initramfs" \
 		"$here/busybox-initrd.sh" "$kentry/gen_init_cpio" "$agent")
 	initrd=$entry/initrd.cpio.gz
-	cmdline="console=ttyS0 quiet panic=-1 reboot=t"
+	cmdline="console=ttyS0 quiet panic=-1 reboot=t init_on_free=1"
 	mem=128
 	;;
 debian-12)
@@ -55,7 +55,7 @@ debian-12)
 	entry=$(guest_entry "$cache/images/debian-12/disk" "$key" "debian-12 disk with agent" \
 		"$here/debian-disk.sh" "$bentry/base.img" "$agent")
 	disk=$entry/disk.img
-	cmdline="console=ttyS0 quiet panic=-1 reboot=t root=/dev/vda rw init=/sbin/hearth-agent"
+	cmdline="console=ttyS0 quiet panic=-1 reboot=t init_on_free=1 root=/dev/vda rw init=/sbin/hearth-agent"
 	mem=256
 	;;
 *) guest_die "unknown image '$name' (known: busybox, debian-12)";;
