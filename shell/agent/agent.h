@@ -296,7 +296,6 @@ int64_t reap_next_deadline(const struct agent *a);
 enum caps_mode { CAPS_UNCHANGED, CAPS_DEFAULT, CAPS_ALL };
 /* Read (and unset) HEARTH_CAPS; once, before anything is started. */
 enum caps_mode caps_init(void);
-const char *caps_mode_name(enum caps_mode m);
 /* PID 1, default set: user namespaces off, /proc/sys, /sys, cgroups read-only. */
 void caps_boot(void);
 /* In a child before exec: reduce to the default set (bounding, ambient, E/P/I);

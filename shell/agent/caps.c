@@ -33,9 +33,9 @@ static enum caps_mode caps_mode = CAPS_UNCHANGED;
 
 /* Docker's default capability set (moby oci/caps/defaults.go). */
 static const int caps_default_set[] = {
-	CAP_CHOWN,	  CAP_DAC_OVERRIDE, CAP_FSETID,		  CAP_FOWNER,	   CAP_MKNOD,
-	CAP_NET_RAW,	  CAP_SETGID,	    CAP_SETUID,		  CAP_SETFCAP,	   CAP_SETPCAP,
-	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,		  CAP_AUDIT_WRITE,
+	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
+	CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
 };
 
 enum caps_mode caps_init(void)
@@ -51,16 +51,6 @@ enum caps_mode caps_init(void)
 	/* Children get a fresh environment (spawn.c); keep ours clean too. */
 	unsetenv(CAPS_ENV);
 	return caps_mode;
-}
-
-const char *caps_mode_name(enum caps_mode m)
-{
-	static const char *const names[] = {
-		[CAPS_UNCHANGED] = "unchanged",
-		[CAPS_DEFAULT] = "default",
-		[CAPS_ALL] = "all",
-	};
-	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
 }
 
 static int caps_write(const char *path, const char *text)
