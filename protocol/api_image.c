@@ -82,6 +82,24 @@ static int copy_str(struct json_object *o, const char *key, int required, char *
 	return 0;
 }
 
+int api_image_parse_os_caps(struct json_object *o, int *all, struct api_err *e)
+{
+	static const char key[] = "additionalOsCapabilities";
+	struct json_object *arr;
+	int rc = api_json_arr(o, key, 0, 1, &arr, e);
+
+	*all = 0;
+	if (rc <= 0)
+		return rc;
+	if (json_object_array_length(arr) == 0)
+		return 0;
+	struct json_object *v = json_object_array_get_idx(arr, 0);
+	if (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "ALL") != 0)
+		return api_fail(e, API_E_VALIDATION, "%s: the only value is \"ALL\"", key);
+	*all = 1;
+	return 0;
+}
+
 int api_image_parse(const char *text, size_t len, struct api_image *out, struct api_err *e)
 {
 	memset(out, 0, sizeof *out);
@@ -103,6 +121,8 @@ int api_image_parse(const char *text, size_t len, struct api_image *out, struct 
 	    api_json_int(o, "memoryMiB", 16, 65536, &mem, e) < 0)
 		goto out;
 	out->mem_mib = mem ? (unsigned)mem : 128;
+	if (api_image_parse_os_caps(o, &out->os_caps_all, e) < 0)
+		goto out;
 	int hr = api_json_obj(o, "hooks", &hooks, e);
 	if (hr < 0 || (hr == 1 && api_image_parse_hooks(hooks, &out->hooks, e) < 0))
 		goto out;

@@ -59,6 +59,13 @@ int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 	absolutize(base, out->img.kernel, sizeof out->img.kernel);
 	absolutize(base, out->img.initrd, sizeof out->img.initrd);
 	absolutize(base, out->img.disk, sizeof out->img.disk);
+	/* The kernel hands NAME=value to init as its environment: the agent (PID 1)
+	 * gives the app and the shells the set named here (shell/agent/caps.c). */
+	size_t cl = strlen(out->img.cmdline);
+	if (snprintf(out->img.cmdline + cl, sizeof out->img.cmdline - cl, "%sHEARTH_CAPS=%s",
+		     cl ? " " : "", out->img.os_caps_all ? "all" : "default") >=
+	    (int)(sizeof out->img.cmdline - cl))
+		return api_fail(e, API_E_INTERNAL, "%s: cmdline too long", path);
 	out->created = (int64_t)st.st_mtime;
 	return 1;
 }

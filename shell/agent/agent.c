@@ -379,8 +379,11 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	log_init(a->verbose);
 	agent_raise_nofile();
-	if (a->pid1)
+	caps_init();
+	if (a->pid1) {
 		pid1_setup();
+		caps_boot();
+	}
 	else
 		prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our shells come back to us */
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -17,6 +17,7 @@
  *   ctl.c        CTL_REQ operations
  *   reap.c       SIGCHLD handling and delayed kills
  *   pid1.c       PID 1 duties: mounts, loopback, power off
+ *   caps.c       the capability set of the children (HEARTH_CAPS)
  *   log.c        diagnostics to stderr
  */
 #ifndef HEARTH_AGENT_H
@@ -305,6 +306,17 @@ void reap_children(struct agent *a);
 void reap_kill_later(struct agent *a, pid_t pgid, int64_t when);
 void reap_run_kills(struct agent *a, int64_t now);
 int64_t reap_next_deadline(const struct agent *a);
+
+/* caps.c: what HEARTH_CAPS (from the kernel command line) asks for */
+#define CAPS_ENV "HEARTH_CAPS"
+enum caps_mode { CAPS_UNCHANGED, CAPS_DEFAULT, CAPS_ALL };
+/* Read (and unset) HEARTH_CAPS; once, before anything is started. */
+enum caps_mode caps_init(void);
+/* PID 1, default set: user namespaces off, /proc/sys, /sys, cgroups read-only. */
+void caps_boot(void);
+/* In a child before exec: reduce to the default set (bounding, ambient, E/P/I);
+ * 0 or an errno. */
+int caps_child_restrict(void);
 
 /* pid1.c */
 void pid1_setup(void);

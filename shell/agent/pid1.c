@@ -26,14 +26,17 @@ static const struct {
 	const char *src, *target, *type;
 	unsigned long flags;
 	const char *data;
+	int optional; /* a kernel without this filesystem (ENODEV) is fine */
 } pid1_mounts[] = {
-	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
-	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666" },
-	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
+	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
+	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0 },
+	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666", 0 },
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
+	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
+	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0 },
+	/* cgroup v2, as systemd would mount it; container runtimes look for it here. */
+	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate", 1 },
 };
 
 /* fds 0-2 must be open, or our own sockets would land there. */
@@ -119,7 +122,7 @@ void pid1_setup(void)
 		mkdir(pid1_mounts[i].target, 0755);
 		if (mount(pid1_mounts[i].src, pid1_mounts[i].target, pid1_mounts[i].type,
 			  pid1_mounts[i].flags, pid1_mounts[i].data) < 0 &&
-		    errno != EBUSY)
+		    errno != EBUSY && !(errno == ENODEV && pid1_mounts[i].optional))
 			log_msg("mount %s: %s", pid1_mounts[i].target, strerror(errno));
 	}
 	/* Old devtmpfs trees may lack the ptmx node; the devpts one works. */

@@ -180,6 +180,10 @@ int spawn_child_setup(const struct spawn_req *r, const char **stage)
 		signal(s, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	*stage = "capabilities";
+	int e = caps_child_restrict();
+	if (e != 0)
+		return e;
 	if (r->change_user) {
 		*stage = "setgroups";
 		if (setgroups((size_t)r->ngroups, r->groups) < 0)

@@ -300,6 +300,28 @@ TEST(image_json)
 			     "\"microvmHooks\":{\"run\":\"ENABLED\"}}}";
 	CHECK_EQ(api_image_parse(noport, strlen(noport), &img, &e), -1);
 	CHECK_EQ(api_image_parse("{\"name\":\"b\"}", 12, &img, &e), -1);
+	CHECK_EQ(img.os_caps_all, 0);
+	/* additionalOsCapabilities: absent or [] = default set, ["ALL"], nothing else */
+	CHECK_EQ(api_image_parse(ok, strlen(ok), &img, &e), 0);
+	CHECK_EQ(img.os_caps_all, 0);
+	static const struct {
+		const char *caps;
+		int rc, all;
+	} capcases[] = {
+		{ "[]", 0, 0 },	       { "[\"ALL\"]", 0, 1 },	 { "[\"all\"]", -1, 0 },
+		{ "[\"NET_ADMIN\"]", -1, 0 }, { "[\"ALL\",\"ALL\"]", -1, 0 }, { "\"ALL\"", -1, 0 },
+		{ "[1]", -1, 0 },	       { "null", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof capcases / sizeof capcases[0]; i++) {
+		char doc[256];
+		snprintf(doc, sizeof doc,
+			 "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\","
+			 "\"additionalOsCapabilities\":%s}",
+			 capcases[i].caps);
+		CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), capcases[i].rc);
+		if (capcases[i].rc == 0)
+			CHECK_EQ(img.os_caps_all, capcases[i].all);
+	}
 }
 
 TEST(hook_http)
