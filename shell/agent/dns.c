@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "protocol/dnsmsg.h"
@@ -133,24 +135,34 @@ static int dns_socket(struct agent *a, int type, const char *addr, struct dns_sr
 	return fd;
 }
 
-/* /etc/resolv.conf names the stub (best effort: a read-only root keeps its own). */
+/*
+ * /etc/resolv.conf names the stub: the text is written to PID 1's own /run
+ * tmpfs and bind-mounted over /etc/resolv.conf, never written into /etc.
+ * A bind mount lives in the agent's mount namespace only, so an agent run as
+ * PID 1 in a test's namespaces on the host's root (not a guest) can never
+ * replace the host's resolver configuration. Best effort: without a mount
+ * the guest keeps its own file.
+ */
+#define DNS_RESOLV_RUN "/run/hearth/resolv.conf"
 static void dns_write_resolv(void)
 {
 	static const char text[] = "# hearth: the agent's DNS stub (queries go to the host)\n"
 				   "nameserver 127.0.0.53\n"
 				   "options edns0 trust-ad\n";
-	int fd = open("/etc/resolv.conf.hearth", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
+	if (mkdir("/run/hearth", 0755) < 0 && errno != EEXIST)
+		return;
+	int fd = open(DNS_RESOLV_RUN, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return;
-	if (write(fd, text, sizeof(text) - 1) != (ssize_t)(sizeof(text) - 1)) {
-		close(fd);
-		unlink("/etc/resolv.conf.hearth");
-		return;
-	}
+	ssize_t n = write(fd, text, sizeof(text) - 1);
 	close(fd);
-	if (rename("/etc/resolv.conf.hearth", "/etc/resolv.conf") < 0)
-		unlink("/etc/resolv.conf.hearth");
+	if (n != (ssize_t)(sizeof(text) - 1))
+		return;
+	/* A bind needs an existing target; an initramfs may have none. */
+	fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0)
+		close(fd);
+	(void)mount(DNS_RESOLV_RUN, "/etc/resolv.conf", NULL, MS_BIND, NULL);
 }
 
 int dns_init(struct agent *a)

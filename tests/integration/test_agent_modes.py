@@ -96,7 +96,10 @@ def test_unprivileged_agent():
 @needs_root
 def test_pid1_in_namespaces():
     """PID 1 in new pid/mount/net/uts namespaces: mounts, lo up, orphans
-    reaped, POWEROFF ends the namespace."""
+    reaped, POWEROFF ends the namespace. The host's files stay the host's:
+    the DNS stub names itself in /etc/resolv.conf by a bind mount private to
+    the agent's mount namespace (it once replaced the host's file)."""
+    host_resolv = open("/etc/resolv.conf", "rb").read()
     # /tmp, /run and /dev get fresh mounts inside: keep the socket elsewhere.
     d = tempfile.mkdtemp(prefix="hearth-agent-", dir="/var/tmp")
     srv = AgentProcess(prefix=["unshare", "--mount", "--pid", "--fork", "--net", "--uts",
@@ -111,6 +114,9 @@ def test_pid1_in_namespaces():
         assert out[1:6] == ["tmpfs", "tmpfs", "devpts", "tmpfs", "sysfs"]
         assert int(out[6], 16) & 1  # IFF_UP
         assert out[7].startswith("drwxrwxrwt")
+        # Inside, the stub; outside, the host's resolver, untouched.
+        assert b"nameserver 127.0.0.53" in a.run("cat /etc/resolv.conf")[2]
+        assert open("/etc/resolv.conf", "rb").read() == host_resolv
         # a pty shell works on the fresh devpts instance
         sh = a.open_shell(shell="/bin/sh", env={"PS1": "$ "})
         sh.send("echo t=$(tty)\n")
@@ -126,6 +132,7 @@ def test_pid1_in_namespaces():
     finally:
         srv.stop()
         os.rmdir(d) if os.path.isdir(d) and not os.listdir(d) else None
+    assert open("/etc/resolv.conf", "rb").read() == host_resolv
     assert srv.reports == []
 
 
