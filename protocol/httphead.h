@@ -77,6 +77,13 @@ int httphead_parse(const struct httphead_parser *hp, void *ctx, void *clear, siz
 /* Trim spaces and tabs (RFC 9110 OWS) off both ends of [*p, *p + *n). */
 void httphead_trim(const char **p, size_t *n);
 
+/* 1 when byte c is an RFC 9110 tchar, a byte a token (a field name, a method)
+ * may hold; 0 for NUL. */
+int httphead_is_tchar(int c);
+
+/* The value of hex digit c (either case), or -1 when c is none. */
+int httphead_hexval(int c);
+
 /* 1 when [s, s+n) is want, compared case-insensitively (ASCII). */
 int httphead_name_is(const char *s, size_t n, const char *want);
 

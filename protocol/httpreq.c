@@ -13,12 +13,6 @@
 #define PORT_PROTO "lambda-microvms.port."
 #define AWS_PREFIX "x-aws-proxy-"
 
-static int is_tchar(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* A byte that may not appear in a field value or chunk extension. */
 static int is_ctl(int c)
 {
@@ -104,7 +98,7 @@ static int request_line(struct httpreq *r, const char *s, size_t n)
 	if (ml >= sizeof r->method)
 		return HTTPREQ_E_BAD;
 	for (size_t i = 0; i < ml; i++)
-		if (!is_tchar((unsigned char)s[i]))
+		if (!httphead_is_tchar((unsigned char)s[i]))
 			return HTTPREQ_E_BAD;
 	const char *t = sp1 + 1;
 	const char *sp2 = memchr(t, ' ', n - ml - 1);
@@ -225,7 +219,7 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 static int header_line(const char *line, size_t ll)
 {
 	size_t nl = 0;
-	while (nl < ll && is_tchar((unsigned char)line[nl]))
+	while (nl < ll && httphead_is_tchar((unsigned char)line[nl]))
 		nl++;
 	if (nl == 0 || nl == ll || line[nl] != ':')
 		return -1; /* no name, space before the colon, or obsolete line folding */
@@ -438,17 +432,6 @@ void httpreq_body_init(struct httpreq_body *b, enum httpreq_framing f, uint64_t 
 	b->done = f == HTTPREQ_BODY_NONE || (f == HTTPREQ_BODY_LENGTH && length == 0);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The states that take one given byte of a line end, and the state after it.
  * An LF ends a line, so the line's counters start again.
@@ -499,7 +482,7 @@ static int chunk_byte(struct httpreq_body *b, int c)
 	}
 	switch (b->state) {
 	case B_SIZE:
-		if ((h = hexval(c)) >= 0) {
+		if ((h = httphead_hexval(c)) >= 0) {
 			if (++b->digits > 16 || b->left > (HTTPREQ_LENGTH_MAX >> 4))
 				return -1;
 			b->left = b->left * 16 + (uint64_t)h;
