@@ -111,6 +111,22 @@ int httphead_hexval(int c)
 	return -1;
 }
 
+int httphead_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 19)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int httphead_name_is(const char *s, size_t n, const char *want)
 {
 	return n == strlen(want) && strncasecmp(s, want, n) == 0;

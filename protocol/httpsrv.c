@@ -140,23 +140,6 @@ int httpsrv_query(const char *raw, char *out, size_t out_cap, struct httpsrv_par
 /* ---- the head ---- */
 
 /* Decimal digits only, at most 19, no sign or spaces; -1 when not. */
-static int parse_dec(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t n = strlen(s);
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* "METHOD SP target SP HTTP/1.x", split in place. */
 static int request_line(struct httpsrv *s, char *line, size_t n)
 {
@@ -234,7 +217,7 @@ static int header(struct httpsrv *s, struct head_seen *h, char *line, size_t n)
 	if (!strcasecmp(line, "host"))
 		h->hosts++;
 	else if (!strcasecmp(line, "content-length")) {
-		if (h->cl++ || parse_dec(v, HTTPREQ_LENGTH_MAX, &h->length) < 0)
+		if (h->cl++ || httphead_dec(v, strlen(v), HTTPREQ_LENGTH_MAX, &h->length) < 0)
 			return bad(s, "bad or repeated Content-Length");
 	} else if (!strcasecmp(line, "transfer-encoding")) {
 		if (h->te++)

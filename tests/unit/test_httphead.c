@@ -233,5 +233,24 @@ TEST(tchars_and_hex_digits)
 	CHECK_EQ(httphead_hexval(0), -1);
 }
 
+TEST(decimal_numbers)
+{
+	uint64_t v = 7;
+	CHECK_EQ(httphead_dec("0", 1, 10, &v), 0);
+	CHECK_EQ(v, 0u);
+	CHECK_EQ(httphead_dec("65535x", 5, 65535, &v), 0); /* bounded by n */
+	CHECK_EQ(v, 65535u);
+	v = 7;
+	CHECK_EQ(httphead_dec("65536", 5, 65535, &v), -1);
+	CHECK_EQ(httphead_dec("", 0, 10, &v), -1);
+	CHECK_EQ(httphead_dec("+1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec(" 1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec("00000000000000000001", 20, UINT64_MAX, &v), -1); /* 20 digits */
+	CHECK_EQ(v, 7u);
+	CHECK_EQ(httphead_dec("9999999999999999999", 19, UINT64_MAX, &v), 0);
+	CHECK(v == 9999999999999999999u);
+}
+
 TEST_MAIN(T(end_of_head), T(lines), T(parse_calls_back_in_order), T(parse_clears_only_a_whole_head),
-	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy), T(tchars_and_hex_digits))
+	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy), T(tchars_and_hex_digits),
+	  T(decimal_numbers))
