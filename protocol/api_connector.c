@@ -105,11 +105,11 @@ static int list(struct json_object *body, const char *key, unsigned *n, struct a
 	if (rc <= 0)
 		return rc;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *v = json_object_array_get_idx(arr, i);
-		if (!v || !json_object_is_type(v, json_type_string))
-			return api_fail(e, API_E_VALIDATION, "%s must be a list of strings", key);
-		const char *s = json_object_get_string(v);
-		if ((size_t)json_object_get_string_len(v) != strlen(s))
+		const char *s;
+		size_t len;
+		if (api_json_arr_str(arr, i, key, &s, &len, e) < 0)
+			return -1;
+		if (len != strlen(s))
 			return api_fail(e, API_E_VALIDATION, "%s[%zu] is invalid", key, i);
 		int bad = key[0] == 'h' ? api_connector_host(s, c->hosts[*n])
 					: api_connector_cidr(s, &c->cidrs[*n]);

@@ -16,11 +16,10 @@ static int parse_connectors(struct json_object *body, const char *key, const cha
 	if (rc <= 0)
 		return rc;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *v = json_object_array_get_idx(arr, i);
-		if (!v || !json_object_is_type(v, json_type_string))
-			return api_fail(e, API_E_VALIDATION, "%s must be a list of strings", key);
-		size_t len = (size_t)json_object_get_string_len(v);
-		const char *s = json_object_get_string(v);
+		const char *s;
+		size_t len;
+		if (api_json_arr_str(arr, i, key, &s, &len, e) < 0)
+			return -1;
 		if (len < 1 || len > API_MAX_ARN || memchr(s, '\0', len))
 			return api_fail(e, API_E_VALIDATION, "%s has an invalid connector ARN", key);
 		out[(*n)++] = s;

@@ -15,23 +15,6 @@
 #define E_TOO_LARGE_HEAD "RequestHeaderFieldsTooLargeException"
 #define E_TOO_LARGE "RequestEntityTooLargeException"
 
-static int is_tchar(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int fail(struct httpsrv *s, unsigned status, const char *type, const char *msg)
 {
 	s->state = HTTPSRV_FAILED;
@@ -77,8 +60,8 @@ int httpsrv_path(const char *raw, char *out, size_t out_cap, const char **why)
 		if (c == '\\' || c <= 0x20 || c >= 0x7f)
 			return *why = "bad byte in path", -1;
 		if (c == '%') {
-			int h = hexval((unsigned char)raw[i + 1]), l;
-			if (h < 0 || (l = hexval((unsigned char)raw[i + 2])) < 0)
+			int h = httphead_hexval((unsigned char)raw[i + 1]), l;
+			if (h < 0 || (l = httphead_hexval((unsigned char)raw[i + 2])) < 0)
 				return *why = "bad %-escape in path", -1;
 			c = h * 16 + l;
 			i += 2;
@@ -105,7 +88,7 @@ static int query_part(const char *p, size_t n, char *out, size_t cap, size_t *o)
 		else if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			int h = hexval((unsigned char)p[i + 1]), l = hexval((unsigned char)p[i + 2]);
+			int h = httphead_hexval((unsigned char)p[i + 1]), l = httphead_hexval((unsigned char)p[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = h * 16 + l;
@@ -157,23 +140,6 @@ int httpsrv_query(const char *raw, char *out, size_t out_cap, struct httpsrv_par
 /* ---- the head ---- */
 
 /* Decimal digits only, at most 19, no sign or spaces; -1 when not. */
-static int parse_dec(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t n = strlen(s);
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* "METHOD SP target SP HTTP/1.x", split in place. */
 static int request_line(struct httpsrv *s, char *line, size_t n)
 {
@@ -181,7 +147,7 @@ static int request_line(struct httpsrv *s, char *line, size_t n)
 	if (!sp1 || sp1 == line || sp1 - line > 32)
 		return bad(s, "bad request line");
 	for (char *q = line; q < sp1; q++)
-		if (!is_tchar((unsigned char)*q))
+		if (!httphead_is_tchar((unsigned char)*q))
 			return bad(s, "bad request method");
 	char *t = sp1 + 1;
 	char *sp2 = memchr(t, ' ', n - (size_t)(t - line));
@@ -229,7 +195,7 @@ struct head_seen {
 static int header(struct httpsrv *s, struct head_seen *h, char *line, size_t n)
 {
 	size_t nl = 0;
-	while (nl < n && is_tchar((unsigned char)line[nl]))
+	while (nl < n && httphead_is_tchar((unsigned char)line[nl]))
 		nl++;
 	if (nl == 0 || nl == n || line[nl] != ':')
 		return bad(s, "bad header line"); /* no name, space before ':', folding */
@@ -251,7 +217,7 @@ static int header(struct httpsrv *s, struct head_seen *h, char *line, size_t n)
 	if (!strcasecmp(line, "host"))
 		h->hosts++;
 	else if (!strcasecmp(line, "content-length")) {
-		if (h->cl++ || parse_dec(v, HTTPREQ_LENGTH_MAX, &h->length) < 0)
+		if (h->cl++ || httphead_dec(v, strlen(v), HTTPREQ_LENGTH_MAX, &h->length) < 0)
 			return bad(s, "bad or repeated Content-Length");
 	} else if (!strcasecmp(line, "transfer-encoding")) {
 		if (h->te++)

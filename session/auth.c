@@ -229,13 +229,7 @@ static int update_file(const char *path, const char *section, const char *body,
 /* $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials; $AWS_CONFIG_FILE or ~/.aws/config. */
 static int aws_path(const char *env, const char *base, char *out, size_t outlen)
 {
-	const char *e = getenv(env);
-	if (e && *e)
-		return snprintf(out, outlen, "%s", e) < (int)outlen ? 0 : -1;
-	const char *home = getenv("HOME");
-	if (!home || !*home)
-		return -1;
-	return snprintf(out, outlen, "%s/.aws/%s", home, base) < (int)outlen ? 0 : -1;
+	return awsini_path(getenv(env), getenv("HOME"), base, out, outlen);
 }
 
 static int write_profile_files(const struct auth_key *k, char *err, size_t errlen)

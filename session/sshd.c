@@ -311,6 +311,16 @@ static int sd_not_resumable(struct sd_conn *c, char *msg, size_t n)
 	return 1;
 }
 
+/* A channel that asked for a pty: a shell on one, sized, TERM as asked. */
+static void sd_on_pty(struct mux_open *o, const struct sshw_msg *m, const char *term)
+{
+	o->kind = MUX_KIND_SHELL;
+	o->term = mux_cstr(term[0] ? term : "xterm-256color");
+	o->rows = m->rows;
+	o->cols = m->cols;
+	o->has_size = 1;
+}
+
 static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 {
 	char err[256], term[SSHW_MAX_TERM + 1], cmd[SSHW_MAX_CMD + 1];
@@ -339,11 +349,7 @@ static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 	switch (m->kind) {
 	case SSHW_KIND_SHELL:
 		if (m->rows) {
-			o.kind = MUX_KIND_SHELL;
-			o.term = mux_cstr(term[0] ? term : "xterm-256color");
-			o.rows = m->rows;
-			o.cols = m->cols;
-			o.has_size = 1;
+			sd_on_pty(&o, m, term);
 			o.login = 1;
 			break;
 		}
@@ -356,11 +362,7 @@ static void sd_open(struct sd_conn *c, const struct sshw_msg *m)
 		o.cmdline = mux_cstr(cmd);
 		if (m->rows) {
 			/* ssh -t host cmd: the user's shell runs it on a pty. */
-			o.kind = MUX_KIND_SHELL;
-			o.term = mux_cstr(term[0] ? term : "xterm-256color");
-			o.rows = m->rows;
-			o.cols = m->cols;
-			o.has_size = 1;
+			sd_on_pty(&o, m, term);
 			break;
 		}
 		o.kind = MUX_KIND_EXEC;

@@ -24,14 +24,16 @@ import json
 import os
 import shutil
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from benchfig import (AB, RAWCAT, Figures, cpu_idle_note, med, row, shell_token,  # noqa: E402
+                      start_sshd)
 from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -43,34 +45,6 @@ VM_MB = int(os.environ.get("INGRESS_BENCH_VM_MB", "64"))
 SHELLS = int(os.environ.get("INGRESS_BENCH_SHELLS", "200"))
 VMS = int(os.environ.get("INGRESS_BENCH_VMS", "10"))
 WS = os.path.join(BUILD, "bin", "bench", "ws_bench")
-AB = os.path.join(BUILD, "bin", "bench", "agent_bench")
-RAWCAT = "stty raw -echo; printf 'RE''ADY'; exec cat"
-
-
-def start_sshd(d):
-    """tests/bench/sshd.sh's throwaway sshd; returns (pid, ssh argv, dest)."""
-    script = ('. %s/sshd.sh; sshd_start %s >&2 || exit 1; printf "%%s\\0" "$SSHD_PID" '
-              '"$SSHD_DEST" "${SSH[@]}"' % (HERE, d))
-    # Files, not pipes: the sshd left running keeps inherited pipes open.
-    out, err = os.path.join(d + ".out"), os.path.join(d + ".err")
-    with open(out, "wb") as o, open(err, "wb") as e:
-        rc = subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=o,
-                            stderr=e, timeout=60).returncode
-    if rc != 0:
-        raise RuntimeError("sshd: " + open(err).read()[-500:])
-    parts = open(out).read().split("\0")[:-1]
-    return int(parts[0]), parts[2:], parts[1]
-
-
-def kv(line):
-    return {k: float(v) for k, v in (w.split("=") for w in line.split()[1:])}
-
-
-def measure(argv, timeout=300):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (os.path.basename(argv[0]), r.stderr.strip()[-300:]))
-    return kv(r.stdout.strip().splitlines()[-1])
 
 
 class Target:
@@ -89,11 +63,7 @@ class Target:
         return doc["microvmId"]
 
     def token(self, vm_id):
-        st, _, doc = self.hd.call("POST", "/microvms/%s/shell-auth-token" % vm_id,
-                                  {"expirationInMinutes": 60})
-        if st != 200:
-            raise RuntimeError(doc)
-        return doc["authToken"]["X-aws-proxy-auth"]
+        return shell_token(self.hd, vm_id)
 
     def addr(self):
         return "127.0.0.1:%d" % self.hd.ingress_port
@@ -150,28 +120,6 @@ async def many_shells(t, shells, timeout=600):
     return sum(res), dropped, open_s, lat
 
 
-def cpu_idle_note():
-    """How idle CPUs wait on this machine: every hop of a round trip wakes a
-    process, and waking one on a halted CPU costs an IPI (on a VM, an exit to
-    the hypervisor), so the figures depend on it. Printed with them."""
-    def read(p):
-        try:
-            with open(p) as f:
-                return f.read().strip()
-        except OSError:
-            return None
-    drv = read("/sys/devices/system/cpu/cpuidle/current_driver") or "none"
-    note = "cpuidle driver %s" % drv
-    poll = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
-    if poll is not None:
-        note += ", guest_halt_poll_ns=%s%s" % (poll, " (halt polling off)" if poll == "0" else "")
-    return "%s; %d CPUs" % (note, os.cpu_count() or 0)
-
-
-def med(xs):
-    return statistics.median(xs) if xs else -1
-
-
 def main():
     for p in (WS, AB, IMAGE):
         if not os.path.exists(p):
@@ -180,16 +128,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hearth-ingress-bench-")
     sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
     host = vmt = None
-    res = {}
-    fails = 0
-
-    def rec(label, argv, timeout=300):
-        nonlocal fails
-        try:
-            res.setdefault(label, []).append(measure(argv, timeout))
-        except Exception as e:
-            fails += 1
-            print("  %s failed: %s" % (label, e))
+    fig = Figures()
+    rec, m = fig.rec, fig.m
 
     try:
         host = Target(os.path.join(tmp, "host"), "host")
@@ -215,19 +155,7 @@ def main():
             rec("vm-rtt", [WS, "-t", "300", "rtt", vmt.addr(), vv, vtok, str(VM_N), "20"])
             rec("vm-bulk", [WS, "-t", "300", "bulk", vmt.addr(), vv, vtok, str(vbytes)])
 
-        print("raw figures:")
-        for k, runs in res.items():
-            for r in runs:
-                print("  %-9s %s" % (k, " ".join("%s=%g" % kv_ for kv_ in r.items())))
-
-        def m(label, key):
-            return med([r[key] for r in res.get(label, []) if key in r])
-
-        def row(name, a, s, note=""):
-            ratio = "%.2f" % (a / s) if a > 0 and s > 0 else "n/a"
-            fa = "%.1f" % a if a >= 0 else "failed"
-            fs = "%.1f" % s if s >= 0 else "failed"
-            print("  %-34s %10s %10s %8s   %s" % (name, fa, fs, ratio, note))
+        fig.print_raw(9)
 
         ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
         print("\nshell ingress vs %s on loopback, same run, median of %d repetitions" %
@@ -271,7 +199,7 @@ def main():
               ("MET" if tp_ok else "NOT MET"))
         print("goal: %d concurrent shells across %d VMs, none dropped: %s" %
               (SHELLS, VMS, "MET" if many_ok else "NOT MET"))
-        return 1 if fails or not many_ok else 0
+        return 1 if fig.fails or not many_ok else 0
     finally:
         for t in (host, vmt):
             if t:

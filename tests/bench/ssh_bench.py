@@ -21,7 +21,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from ingress_bench import AB, RAWCAT, cpu_idle_note, med, measure, start_sshd  # noqa: E402
+from benchfig import AB, RAWCAT, Figures, cpu_idle_note, row, shell_token, start_sshd  # noqa: E402
 from hearthd_harness import REAL_BUSYBOX as IMAGE, Hearthd, busybox_images, wait_port  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
@@ -43,11 +43,7 @@ class Target:
         self.vm = self.hd.run_running(600)["microvmId"]
 
     def ssh_argv(self):
-        st, _, doc = self.hd.call("POST", "/microvms/%s/shell-auth-token" % self.vm,
-                                  {"expirationInMinutes": 60})
-        if st != 200:
-            raise RuntimeError(doc)
-        tok = doc["authToken"]["X-aws-proxy-auth"]
+        tok = shell_token(self.hd, self.vm)
         return ["ssh", "-F", "/dev/null", "-p", str(self.hd.ssh_port), "-o",
                 "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
                 "BatchMode=yes", "-o", "LogLevel=ERROR", "-o",
@@ -64,15 +60,9 @@ def main():
             return 1
     tmp = tempfile.mkdtemp(prefix="hearth-ssh-bench-")
     sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "sshd"))
-    res, fails, targets = {}, 0, []
-
-    def rec(label, argv, timeout=300):
-        nonlocal fails
-        try:
-            res.setdefault(label, []).append(measure(argv, timeout))
-        except Exception as e:
-            fails += 1
-            print("  %s failed: %s" % (label, e))
+    targets = []
+    fig = Figures()
+    rec, m = fig.rec, fig.m
 
     try:
         host = Target(os.path.join(tmp, "host"), "host")
@@ -102,19 +92,7 @@ def main():
             rec("vm-bulk", [AB, "-t", "300", "bulk-cmd", str(vbytes), "--"] + vssh +
                 [vdest, "head -c %d /dev/zero" % vbytes], 400)
 
-        print("raw figures:")
-        for k, runs in res.items():
-            for r in runs:
-                print("  %-12s %s" % (k, " ".join("%s=%g" % kv_ for kv_ in r.items())))
-
-        def m(label, key):
-            return med([r[key] for r in res.get(label, []) if key in r])
-
-        def row(name, a, s, note=""):
-            ratio = "%.2f" % (a / s) if a > 0 and s > 0 else "n/a"
-            fa = "%.1f" % a if a >= 0 else "failed"
-            fs = "%.1f" % s if s >= 0 else "failed"
-            print("  %-34s %10s %10s %8s   %s" % (name, fa, fs, ratio, note))
+        fig.print_raw(12)
 
         ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
         print("\nSSH ingress vs %s's sshd on loopback, same client, median of %d repetitions" %
@@ -131,7 +109,7 @@ def main():
         row("VM path: round trip p50 (us)", m("vm-rtt", "p50_us"), s50, "")
         row("VM path: round trip p99 (us)", m("vm-rtt", "p99_us"), s99, "")
         row("VM path: throughput (MB/s)", m("vm-bulk", "mbps"), sb, "(%d MiB)" % VM_MB)
-        return 1 if fails else 0
+        return 1 if fig.fails else 0
     finally:
         for t in targets:
             t.close()

@@ -258,29 +258,12 @@ def test_lifecycle_with_a_real_vm(tmp_path):
         d.close()
 
 
-# A hook endpoint that fails (500) the hook named in /tmp/fail-<hook>, or any
-# hook whose body is "fail"; every other hook answers 200.
-FAILING_HOOK = r"""#!/bin/sh
-read -r method path proto
-len=0
-while IFS= read -r line; do
-	line=$(printf '%s' "$line" | tr -d '\r')
-	[ -z "$line" ] && break
-	case "$line" in [Cc]ontent-[Ll]ength:*) len=$(printf '%s' "${line#*:}" | tr -d ' ');; esac
-done
-body=""
-[ "$len" -gt 0 ] && body=$(head -c "$len")
-hook=${path##*/}
-code=200
-{ [ "$body" = "fail" ] || [ -e "/tmp/fail-$hook" ]; } && code=500
-printf 'HTTP/1.1 %s X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$code"
-"""
-
-
 def failing_hooks_image(root):
+    """test_lifecycle's hook app (a hook fails while /tmp/fail-<hook> exists),
+    with run and resume hooks only."""
+    from test_lifecycle import HANDLER, SERVE
     return busybox_app_images(
-        root, {"hook.sh": FAILING_HOOK.encode(),
-               "serve.sh": b"#!/bin/sh\nexec nc -ll -p 8080 -e /app/hook.sh\n"}, "cli-hooks",
+        root, {"handler.sh": HANDLER.encode(), "serve.sh": SERVE.encode()}, "cli-hooks",
         command="setsid /app/serve.sh </dev/null >/dev/null 2>&1 &",
         hooks={"port": 8080,
                "microvmImageHooks": {"ready": "ENABLED", "readyTimeoutInSeconds": 120},

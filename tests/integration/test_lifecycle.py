@@ -17,7 +17,8 @@ BOOT = 300     # first run builds the image snapshot (boot under TCG)
 STEP = 120     # restore, suspend, resume
 
 HANDLER = r"""#!/bin/sh
-# A lifecycle hook endpoint: logs "<hook> <body>" and answers 200 (500 for body "fail").
+# A lifecycle hook endpoint: logs "<hook> <body>" and answers 200 (500 for body
+# "fail", or while /tmp/fail-<hook> exists).
 read -r method path proto
 len=0
 while IFS= read -r line; do
@@ -30,7 +31,7 @@ body=""
 hook=${path##*/}
 echo "$hook $body" >> /tmp/hooks.log
 code=200
-[ "$body" = "fail" ] && code=500
+{ [ "$body" = "fail" ] || [ -e "/tmp/fail-$hook" ]; } && code=500
 printf 'HTTP/1.1 %s X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$code"
 """
 SERVE = "#!/bin/sh\n# -ll: a persistent listener (the socket stays open across connections)\nexec nc -ll -p 8080 -e /app/handler.sh\n"

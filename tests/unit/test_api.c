@@ -388,6 +388,30 @@ TEST(connectors)
 	CHECK_EQ(api_connector_name_ok(""), 0);
 }
 
+/* List members that are not strings, or hold a NUL, name the list. */
+TEST(string_lists)
+{
+	static struct api_connector c;
+	struct api_run_req r;
+	struct api_err e = { 0 };
+	struct json_object *o = parse("{\"name\":\"x\",\"hosts\":[\"a.com\",1]}");
+	CHECK_EQ(api_connector_parse(o, &c, &e), -1);
+	CHECK_STR(e.msg, "hosts must be a list of strings");
+	json_object_put(o);
+	o = parse("{\"name\":\"x\",\"cidrs\":[\"1.2.3.4\\u0000\"]}");
+	CHECK_EQ(api_connector_parse(o, &c, &e), -1);
+	CHECK_STR(e.msg, "cidrs[0] is invalid");
+	json_object_put(o);
+	o = parse("{\"imageIdentifier\":\"b\",\"egressNetworkConnectors\":[null]}");
+	CHECK_EQ(api_run_parse(o, API_MIN_IDLE, &r, &e), -1);
+	CHECK_STR(e.msg, "egressNetworkConnectors must be a list of strings");
+	json_object_put(o);
+	o = parse("{\"imageIdentifier\":\"b\",\"ingressNetworkConnectors\":[\"a\\u0000\"]}");
+	CHECK_EQ(api_run_parse(o, API_MIN_IDLE, &r, &e), -1);
+	CHECK_STR(e.msg, "ingressNetworkConnectors has an invalid connector ARN");
+	json_object_put(o);
+}
+
 TEST_MAIN(T(json_parse), T(run_valid), T(run_invalid), T(run_min_idle_configurable),
 	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json),
-	  T(hook_http), T(connectors))
+	  T(hook_http), T(connectors), T(string_lists))

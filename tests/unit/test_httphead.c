@@ -214,5 +214,43 @@ TEST(bounded_copy)
 	CHECK_EQ(httphead_copy(out, 0, "", 0), -1);
 }
 
+TEST(tchars_and_hex_digits)
+{
+	int n = 0;
+	for (int c = 0; c < 256; c++)
+		n += httphead_is_tchar(c);
+	CHECK_EQ(n, 77); /* 62 letters and digits, 15 marks */
+	CHECK(httphead_is_tchar('!') && httphead_is_tchar('~') && httphead_is_tchar('Z'));
+	CHECK(!httphead_is_tchar(0) && !httphead_is_tchar(':') && !httphead_is_tchar(' '));
+	CHECK(!httphead_is_tchar('"') && !httphead_is_tchar(0x7f) && !httphead_is_tchar(0xe9));
+	CHECK_EQ(httphead_hexval('0'), 0);
+	CHECK_EQ(httphead_hexval('9'), 9);
+	CHECK_EQ(httphead_hexval('a'), 10);
+	CHECK_EQ(httphead_hexval('F'), 15);
+	CHECK_EQ(httphead_hexval('g'), -1);
+	CHECK_EQ(httphead_hexval('G'), -1);
+	CHECK_EQ(httphead_hexval('/'), -1);
+	CHECK_EQ(httphead_hexval(0), -1);
+}
+
+TEST(decimal_numbers)
+{
+	uint64_t v = 7;
+	CHECK_EQ(httphead_dec("0", 1, 10, &v), 0);
+	CHECK_EQ(v, 0u);
+	CHECK_EQ(httphead_dec("65535x", 5, 65535, &v), 0); /* bounded by n */
+	CHECK_EQ(v, 65535u);
+	v = 7;
+	CHECK_EQ(httphead_dec("65536", 5, 65535, &v), -1);
+	CHECK_EQ(httphead_dec("", 0, 10, &v), -1);
+	CHECK_EQ(httphead_dec("+1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec(" 1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec("00000000000000000001", 20, UINT64_MAX, &v), -1); /* 20 digits */
+	CHECK_EQ(v, 7u);
+	CHECK_EQ(httphead_dec("9999999999999999999", 19, UINT64_MAX, &v), 0);
+	CHECK(v == 9999999999999999999u);
+}
+
 TEST_MAIN(T(end_of_head), T(lines), T(parse_calls_back_in_order), T(parse_clears_only_a_whole_head),
-	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy))
+	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy), T(tchars_and_hex_digits),
+	  T(decimal_numbers))
