@@ -19,6 +19,7 @@
 #include "protocol/token.h"
 #include "protocol/wsproto.h"
 #include "session/agentlink.h"
+#include "session/h2srv.h"
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
 #include "session/proxy.h"
@@ -325,6 +326,14 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 		return c->ops->rx(c->h, in, len);
 	}
 	size_t take = len;
+	/* HTTP/2 (ALPN h2): the client opens with the preface, not a head. */
+	int h2 = h2srv_preface(buf_used(&c->rin) ? buf_ptr(&c->rin) : in,
+			       buf_used(&c->rin) ? buf_used(&c->rin) : len);
+	if (h2 >= 0 && !buf_used(&c->rin) && len >= H2SRV_PREFACE_LEN) {
+		c->routed = 1;
+		h2srv_handle(c, in, len);
+		return 0;
+	}
 	if (take > buf_room(&c->rin))
 		take = buf_room(&c->rin);
 	buf_put(&c->rin, in, take);
@@ -334,6 +343,14 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	int n = wsp_parse_request((const char *)buf_ptr(&c->rin), buf_used(&c->rin), r);
 	if (n == 0 && take < len)
 		n = -2; /* the head does not fit */
+	if (h2srv_preface(buf_ptr(&c->rin), buf_used(&c->rin)) == 1) {
+		/* The preface came in pieces. */
+		free(r);
+		c->routed = 1;
+		h2srv_handle(c, buf_ptr(&c->rin), buf_used(&c->rin));
+		buf_free(&c->rin);
+		return 0;
+	}
 	if (n < 0) {
 		c->routed = 1;
 		ingress_conn_refuse(c, n == -2 ? 431 : 400, "malformed request");
@@ -476,4 +493,9 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int ingress_host_vm_id(const char *host, char *id, size_t idlen)
+{
+	return host_vm_id(host, id, idlen);
 }

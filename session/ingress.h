@@ -24,4 +24,8 @@
  */
 int ingress_start(struct hearthd *hd, char *err, size_t errlen);
 
+/* The VM a Host (or SNI) "<microvm-id>.localhost[:port]" names: 0 with its
+ * id, or -1 (the HTTP/2 front end, h2srv.c, routes each stream by it). */
+int ingress_host_vm_id(const char *host, char *id, size_t idlen);
+
 #endif
