@@ -196,3 +196,125 @@ def test_http1_keeps_its_path(env):
             data += b
     assert data.startswith(b"HTTP/1.1 200"), data[:200]
     assert b'"path": "/h1"' in data
+
+
+# ---- abuse: hearthd stays up with bounded memory, and serves on ----
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def raw_h2(env):
+    """A TLS connection that has sent the preface and an empty SETTINGS."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=env.ca)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", env.iport), timeout=30),
+                        server_hostname="127.0.0.1")
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
+    return s
+
+
+def frame(ftype, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+def hpack(env, tok=True):
+    import hpack as hp
+    h = [(":method", "GET"), (":path", "/"), (":scheme", "https"),
+         (":authority", env.authority)] + hdrs(env, tok=tok)
+    return hp.Encoder().encode(h)
+
+
+def read_until_closed(s, limit=30):
+    """Everything the server sends until it closes (GOAWAY then EOF)."""
+    import time
+    s.settimeout(2)
+    data, deadline = b"", time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            b = s.recv(65536)
+        except (socket.timeout, ConnectionResetError, OSError):
+            break
+        if not b:
+            break
+        data += b
+    return data
+
+
+def goaway_code(data):
+    """The error code of the first GOAWAY frame in data, or None."""
+    i = 0
+    while i + 9 <= len(data):
+        n = int.from_bytes(data[i:i + 3], "big")
+        if data[i + 3] == 7:
+            return int.from_bytes(data[i + 9 + 4:i + 9 + 8], "big")
+        i += 9 + n
+    return None
+
+
+def still_serves(env):
+    c = H2(env.iport, env.ca)
+    try:
+        (r,) = c.wait(c.request(env.authority, "/alive", headers=hdrs(env)))
+        assert r["status"] == 200, r
+    finally:
+        c.close()
+
+
+def test_rapid_reset_is_cut_off(env):
+    pid = env.hd.proc.pid
+    before = rss_kib(pid)
+    s = raw_h2(env)
+    block = hpack(env)
+    # HEADERS then RST_STREAM(CANCEL) at once, 2000 times (CVE-2023-44487).
+    out = b"".join(frame(1, 0x5, sid, block) + frame(3, 0, sid, (8).to_bytes(4, "big"))
+                   for sid in range(1, 4001, 2))
+    try:
+        s.sendall(out)
+    except OSError:
+        pass  # the server may have hung up mid-way
+    data = read_until_closed(s)
+    s.close()
+    assert goaway_code(data) == 0xb, data[-64:]  # ENHANCE_YOUR_CALM
+    assert env.hd.alive()
+    assert rss_kib(pid) - before < 64 * 1024, (before, rss_kib(pid))
+    still_serves(env)
+
+
+def test_continuation_flood_and_oversized_headers(env):
+    pid = env.hd.proc.pid
+    before = rss_kib(pid)
+    # CONTINUATION flood (CVE-2024-27316 class): a header block that never ends.
+    s = raw_h2(env)
+    import hpack as hp
+    enc = hp.Encoder()
+    first = enc.encode([(":method", "GET"), (":path", "/"), (":scheme", "https"),
+                        (":authority", env.authority)])
+    filler = enc.encode([("x-filler-%d" % i, "v" * 1000) for i in range(16)])
+    # END_STREAM, no END_HEADERS, then 56 MB of header block if nothing stops it.
+    out = frame(1, 0x1, 1, first) + frame(9, 0, 1, filler) * 4000
+    try:
+        s.sendall(out)
+    except OSError:
+        pass
+    read_until_closed(s)
+    s.close()
+    assert env.hd.alive()
+    # Oversized header list on one stream: that stream is refused (431 or reset),
+    # the connection and the next stream go on.
+    c = H2(env.iport, env.ca)
+    try:
+        big = [("x-big-%d" % i, "b" * 4000) for i in range(8)]  # 32 KiB > 16 KiB
+        a = c.request(env.authority, "/", headers=hdrs(env, extra=big))
+        b = c.request(env.authority, "/ok", headers=hdrs(env))
+        ra, rb = c.wait(a, b)
+        assert ra["status"] == 431 or ra["reset"] is not None, ra
+        assert rb["status"] == 200, rb
+    finally:
+        c.close()
+    assert rss_kib(pid) - before < 64 * 1024, (before, rss_kib(pid))
+    still_serves(env)
