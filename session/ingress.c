@@ -326,10 +326,8 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 		return c->ops->rx(c->h, in, len);
 	}
 	size_t take = len;
-	/* HTTP/2 (ALPN h2): the client opens with the preface, not a head. */
-	int h2 = h2srv_preface(buf_used(&c->rin) ? buf_ptr(&c->rin) : in,
-			       buf_used(&c->rin) ? buf_used(&c->rin) : len);
-	if (h2 >= 0 && !buf_used(&c->rin) && len >= H2SRV_PREFACE_LEN) {
+	/* HTTP/2: the client opens with the preface, not a head. */
+	if (!buf_used(&c->rin) && h2srv_preface(in, len) == 1) {
 		c->routed = 1;
 		h2srv_handle(c, in, len);
 		return 0;
@@ -343,12 +341,16 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	int n = wsp_parse_request((const char *)buf_ptr(&c->rin), buf_used(&c->rin), r);
 	if (n == 0 && take < len)
 		n = -2; /* the head does not fit */
-	if (h2srv_preface(buf_ptr(&c->rin), buf_used(&c->rin)) == 1) {
-		/* The preface came in pieces. */
+	int h2 = h2srv_preface(buf_ptr(&c->rin), buf_used(&c->rin));
+	if (h2 >= 0) {
+		/* The preface in pieces (its first 18 bytes look like a whole
+		 * head): wait for all of it, then hand everything over. */
 		free(r);
-		c->routed = 1;
-		h2srv_handle(c, buf_ptr(&c->rin), buf_used(&c->rin));
-		buf_free(&c->rin);
+		if (h2 == 1) {
+			c->routed = 1;
+			h2srv_handle(c, buf_ptr(&c->rin), buf_used(&c->rin));
+			buf_free(&c->rin);
+		}
 		return 0;
 	}
 	if (n < 0) {

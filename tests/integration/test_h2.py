@@ -318,3 +318,28 @@ def test_continuation_flood_and_oversized_headers(env):
         c.close()
     assert rss_kib(pid) - before < 64 * 1024, (before, rss_kib(pid))
     still_serves(env)
+
+
+def test_preface_in_pieces(env):
+    """The preface's first 18 bytes look like a whole HTTP/1 head: a preface cut
+    there must still be HTTP/2, not a 400."""
+    import ssl
+    import time
+    import hpack as hp
+    ctx = ssl.create_default_context(cafile=env.ca)
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", env.iport), timeout=30),
+                         server_hostname="127.0.0.1") as s:
+        pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        for part in (pre[:5], pre[5:20], pre[20:]):
+            s.sendall(part)
+            time.sleep(0.2)  # separate TLS records, separate reads
+        block = hp.Encoder().encode([(":method", "GET"), (":path", "/split"), (":scheme", "https"),
+                                     (":authority", env.authority)] + hdrs(env))
+        s.sendall(frame(4, 0, 0, b"") + frame(1, 0x5, 1, block))
+        s.settimeout(10)
+        data = b""
+        while b'"/split"' not in data:
+            b = s.recv(65536)
+            assert b, data
+            data += b
+        assert not data.startswith(b"HTTP/1.1"), data[:100]
