@@ -83,6 +83,7 @@ struct h2conn {
 	struct h2s *streams;
 	int dying;
 	int flushing;
+	int idle;                /* the idle deadline runs (no stream open) */
 	int64_t reset_window_ms;
 	unsigned resets;
 };
@@ -683,6 +684,12 @@ static void h2_flush(struct h2conn *hc)
 	hc->flushing = 0;
 	if (!hc->pendl && !nghttp2_session_want_read(hc->s) && !nghttp2_session_want_write(hc->s))
 		ingress_conn_hangup(hc->c);
+	/* A connection without streams ends PROXY_IDLE_MS after its last one
+	 * (PINGs do not extend it), as a kept-alive HTTP/1.1 one does. */
+	if ((hc->streams == NULL) != hc->idle) {
+		hc->idle = hc->streams == NULL;
+		ingress_conn_deadline(hc->c, hc->idle ? PROXY_IDLE_MS / 1000 : 0);
+	}
 }
 
 static int conn_rx(void *h, const uint8_t *p, size_t n)
