@@ -448,13 +448,6 @@ static void link_writable(void *owner)
 
 static const struct agentlink_ops h2s_link_ops = { link_frame, link_down, link_writable };
 
-/* "<id>.localhost[:port]" -> id (ingress.c's rule). */
-static void vm_of(const char *host, char *id, size_t idlen)
-{
-	if (ingress_host_vm_id(host, id, idlen) < 0)
-		id[0] = '\0';
-}
-
 /* The request's fields are complete: authorize, rewrite, open the channel. */
 static void s_request(struct h2s *st, int end_stream)
 {
@@ -486,7 +479,7 @@ static void s_request(struct h2s *st, int end_stream)
 		s_refuse(st, n == -2 ? 431 : 400, "malformed request");
 		return;
 	}
-	vm_of(r.host, st->vm_id, sizeof st->vm_id);
+	ingress_vm_of(hc->hd, &r, st->vm_id, sizeof st->vm_id);
 	if (!st->vm_id[0]) {
 		s_refuse(st, 404, "this name is not a microVM endpoint");
 		return;

@@ -497,7 +497,9 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 	return 0;
 }
 
-int ingress_host_vm_id(const char *host, char *id, size_t idlen)
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen)
 {
-	return host_vm_id(host, id, idlen);
+	(void)hd;
+	if (host_vm_id(r->host, id, idlen) < 0)
+		id[0] = '\0';
 }

@@ -24,8 +24,10 @@
  */
 int ingress_start(struct hearthd *hd, char *err, size_t errlen);
 
-/* The VM a Host (or SNI) "<microvm-id>.localhost[:port]" names: 0 with its
- * id, or -1 (the HTTP/2 front end, h2srv.c, routes each stream by it). */
-int ingress_host_vm_id(const char *host, char *id, size_t idlen);
+/* The VM a request is for, as the ingress routes it (its Host
+ * "<microvm-id>.localhost[:port]"), "" for none: the HTTP/2 front end
+ * (h2srv.c) routes each stream by it. */
+struct wsp_request;
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen);
 
 #endif

@@ -141,7 +141,8 @@ def test_ports_and_listeners(env):
     try:
         st_port = c.request(env.authority, "/", headers=hdrs(env, port=1))
         st_dead = c.request(env.authority, "/", headers=hdrs(env, port=env.dead_port))
-        st_novm = c.request("localhost:%d" % env.iport, "/", headers=hdrs(env))
+        # No VM by name and no token to route by.
+        st_novm = c.request("localhost:%d" % env.iport, "/", headers=hdrs(env, tok=False))
         a, b, n = c.wait(st_port, st_dead, st_novm)
         assert a["status"] == 403 and b"port 1 is not allowed" in a["body"], a
         assert b["status"] == 502 and b"nothing is listening" in b["body"], b
