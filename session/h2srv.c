@@ -732,9 +732,7 @@ void h2srv_handle(struct ingress_conn *c, const uint8_t *p, size_t n)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	/* Windows reopen only as the agent takes the bytes (s_flush_up). */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
-	/* Streams beyond our limit are refused by nghttp2 itself, before
-	 * any callback (SETTINGS may not have reached the client yet). */
-	nghttp2_option_set_max_reserved_remote_streams(opt, 0);
+	/* Bound what a client can make us queue (SETTINGS/PING floods). */
 	nghttp2_option_set_max_outbound_ack(opt, 100);
 	nghttp2_option_set_max_settings(opt, 32);
 	int rc = nghttp2_session_server_new2(&hc->s, cb, hc, opt);
