@@ -18,3 +18,8 @@ $(OBJ)/libproto.a: $(PROTO_OBJS)
 UNIT_OBJS_wsclient := $(OBJ)/protocol/wsclient.o $(OBJ)/protocol/wsproto.o
 UNIT_LIBS_wsclient := -lcrypto
 FUZZ_EXTRA_SRCS_wsclient = protocol/wsclient.c protocol/wsproto.c $(API_LIBDIR)/libcrypto.so
+
+# h2map.c serves only hearthd's HTTP/2 front end: kept out of libproto (which
+# the static guest agent links) and linked where it is used.
+UNIT_OBJS_h2map := $(OBJ)/protocol/h2map.o
+FUZZ_EXTRA_SRCS_h2map = protocol/h2map.c

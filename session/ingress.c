@@ -21,6 +21,7 @@
 #include "protocol/wsproto.h"
 #include "session/agentlink.h"
 #include "session/certcache.h"
+#include "session/h2srv.h"
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
 #include "session/proxy.h"
@@ -375,6 +376,12 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 		return c->ops->rx(c->h, in, len);
 	}
 	size_t take = len;
+	/* HTTP/2: the client opens with the preface, not a head. */
+	if (!buf_used(&c->rin) && h2srv_preface(in, len) == 1) {
+		c->routed = 1;
+		h2srv_handle(c, in, len);
+		return 0;
+	}
 	if (take > buf_room(&c->rin))
 		take = buf_room(&c->rin);
 	buf_put(&c->rin, in, take);
@@ -384,6 +391,18 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	int n = wsp_parse_request((const char *)buf_ptr(&c->rin), buf_used(&c->rin), r);
 	if (n == 0 && take < len)
 		n = -2; /* the head does not fit */
+	int h2 = h2srv_preface(buf_ptr(&c->rin), buf_used(&c->rin));
+	if (h2 >= 0) {
+		/* The preface in pieces (its first 18 bytes look like a whole
+		 * head): wait for all of it, then hand everything over. */
+		free(r);
+		if (h2 == 1) {
+			c->routed = 1;
+			h2srv_handle(c, buf_ptr(&c->rin), buf_used(&c->rin));
+			buf_free(&c->rin);
+		}
+		return 0;
+	}
 	if (n < 0) {
 		c->routed = 1;
 		ingress_conn_refuse(c, n == -2 ? 431 : 400, "malformed request");
@@ -535,4 +554,9 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen)
+{
+	request_vm_id(hd, r, id, idlen); /* by Host, else by the token (connect by address) */
 }

@@ -25,4 +25,10 @@
  */
 int ingress_start(struct hearthd *hd, char *err, size_t errlen);
 
+/* The VM a request is for, as the ingress routes it (its Host
+ * "<microvm-id>.localhost[:port]"), "" for none: the HTTP/2 front end
+ * (h2srv.c) routes each stream by it. */
+struct wsp_request;
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen);
+
 #endif

@@ -17,7 +17,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c session/auth.c session/log.c session/clock.c session/vmstate.c \
+	session/proxy.c session/h2srv.c protocol/h2map.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
@@ -25,9 +25,9 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c \
 	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
-SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh
+SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libnghttp2
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
-SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh) -lpthread
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh -lnghttp2) -lpthread
 
 $(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
