@@ -125,11 +125,15 @@ def keeper_pids(state_dir):
     return found
 
 
-def busybox_images(root):
-    """<root>/images holding the built busybox image: one hearthd's private image dir."""
+def busybox_images(root, **fields):
+    """<root>/images holding the built busybox image: one hearthd's private image dir
+    (fields, e.g. additionalOsCapabilities=["ALL"], are set in its image.json)."""
     d = os.path.join(root, "images", "busybox")
     os.makedirs(d, exist_ok=True)
-    shutil.copy(built(REAL_BUSYBOX, "the busybox guest image"), os.path.join(d, "image.json"))
+    img = json.load(open(built(REAL_BUSYBOX, "the busybox guest image")))
+    img.update(fields)
+    with open(os.path.join(d, "image.json"), "w") as f:
+        json.dump(img, f)
     return os.path.join(root, "images")
 
 

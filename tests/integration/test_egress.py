@@ -159,7 +159,10 @@ def lab(tmp_path):
 
 def lab_hearthd(root, lab, extra=()):
     """A started hearthd whose uplink is the lab; end it with close_hearthd()."""
-    d = Hearthd(os.path.join(root, "state"), busybox_images(root),
+    # Root in the guest with every capability (["ALL"]) is what the policy
+    # must hold against.
+    d = Hearthd(os.path.join(root, "state"),
+                busybox_images(root, additionalOsCapabilities=["ALL"]),
                 extra=["--egress-uplink", lab.lab] + list(extra))
     d.netns_before = set(netns_list())
     return d.start()
@@ -170,7 +173,7 @@ def close_hearthd(d):
     # VMs outlive a stopped hearthd, and so do their links: the harness
     # ended the VMs, this ends the namespaces this test's hearthd made.
     for n in set(netns_list()) - d.netns_before:
-        if n.startswith("hearth-"):
+        if n.startswith(ns_prefix(d)):
             subprocess.run(["ip", "netns", "del", n], timeout=30)
 
 
@@ -181,9 +184,18 @@ def hd(tmp_path, lab):
     close_hearthd(d)
 
 
+def ns_prefix(hd):
+    """"hearth-" + FNV-1a 64 of the state directory (low 32 bits) + "-": the
+    namespaces of this hearthd, not of another one running on the host."""
+    h = 1469598103934665603
+    for c in hd.state_dir.encode():
+        h = ((h ^ c) * 1099511628211) & 0xffffffffffffffff
+    return "hearth-%08x-" % (h & 0xffffffff)
+
+
 def mine(hd):
     """The namespaces this hearthd made (named after the VMs)."""
-    return [n for n in netns_list() if n.startswith("hearth-")]
+    return [n for n in netns_list() if n.startswith(ns_prefix(hd))]
 
 
 def tcp(hd, vid, host, port, wait=10):
