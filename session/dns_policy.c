@@ -10,13 +10,15 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#define CONNECTOR_SERVICE ":aws-network-connector:"
-
-/* The service's connector NAME of an ARN, or NULL for a customer's. */
+/* The connector's NAME: what follows the ARN's last ':', as in
+ * session/egress_conn.c. The service's connectors (INTERNET_EGRESS, NO_EGRESS)
+ * are known by it in any partition, hearth's own default
+ * (arn:hearth:...:network-connector:INTERNET_EGRESS) included; an allowlist's
+ * ARN ends in ":allowlist/<name>", so it never matches them. */
 static const char *service_name(const char *arn)
 {
-	const char *p = strstr(arn, CONNECTOR_SERVICE);
-	return p ? p + strlen(CONNECTOR_SERVICE) : NULL;
+	const char *p = strrchr(arn, ':');
+	return p ? p + 1 : NULL;
 }
 
 enum dns_policy dns_policy_of(const char *egress_json)
