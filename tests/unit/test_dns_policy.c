@@ -1,0 +1,34 @@
+/* test_dns_policy.c - egress connectors to DNS policy (session/dns_policy.c) */
+#include "session/dns_policy.h"
+#include "test.h"
+
+TEST(service_connectors_in_any_partition)
+{
+	/* The default hearth stores for a run that names none. */
+	CHECK_EQ(dns_policy_of("[\"arn:hearth:lambda:local:aws:network-connector:INTERNET_EGRESS\"]"),
+		 DNS_POLICY_ALL);
+	CHECK_EQ(dns_policy_of("[\"arn:aws:lambda:us-east-1:aws:network-connector:"
+			       "aws-network-connector:INTERNET_EGRESS\"]"),
+		 DNS_POLICY_ALL);
+	CHECK_EQ(dns_policy_of("[\"arn:hearth:lambda:local:aws:network-connector:NO_EGRESS\"]"),
+		 DNS_POLICY_NONE);
+	CHECK_EQ(dns_policy_of("[\"arn:aws:lambda:us-east-1:aws:network-connector:"
+			       "aws-network-connector:NO_EGRESS\"]"),
+		 DNS_POLICY_NONE);
+	CHECK_EQ(dns_policy_of("[]"), DNS_POLICY_ALL);
+}
+
+TEST(allowlists_and_bad_text)
+{
+	CHECK_EQ(dns_policy_of("[\"arn:hearth:lambda:local:aws:network-connector:allowlist/NO_EGRESS\"]"),
+		 DNS_POLICY_LIST);
+	CHECK_EQ(dns_policy_of("[\"arn:hearth:lambda:local:aws:network-connector:"
+			       "allowlist/INTERNET_EGRESS\"]"),
+		 DNS_POLICY_LIST);
+	/* Fails closed. */
+	CHECK_EQ(dns_policy_of("not json"), DNS_POLICY_NONE);
+	CHECK_EQ(dns_policy_of(NULL), DNS_POLICY_NONE);
+	CHECK_EQ(dns_policy_of("{}"), DNS_POLICY_NONE);
+}
+
+TEST_MAIN(T(service_connectors_in_any_partition), T(allowlists_and_bad_text))
