@@ -102,6 +102,19 @@ def mirror_host(hd, vid):
     return m.group(1)
 
 
+def await_mirror(hd, vid, secs=60):
+    """The DNS stub's channel opens on the tick after RUNNING: resolve the
+    mirror (through hearthd and the host's resolver) before apt does."""
+    host = mirror_host(hd, vid)
+    deadline = time.monotonic() + secs
+    while True:
+        rc, out, _ = run(hd, vid, "getent ahostsv4 " + host, 30)
+        if rc == 0:
+            return
+        assert time.monotonic() < deadline, out + hd.read_log()
+        time.sleep(1)
+
+
 def fresh(hd, vid):
     """The image carries no package lists, and PKG is not in it."""
     rc, out, _ = run(hd, vid, "ls /var/lib/apt/lists/ | grep -c _Packages", 60)
@@ -116,16 +129,7 @@ def test_apt_install_with_default_egress(hd):
     conns = got["egressNetworkConnectors"]
     assert len(conns) == 1 and conns[0].endswith(":" + INTERNET.rsplit(":", 1)[1]), got
     fresh(hd, vid)
-    # The DNS stub's channel opens on the tick after RUNNING: resolve the
-    # mirror (through hearthd and the host's resolver) before apt does.
-    host = mirror_host(hd, vid)
-    deadline = time.monotonic() + 60
-    while True:
-        rc, out, _ = run(hd, vid, "getent ahostsv4 " + host, 30)
-        if rc == 0:
-            break
-        assert time.monotonic() < deadline, out + hd.read_log()
-        time.sleep(1)
+    await_mirror(hd, vid)
     rc, out, t_update = run(hd, vid, "apt-get update", APT_STEP)
     assert rc == 0, out
     assert not re.search(r"^(W|E): ", out, re.M), out

@@ -9,8 +9,8 @@ a seccomp-BPF filter. Without it (the service's default set, Docker's): the
 same operations are refused with the kernel's errors, seccomp filters still
 work (they need no privilege), and the capability masks are Docker's.
 
-Docker itself is not run: `apt-get install docker.io` needs egress from the
-guest, which hearth does not have yet."""
+Docker itself (installed from the mirror through egress) is run by
+test_guest_docker.py."""
 import json
 import os
 import shutil
@@ -54,12 +54,16 @@ def perl(script):
     return "perl -e '%s'" % script.replace("'", "'\\''")
 
 
-def debian_images(root, all_caps):
+def debian_images(root, all_caps, memory_mib=None):
+    """root/images with the debian-12 image, optionally with ALL and more
+    memory (test_guest_docker runs dockerd in it)."""
     d = os.path.join(root, "images", "debian-12")
     os.makedirs(d)
     img = json.load(open(guest_image("debian-12", os.path.dirname(os.path.dirname(REAL)))))
     if all_caps:
         img["additionalOsCapabilities"] = ["ALL"]
+    if memory_mib:
+        img["memoryMiB"] = memory_mib
     with open(os.path.join(d, "image.json"), "w") as f:
         json.dump(img, f)
     return os.path.join(root, "images")
