@@ -139,3 +139,9 @@ int api_connector_parse(struct json_object *body, struct api_connector *out, str
 		return api_fail(e, API_E_VALIDATION, "an allowlist needs at least one host or CIDR");
 	return 0;
 }
+
+const char *api_connector_arn_name(const char *arn)
+{
+	const char *p = arn ? strrchr(arn, ':') : NULL;
+	return p ? p + 1 : NULL;
+}

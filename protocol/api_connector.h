@@ -35,6 +35,10 @@ struct api_connector {
 
 /* 0, or -1 with *e (ValidationException). */
 int api_connector_parse(struct json_object *body, struct api_connector *out, struct api_err *e);
+/* A connector ARN's NAME: what follows its last ':' (INTERNET_EGRESS,
+ * NO_EGRESS, HTTP_INGRESS, allowlist/<name>); NULL when arn has no ':'.
+ * The one place ARNs are cut: egress, DNS policy and ingress agree. */
+const char *api_connector_arn_name(const char *arn);
 /* 1 when s is a valid connector name. */
 int api_connector_name_ok(const char *s);
 /* One CIDR entry as above; 0 or -1. */

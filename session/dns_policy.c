@@ -8,18 +8,10 @@
 #include "session/dns_policy.h"
 
 #include <json-c/json.h>
+
+#include "protocol/api_connector.h"
 #include <string.h>
 
-/* The connector's NAME: what follows the ARN's last ':', as in
- * session/egress_conn.c. The service's connectors (INTERNET_EGRESS, NO_EGRESS)
- * are known by it in any partition, hearth's own default
- * (arn:hearth:...:network-connector:INTERNET_EGRESS) included; an allowlist's
- * ARN ends in ":allowlist/<name>", so it never matches them. */
-static const char *service_name(const char *arn)
-{
-	const char *p = strrchr(arn, ':');
-	return p ? p + 1 : NULL;
-}
 
 enum dns_policy dns_policy_of(const char *egress_json)
 {
@@ -32,7 +24,7 @@ enum dns_policy dns_policy_of(const char *egress_json)
 	size_t n = json_object_array_length(a);
 	for (size_t i = 0; i < n; i++) {
 		const char *arn = json_object_get_string(json_object_array_get_idx(a, i));
-		const char *name = arn ? service_name(arn) : NULL;
+		const char *name = arn ? api_connector_arn_name(arn) : NULL;
 		if (name && !strcmp(name, "INTERNET_EGRESS"))
 			continue;
 		/* The most restrictive connector wins. */

@@ -2,7 +2,7 @@
  * dns_policy.h - what a VM's egress connector means for its DNS, behind an
  * interface of its own so the egress module (session/egress.h) can supply
  * the allowlist: INTERNET_EGRESS (in any partition: the default hearth
- * stores is arn:hearth:...:network-connector:INTERNET_EGRESS; or an empty
+ * stores is arn:hearth:...:aws-network-connector:INTERNET_EGRESS; or an empty
  * list) resolves everything; NO_EGRESS answers REFUSED to every query; any other
  * connector is an allowlist: names it does not cover get NXDOMAIN, and the
  * addresses answered for names it covers are admitted for the VM.

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "protocol/api_connector.h"
 #include "session/connstore.h"
 
 static const struct {
@@ -52,10 +53,9 @@ static int allowlist(const char *state_dir, const char *name, struct egress_poli
 /* out may be NULL (only whether it is known). */
 static int lookup(const char *state_dir, const char *arn, struct egress_policy *out)
 {
-	const char *name = strrchr(arn, ':');
+	const char *name = api_connector_arn_name(arn);
 	if (strncmp(arn, "arn:", 4) || !strstr(arn, ":network-connector:") || !name)
 		return -1;
-	name++;
 	size_t kl = strlen(CONNSTORE_ARN_KIND);
 	if (!strncmp(name, CONNSTORE_ARN_KIND, kl)) {
 		struct egress_policy *p = out ? out : malloc(sizeof *p);

@@ -31,7 +31,6 @@
 #include "session/store.h"
 #include "session/vmstate.h"
 
-#define CONNECTOR_PREFIX API_ARN_PREFIX API_MANAGED_ACCOUNT ":network-connector:"
 #define PAGE_LIST_MICROVMS 1
 
 int ops_vm_ingress_flags(const struct store_vm *v)
@@ -293,7 +292,7 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 	snprintf(v->fingerprint, sizeof v->fingerprint, "%016llx",
 		 (unsigned long long)api_run_fingerprint(&r));
 	if (ingress_json(r.ingress, r.n_ingress, v->ingress, sizeof v->ingress, e) < 0 ||
-	    connectors_json(r.egress, r.n_egress, hd->egress ? CONNECTOR_PREFIX "INTERNET_EGRESS" : NULL,
+	    connectors_json(r.egress, r.n_egress, hd->egress ? API_INGRESS_ARN_PREFIX "INTERNET_EGRESS" : NULL,
 			    v->egress, sizeof v->egress, e) < 0)
 		goto out;
 	if (store_vm_insert(hd->store, v, r.hook_payload, r.hook_payload_len) < 0) {
