@@ -68,9 +68,9 @@ UNIT_OBJS_vmstate := $(OBJ)/session/vmstate.o
 $(BIN)/tests/test_vmstate: $(OBJ)/session/vmstate.o
 UNIT_OBJS_capacity := $(OBJ)/session/capacity.o
 $(BIN)/tests/test_capacity: $(OBJ)/session/capacity.o
-UNIT_OBJS_dns_policy := $(OBJ)/session/dns_policy.o
+UNIT_OBJS_dns_policy := $(OBJ)/session/dns_policy.o $(OBJ)/libapiproto.a
 UNIT_LIBS_dns_policy := -ljson-c
-$(BIN)/tests/test_dns_policy: $(OBJ)/session/dns_policy.o
+$(BIN)/tests/test_dns_policy: $(OBJ)/session/dns_policy.o $(OBJ)/libapiproto.a
 UNIT_OBJS_workers := $(OBJ)/session/workers.o
 UNIT_LIBS_workers := -lpthread
 $(BIN)/tests/test_workers: $(OBJ)/session/workers.o
