@@ -392,7 +392,6 @@ static void link_frame(void *owner, const struct mux_frame *f)
 	struct h2s *st = owner;
 	struct h2conn *hc = st->hc;
 	struct mux_data d;
-	struct mux_fail fl;
 	char msg[240];
 	switch (f->hdr.type) {
 	case MUX_OPEN_OK:
@@ -400,18 +399,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		break;
 	case MUX_OPEN_FAIL:
 	case MUX_ERROR:
-		if (mux_decode_fail(f, &fl) != MUX_OK) {
-			fl.code = 0;
-			fl.msg.len = 0;
-			fl.msg.p = "";
-		}
-		if (f->hdr.type == MUX_OPEN_FAIL && fl.code == MUX_E_CONNECT)
-			snprintf(msg, sizeof msg,
-				 "nothing is listening on port %u in the microVM (%.*s)", st->port,
-				 fl.msg.len > 100 ? 100 : (int)fl.msg.len, fl.msg.p);
-		else
-			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %.*s",
-				 st->port, fl.msg.len > 100 ? 100 : (int)fl.msg.len, fl.msg.p);
+		proxy_fail_text(f, st->port, msg, sizeof msg);
 		s_app_ended(st, msg);
 		break;
 	case MUX_DATA:
