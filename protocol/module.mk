@@ -4,6 +4,8 @@ PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq
 	protocol/vmhost.c protocol/api_ingress.c
 # The guest DNS relay's message parser (hearthd; the agent links it too).
 PROTO_SRCS += protocol/dnsmsg.c
+# .dockerignore patterns and COPY source globs (images, issue 14).
+PROTO_SRCS += protocol/dockerignore.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)

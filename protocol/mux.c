@@ -338,8 +338,10 @@ static int field_files(struct mux_open *o, const uint8_t *p, uint16_t n)
 		return MUX_E_PROTO;
 	if (p[0] != MUX_FILES_PUT && p[0] != MUX_FILES_GET)
 		return MUX_E_PROTO;
-	if (p[1] & ~MUX_FILES_RECURSIVE)
+	if (p[1] & ~(MUX_FILES_RECURSIVE | MUX_FILES_MULTI))
 		return MUX_E_PROTO;
+	if ((p[1] & MUX_FILES_MULTI) && p[0] != MUX_FILES_PUT)
+		return MUX_E_PROTO; /* MULTI is a PUT's */
 	o->files_op = p[0];
 	o->files_flags = p[1];
 	return check_str(p + 2, (uint16_t)(n - 2), MUX_MAX_STR, &o->files_path);

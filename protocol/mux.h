@@ -214,7 +214,7 @@ struct mux_open {
 	struct mux_str argv[MUX_MAX_ARGV];
 	unsigned nargv;
 	uint8_t files_op;    /* MUX_FILES_PUT/GET, 0: no FILES field */
-	uint8_t files_flags; /* MUX_FILES_RECURSIVE */
+	uint8_t files_flags; /* MUX_FILES_RECURSIVE, MUX_FILES_MULTI */
 	struct mux_str files_path;
 };
 
@@ -227,6 +227,10 @@ enum mux_files_op {
 	MUX_FILES_GET = 2, /* stdout is a tar stream of the path */
 };
 #define MUX_FILES_RECURSIVE 0x01 /* GET: a directory with its contents */
+/* PUT: path is a directory (made like mkdir -p, 0755, when missing) and the
+ * stream's entries, any number of roots, are extracted inside it, merging
+ * into existing directories (a build's COPY/ADD). */
+#define MUX_FILES_MULTI 0x02
 
 struct mux_open_ok {
 	uint32_t window;

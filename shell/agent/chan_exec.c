@@ -53,7 +53,9 @@ static void chan_exec_files(const struct mux_open *o)
 	int rc;
 	memcpy(path, o->files_path.p, o->files_path.len);
 	path[o->files_path.len] = '\0';
-	if (o->files_op == MUX_FILES_PUT)
+	if (o->files_op == MUX_FILES_PUT && (o->files_flags & MUX_FILES_MULTI))
+		rc = tarfs_extract_multi(0, path, err, sizeof err);
+	else if (o->files_op == MUX_FILES_PUT)
 		rc = tarfs_extract(0, path, err, sizeof err);
 	else
 		rc = tarfs_write(1, path, o->files_flags & MUX_FILES_RECURSIVE, err, sizeof err);
