@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "session/builder.h"
+#include "session/hearthd.h"
+
 const char *const catalog_names[] = { "busybox", "debian-12", NULL };
 
 int catalog_known(const char *name)
@@ -71,4 +74,23 @@ int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		return api_fail(e, API_E_INTERNAL, "%s: cmdline too long", path);
 	out->created = (int64_t)st.st_mtime;
 	return 1;
+}
+
+int catalog_load_vm(const struct hearthd *hd, const char *image, int managed,
+		    const char *version, struct catalog_entry *out, struct api_err *e)
+{
+	char dir[PATH_MAX];
+	if (managed)
+		return catalog_load(hd->cfg.image_dir, image, out, e);
+	builder_image_dir(hd, image, version, dir, sizeof dir);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return api_fail(e, API_E_INTERNAL, "image path %s", dir);
+	*slash = '\0';
+	int rc = catalog_load(dir, slash + 1, out, e);
+	if (rc == 1) {
+		snprintf(out->img.name, sizeof out->img.name, "%s", image);
+		snprintf(out->img.version, sizeof out->img.version, "%s", version);
+	}
+	return rc;
 }

@@ -27,4 +27,11 @@ int catalog_known(const char *name);
 int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		 struct api_err *e);
 
+/* The image a VM row names: a managed one from <image_dir>/<image>, a built
+ * one's version from builder_image_dir() (name and version set from the
+ * arguments: the snapshot cache keys on them). 1, 0 not there, -1 (err). */
+struct hearthd;
+int catalog_load_vm(const struct hearthd *hd, const char *image, int managed,
+		    const char *version, struct catalog_entry *out, struct api_err *e);
+
 #endif

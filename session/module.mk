@@ -5,7 +5,7 @@
 API_PROTO_SRCS := protocol/token.c protocol/api_json.c protocol/api_run.c protocol/api_auth.c \
 	protocol/api_tags.c protocol/api_page.c protocol/api_ident.c protocol/api_image.c \
 	protocol/api_hook.c protocol/shellmsg.c protocol/wsproto.c protocol/sigv4.c \
-	protocol/awsini.c protocol/api_connector.c
+	protocol/awsini.c protocol/api_connector.c protocol/api_imgreq.c
 API_PROTO_OBJS := $(API_PROTO_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
@@ -14,6 +14,8 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 
 SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
+	session/store_image.c session/ops_image_create.c session/ops_image_read.c \
+	session/ops_image_delete.c session/ops_image_done.c session/builder_none.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
