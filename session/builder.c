@@ -288,7 +288,7 @@ static int plan_keys(struct brun *r)
 		if (!r->keys[s])
 			return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
 		for (size_t i = 0; i < st->nsteps; i++) {
-			struct json_object *o;
+			struct json_object *o = NULL;
 			const struct df_step *sp = &st->steps[i];
 			if (sp->kind != DF_STEP_RUN && sp->from_stage >= 0 &&
 			    (size_t)sp->from_stage < r->plan.nstages)
@@ -658,7 +658,7 @@ static int finalize(struct brun *r)
 	struct api_err e;
 	if (!ce)
 		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
-	if (catalog_load(parent, r->j->spec.version, ce, &e) <= 0) {
+	if (catalog_load_vm(r->hd, r->j->spec.image, 0, r->j->spec.version, ce, &e) <= 0) {
 		free(ce);
 		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "the new image.json: %s", e.msg);
 	}

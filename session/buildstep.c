@@ -175,45 +175,19 @@ static long guest_id(struct buildstep_ctx *c, struct buildvm *bv, const char *fi
 	return code == 0 && is_number(strtok(out, "\n") ? out : "x") ? strtol(out, NULL, 10) : -1;
 }
 
-/* The name of uid in the guest (USER 1000 for the agent, which takes names). */
-static int guest_user_name(struct buildstep_ctx *c, struct buildvm *bv, const char *uid,
-			   char *name, size_t n)
-{
-	char out[128], var[64];
-	int code = 0;
-	fsutil_pathf(var, sizeof var, "u=%s", uid);
-	const char *argv[] = { "awk", "-F:", "-v", var, "$3==u{print $1; exit}", "/etc/passwd",
-			       NULL };
-	if (buildstep_capture(c, bv, argv, out, sizeof out, &code) < 0)
-		return -1;
-	char *nl = strchr(out, '\n');
-	if (nl)
-		*nl = '\0';
-	if (code != 0 || !out[0])
-		return fail(c, BR_CONTAINER_BUILD_FAILED, "USER %s: no such user in the image", uid);
-	fsutil_pathf(name, n, "%s", out);
-	return 0;
-}
-
-/* USER as the agent takes it: a name ("" = root). */
-static int user_for_agent(struct buildstep_ctx *c, struct buildvm *bv, const struct df_step *st,
-			  char *name, size_t n)
+/* USER as the agent takes it (a name or uid, with an optional :group or
+ * :gid); "" = root. */
+static int user_for_agent(struct buildstep_ctx *c, const struct df_step *st, char *name,
+			  size_t n)
 {
 	const char *u = st->user ? st->user : "";
 	name[0] = '\0';
 	if (!u[0] || !strcmp(u, "root") || !strcmp(u, "0") || !strcmp(u, "0:0") ||
 	    !strcmp(u, "root:root"))
 		return 0;
-	if (strchr(u, ':'))
-		return fail(c, BR_CONTAINER_BUILD_FAILED,
-			    "Dockerfile line %d: USER %s: a group is not supported (give the user "
-			    "only: it runs with its own groups)",
-			    st->line, u);
-	if (strlen(u) > MUX_MAX_USER)
+	if (strlen(u) > MUX_MAX_USER || strlen(u) >= n)
 		return fail(c, BR_CONTAINER_BUILD_FAILED, "Dockerfile line %d: USER %s: too long",
 			    st->line, u);
-	if (is_number(u))
-		return guest_user_name(c, bv, u, name, n);
 	fsutil_pathf(name, n, "%s", u);
 	return 0;
 }
@@ -226,7 +200,7 @@ static int run_step(struct buildstep_ctx *c, struct buildvm *bv, const struct df
 	int cancelled, code = 0, has_path = 0;
 	memset(&o, 0, sizeof o);
 	o.kind = MUX_KIND_EXEC;
-	if (user_for_agent(c, bv, st, user, sizeof user) < 0)
+	if (user_for_agent(c, st, user, sizeof user) < 0)
 		return -1;
 	if (set_argv(&o, (const char *const *)st->argv, st->argc) < 0)
 		return fail(c, BR_CONTAINER_BUILD_FAILED,

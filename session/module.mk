@@ -15,7 +15,7 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/store_image.c session/ops_image_create.c session/ops_image_read.c \
-	session/ops_image_delete.c session/ops_image_done.c session/builder_none.c \
+	session/ops_image_delete.c session/ops_image_done.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
@@ -28,6 +28,9 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
 # Images (issue 14): the code artifact zip and the context tars (libarchive).
 SESSION_SRCS += session/artifact.c session/ctxtar.c
+# Image builds (issue 14): the queue, the builder VMs, steps, step cache, log.
+SESSION_SRCS += session/builder.c session/buildvm.c session/buildstep.c session/buildcache.c \
+	session/buildlog.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libnghttp2 libarchive
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
