@@ -70,11 +70,10 @@ static int parse_artifact(struct json_object *body, struct api_imgreq *r, struct
 		return api_fail(e, API_E_VALIDATION, "codeArtifact is required");
 	if (api_json_union(ca, "codeArtifact", members, &which, e) < 0)
 		return -1;
-	if (api_json_str(ca, "uri", 1, API_IMGREQ_MAX_URI, &r->uri, &len, e) != 1) {
-		if (!e->type)
-			api_fail(e, API_E_VALIDATION, "codeArtifact.uri is required");
-		return -1;
-	}
+	if (api_json_str(ca, "uri", 1, API_IMGREQ_MAX_URI, &r->uri, &len, e) != 1)
+		return api_fail(e, API_E_VALIDATION,
+				"codeArtifact.uri is required: a string of 1 to %d characters",
+				API_IMGREQ_MAX_URI);
 	return uri_ok(r->uri, len, e);
 }
 
@@ -231,6 +230,13 @@ static int build_echo(struct json_object *body, struct api_imgreq *r, struct api
 		struct json_object *v, *copy = NULL;
 		if (!json_object_object_get_ex(body, keep[i], &v) || !v)
 			continue;
+		if (strcmp(keep[i], "codeArtifact") == 0) {
+			/* Only the member that was read (unknown ones are ignored). */
+			copy = json_object_new_object();
+			json_object_object_add(copy, "uri", json_object_new_string(r->uri));
+			json_object_object_add(r->echo, keep[i], copy);
+			continue;
+		}
 		if (json_object_deep_copy(v, &copy, NULL) != 0)
 			return api_fail(e, API_E_INTERNAL, "out of memory");
 		json_object_object_add(r->echo, keep[i], copy);
