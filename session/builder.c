@@ -616,6 +616,38 @@ static int64_t file_bytes(const char *dir, const char *name, int allocated)
 	return allocated ? (int64_t)st.st_blocks * 512 : (int64_t)st.st_size;
 }
 
+/* The image file of a stage's end kept beside its cache entry (a hard link
+ * shared with every version built from it: never written after). */
+static void cached_file(struct brun *r, size_t s, const char *name, char *out, size_t n)
+{
+	char d[PATH_MAX];
+	buildcache_dir(r->hd->cfg.state_dir, r->final[s], d, sizeof d);
+	fsutil_pathf(out, n, "%s/image-%s", d, name);
+}
+
+static int final_cached(struct brun *r, size_t s)
+{
+	char p[PATH_MAX];
+	cached_file(r, s, r->base[s].img.disk[0] ? "disk.img" : "initrd.cpio.gz", p, sizeof p);
+	return access(p, R_OK) == 0;
+}
+
+/* The image file name in vtmp: from the cache, else exported (and cached). */
+static int image_file(struct brun *r, size_t s, const char *name)
+{
+	char out[PATH_MAX], cf[PATH_MAX];
+	fsutil_pathf(out, sizeof out, "%s/%s", r->vtmp, name);
+	cached_file(r, s, name, cf, sizeof cf);
+	if (link(cf, out) == 0) {
+		buildlog_line(r->log, "CACHED %s", name);
+		return 0;
+	}
+	int rc = r->base[s].img.disk[0] ? export_disk(r, s, out) : export_initrd(r, r->vms[s], out);
+	if (rc == 0 && link(out, cf) < 0 && errno != EEXIST)
+		buildlog_line(r->log, "cache: %s not kept: %s", name, strerror(errno));
+	return rc;
+}
+
 static int finalize(struct brun *r)
 {
 	size_t s = r->plan.nstages - 1;
@@ -628,19 +660,13 @@ static int finalize(struct brun *r)
 	fsutil_pathf(parent, sizeof parent, "%s/images/%s", r->hd->cfg.state_dir, r->j->spec.image);
 	if (fsutil_mkdir_p(parent, 0755) < 0 || mkdir(r->vtmp, 0755) < 0)
 		return errno_fail(r, r->vtmp);
-	char out[PATH_MAX];
 	const char *initrd = base->initrd, *disk = NULL;
-	if (base->disk[0]) {
-		fsutil_pathf(out, sizeof out, "%s/disk.img", r->vtmp);
-		if (export_disk(r, s, out) < 0)
-			return -1;
+	if (base->disk[0])
 		disk = "disk.img";
-	} else {
-		fsutil_pathf(out, sizeof out, "%s/initrd.cpio.gz", r->vtmp);
-		if (export_initrd(r, r->vms[s], out) < 0)
-			return -1;
+	else
 		initrd = "initrd.cpio.gz";
-	}
+	if (image_file(r, s, disk ? disk : initrd) < 0)
+		return -1;
 	if (write_image_json(r, base, initrd, disk, mem) < 0)
 		return -1;
 	if (cancelled(r))
@@ -756,7 +782,7 @@ static void build(struct brun *r)
 	for (size_t s = 0; s < n; s++) {
 		int last = s + 1 == n;
 		/* Busybox images are their guest's memory: the last stage's VM exports it. */
-		int need = r->needed[s] || (last && !r->base[s].img.disk[0]);
+		int need = r->needed[s] || (last && !r->base[s].img.disk[0] && !final_cached(r, s));
 		if (run_stage(r, s, need) < 0)
 			return;
 		/* An earlier stage's VM only serves later COPY --from. */

@@ -118,12 +118,42 @@ def timed_build(hd, name, version):
     return v, time.monotonic() - t
 
 
+def _procs():
+    """{pid: (ppid, argv0)} of every process."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                a0 = f.read().split(b"\0")[0].decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(p)] = (ppid, a0)
+    return out
+
+
 def builder_qemus(hd):
-    """QEMU processes of this hearthd's builder VMs (their run dirs are under
-    <state>/builds/)."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    d = os.path.join(hd.state_dir, "builds")
-    return [l for l in out.splitlines() if "qemu" in l and d in l]
+    """QEMU processes of this hearthd's builder VMs: hearthd starts them itself
+    (VMs the API runs are under their keepers)."""
+    if hd.proc is None or hd.proc.poll() is not None:
+        return []
+    procs, keepers, found = _procs(), set(hd.keepers()), []
+    for pid, (_, a0) in procs.items():
+        if "qemu-system" not in a0:
+            continue
+        p = procs[pid][0]
+        while p in procs and p != hd.proc.pid and p not in keepers and p > 1:
+            p = procs[p][0]
+        if p == hd.proc.pid:
+            found.append(pid)
+    return found
+
+
+def alive(pids):
+    return [p for p in pids if os.path.exists("/proc/%d" % p)]
 
 
 def build_namespaces():
@@ -224,7 +254,10 @@ def test_cache_unchanged_and_last_copy(hd, web):
     log = build_log(hd, "web", "2.0")
     cached = re.findall(r"^\[(\d)/4\] CACHED ", log, re.M)
     assert cached == ["1", "2", "3", "4"], log
-    assert warm < cold / 2, (warm, cold)
+    # No builder VM at all: the image file comes from the cache too; what is
+    # left is the image's own snapshot (its app started and snapshotted).
+    assert "builder VM" not in log and "CACHED initrd.cpio.gz" in log, log
+    assert warm < cold * 0.75, (warm, cold)
     # A change in the last COPY: the steps before it come from the cache.
     update(hd, "web", put_artifact(hd, "web-3.zip", app_files(start=START_SH + "# v3\n")))
     v3, _ = timed_build(hd, "web", "3.0")
@@ -232,7 +265,7 @@ def test_cache_unchanged_and_last_copy(hd, web):
     log = build_log(hd, "web", "3.0")
     assert re.findall(r"^\[(\d)/4\] CACHED ", log, re.M) == ["1", "2", "3"], log
     assert re.search(r"^\[4/4\] COPY start.sh /srv/app/$", log, re.M), log
-    assert "run-output" not in log
+    assert "run-output: hello" not in log
 
 
 def wait_log(hd, name, version, pattern, timeout=BUILD):
@@ -250,7 +283,8 @@ SLOW = {"Dockerfile": "FROM busybox\nRUN echo sleeping; sleep 600\n"}
 def test_cancel_by_delete(hd):
     create(hd, "slow", put_artifact(hd, "slow.zip", SLOW))
     wait_log(hd, "slow", "1.0", r"^sleeping$")
-    assert builder_qemus(hd)
+    qemus = builder_qemus(hd)
+    assert qemus
     st, _, doc = hd.call("DELETE", "/microvm-images/slow")
     assert st == 200, doc
 
@@ -258,7 +292,7 @@ def test_cancel_by_delete(hd):
         st, _, _ = hd.call("GET", "/microvm-images/slow")
         return st == 404
     wait_for(gone, 60, "the image deleted")
-    wait_for(lambda: not builder_qemus(hd), 30, "the builder VM stopped")
+    wait_for(lambda: not alive(qemus), 30, "the builder VM stopped")
     assert_nothing_left(hd, "slow", "1.0")
 
 
@@ -267,8 +301,10 @@ def test_kill9_mid_build(tmp_path):
     try:
         create(d, "k", put_artifact(d, "slow.zip", SLOW))
         wait_log(d, "k", "1.0", r"^sleeping$")
+        qemus = builder_qemus(d)
+        assert qemus
         d.kill9()
-        wait_for(lambda: not builder_qemus(d), 30, "the builder VM died with hearthd")
+        wait_for(lambda: not alive(qemus), 30, "the builder VM died with hearthd")
         d.start()
         v = wait_version(d, "k", "1.0", timeout=60)
         assert v["state"] == "FAILED" and v["stateReason"] == "INTERNAL_PLATFORM_ERROR", v
