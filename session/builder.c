@@ -381,7 +381,7 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 		buildlog_line(r->log, "[%d/%d] CACHED %s", r->done_steps + (int)i + 1, r->total,
 			      st->steps[i].display);
 	r->done_steps += (int)k;
-	if (k == st->nsteps && !need_vm)
+	if (k == st->nsteps && !need_vm && buildcache_has(sd, r->final[s]))
 		return 0;
 	if (cancelled(r))
 		return -1;
@@ -421,18 +421,30 @@ static int spawn_wait(struct brun *r, char *const argv[], const char *out_path, 
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int st = 0;
+	char errp[PATH_MAX];
+	fsutil_pathf(errp, sizeof errp, "%s/spawn.err", r->work);
 	posix_spawn_file_actions_init(&fa);
 	if (out_path)
 		posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "%s: %s", what, strerror(rc));
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "%s failed (status %d)", what, st);
-	return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	/* Its first words on stderr say why ("No space left on device", ...). */
+	char msg[300] = "";
+	int fd = open(errp, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, msg, sizeof msg - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	msg[n > 0 ? n : 0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	return bfail(r, strstr(msg, "No space left") ? BR_DISK_STORAGE_FULL : BR_INTERNAL_PLATFORM_ERROR,
+		     "%s failed (status %d): %s", what, st, msg);
 }
 
 /* The guest's root (initramfs: in memory) as a gzip'd cpio newc: cpio runs
@@ -661,10 +673,17 @@ static int finalize(struct brun *r)
 	if (fsutil_mkdir_p(parent, 0755) < 0 || mkdir(r->vtmp, 0755) < 0)
 		return errno_fail(r, r->vtmp);
 	const char *initrd = base->initrd, *disk = NULL;
-	if (base->disk[0])
+	if (base->disk[0]) {
+		/* The disk is read from the cache entry, which the builder's QEMU
+		 * holds locked as its overlay's backing: end the VMs first. */
+		for (size_t k = 0; k < r->plan.nstages; k++) {
+			buildvm_stop(r->vms[k]);
+			r->vms[k] = NULL;
+		}
 		disk = "disk.img";
-	else
+	} else {
 		initrd = "initrd.cpio.gz";
+	}
 	if (image_file(r, s, disk ? disk : initrd) < 0)
 		return -1;
 	if (write_image_json(r, base, initrd, disk, mem) < 0)

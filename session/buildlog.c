@@ -17,6 +17,7 @@ struct buildlog {
 	int truncated;
 	size_t have;           /* bytes of the pending output line */
 	int cut;               /* the pending line was cut: drop until its newline */
+	int cr;                /* a '\r' came last: a progress line is being redrawn */
 	char line[BUILDLOG_LINE + 8];
 };
 
@@ -91,6 +92,11 @@ void buildlog_output(struct buildlog *l, const void *p, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		/* "\r" not followed by "\n" redraws the line (progress counters):
+		 * only its last state is kept. */
+		if (l->cr && c != '\n' && l->cut != 2)
+			l->have = 0;
+		l->cr = c == '\r';
 		if (c == '\n') {
 			if (l->cut == 2)
 				l->cut = 0; /* the rest of a cut line ends here */
@@ -100,8 +106,8 @@ void buildlog_output(struct buildlog *l, const void *p, size_t n)
 		}
 		if (l->cut == 2)
 			continue;
-		if (c == '\r' || (c != '\t' && (unsigned char)c < 0x20))
-			continue; /* progress bars and control bytes stay out of the file */
+		if (c != '\t' && (unsigned char)c < 0x20)
+			continue; /* control bytes stay out of the file */
 		if (l->have >= BUILDLOG_LINE) {
 			l->cut = 1;
 			flush_line(l);

@@ -393,12 +393,17 @@ static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct d
 	if (uid >= 0)
 		fsutil_pathf(owner, sizeof owner, "%ld:%ld", uid, gid);
 	for (size_t i = 0; i < st->nsrc; i++) {
-		const char *src = st->src[i];
-		if (strpbrk(src, "*?[") || src[0] != '/')
+		char src[PATH_MAX];
+		/* Relative to the stage's root; a trailing '/' names the same tree. */
+		fsutil_pathf(src, sizeof src, "%s%s", st->src[i][0] == '/' ? "" : "/", st->src[i]);
+		size_t sl = strlen(src);
+		while (sl > 1 && src[sl - 1] == '/')
+			src[--sl] = '\0';
+		if (strpbrk(src, "*?["))
 			return fail(c, BR_CONTAINER_BUILD_FAILED,
-				    "Dockerfile line %d: COPY --from: %s: only absolute paths "
-				    "without wildcards are supported",
-				    st->line, src);
+				    "Dockerfile line %d: COPY --from: %s: wildcards are not supported "
+				    "with --from",
+				    st->line, st->src[i]);
 		int fd = temp_fd(c);
 		if (fd < 0)
 			return -1;
@@ -430,7 +435,10 @@ static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct d
 			return -1;
 		const char *base = strrchr(src, '/') + 1;
 		if (!*base)
-			base = "root";
+			return fail(c, BR_CONTAINER_BUILD_FAILED,
+				    "Dockerfile line %d: COPY --from: copying a stage's whole root is "
+				    "not supported",
+				    st->line);
 		const char *argv[] = { "/bin/sh", "-c", script, "sh", stage_dir, st->dest, base,
 				       owner, NULL };
 		if (buildstep_exec(c, bv, "COPY --from", argv) < 0)

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import wait_for
 from hearthd_harness import Hearthd, busybox_images
+from test_egress_apt import host_uplink  # noqa: F401 (a fixture)
 from test_image_app import fetch
 
 ROLE = "arn:aws:iam::000000000000:role/build"
@@ -311,3 +312,123 @@ def test_kill9_mid_build(tmp_path):
         assert_nothing_left(d, "k", "1.0")
     finally:
         d.close()
+
+
+# ---- the Getting Started walkthrough: Flask on debian:bookworm (slow) ----
+
+DEBIAN = "arn:hearth:lambda:local:aws:microvm-image:debian-12"
+
+FLASK_DOCKERFILE = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends python3-flask
+WORKDIR /app
+COPY app.py /app/
+EXPOSE 8080
+CMD ["python3", "app.py"]
+"""
+
+FLASK_APP = """\
+import os
+import threading
+
+from flask import Flask
+
+app = Flask("web")
+hooks = Flask("hooks")
+
+
+@app.route("/")
+def index():
+    return "Hello from Flask, %s\\n" % os.environ.get("WHO", "nobody")
+
+
+@hooks.route("/aws/lambda-microvms/runtime/v1/<name>", methods=["POST"])
+def hook(name):
+    return "", 200
+
+
+threading.Thread(target=lambda: hooks.run(host="127.0.0.1", port=9000), daemon=True).start()
+app.run(host="0.0.0.0", port=8080)
+"""
+
+
+@pytest.mark.slow
+def test_getting_started_flask_on_debian(tmp_path, host_uplink):
+    """The service's walkthrough: apt-get in RUN reaches this machine's Debian
+    mirror (the only outside destination, as in test_egress_apt) through the
+    builder VM's egress and the DNS it serves itself; /ready on 9000 gates
+    the snapshot; the app answers through the endpoint."""
+    from conftest import guest_image
+    from test_egress import close_hearthd, netns_list
+    root = str(tmp_path)
+    deb = os.path.join(root, "images", "debian-12")
+    os.makedirs(deb)
+    import shutil
+    shutil.copy(guest_image("debian-12"), os.path.join(deb, "image.json"))
+    d = Hearthd(os.path.join(root, "state"), os.path.join(root, "images"),
+                extra=["--egress-uplink", "host"])
+    d.netns_before = set(netns_list())
+    d.start()
+    try:
+        d.wait_ingress()
+        uri = put_artifact(d, "flask.zip", {"Dockerfile": FLASK_DOCKERFILE, "app.py": FLASK_APP})
+        create(d, "flask", uri, baseImageArn=DEBIAN, environmentVariables={"WHO": "hearth"},
+               hooks={"port": 9000, "microvmImageHooks": {"ready": "ENABLED"}})
+        v = wait_version(d, "flask", "1.0", timeout=2400)
+        log = build_log(d, "flask", "1.0")
+        assert v["state"] == "SUCCESSFUL", (v, log)
+        assert re.search(r"^\[1/3\] RUN apt-get update && apt-get install", log, re.M), log
+        assert "Setting up python3-flask" in log, log
+        vdir = os.path.join(d.state_dir, "images", "flask", "1.0")
+        assert sorted(os.listdir(vdir)) == ["disk.img", "image.json"]
+        st, _, vm = d.run(imageIdentifier="flask")
+        assert st == 200, vm
+        vid = vm["microvmId"]
+        doc = d.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)
+        assert doc["state"] == "RUNNING", (doc, d.read_log())
+        code, body = fetch(d, vid, "/")
+        assert (code, body) == (200, "Hello from Flask, hearth\n")
+        d.call("DELETE", "/microvms/" + vid)
+        d.wait_state(vid, "TERMINATED", 120)
+        assert not build_namespaces()
+    finally:
+        close_hearthd(d)
+
+
+MULTI_DOCKERFILE = """\
+FROM busybox AS gen
+RUN mkdir -p /out/sub && echo generated > /out/sub/g.txt && echo one > /out/one.txt
+FROM busybox AS unused
+RUN exit 1
+FROM busybox
+COPY --from=gen /out/ /www/
+COPY --from=gen /out/one.txt /www/renamed.txt
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+"""
+
+
+def test_multi_stage(hd):
+    """COPY --from an earlier stage (a directory's contents, a file renamed);
+    a stage nothing needs is never built."""
+    create(hd, "multi", put_artifact(hd, "multi.zip", {"Dockerfile": MULTI_DOCKERFILE}))
+    v = wait_version(hd, "multi", "1.0")
+    log = build_log(hd, "multi", "1.0")
+    assert v["state"] == "SUCCESSFUL", (v, log)
+    assert "exit 1" not in log, log
+    assert re.search(r"^\[2/3\] COPY --from=gen /out/ /www/$", log, re.M), log
+    st, _, vm = hd.run(imageIdentifier="multi")
+    assert st == 200, vm
+    vid = vm["microvmId"]
+    assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
+    assert fetch(hd, vid, "/sub/g.txt") == (200, "generated\n")
+    assert fetch(hd, vid, "/renamed.txt") == (200, "one\n")
+    hd.call("DELETE", "/microvms/" + vid)
+    hd.wait_state(vid, "TERMINATED", 60)
+    assert_nothing_left_but_the_version(hd)
+
+
+def assert_nothing_left_but_the_version(hd):
+    builds = os.path.join(hd.state_dir, "builds")
+    assert [n for n in os.listdir(builds) if not n.endswith(".log")] == []
+    assert not builder_qemus(hd)
