@@ -254,7 +254,6 @@ static void upper(char *d, size_t cap, const char *s)
 #define DF_MAX_FLAGS 16
 
 struct flags {
-	char *store;
 	char **w;
 	size_t n;
 	const char *name[DF_MAX_FLAGS];
@@ -265,7 +264,8 @@ struct flags {
 
 static void flags_free(struct flags *f)
 {
-	free(f->store);
+	for (size_t i = 0; i < f->n; i++)
+		free(f->w[i]);
 	free(f->w);
 }
 
@@ -806,9 +806,15 @@ static int do_run(struct ctx *c)
 	if (exec_form(f.args, &argv)) {
 		/* exec form: no shell, no expansion by the builder */
 	} else if (in->nhd) {
-		struct dflex_heredoc h;
-		int alone = dflex_heredoc_word(f.args, &h) == 1;
+		/* "RUN <<EOF" alone: the body is the script (BuildKit's simple case). */
+		struct dflex_heredoc h = { 0 };
+		char *store, **w;
+		size_t nw;
+		words_of(c, f.args, 1, &store, &w, &nw);
+		int alone = nw == 1 && dflex_heredoc_word(w[0], &h) == 1;
 		free(h.name);
+		free(store);
+		free(w);
 		if (alone && in->nhd == 1) {
 			char *body = in->hd[0].chomp ? dflex_chomp(in->hd[0].body)
 						     : xstrdup(in->hd[0].body);
