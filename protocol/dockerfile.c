@@ -214,8 +214,16 @@ static const char *lookup(void *ctx, const char *name, size_t len)
 	struct ctx *c = ctx;
 	struct stage *s = cur(c);
 	struct kv *e;
-	if (!s)
-		return (e = vars_find(&c->meta, name, len)) ? e->v : NULL;
+	if (!s) {
+		if ((e = vars_find(&c->meta, name, len)))
+			return e->v;
+		char k[32];
+		if (len >= sizeof k)
+			return NULL;
+		memcpy(k, name, len);
+		k[len] = '\0';
+		return builtin_arg(k);
+	}
 	if ((e = vars_find(&s->env, name, len)))
 		return e->v;
 	return (e = vars_find(&s->args, name, len)) ? e->v : NULL;
@@ -1053,8 +1061,11 @@ static int do_copy_add(struct ctx *c, int add)
 		const char *a = args.v[i];
 		if (!json && dflex_heredoc_word(a, &h) == 1) {
 			free(h.name);
-			if (hd >= c->in->nhd)
-				abort(); /* dflex found the same words */
+			if (hd >= c->in->nhd) {
+				/* dflex splits with quotes, COPY on blanks: "a\\ <<X" differs */
+				err(c, "%s: heredoc %.64s has no body", what, a);
+				goto bad;
+			}
 			const struct dflex_heredoc *d = &c->in->hd[hd++];
 			char *body = d->chomp ? dflex_chomp(d->body) : xstrdup(d->body), *eb;
 			if (!body)
@@ -1082,6 +1093,10 @@ static int do_copy_add(struct ctx *c, int add)
 			goto bad;
 		}
 		vec_push(&src, e);
+	}
+	if (hd != c->in->nhd) {
+		err(c, "%s: a heredoc body belongs to no source", what);
+		goto bad;
 	}
 	char *dest;
 	if (expand(c, destw, &dest) < 0)
@@ -1390,6 +1405,7 @@ static int dispatch(struct ctx *c)
 	for (size_t i = 0; i < sizeof instrs / sizeof instrs[0]; i++) {
 		if (strcmp(instrs[i].name, in->cmd))
 			continue;
+		/* instrs[0..1] are FROM and ARG, the only ones allowed before a stage */
 		if (!c->nst && i > 1) {
 			char kw[16];
 			upper(kw, sizeof kw, in->cmd);

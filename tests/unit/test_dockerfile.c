@@ -288,6 +288,13 @@ TEST(args_and_env)
 	CHECK_STR(env_of(p.cfg.env, p.cfg.nenv, "abc"), "bye");
 	df_plan_free(&p);
 
+	/* The platform args are predefined before FROM, and need ARG in a stage. */
+	CHECK_EQ(build("FROM busybox-$TARGETOS\nRUN a\nARG TARGETOS\nRUN b\n", &p), 0);
+	CHECK_STR(p.stages[0].base, "busybox-linux");
+	CHECK(env_of(p.stages[0].steps[0].env, p.stages[0].steps[0].nenv, "TARGETOS") == NULL);
+	CHECK_STR(env_of(p.stages[0].steps[1].env, p.stages[0].steps[1].nenv, "TARGETOS"), "linux");
+	df_plan_free(&p);
+
 	/* PATH from the base can be extended. */
 	CHECK_EQ(build("FROM busybox\nENV PATH=/app/bin:$PATH\n", &p), 0);
 	CHECK_STR(env_of(p.cfg.env, p.cfg.nenv, "PATH"),
@@ -381,6 +388,8 @@ static const struct errcase errcases[] = {
 	{ "FROM busybox\nLABEL a=1 b\n", 2, "can't find =" },
 	{ "FROM busybox\nVOLUME \"\"\n", 2, "empty" },
 	{ "FROM busybox\nENV A=${B:?needed}\n", 2, "needed" },
+	{ "FROM busybox\nCOPY a\\ <<EOF /d\nEOF\n", 2, "heredoc" },
+	{ "FROM busybox\nENV A=${B/x/y}\n", 2, "unsupported modifier" },
 	{ "FROM busybox\nRUN ok\n\0RUN x\n", 3, "NUL" },
 };
 
