@@ -586,6 +586,28 @@ static int do_from(struct ctx *c)
 			goto out;
 		}
 	}
+	/* Only the host's platform can be built: the builder is a microVM of it. */
+	const char *plat = flag(&f, "platform", NULL);
+	if (plat) {
+		char *ep;
+		saved = c->nst;
+		c->nst = 0;
+		rc = expand(c, plat, &ep);
+		c->nst = saved;
+		if (rc < 0) {
+			free(name);
+			goto out;
+		}
+		rc = -1;
+		if (strcmp(ep, builtin_arg("TARGETPLATFORM"))) {
+			err(c, "FROM --platform=%.64s: only %s can be built", ep,
+			    builtin_arg("TARGETPLATFORM"));
+			free(ep);
+			free(name);
+			goto out;
+		}
+		free(ep);
+	}
 	char *lbase = xstrdup(base);
 	lower(lbase);
 	int bs = stage_by_name(c, lbase, c->nst);

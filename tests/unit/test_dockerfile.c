@@ -289,6 +289,8 @@ TEST(args_and_env)
 	df_plan_free(&p);
 
 	/* The platform args are predefined before FROM, and need ARG in a stage. */
+	CHECK_EQ(build("FROM --platform=$BUILDPLATFORM busybox\n", &p), 0);
+	df_plan_free(&p);
 	CHECK_EQ(build("FROM busybox-$TARGETOS\nRUN a\nARG TARGETOS\nRUN b\n", &p), 0);
 	CHECK_STR(p.stages[0].base, "busybox-linux");
 	CHECK(env_of(p.stages[0].steps[0].env, p.stages[0].steps[0].nenv, "TARGETOS") == NULL);
@@ -374,6 +376,7 @@ static const struct errcase errcases[] = {
 	{ "FROM busybox AS 1bad\n", 1, "invalid name" },
 	{ "FROM busybox AS\n", 1, "one or three" },
 	{ "FROM $NOPE\n", 1, "blank" },
+	{ "FROM --platform=linux/s390x busybox\n", 1, "only linux/" },
 	{ "FROM busybox\nEXPOSE 70000\n", 2, "invalid port" },
 	{ "FROM busybox\nEXPOSE 80/http\n", 2, "invalid protocol" },
 	{ "FROM busybox\nEXPOSE 90-80\n", 2, "range" },
