@@ -214,8 +214,16 @@ static const char *lookup(void *ctx, const char *name, size_t len)
 	struct ctx *c = ctx;
 	struct stage *s = cur(c);
 	struct kv *e;
-	if (!s)
-		return (e = vars_find(&c->meta, name, len)) ? e->v : NULL;
+	if (!s) {
+		if ((e = vars_find(&c->meta, name, len)))
+			return e->v;
+		char k[32];
+		if (len >= sizeof k)
+			return NULL;
+		memcpy(k, name, len);
+		k[len] = '\0';
+		return builtin_arg(k);
+	}
 	if ((e = vars_find(&s->env, name, len)))
 		return e->v;
 	return (e = vars_find(&s->args, name, len)) ? e->v : NULL;
@@ -254,7 +262,6 @@ static void upper(char *d, size_t cap, const char *s)
 #define DF_MAX_FLAGS 16
 
 struct flags {
-	char *store;
 	char **w;
 	size_t n;
 	const char *name[DF_MAX_FLAGS];
@@ -265,7 +272,8 @@ struct flags {
 
 static void flags_free(struct flags *f)
 {
-	free(f->store);
+	for (size_t i = 0; i < f->n; i++)
+		free(f->w[i]);
 	free(f->w);
 }
 
@@ -578,6 +586,28 @@ static int do_from(struct ctx *c)
 			goto out;
 		}
 	}
+	/* Only the host's platform can be built: the builder is a microVM of it. */
+	const char *plat = flag(&f, "platform", NULL);
+	if (plat) {
+		char *ep;
+		saved = c->nst;
+		c->nst = 0;
+		rc = expand(c, plat, &ep);
+		c->nst = saved;
+		if (rc < 0) {
+			free(name);
+			goto out;
+		}
+		rc = -1;
+		if (strcmp(ep, builtin_arg("TARGETPLATFORM"))) {
+			err(c, "FROM --platform=%.64s: only %s can be built", ep,
+			    builtin_arg("TARGETPLATFORM"));
+			free(ep);
+			free(name);
+			goto out;
+		}
+		free(ep);
+	}
 	char *lbase = xstrdup(base);
 	lower(lbase);
 	int bs = stage_by_name(c, lbase, c->nst);
@@ -806,9 +836,15 @@ static int do_run(struct ctx *c)
 	if (exec_form(f.args, &argv)) {
 		/* exec form: no shell, no expansion by the builder */
 	} else if (in->nhd) {
-		struct dflex_heredoc h;
-		int alone = dflex_heredoc_word(f.args, &h) == 1;
+		/* "RUN <<EOF" alone: the body is the script (BuildKit's simple case). */
+		struct dflex_heredoc h = { 0 };
+		char *store, **w;
+		size_t nw;
+		words_of(c, f.args, 1, &store, &w, &nw);
+		int alone = nw == 1 && dflex_heredoc_word(w[0], &h) == 1;
 		free(h.name);
+		free(store);
+		free(w);
 		if (alone && in->nhd == 1) {
 			char *body = in->hd[0].chomp ? dflex_chomp(in->hd[0].body)
 						     : xstrdup(in->hd[0].body);
@@ -1047,8 +1083,11 @@ static int do_copy_add(struct ctx *c, int add)
 		const char *a = args.v[i];
 		if (!json && dflex_heredoc_word(a, &h) == 1) {
 			free(h.name);
-			if (hd >= c->in->nhd)
-				abort(); /* dflex found the same words */
+			if (hd >= c->in->nhd) {
+				/* dflex splits with quotes, COPY on blanks: "a\\ <<X" differs */
+				err(c, "%s: heredoc %.64s has no body", what, a);
+				goto bad;
+			}
 			const struct dflex_heredoc *d = &c->in->hd[hd++];
 			char *body = d->chomp ? dflex_chomp(d->body) : xstrdup(d->body), *eb;
 			if (!body)
@@ -1076,6 +1115,10 @@ static int do_copy_add(struct ctx *c, int add)
 			goto bad;
 		}
 		vec_push(&src, e);
+	}
+	if (hd != c->in->nhd) {
+		err(c, "%s: a heredoc body belongs to no source", what);
+		goto bad;
 	}
 	char *dest;
 	if (expand(c, destw, &dest) < 0)
@@ -1384,6 +1427,7 @@ static int dispatch(struct ctx *c)
 	for (size_t i = 0; i < sizeof instrs / sizeof instrs[0]; i++) {
 		if (strcmp(instrs[i].name, in->cmd))
 			continue;
+		/* instrs[0..1] are FROM and ARG, the only ones allowed before a stage */
 		if (!c->nst && i > 1) {
 			char kw[16];
 			upper(kw, sizeof kw, in->cmd);

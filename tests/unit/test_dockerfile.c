@@ -171,6 +171,9 @@ TEST(heredocs)
 			 "RUN <<-EOT\n"
 			 "\t\techo tabs\n"
 			 "\tEOT\n"
+			 "RUN <<-EOT sh -x\n"
+			 "\techo x\n"
+			 "\tEOT\n"
 			 "RUN python3 <<PY > /out\n"
 			 "print(1)\n"
 			 "PY\n"
@@ -195,16 +198,18 @@ TEST(heredocs)
 			 "RUN echo \"<<NOTEITHER\"\n";
 	CHECK_EQ(build(df, &p), 0);
 	struct df_stage *s = &p.stages[0];
-	CHECK_EQ(s->nsteps, 9);
 	struct df_step *st = s->steps;
 	CHECK(vis(st[0].argv, st[0].argc, "/bin/sh", "-c", "echo hello $NAME\n", NULL));
 	CHECK_EQ(st[0].line, 3);
 	CHECK(vis(st[1].argv, st[1].argc, "/bin/sh", "-c", "echo tabs\n", NULL));
+	CHECK_EQ(s->nsteps, 10);
+	CHECK(vis(st[2].argv, st[2].argc, "/bin/sh", "-c", "<<-EOT sh -x\n\techo x\nEOT", NULL));
+	st++; /* the rest as before that RUN was added */
 	CHECK(vis(st[2].argv, st[2].argc, "/bin/sh", "-c", "python3 <<PY > /out\nprint(1)\nPY", NULL));
 	CHECK(vis(st[3].argv, st[3].argc, "/bin/sh", "-c",
 		  "<<A cat - /dev/null && cat <<'B'\na\nA\nb $x\nB", NULL));
 	CHECK_EQ(st[4].kind, DF_STEP_COPY);
-	CHECK_EQ(st[4].line, 17);
+	CHECK_EQ(st[4].line, 20);
 	CHECK_EQ(st[4].nsrc, 0);
 	CHECK_EQ(st[4].ninl, 2);
 	CHECK_STR(st[4].inl[0].name, "f1");
@@ -219,8 +224,8 @@ TEST(heredocs)
 	CHECK_STR(st[6].argv[4], "#!/usr/bin/env python3\nprint(2)\n");
 	CHECK(vis(st[7].argv, st[7].argc, "echo", "<<NOT", NULL));
 	CHECK(vis(st[8].argv, st[8].argc, "/bin/sh", "-c", "echo \"<<NOTEITHER\"", NULL));
-	CHECK_EQ(st[7].line, 29);
-	CHECK_EQ(st[8].line, 30);
+	CHECK_EQ(st[7].line, 32);
+	CHECK_EQ(st[8].line, 33);
 	df_plan_free(&p);
 
 	CHECK_EQ(build("FROM busybox\nRUN true\nRUN <<EOF\necho\nEOFX\n", &p), -1);
@@ -281,6 +286,15 @@ TEST(args_and_env)
 	CHECK(env_of(p.cfg.env, p.cfg.nenv, "OVER") == NULL);
 	CHECK(env_of(p.cfg.env, p.cfg.nenv, "TAG") == NULL);
 	CHECK_STR(env_of(p.cfg.env, p.cfg.nenv, "abc"), "bye");
+	df_plan_free(&p);
+
+	/* The platform args are predefined before FROM, and need ARG in a stage. */
+	CHECK_EQ(build("FROM --platform=$BUILDPLATFORM busybox\n", &p), 0);
+	df_plan_free(&p);
+	CHECK_EQ(build("FROM busybox-$TARGETOS\nRUN a\nARG TARGETOS\nRUN b\n", &p), 0);
+	CHECK_STR(p.stages[0].base, "busybox-linux");
+	CHECK(env_of(p.stages[0].steps[0].env, p.stages[0].steps[0].nenv, "TARGETOS") == NULL);
+	CHECK_STR(env_of(p.stages[0].steps[1].env, p.stages[0].steps[1].nenv, "TARGETOS"), "linux");
 	df_plan_free(&p);
 
 	/* PATH from the base can be extended. */
@@ -362,6 +376,7 @@ static const struct errcase errcases[] = {
 	{ "FROM busybox AS 1bad\n", 1, "invalid name" },
 	{ "FROM busybox AS\n", 1, "one or three" },
 	{ "FROM $NOPE\n", 1, "blank" },
+	{ "FROM --platform=linux/s390x busybox\n", 1, "only linux/" },
 	{ "FROM busybox\nEXPOSE 70000\n", 2, "invalid port" },
 	{ "FROM busybox\nEXPOSE 80/http\n", 2, "invalid protocol" },
 	{ "FROM busybox\nEXPOSE 90-80\n", 2, "range" },
@@ -376,6 +391,8 @@ static const struct errcase errcases[] = {
 	{ "FROM busybox\nLABEL a=1 b\n", 2, "can't find =" },
 	{ "FROM busybox\nVOLUME \"\"\n", 2, "empty" },
 	{ "FROM busybox\nENV A=${B:?needed}\n", 2, "needed" },
+	{ "FROM busybox\nCOPY a\\ <<EOF /d\nEOF\n", 2, "heredoc" },
+	{ "FROM busybox\nENV A=${B/x/y}\n", 2, "unsupported modifier" },
 	{ "FROM busybox\nRUN ok\n\0RUN x\n", 3, "NUL" },
 };
 
