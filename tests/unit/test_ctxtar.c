@@ -232,6 +232,12 @@ TEST(test_wildcard)
 	const char *s3[] = { "app/*.log" }; /* only ignored files match */
 	CHECK_EQ(copy(s3, 1, "/d/", NULL, dir, msg), -1);
 	CHECK(strstr(msg, "app/*.log") != NULL);
+	const char *s5[] = { "**/util.py" }; /* deep matches */
+	CHECK_EQ(copy(s5, 1, "/d/", NULL, dir, msg), 0);
+	CHECK(nents == 1 && !strcmp(ents[0].name, "util.py"));
+	const char *s6[] = { "*/lib" }; /* a matched directory copies its contents */
+	CHECK_EQ(copy(s6, 1, "/d/", NULL, dir, msg), 0);
+	CHECK(nents == 1 && !strcmp(ents[0].name, "util.py"));
 	const char *s4[] = { "*" }; /* many matches need a '/' */
 	CHECK_EQ(copy(s4, 1, "/d", NULL, dir, msg), -1);
 }
