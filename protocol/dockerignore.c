@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum gkind { G_LIT, G_ANY1, G_CLASS, G_STAR, G_DSTAR, G_DSLASH };
+/* G_GROUP + G_INSIDE are "(.*\/)?": the group consumes nothing and may be
+ * skipped; inside it any character loops and a '/' may leave it. */
+enum gkind { G_LIT, G_ANY1, G_CLASS, G_STAR, G_DSTAR, G_GROUP, G_INSIDE };
 
 struct gtok {
 	uint8_t kind;
@@ -104,7 +106,7 @@ static int gprog_compile(const char *p, struct gprog *g)
 	memset(g, 0, sizeof *g);
 	for (size_t i = 0; i < len; i++)
 		ncls += p[i] == '[';
-	g->t = calloc(len + 1, sizeof *g->t);
+	g->t = calloc(2 * len + 1, sizeof *g->t);
 	g->cls = calloc(ncls + 1, sizeof *g->cls);
 	if (!g->t || !g->cls) {
 		gprog_free(g);
@@ -119,7 +121,12 @@ static int gprog_compile(const char *p, struct gprog *g)
 				i++;
 				if (p[i] == '/')
 					i++;
-				t->kind = p[i] == '\0' ? G_DSTAR : G_DSLASH;
+				if (p[i] == '\0') {
+					t->kind = G_DSTAR;
+				} else {
+					t->kind = G_GROUP;
+					g->t[++g->n].kind = G_INSIDE;
+				}
 			} else {
 				t->kind = G_STAR;
 			}
@@ -149,7 +156,8 @@ static int gprog_compile(const char *p, struct gprog *g)
 	return 0;
 }
 
-/* Add state i and what it reaches without consuming (i -> i+1 over stars). */
+/* Add state i and what it reaches without consuming: past a star (which
+ * may match nothing), into or over a group. */
 static void nfa_add(const struct gprog *g, uint8_t *set, size_t i)
 {
 	while (!set[i]) {
@@ -157,7 +165,12 @@ static void nfa_add(const struct gprog *g, uint8_t *set, size_t i)
 		if (i >= g->n)
 			return;
 		uint8_t k = g->t[i].kind;
-		if (k != G_STAR && k != G_DSTAR && k != G_DSLASH)
+		if (k == G_GROUP) {
+			set[i + 1] = 1; /* G_INSIDE: a consuming state */
+			i += 2;
+			continue;
+		}
+		if (k != G_STAR && k != G_DSTAR)
 			return;
 		i++;
 	}
@@ -199,10 +212,12 @@ static int gprog_match(const struct gprog *g, const char *s)
 			case G_DSTAR:
 				nfa_add(g, next, i);
 				break;
-			case G_DSLASH:
+			case G_INSIDE:
 				nfa_add(g, next, i);
 				if (c == '/')
 					nfa_add(g, next, i + 1);
+				break;
+			case G_GROUP:
 				break;
 			}
 		}

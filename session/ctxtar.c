@@ -526,6 +526,20 @@ static int open_parent(int root, char *rel, const char **base)
 	return fd;
 }
 
+/* Could pat match something below the directory rel? ('*' never crosses
+ * '/': only "**" or more components than rel has.) */
+static int glob_deeper(const char *pat, const char *rel)
+{
+	size_t np = 0, nr = 0;
+	if (strstr(pat, "**"))
+		return 1;
+	for (; *pat; pat++)
+		np += *pat == '/';
+	for (; *rel; rel++)
+		nr += *rel == '/';
+	return np > nr;
+}
+
 /* Wildcard matches below the directory dfd (context path rel). */
 static int glob_walk(struct walk *w, struct plan *p, const char *pat, int dfd, const char *rel,
 		     int depth)
@@ -552,7 +566,7 @@ static int glob_walk(struct walk *w, struct plan *p, const char *pat, int dfd, c
 		} else if (m == 1 && (!ignored || (dir && dfignore_may_reinclude(w->ign, crel)))) {
 			if (plan_add(p, crel, dir) < 0)
 				rc = fail(w->msg, w->msglen, "%s: too many matches", pat);
-		} else if (dir && m == 0) {
+		} else if (dir && m == 0 && glob_deeper(pat, crel)) {
 			int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0) {
 				rc = glob_walk(w, p, pat, fd, crel, depth + 1);

@@ -92,6 +92,7 @@ UNIT_OBJS_artifact := $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
 UNIT_LIBS_artifact := -larchive
 $(BIN)/tests/test_artifact: $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
 $(O)/fuzz/fuzz_artifact: session/artifact.c session/fsutil.c $(API_LIBDIR)/libarchive.so
-UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o
+# test_ctxtar also extracts the streams with the agent's multi-root put.
+UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
 UNIT_LIBS_ctxtar := -larchive -lcrypto
-$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o
+$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
