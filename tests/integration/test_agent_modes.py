@@ -265,6 +265,24 @@ def test_user_lookup_without_nss(tmp_path):
         assert sorted(lines[2].split()) == ["4343", "5000", "5004"]
         assert lines[3] == "%s tuser /bin/sh" % home
         assert lines[4] == str(home)
+        # Docker's USER forms (an image's app): name:group is the only group,
+        # a uid finds its entry, a uid without one runs as its numbers with home /.
+        ids = "id -u; id -g; id -G; echo $HOME"
+        for user, want in (("tuser:g5", ["4242", "5004", "5004", home]),
+                           ("tuser:77", ["4242", "77", "77", home]),
+                           ("4242", ["4242", "4343", None, home]),
+                           ("7777:8888", ["7777", "8888", "8888", "/"]),
+                           ("7777", ["7777", "0", "0", "/"])):
+            how, value, out, err = a.run(ids, user=user)
+            assert (how, value) == ("code", 0), (user, err)
+            got = out.decode().split("\n")[:4]
+            if want[2] is None:  # the user's groups from /etc/group
+                want[2] = got[2]
+                assert sorted(got[2].split()) == ["4343", "5000", "5004"], got
+            assert got == [str(w) for w in want], (user, got)
+        for bad in ("tuser:nosuchgroup", "tuser:", "nosuchuser:0"):
+            with pytest.raises(OpenFailed):
+                a.open_exec(cmdline="true", user=bad)
         with pytest.raises(OpenFailed):
             a.open_exec(cmdline="true", user="x" * 33)  # over MUX_MAX_USER
         with pytest.raises(OpenFailed):
