@@ -298,6 +298,48 @@ def test_user_lookup_without_nss(tmp_path):
     assert srv.reports == []
 
 
+@needs_root  # the detached program's console is root's /dev/console
+def test_detached_exec(tmp_path):
+    """DETACH (PROTOCOL.md 1.3.2): the channel ends once the program started;
+    the program lives on in its own session with the given env plus PATH and
+    HOME only; one that cannot start ends the channel with 127 and the reason."""
+    srv = AgentProcess()
+    pid = None
+    try:
+        a = srv.connect()
+        pidf, envf = tmp_path / "pid", tmp_path / "env"
+        script = "env > %s; echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 60" % (
+            envf, pidf, pidf, pidf)
+        c = a.open_exec(argv=["sh", "-c", script], env={"GREETING": "hi"}, cwd=str(tmp_path),
+                        detach=True)
+        out, err = c.collect(timeout=10)
+        assert c.wait_exit(timeout=10) == ("code", 0), err
+        c.wait_closed(timeout=10)
+        wait_for(pidf.exists, 10, "the detached program's pid file")
+        pid = int(pidf.read_text())
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read().rsplit(")", 1)[1].split()  # state ppid pgrp session ...
+        assert int(stat[3]) == pid, stat  # its own session: no signal of the channel's
+        env = envf.read_text().splitlines()
+        assert "GREETING=hi" in env and "HOME=/root" in env, env
+        assert any(l.startswith("PATH=") for l in env), env
+        assert not [l for l in env if l.split("=")[0] in ("USER", "LOGNAME", "SHELL")], env
+        time.sleep(0.5)
+        assert not gone(pid)  # outlived its channel
+        c = a.open_exec(argv=["/no/such/prog"], detach=True)
+        out, err = c.collect(timeout=10)
+        assert c.wait_exit(timeout=10) == ("code", 127)
+        assert b"/no/such/prog: No such file or directory" in err, err
+        with pytest.raises(OpenFailed):
+            a.open_exec(argv=["true"], user="nosuchuser", detach=True)
+        a.close()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        srv.stop()
+    assert srv.reports == []
+
+
 def test_shell_option_replaces_the_login_shell(tmp_path):
     """--shell: a pty channel that names no shell runs it, login or not (for
     every user, in place of /etc/passwd's); one that names a shell keeps its
