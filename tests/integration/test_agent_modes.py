@@ -317,6 +317,7 @@ def test_detached_exec(tmp_path):
         c.wait_closed(timeout=10)
         wait_for(pidf.exists, 10, "the detached program's pid file")
         pid = int(pidf.read_text())
+        assert out == b"%d\n" % pid, out  # the channel says which process it started
         with open("/proc/%d/stat" % pid) as f:
             stat = f.read().rsplit(")", 1)[1].split()  # state ppid pgrp session ...
         assert int(stat[3]) == pid, stat  # its own session: no signal of the channel's
