@@ -125,7 +125,7 @@ static void console_tail(const char *run, char *out, size_t n)
  * session, stdout/stderr on the console, the image's env (the agent adds PATH
  * and HOME when absent), workdir and user, and the same capability set as
  * every exec. A missing program, user or workdir fails here. */
-static int app_start(int fd, const struct api_image *img, char *reason)
+static int app_start(int fd, const struct api_image *img, long *pid, char *reason)
 {
 	const struct api_image_app *app = &img->app;
 	struct mux_open *o = calloc(1, sizeof *o);
@@ -165,15 +165,34 @@ static int app_start(int fd, const struct api_image *img, char *reason)
 		       api_image_app_arg(app, 0), out[0] ? out : "exec failed");
 		return -1;
 	}
+	/* Its pid (PROTOCOL.md 1.3.2); 0 from an agent that does not say it. */
+	char *end;
+	*pid = strtol(out, &end, 10);
+	if (end == out || *pid <= 0)
+		*pid = 0;
 	return 0;
+}
+
+/* Is the app (pid in the guest) still there? 1 yes or unknown, 0 gone. */
+static int app_alive(int fd, long pid)
+{
+	char cmd[64], err[256];
+	int code = 0;
+	if (pid <= 0)
+		return 1;
+	snprintf(cmd, sizeof cmd, "[ -d /proc/%ld ]", pid);
+	if (hooks_command(fd, cmd, DL_AGENT, &code, err, sizeof err) < 0)
+		return 1;
+	return code == 0;
 }
 
 /* Without a ready hook: the app is ready once its first EXPOSEd port accepts
  * a connection inside the guest. */
-static int port_wait(int fd, uint16_t port, const char *run, char *reason)
+static int port_wait(int fd, uint16_t port, long app_pid, const char *run, char *reason)
 {
 	int64_t dl = hd_now_ms() + DL_PORT_MS;
-	for (;;) {
+	char tail[200];
+	for (unsigned n = 1;; n++) {
 		char err[256];
 		int rc = hooks_port_open(fd, port, DL_AGENT, err, sizeof err);
 		if (rc == 1)
@@ -182,8 +201,15 @@ static int port_wait(int fd, uint16_t port, const char *run, char *reason)
 			seterr(reason, "image snapshot: %s", err);
 			return -1;
 		}
+		/* An app that ended will never accept: say so at once (checked
+		 * about every second, each check being one exec). */
+		if (n % 5 == 0 && !app_alive(fd, app_pid)) {
+			console_tail(run, tail, sizeof tail);
+			seterr(reason, "image snapshot: app exited before it accepted on port %u%s%s",
+			       port, tail[0] ? "; its last output: " : "", tail);
+			return -1;
+		}
 		if (hd_now_ms() >= dl) {
-			char tail[200];
 			console_tail(run, tail, sizeof tail);
 			seterr(reason, "image snapshot: app never accepted on port %u within %d s%s%s",
 			       port, DL_PORT_MS / 1000, tail[0] ? "; its last output: " : "", tail);
@@ -293,13 +319,14 @@ static int build(struct snapcache *sc, const struct catalog_entry *ce, const cha
 			goto fail;
 		}
 	}
-	if (ce->img.app.argc && app_start(eng->agent_fd(vm), &ce->img, reason) < 0)
+	long app_pid = 0;
+	if (ce->img.app.argc && app_start(eng->agent_fd(vm), &ce->img, &app_pid, reason) < 0)
 		goto fail;
 	if (ce->img.hooks.enabled[API_HOOK_READY]) {
 		if (build_hook(eng->agent_fd(vm), &ce->img.hooks, API_HOOK_READY, reason) < 0)
 			goto fail;
 	} else if (ce->img.nports > 0 &&
-		   port_wait(eng->agent_fd(vm), ce->img.ports[0], run, reason) < 0) {
+		   port_wait(eng->agent_fd(vm), ce->img.ports[0], app_pid, run, reason) < 0) {
 		goto fail;
 	}
 	if (eng->snapshot(vm, snap, DL_SNAPSHOT, &verr) < 0) {

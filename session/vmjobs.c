@@ -151,9 +151,9 @@ static void stop_vm(struct lifecycle *lc, struct lc_job *j)
 	egress_vm_down(lc->hd->egress, j->id);
 }
 
-/* The /run hook's body: {"microvmId":"<id>","runHookPayload":"<the
- * caller's payload>"}, the payload as a JSON string, left out when the run
- * gave none. In *out (malloc'd, *len bytes) or NULL. */
+/* The /run hook's body (PROTOCOL.md 1.11): {"microvmId":"<id>",
+ * "runHookPayload":"<the caller's payload>"}, the payload as a JSON string,
+ * left out when the run gave none. malloc'd (*len bytes), or NULL. */
 static char *run_body(const struct lc_job *j, size_t *len)
 {
 	struct json_object *o = json_object_new_object();

@@ -86,8 +86,8 @@ static void chan_exec_close_from(int lowfd)
  * The detached program, from the channel's child (root, stdout/stderr on the
  * channel): the console is opened before the user switch (it is root's), the
  * grandchild gets its own session, so the channel's end signals nothing in it,
- * and is reaped by PID 1. Exits 0 once the exec worked, else 127 with the
- * reason on stderr. Never returns.
+ * and is reaped by PID 1. Exits 0 once the exec worked (its pid on stdout),
+ * else 127 with the reason on stderr. Never returns.
  */
 static void chan_exec_detached(const struct spawn_req *r) __attribute__((noreturn));
 static void chan_exec_detached(const struct spawn_req *r)
@@ -123,6 +123,7 @@ static void chan_exec_detached(const struct spawn_req *r)
 		dprintf(2, "%s\n", why);
 		_exit(127);
 	}
+	dprintf(1, "%d\n", (int)pid); /* so the host can tell whether it still runs */
 	_exit(0);
 }
 

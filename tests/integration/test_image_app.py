@@ -158,6 +158,22 @@ def test_app_never_listening_fails_run(tmp_path):
         hd.close()
 
 
+def test_app_exiting_fails_run_fast(tmp_path):
+    """An app that ends before its port accepts fails the build at once (not
+    after 60 s), with its last console line."""
+    hd = start(tmp_path, busybox_images(
+        str(tmp_path), version="app-crash",
+        app={"argv": ["sh", "-c", "sleep 1; echo crashing-now; exit 3"]}, ports=[8080]))
+    try:
+        t0 = time.monotonic()
+        why = run_fails(hd)
+        assert "app exited before it accepted on port 8080" in why, why
+        assert "crashing-now" in why, why
+        assert time.monotonic() - t0 < 30
+    finally:
+        hd.close()
+
+
 def hook_image(tmp_path, mode):
     return busybox_app_images(
         str(tmp_path), {"handler.sh": HANDLER.encode()}, "validate-" + mode,
