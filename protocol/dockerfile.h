@@ -71,6 +71,7 @@ struct df_step {
 	int from_stage;  /* -1: the build context; else index into df_plan.stages */
 	char *chown;     /* --chown value or NULL */
 	char *chmod;     /* --chmod value (octal text) or NULL */
+	int parents;     /* COPY --parents: keep the sources' parent directories under dest */
 };
 
 /* What FROM names. */
@@ -97,6 +98,12 @@ struct df_config {
 	char *stopsignal;             /* or NULL */
 	char **labels; size_t nlabels; /* "K=V" */
 	char **shell; size_t nshell;   /* SHELL in effect at the end */
+	char *maintainer;             /* MAINTAINER text or NULL */
+	char **volumes; size_t nvolumes; /* VOLUME paths, expanded, deduplicated */
+	/* HEALTHCHECK as Docker's Test: {"NONE"}, {"CMD", args...} or {"CMD-SHELL", text};
+	 * nhealthcheck 0: none. Options as given: "interval=30s", "retries=3", ... */
+	char **healthcheck; size_t nhealthcheck;
+	char **healthcheck_opts; size_t nhealthcheck_opts;
 };
 
 struct df_plan {

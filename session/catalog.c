@@ -39,7 +39,6 @@ int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		 struct api_err *e)
 {
 	char base[PATH_MAX], path[PATH_MAX];
-	static char text[API_IMAGE_MAX_JSON + 1]; /* event-loop thread only */
 	memset(out, 0, sizeof *out);
 	if (snprintf(base, sizeof base, "%s/%s", dir, name) >= (int)sizeof base ||
 	    snprintf(path, sizeof path, "%s/image.json", base) >= (int)sizeof path)
@@ -49,12 +48,16 @@ int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		return errno == ENOENT ? 0 : api_fail(e, API_E_INTERNAL, "%s: %s", path, strerror(errno));
 	struct stat st;
 	ssize_t n = -1;
-	if (fstat(fd, &st) == 0 && st.st_size <= API_IMAGE_MAX_JSON)
+	/* Per call, not static: image builds load images on their workers. */
+	char *text = malloc(API_IMAGE_MAX_JSON + 1);
+	if (text && fstat(fd, &st) == 0 && st.st_size <= API_IMAGE_MAX_JSON)
 		n = read(fd, text, API_IMAGE_MAX_JSON);
 	close(fd);
+	int bad = n < 0 || api_image_parse(text, (size_t)n, &out->img, e) < 0;
+	free(text);
 	if (n < 0)
 		return api_fail(e, API_E_INTERNAL, "%s: unreadable or too large", path);
-	if (api_image_parse(text, (size_t)n, &out->img, e) < 0) {
+	if (bad) {
 		char why[API_ERR_MSG];
 		snprintf(why, sizeof why, "%s", e->msg);
 		return api_fail(e, API_E_INTERNAL, "%s: %s", path, why);

@@ -23,7 +23,7 @@ extern const char *const catalog_names[];
 /* Is name one of the managed images? */
 int catalog_known(const char *name);
 /* Load <dir>/<name>/image.json. 1 loaded, 0 not built, -1 invalid (err set).
- * Event-loop thread only (uses a static read buffer). */
+ * Any thread. */
 int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		 struct api_err *e);
 

@@ -657,6 +657,11 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 	return 0;
 }
 
+struct snapcache *lifecycle_snapcache(struct lifecycle *lc)
+{
+	return lc->snaps;
+}
+
 void lifecycle_destroy(struct lifecycle *lc)
 {
 	if (!lc)

@@ -15,7 +15,7 @@ $(OBJ)/libapiproto.a: $(API_PROTO_OBJS)
 SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/routes.c session/ops.c \
 	session/ops_vm.c session/ops_image.c session/ops_tags.c session/store.c \
 	session/store_image.c session/ops_image_create.c session/ops_image_read.c \
-	session/ops_image_delete.c session/ops_image_done.c session/builder_none.c \
+	session/ops_image_delete.c session/ops_image_done.c \
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
@@ -26,10 +26,15 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/identity.c session/ops_identity.c session/ops_files.c \
 	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c \
 	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
+# Images (issue 14): the code artifact zip and the context tars (libarchive).
+SESSION_SRCS += session/artifact.c session/ctxtar.c
+# Image builds (issue 14): the queue, the builder VMs, steps, step cache, log.
+SESSION_SRCS += session/builder.c session/buildvm.c session/buildstep.c session/buildcache.c \
+	session/buildlog.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
-SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libnghttp2
+SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libnghttp2 libarchive
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
-SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh -lnghttp2) -lpthread
+SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh -lnghttp2 -larchive) -lpthread
 
 $(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
@@ -87,3 +92,11 @@ $(O)/fuzz/fuzz_httpconn: session/httpconn.c $(API_LIBDIR)/libjson-c.so
 UNIT_OBJS_httpconn := $(OBJ)/session/httpconn.o
 UNIT_LIBS_httpconn := -ljson-c
 $(BIN)/tests/test_httpconn: $(OBJ)/session/httpconn.o
+# The code artifact's checks and extraction, the context tars (libarchive).
+UNIT_OBJS_artifact := $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
+UNIT_LIBS_artifact := -larchive
+$(BIN)/tests/test_artifact: $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
+$(O)/fuzz/fuzz_artifact: session/artifact.c session/fsutil.c $(API_LIBDIR)/libarchive.so
+UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o
+UNIT_LIBS_ctxtar := -larchive -lcrypto
+$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o

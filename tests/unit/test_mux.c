@@ -139,6 +139,28 @@ TEST(open_exec_and_tcp)
 	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
 	CHECK(d.files_op == MUX_FILES_GET && d.files_flags == MUX_FILES_RECURSIVE &&
 	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/etc", 4) && d.nargv == 0);
+
+	/* DETACH (1.3.2): an exec flag, not with stdin; 512 env entries fit */
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_EXEC;
+	o.window = 1024;
+	o.argv[0] = mux_cstr("httpd");
+	o.nargv = 1;
+	o.detach = 1;
+	for (unsigned i = 0; i < MUX_MAX_ENV; i++)
+		o.env[i] = mux_cstr("K=V");
+	o.nenv = MUX_MAX_ENV;
+	CHECK_EQ(MUX_MAX_ENV, 512);
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 4, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.detach && d.nenv == MUX_MAX_ENV && !d.want_stdin);
+	o.want_stdin = 1;
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 5, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_E_PROTO);
 	buf_free(&b);
 }
 
