@@ -54,6 +54,11 @@ $(BIN)/tests/test_api: $(OBJ)/libapiproto.a
 # go in as prerequisites, libraries by path.
 $(O)/fuzz/fuzz_token: protocol/token.c $(API_LIBDIR)/libcrypto.so
 $(O)/fuzz/fuzz_api: $(API_PROTO_SRCS) $(API_LIBDIR)/libjson-c.so $(API_LIBDIR)/libcrypto.so
+UNIT_OBJS_imgreq := $(OBJ)/libapiproto.a
+UNIT_LIBS_imgreq := -ljson-c -lcrypto
+$(BIN)/tests/test_imgreq: $(OBJ)/libapiproto.a
+$(O)/fuzz/fuzz_imgreq: protocol/api_imgreq.c protocol/api_image.c protocol/api_json.c \
+	$(API_LIBDIR)/libjson-c.so
 UNIT_OBJS_shellmsg := $(OBJ)/protocol/shellmsg.o
 UNIT_LIBS_shellmsg := -ljson-c
 $(BIN)/tests/test_shellmsg: $(OBJ)/protocol/shellmsg.o
