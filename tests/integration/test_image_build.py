@@ -395,6 +395,18 @@ def test_getting_started_flask_on_debian(tmp_path, host_uplink):
         close_hearthd(d)
 
 
+def test_dns_of_a_no_egress_build(hd):
+    """The builder VM's DNS is served by its build, held to the image's
+    connector: NO_EGRESS answers REFUSED (before any upstream is asked)."""
+    from test_egress import NO_EGRESS
+    files = {"Dockerfile": "FROM busybox\nRUN nslookup deb.example.invalid 2>&1; echo rc=$?\n"}
+    create(hd, "nodns", put_artifact(hd, "nodns.zip", files), egressNetworkConnectors=[NO_EGRESS])
+    v = wait_version(hd, "nodns", "1.0")
+    log = build_log(hd, "nodns", "1.0")
+    assert v["state"] == "SUCCESSFUL", (v, log)
+    assert "REFUSED" in log and re.search(r"^rc=1$", log, re.M), log
+
+
 MULTI_DOCKERFILE = """\
 FROM busybox AS gen
 RUN mkdir -p /out/sub && echo generated > /out/sub/g.txt && echo one > /out/one.txt
