@@ -37,7 +37,7 @@ COPY www/ /www/
 RUN echo "run-output: $GREETING from $(pwd)" && echo made-by-run > /www/run.txt \\
     && echo "web:x:1000:1000::/srv/app:/bin/sh" >> /etc/passwd \\
     && echo "web:x:1000:" >> /etc/group
-COPY start.sh /srv/app/
+COPY --chown=web start.sh /srv/app/
 USER web
 EXPOSE 8080
 CMD ["/bin/sh", "/srv/app/start.sh"]
@@ -222,6 +222,8 @@ def test_busybox_app_builds_and_serves(hd, web):
     env = sh(hd, vid, "cat /tmp/env.txt").splitlines()
     assert "user=web uid=1000" in env and "pwd=/srv/app" in env, env
     assert "GREETING=hello world" in env and "MODE=build" in env, env
+    # COPY --chown=web: the name looked up in the image being built.
+    assert sh(hd, vid, "stat -c %u:%g /srv/app/start.sh").strip() == "1000:1000"
     hd.call("DELETE", "/microvms/" + vid)
     hd.wait_state(vid, "TERMINATED", 60)
 
@@ -265,7 +267,7 @@ def test_cache_unchanged_and_last_copy(hd, web):
     assert v3["state"] == "SUCCESSFUL", (v3, build_log(hd, "web", "3.0"))
     log = build_log(hd, "web", "3.0")
     assert re.findall(r"^\[(\d)/4\] CACHED ", log, re.M) == ["1", "2", "3"], log
-    assert re.search(r"^\[4/4\] COPY start.sh /srv/app/$", log, re.M), log
+    assert re.search(r"^\[4/4\] COPY --chown=web start.sh /srv/app/$", log, re.M), log
     assert "run-output: hello" not in log
 
 
@@ -399,12 +401,48 @@ def test_dns_of_a_no_egress_build(hd):
     """The builder VM's DNS is served by its build, held to the image's
     connector: NO_EGRESS answers REFUSED (before any upstream is asked)."""
     from test_egress import NO_EGRESS
-    files = {"Dockerfile": "FROM busybox\nRUN nslookup deb.example.invalid 2>&1; echo rc=$?\n"}
+    files = {"Dockerfile": "FROM " + BUSYBOX + "\n"
+                           "RUN nslookup deb.example.invalid 2>&1; echo rc=$?\n"}
     create(hd, "nodns", put_artifact(hd, "nodns.zip", files), egressNetworkConnectors=[NO_EGRESS])
     v = wait_version(hd, "nodns", "1.0")
     log = build_log(hd, "nodns", "1.0")
     assert v["state"] == "SUCCESSFUL", (v, log)
     assert "REFUSED" in log and re.search(r"^rc=1$", log, re.M), log
+
+
+def tar_gz(files):
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_add_tar_chmod_heredoc(hd):
+    """ADD of a local tar unpacks it; COPY --chmod; a heredoc COPY and RUN."""
+    df = ("FROM busybox\n"
+          "ADD files.tar.gz /opt/\n"
+          "COPY --chmod=0700 <<EOF /opt/script.sh\n"
+          "echo script-ran\n"
+          "EOF\n"
+          "RUN <<EOF\n"
+          "set -e\n"
+          "cat /opt/a.txt /opt/d/b.txt\n"
+          "stat -c 'mode=%a' /opt/script.sh\n"
+          "/opt/script.sh\n"
+          "EOF\n")
+    files = {"Dockerfile": df, "files.tar.gz": tar_gz({"a.txt": b"from-a\n",
+                                                       "d/b.txt": b"from-b\n"})}
+    create(hd, "addtar", put_artifact(hd, "addtar.zip", files))
+    v = wait_version(hd, "addtar", "1.0")
+    log = build_log(hd, "addtar", "1.0")
+    assert v["state"] == "SUCCESSFUL", (v, log)
+    for line in ("from-a", "from-b", "mode=700", "script-ran"):
+        assert re.search("^%s$" % line, log, re.M), (line, log)
 
 
 MULTI_DOCKERFILE = """\
