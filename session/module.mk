@@ -101,3 +101,5 @@ $(O)/fuzz/fuzz_artifact: session/artifact.c session/fsutil.c $(API_LIBDIR)/libar
 UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
 UNIT_LIBS_ctxtar := -larchive -lcrypto
 $(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
+UNIT_OBJS_buildlog := $(OBJ)/session/buildlog.o
+$(BIN)/tests/test_buildlog: $(OBJ)/session/buildlog.o

@@ -423,7 +423,8 @@ def tar_gz(files):
 
 
 def test_add_tar_chmod_heredoc(hd):
-    """ADD of a local tar unpacks it; COPY --chmod; a heredoc COPY and RUN."""
+    """ADD of a local tar unpacks it; COPY --chmod; a heredoc COPY and RUN;
+    USER then WORKDIR and RUN."""
     df = ("FROM busybox\n"
           "ADD files.tar.gz /opt/\n"
           "COPY --chmod=0700 <<EOF /opt/script.sh\n"
@@ -434,14 +435,19 @@ def test_add_tar_chmod_heredoc(hd):
           "cat /opt/a.txt /opt/d/b.txt\n"
           "stat -c 'mode=%a' /opt/script.sh\n"
           "/opt/script.sh\n"
-          "EOF\n")
+          "EOF\n"
+          "USER nobody\n"
+          "WORKDIR /home/nob\n"
+          "RUN echo uid=$(id -u) && stat -c 'owner=%U' . && pwd\n")
     files = {"Dockerfile": df, "files.tar.gz": tar_gz({"a.txt": b"from-a\n",
                                                        "d/b.txt": b"from-b\n"})}
     create(hd, "addtar", put_artifact(hd, "addtar.zip", files))
     v = wait_version(hd, "addtar", "1.0")
     log = build_log(hd, "addtar", "1.0")
     assert v["state"] == "SUCCESSFUL", (v, log)
-    for line in ("from-a", "from-b", "mode=700", "script-ran"):
+    # RUN after USER runs as that user; WORKDIR after USER makes it the owner.
+    for line in ("from-a", "from-b", "mode=700", "script-ran", "uid=65534", "owner=nobody",
+                 "/home/nob"):
         assert re.search("^%s$" % line, log, re.M), (line, log)
 
 
