@@ -334,13 +334,22 @@ def test_restart_ends_a_build_cut_short(tmp_path):
         wait_version(hd, "cut", "1.0")
         st, _, builds = hd.call("GET", "/microvm-images/cut/versions/1.0/builds")
         bid = builds["items"][0]["buildId"]
+        st, _, doc = hd.call("POST", "/microvm-images", req(name="gone"))
+        wait_version(hd, "gone", "1.0")
+        st, _, gb = hd.call("GET", "/microvm-images/gone/versions/1.0/builds")
+        gone_log = os.path.join(state, "builds", gb["items"][0]["buildId"] + ".log")
+        open(gone_log, "a").close()
+        os.makedirs(os.path.join(state, "images", "gone", "1.0"))
         hd.kill9()
         # As a kill -9 mid-build leaves it: rows PENDING, a work dir, a
         # half-written version directory.
         with db(hd) as c:
-            c.execute("UPDATE image_builds SET state='PENDING', reason='', ended_at=0")
-            c.execute("UPDATE image_versions SET state='PENDING', reason=''")
-            c.execute("UPDATE images SET state='CREATING'")
+            c.execute("UPDATE image_builds SET state='PENDING', reason='', ended_at=0 "
+                      "WHERE image='cut'")
+            c.execute("UPDATE image_versions SET state='PENDING', reason='' WHERE image='cut'")
+            c.execute("UPDATE images SET state='CREATING' WHERE name='cut'")
+            # A delete that waited for its build when hearthd died.
+            c.execute("UPDATE images SET state='DELETING' WHERE name='gone'")
         work = os.path.join(state, "builds", bid)
         tmpver = os.path.join(state, "images", "cut", "1.0.tmp-123")
         for d in (work, tmpver):
@@ -355,6 +364,10 @@ def test_restart_ends_a_build_cut_short(tmp_path):
         st, _, b = hd.call("GET", "/microvm-images/cut/versions/1.0/builds/" + bid)
         assert b["buildState"] == "FAILED" and b["stateReason"] == "INTERNAL_PLATFORM_ERROR"
         assert not os.path.exists(work) and not os.path.exists(tmpver)
+        st, _, doc = hd.call("GET", "/microvm-images/gone")
+        assert st == 404, doc
+        assert not os.path.exists(os.path.join(state, "images", "gone"))
+        assert not os.path.exists(gone_log)
     finally:
         hd.close()
 
