@@ -446,3 +446,42 @@ def test_run_a_built_version(tmp_path):
         assert not os.path.exists(os.path.join(state, "images", "mine"))
     finally:
         hd.close()
+
+
+def test_a_running_build(tmp_path):
+    """While the builder runs a build (a RUN that sleeps in the builder VM): the
+    version and build answer IN_PROGRESS, the log is not complete, an update and
+    a delete of the version are refused, and `hearth image logs` without -f
+    returns; DeleteMicrovmImage cancels it and leaves nothing behind."""
+    from test_image_build import SLOW, assert_nothing_left, put_artifact, wait_log
+    from test_client_cli import hearth
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
+    try:
+        st, _, doc = hd.call("POST", "/microvm-images",
+                             req(name="slow", uri=put_artifact(hd, "slow.zip", SLOW)))
+        assert st == 201, doc
+        wait_log(hd, "slow", "1.0", r"^sleeping$", timeout=300)
+        st, _, v = hd.call("GET", "/microvm-images/slow/versions/1.0")
+        assert v["state"] == "IN_PROGRESS", v
+        st, _, b = hd.call("GET", "/microvm-images/slow/versions/1.0/builds/" +
+                           v["hearth"]["buildId"])
+        assert b["buildState"] == "IN_PROGRESS", b
+        st, _, im = hd.call("GET", "/microvm-images/slow")
+        assert im["state"] == "CREATING"
+        st, _, lg = hd.call("GET", "/microvm-images/slow/versions/1.0/builds/%s/logs"
+                            % b["buildId"])
+        assert lg["complete"] is False and "sleeping" in lg["text"]
+        body = {k: v for k, v in req().items() if k != "name"}
+        st, et, doc = hd.call("PUT", "/microvm-images/slow", body)
+        assert_err(st, et, doc, 409, "ConflictException")
+        st, et, doc = hd.call("DELETE", "/microvm-images/slow/versions/1.0")
+        assert_err(st, et, doc, 409, "ConflictException")
+        p = hearth(hd, "image", "logs", "slow", timeout=30)
+        assert p.returncode == 0 and "sleeping" in p.stdout, (p.stdout, p.stderr)
+        st, _, doc = hd.call("DELETE", "/microvm-images/slow")
+        assert st == 200 and doc["state"] == "DELETING"
+        wait_for(lambda: hd.call("GET", "/microvm-images/slow")[0] == 404, 60, "deleted")
+        assert_nothing_left(hd, "slow", "1.0")
+        assert not os.path.exists(os.path.join(hd.state_dir, "images", "slow"))
+    finally:
+        hd.close()
