@@ -361,3 +361,37 @@ int api_imgreq_version_status(struct json_object *body, int *active, struct api_
 		return api_fail(e, API_E_VALIDATION, "status must be ACTIVE or INACTIVE");
 	return 0;
 }
+
+/* Decimal digits only (no sign, space or 0x), at most 18 of them. */
+static int query_num(const char *name, const char *s, int64_t min, int64_t max, int64_t *out,
+		     struct api_err *e)
+{
+	int64_t n = 0;
+	size_t len = strlen(s);
+	if (len < 1 || len > 18)
+		goto bad;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			goto bad;
+		n = n * 10 + (s[i] - '0');
+	}
+	if (n < min || n > max)
+		goto bad;
+	*out = n;
+	return 0;
+bad:
+	return api_fail(e, API_E_VALIDATION, "%s must be an integer %lld..%lld", name,
+			(long long)min, (long long)max);
+}
+
+int api_imgreq_logs_query(const char *offset, const char *max_bytes, int64_t *off,
+			  int64_t *max, struct api_err *e)
+{
+	*off = 0;
+	*max = API_IMGREQ_LOG_DEFAULT;
+	if (offset && query_num("offset", offset, 0, API_IMGREQ_MAX_OFFSET, off, e) < 0)
+		return -1;
+	if (max_bytes && query_num("maxBytes", max_bytes, 1, API_IMGREQ_LOG_MAX, max, e) < 0)
+		return -1;
+	return 0;
+}

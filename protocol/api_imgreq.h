@@ -61,4 +61,13 @@ int api_imgreq_env_text(const struct api_imgreq *r, char *out, size_t n);
 /* UpdateMicrovmImageVersion: {"status": "ACTIVE"|"INACTIVE"}; *active set. */
 int api_imgreq_version_status(struct json_object *body, int *active, struct api_err *e);
 
+/* The build log extension's query (PROTOCOL.md 9): offset (NULL: 0, else
+ * 0..API_IMGREQ_MAX_OFFSET) and maxBytes (NULL: API_IMGREQ_LOG_DEFAULT, else
+ * 1..API_IMGREQ_LOG_MAX), decimal digits only. 0 or -1 with e. */
+#define API_IMGREQ_MAX_OFFSET (INT64_MAX / 2)
+#define API_IMGREQ_LOG_DEFAULT (64 * 1024)
+#define API_IMGREQ_LOG_MAX (1024 * 1024)
+int api_imgreq_logs_query(const char *offset, const char *max_bytes, int64_t *off,
+			  int64_t *max, struct api_err *e);
+
 #endif

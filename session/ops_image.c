@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "protocol/api_ident.h"
 #include "session/catalog.h"
@@ -287,9 +288,31 @@ void ops_image_remove_files(struct hearthd *hd, const char *name, const char *ve
 	remove_snapshots(hd, name, version);
 }
 
+static int unlink_log_cb(const struct store_build *b, void *ctx)
+{
+	char path[PATH_MAX];
+	builder_log_path(ctx, b->build_id, path, sizeof path);
+	unlink(path);
+	return 0;
+}
+
+void ops_image_remove_logs(struct hearthd *hd, const char *name, const char *version)
+{
+	store_build_list(hd->store, name, version, unlink_log_cb, hd);
+}
+
+static int version_logs_cb(const struct store_version *v, void *ctx)
+{
+	ops_image_remove_logs(ctx, v->image, v->version);
+	return 0;
+}
+
 int ops_image_purge(struct hearthd *hd, const char *name)
 {
 	char arn[512];
+	int more;
+	/* Build logs outlive their build, not their image. */
+	store_version_list(hd->store, name, 0, 100000, version_logs_cb, hd, &more);
 	api_ident_image_arn(name, 0, arn, sizeof arn);
 	if (store_image_delete(hd->store, name) < 0)
 		return -1;

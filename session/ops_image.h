@@ -41,6 +41,8 @@ const char *ops_image_build_state(struct hearthd *hd, const char *build_id, cons
 /* Remove <state>/images/<name>/<version>/ and <state>/snapshots/<name>@<version>*
  * (version NULL: every version, and the image's directory). */
 void ops_image_remove_files(struct hearthd *hd, const char *name, const char *version);
+/* Remove the build logs of a version's builds. */
+void ops_image_remove_logs(struct hearthd *hd, const char *name, const char *version);
 /* Remove the image's rows and files (its builds have ended). */
 int ops_image_purge(struct hearthd *hd, const char *name);
 

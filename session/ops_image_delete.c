@@ -103,6 +103,7 @@ int ops_image_version_delete(struct route_call *c, struct json_object **out,
 			 v->version, im.name, vms);
 		goto out;
 	}
+	ops_image_remove_logs(hd, im.name, v->version);
 	if (store_version_delete(hd->store, im.name, v->version) < 0) {
 		api_fail(e, API_E_INTERNAL, "state store error");
 		goto out;

@@ -109,11 +109,29 @@ static void remove_tmp_versions(struct hearthd *hd)
 	closedir(d);
 }
 
+/* Stops the scan at the first DELETING image (its name into ctx). */
+static int deleting_cb(const struct store_image *im, void *ctx)
+{
+	if (strcmp(im->state, "DELETING") != 0)
+		return 0;
+	snprintf(ctx, sizeof im->name, "%s", im->name);
+	return -1;
+}
+
 void ops_image_recover(struct hearthd *hd)
 {
-	int n = store_build_unfinished(hd->store, NULL, recover_cb, hd);
+	int n = store_build_unfinished(hd->store, NULL, recover_cb, hd), more;
 	if (n > 0)
 		hd_log("%d image build(s) cut short by a restart marked FAILED", n);
+	/* Images whose delete waited for a build the restart ended (end_build
+	 * purged those it saw); any other DELETING one goes now. */
+	for (int i = 0; i < 100000; i++) {
+		char name[129] = "";
+		if (store_image_list(hd->store, 0, NULL, 100000, deleting_cb, name, &more) < 0 ||
+		    !name[0] || ops_image_purge(hd, name) < 0)
+			break;
+		hd_log("image %s deleted", name);
+	}
 	/* Work directories of builds with no row (the row's transaction lost). */
 	char path[PATH_MAX];
 	fsutil_pathf(path, sizeof path, "%s/builds", hd->cfg.state_dir);

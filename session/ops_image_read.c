@@ -4,7 +4,6 @@
  * GetMicrovmImageVersion, ListMicrovmImageBuilds, GetMicrovmImageBuild and
  * hearth's build log extension (PROTOCOL.md, "Build logs").
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +12,13 @@
 #include <unistd.h>
 
 #include "protocol/api_ident.h"
+#include "protocol/api_imgreq.h"
 #include "protocol/utf8.h"
 #include "session/ops_image.h"
 
 #define PAGE_LIST_IMAGES 4
 #define PAGE_LIST_VERSIONS 5
 #define PAGE_LIST_BUILDS 6
-#define LOG_DEFAULT_BYTES (64 * 1024)
-#define LOG_MAX_BYTES (1024 * 1024)
 
 int ops_image_get(struct route_call *c, struct json_object **out, struct api_err *e)
 {
@@ -210,23 +208,6 @@ int ops_image_build_get(struct route_call *c, struct json_object **out, struct a
 	return 200;
 }
 
-static int query_int(struct route_call *c, const char *name, int64_t min, int64_t max,
-		     int64_t dflt, int64_t *out, struct api_err *e)
-{
-	const char *s = routes_query(c, name);
-	char *end;
-	*out = dflt;
-	if (!s)
-		return 0;
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (!*s || *end || errno || n < min || n > max)
-		return api_fail(e, API_E_VALIDATION, "%s must be an integer %lld..%lld", name,
-				(long long)min, (long long)max);
-	*out = n;
-	return 0;
-}
-
 /* Append [p, p+n) as text: whole UTF-8 characters, U+FFFD for a bad byte.
  * Returns the bytes consumed (a character cut by the read stays unread
  * unless the file ends there). */
@@ -254,8 +235,8 @@ int ops_image_build_logs(struct route_call *c, struct json_object **out, struct 
 	struct store_build b;
 	int64_t off, max;
 	char path[PATH_MAX];
-	if (query_int(c, "offset", 0, INT64_MAX / 2, 0, &off, e) < 0 ||
-	    query_int(c, "maxBytes", 1, LOG_MAX_BYTES, LOG_DEFAULT_BYTES, &max, e) < 0 ||
+	if (api_imgreq_logs_query(routes_query(c, "offset"), routes_query(c, "maxBytes"), &off,
+				  &max, e) < 0 ||
 	    find_build(c, &b, e) < 0)
 		return -1;
 	builder_log_path(c->hd, b.build_id, path, sizeof path);

@@ -10,6 +10,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct api_err e = { 0 };
+	/* The logs query: two NUL-terminated halves of the input. */
+	char *s = malloc(size + 1);
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	int64_t off, max;
+	api_imgreq_logs_query(s, s + strlen(s) / 2, &off, &max, &e);
+	free(s);
 	struct json_object *o = api_json_parse((const char *)data, size, &e);
 	if (!o)
 		return 0;

@@ -334,13 +334,22 @@ def test_restart_ends_a_build_cut_short(tmp_path):
         wait_version(hd, "cut", "1.0")
         st, _, builds = hd.call("GET", "/microvm-images/cut/versions/1.0/builds")
         bid = builds["items"][0]["buildId"]
+        st, _, doc = hd.call("POST", "/microvm-images", req(name="gone"))
+        wait_version(hd, "gone", "1.0")
+        st, _, gb = hd.call("GET", "/microvm-images/gone/versions/1.0/builds")
+        gone_log = os.path.join(state, "builds", gb["items"][0]["buildId"] + ".log")
+        open(gone_log, "a").close()
+        os.makedirs(os.path.join(state, "images", "gone", "1.0"))
         hd.kill9()
         # As a kill -9 mid-build leaves it: rows PENDING, a work dir, a
         # half-written version directory.
         with db(hd) as c:
-            c.execute("UPDATE image_builds SET state='PENDING', reason='', ended_at=0")
-            c.execute("UPDATE image_versions SET state='PENDING', reason=''")
-            c.execute("UPDATE images SET state='CREATING'")
+            c.execute("UPDATE image_builds SET state='PENDING', reason='', ended_at=0 "
+                      "WHERE image='cut'")
+            c.execute("UPDATE image_versions SET state='PENDING', reason='' WHERE image='cut'")
+            c.execute("UPDATE images SET state='CREATING' WHERE name='cut'")
+            # A delete that waited for its build when hearthd died.
+            c.execute("UPDATE images SET state='DELETING' WHERE name='gone'")
         work = os.path.join(state, "builds", bid)
         tmpver = os.path.join(state, "images", "cut", "1.0.tmp-123")
         for d in (work, tmpver):
@@ -355,6 +364,10 @@ def test_restart_ends_a_build_cut_short(tmp_path):
         st, _, b = hd.call("GET", "/microvm-images/cut/versions/1.0/builds/" + bid)
         assert b["buildState"] == "FAILED" and b["stateReason"] == "INTERNAL_PLATFORM_ERROR"
         assert not os.path.exists(work) and not os.path.exists(tmpver)
+        st, _, doc = hd.call("GET", "/microvm-images/gone")
+        assert st == 404, doc
+        assert not os.path.exists(os.path.join(state, "images", "gone"))
+        assert not os.path.exists(gone_log)
     finally:
         hd.close()
 
@@ -431,5 +444,44 @@ def test_run_a_built_version(tmp_path):
         st, _, d = hd.call("DELETE", "/microvm-images/mine")
         assert st == 200
         assert not os.path.exists(os.path.join(state, "images", "mine"))
+    finally:
+        hd.close()
+
+
+def test_a_running_build(tmp_path):
+    """While the builder runs a build (a RUN that sleeps in the builder VM): the
+    version and build answer IN_PROGRESS, the log is not complete, an update and
+    a delete of the version are refused, and `hearth image logs` without -f
+    returns; DeleteMicrovmImage cancels it and leaves nothing behind."""
+    from test_image_build import SLOW, assert_nothing_left, put_artifact, wait_log
+    from test_client_cli import hearth
+    hd = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path))).start()
+    try:
+        st, _, doc = hd.call("POST", "/microvm-images",
+                             req(name="slow", uri=put_artifact(hd, "slow.zip", SLOW)))
+        assert st == 201, doc
+        wait_log(hd, "slow", "1.0", r"^sleeping$", timeout=300)
+        st, _, v = hd.call("GET", "/microvm-images/slow/versions/1.0")
+        assert v["state"] == "IN_PROGRESS", v
+        st, _, b = hd.call("GET", "/microvm-images/slow/versions/1.0/builds/" +
+                           v["hearth"]["buildId"])
+        assert b["buildState"] == "IN_PROGRESS", b
+        st, _, im = hd.call("GET", "/microvm-images/slow")
+        assert im["state"] == "CREATING"
+        st, _, lg = hd.call("GET", "/microvm-images/slow/versions/1.0/builds/%s/logs"
+                            % b["buildId"])
+        assert lg["complete"] is False and "sleeping" in lg["text"]
+        body = {k: v for k, v in req().items() if k != "name"}
+        st, et, doc = hd.call("PUT", "/microvm-images/slow", body)
+        assert_err(st, et, doc, 409, "ConflictException")
+        st, et, doc = hd.call("DELETE", "/microvm-images/slow/versions/1.0")
+        assert_err(st, et, doc, 409, "ConflictException")
+        p = hearth(hd, "image", "logs", "slow", timeout=30)
+        assert p.returncode == 0 and "sleeping" in p.stdout, (p.stdout, p.stderr)
+        st, _, doc = hd.call("DELETE", "/microvm-images/slow")
+        assert st == 200 and doc["state"] == "DELETING"
+        wait_for(lambda: hd.call("GET", "/microvm-images/slow")[0] == 404, 60, "deleted")
+        assert_nothing_left(hd, "slow", "1.0")
+        assert not os.path.exists(os.path.join(hd.state_dir, "images", "slow"))
     finally:
         hd.close()

@@ -180,4 +180,28 @@ TEST(names_and_status)
 	json_object_put(o);
 }
 
-TEST_MAIN(T(valid), T(invalid), T(fingerprint), T(names_and_status))
+TEST(logs_query)
+{
+	struct api_err e;
+	int64_t off, max;
+	CHECK_EQ(api_imgreq_logs_query(NULL, NULL, &off, &max, &e), 0);
+	CHECK(off == 0 && max == API_IMGREQ_LOG_DEFAULT);
+	CHECK_EQ(api_imgreq_logs_query("123", "1", &off, &max, &e), 0);
+	CHECK(off == 123 && max == 1);
+	CHECK_EQ(api_imgreq_logs_query("0", "1048576", &off, &max, &e), 0);
+	CHECK(off == 0 && max == API_IMGREQ_LOG_MAX);
+	static const char *const bad_off[] = { "", "-1", "+1", " 1", "1x", "0x10",
+					       "9999999999999999999", "1.5" };
+	for (size_t i = 0; i < sizeof bad_off / sizeof bad_off[0]; i++) {
+		CHECK_EQ(api_imgreq_logs_query(bad_off[i], NULL, &off, &max, &e), -1);
+		CHECK_STR(e.type, API_E_VALIDATION);
+		CHECK(strstr(e.msg, "offset") != NULL);
+	}
+	static const char *const bad_max[] = { "0", "1048577", "-5", "", "abc" };
+	for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
+		CHECK_EQ(api_imgreq_logs_query(NULL, bad_max[i], &off, &max, &e), -1);
+		CHECK(strstr(e.msg, "maxBytes") != NULL);
+	}
+}
+
+TEST_MAIN(T(valid), T(invalid), T(fingerprint), T(names_and_status), T(logs_query))
