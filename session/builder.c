@@ -290,7 +290,7 @@ static int plan_keys(struct brun *r)
 		for (size_t i = 0; i < st->nsteps; i++) {
 			struct json_object *o = NULL;
 			const struct df_step *sp = &st->steps[i];
-			if (sp->kind != DF_STEP_RUN && sp->from_stage >= 0 &&
+			if ((sp->kind == DF_STEP_COPY || sp->kind == DF_STEP_ADD) && sp->from_stage >= 0 &&
 			    (size_t)sp->from_stage < r->plan.nstages)
 				r->needed[sp->from_stage] = 1;
 			if (step_text(r, sp, &o) < 0)

@@ -392,6 +392,18 @@ def test_getting_started_flask_on_debian(tmp_path, host_uplink):
         assert (code, body) == (200, "Hello from Flask, hearth\n")
         d.call("DELETE", "/microvms/" + vid)
         d.wait_state(vid, "TERMINATED", 120)
+        # Unchanged: no builder VM, no apt; the disk comes from the cache.
+        st, _, up = d.call("PUT", "/microvm-images/flask",
+                           {"baseImageArn": DEBIAN, "buildRoleArn": ROLE,
+                            "environmentVariables": {"WHO": "hearth"},
+                            "hooks": {"port": 9000, "microvmImageHooks": {"ready": "ENABLED"}},
+                            "codeArtifact": {"uri": uri}})
+        assert st == 200, up
+        v2 = wait_version(d, "flask", "2.0", timeout=600)
+        log2 = build_log(d, "flask", "2.0")
+        assert v2["state"] == "SUCCESSFUL", (v2, log2)
+        assert re.findall(r"^\[(\d)/3\] CACHED ", log2, re.M) == ["1", "2", "3"], log2
+        assert "builder VM" not in log2 and "CACHED disk.img" in log2, log2
         assert not build_namespaces()
     finally:
         close_hearthd(d)
