@@ -157,9 +157,10 @@ def alive(pids):
     return [p for p in pids if os.path.exists("/proc/%d" % p)]
 
 
-def build_namespaces():
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if "-bld-" in l]
+def build_namespaces(hd):
+    """Network namespaces of this hearthd's builder VMs."""
+    from test_egress import netns_list, ns_prefix
+    return [n for n in netns_list() if n.startswith(ns_prefix(hd) + "bld-")]
 
 
 def assert_nothing_left(hd, name, version):
@@ -167,7 +168,7 @@ def assert_nothing_left(hd, name, version):
     left = [n for n in os.listdir(builds) if not n.endswith(".log")] if os.path.isdir(builds) else []
     assert left == [], left
     assert not builder_qemus(hd)
-    assert not build_namespaces()
+    assert not build_namespaces(hd)
     vdir = os.path.join(hd.state_dir, "images", name, version)
     assert not os.path.exists(vdir) and not os.path.exists(vdir + ".tmp")
 
@@ -376,6 +377,9 @@ def test_getting_started_flask_on_debian(tmp_path, host_uplink):
         uri = put_artifact(d, "flask.zip", {"Dockerfile": FLASK_DOCKERFILE, "app.py": FLASK_APP})
         create(d, "flask", uri, baseImageArn=DEBIAN, environmentVariables={"WHO": "hearth"},
                hooks={"port": 9000, "microvmImageHooks": {"ready": "ENABLED"}})
+        # The builder VM has its own namespace while it runs (and none after).
+        wait_log(d, "flask", "1.0", r"^\[1/3\] RUN apt-get")
+        assert build_namespaces(d)
         v = wait_version(d, "flask", "1.0", timeout=2400)
         log = build_log(d, "flask", "1.0")
         assert v["state"] == "SUCCESSFUL", (v, log)
@@ -404,7 +408,7 @@ def test_getting_started_flask_on_debian(tmp_path, host_uplink):
         assert v2["state"] == "SUCCESSFUL", (v2, log2)
         assert re.findall(r"^\[(\d)/3\] CACHED ", log2, re.M) == ["1", "2", "3"], log2
         assert "builder VM" not in log2 and "CACHED disk.img" in log2, log2
-        assert not build_namespaces()
+        assert not build_namespaces(d)
     finally:
         close_hearthd(d)
 
