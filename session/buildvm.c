@@ -375,7 +375,7 @@ int buildvm_snapshot(struct buildvm *bv, const char *dir, char *err, size_t errl
 {
 	struct vm_err verr = { { 0 } };
 	if (bv->eng->snapshot(bv->vm, dir, DL_SNAPSHOT, &verr) < 0) {
-		snprintf(err, errlen, "snapshot: %s", verr.msg);
+		snprintf(err, errlen, "%s", verr.msg);
 		bv->eng->resume(bv->vm, DL_AGENT, &verr);
 		return -1;
 	}

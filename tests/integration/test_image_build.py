@@ -504,3 +504,27 @@ def assert_nothing_left_but_the_version(hd):
     builds = os.path.join(hd.state_dir, "builds")
     assert [n for n in os.listdir(builds) if not n.endswith(".log")] == []
     assert not builder_qemus(hd)
+
+
+def test_full_disk(tmp_path):
+    """A state directory that fills while the builder VM is snapshotted (its
+    memory holds 40 MiB written by RUN) ends the build DISK_STORAGE_FULL,
+    leaving nothing of it behind but the log."""
+    state = str(tmp_path / "state")
+    os.makedirs(state)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m,mode=0700", "tmpfs", state],
+                   check=True, timeout=30)
+    d = Hearthd(state, busybox_images(str(tmp_path)))
+    try:
+        d.start()
+        files = {"Dockerfile": "FROM busybox\nRUN head -c 41943040 /dev/urandom > /fill\n"
+                               "RUN echo never\n"}
+        create(d, "full", put_artifact(d, "full.zip", files))
+        v = wait_version(d, "full", "1.0", timeout=300)
+        log = build_log(d, "full", "1.0")
+        assert v["state"] == "FAILED" and v["stateReason"] == "DISK_STORAGE_FULL", (v, log)
+        assert "No space left on device" in log and "[2/2]" not in log, log
+        assert_nothing_left(d, "full", "1.0")
+    finally:
+        d.close()
+        subprocess.run(["umount", "-l", state], timeout=30)
