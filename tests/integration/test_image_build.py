@@ -528,3 +528,29 @@ def test_full_disk(tmp_path):
     finally:
         d.close()
         subprocess.run(["umount", "-l", state], timeout=30)
+
+
+def test_validate_hook_decides(hd):
+    """/validate on the test VM restored from the new snapshot: 503 then 200
+    makes the version; 500 fails the build (CONTAINER_BUILD_FAILED) and
+    removes the version's files."""
+    from test_image_app import HANDLER
+    df = ("FROM busybox\n"
+          "COPY --chmod=0755 handler.sh /app/handler.sh\n"
+          "EXPOSE 9000\n"
+          'CMD ["nc", "-ll", "-p", "9000", "-e", "/app/handler.sh"]\n')
+    uri = put_artifact(hd, "hook.zip", {"Dockerfile": df, "handler.sh": HANDLER})
+    for name, mode, state in (("val-ok", "503-then-200", "SUCCESSFUL"),
+                              ("val-bad", "500", "FAILED")):
+        create(hd, name, uri, environmentVariables={"VALIDATE_MODE": mode},
+               hooks={"port": 9000, "microvmImageHooks": {"validate": "ENABLED",
+                                                          "validateTimeoutInSeconds": 60}})
+        v = wait_version(hd, name, "1.0")
+        log = build_log(hd, name, "1.0")
+        assert v["state"] == state, (v, log)
+        if state == "FAILED":
+            assert v["stateReason"] == "CONTAINER_BUILD_FAILED", v
+            assert "validate" in log and "500" in log, log
+            assert_nothing_left(hd, name, "1.0")
+        else:
+            assert re.search(r"^validated \(\d+\.\d s\)$", log, re.M), log
