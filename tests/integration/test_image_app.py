@@ -83,6 +83,7 @@ def run_fails(hd, timeout=BOOT):
     assert st == 200, vm
     doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
     assert doc["state"] == "TERMINATED", doc
+    print("stateReason:", doc["stateReason"])  # shown with pytest -s
     return doc["stateReason"]
 
 
