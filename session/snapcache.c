@@ -154,7 +154,9 @@ static int app_start(int fd, const struct api_image *img, long *pid, char *reaso
 	int rc = hooks_exec(fd, o, DL_APP_START, &code, out, sizeof out, err, sizeof err);
 	free(o);
 	if (rc < 0) {
-		seterr(reason, "image snapshot: app %s: %s", api_image_app_arg(app, 0), err);
+		int started = strncmp(err, "could not", 9) == 0; /* "app X could not be ..." */
+		seterr(reason, "image snapshot: app %s%s%s", api_image_app_arg(app, 0),
+		       started ? " " : ": ", err);
 		return -1;
 	}
 	if (code != 0) {

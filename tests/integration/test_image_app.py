@@ -4,11 +4,13 @@ detached through the agent with the image's env, workdir and user, waits for
 its first port (or /ready), snapshots it running, and runs /validate on a test
 VM restored from the snapshot (503 = ask again, anything else fails). Every
 wait has a deadline."""
+import json
 import os
 import re
 import subprocess
 import time
 
+from conftest import guest_image, needs_root
 from hearthd_harness import Hearthd, busybox_app_images, busybox_images
 from test_lifecycle import sh
 
@@ -81,6 +83,7 @@ def run_fails(hd, timeout=BOOT):
     assert st == 200, vm
     doc = hd.wait_state(vm["microvmId"], ("RUNNING", "TERMINATED"), timeout)
     assert doc["state"] == "TERMINATED", doc
+    print("stateReason:", doc["stateReason"])  # shown with pytest -s
     return doc["stateReason"]
 
 
@@ -208,5 +211,37 @@ def test_validate_500_fails(tmp_path):
         assert "validate hook answered HTTP 500" in why, why
         snaps = os.listdir(os.path.join(hd.state_dir, "snapshots"))
         assert not [s for s in snaps if not s.startswith(".")], snaps  # nothing made current
+    finally:
+        hd.close()
+
+
+@needs_root  # debian-12 is built only as root (debootstrap)
+def test_debian_app_user_by_name(tmp_path):
+    """On a real distribution: USER name:group from /etc/passwd and /etc/group
+    (the group is the only one), ENV and WORKDIR, the app inherited by every
+    VM of the snapshot."""
+    d = tmp_path / "images" / "debian-12"
+    d.mkdir(parents=True)
+    img = json.load(open(guest_image("debian-12")))
+    img.update(version=img["version"] + "-app",
+               app={"argv": ["sh", "-c", "env > app-env; id > app-id; exec sleep 100000"],
+                    "env": ["APP_ENV=production"], "workdir": "/tmp", "user": "nobody:nogroup"})
+    (d / "image.json").write_text(json.dumps(img))
+    hd = start(tmp_path, str(tmp_path / "images"))
+    try:
+        vid = hd.run_running(BOOT, imageIdentifier="debian-12")["microvmId"]
+        # No ports and no ready hook: the snapshot does not wait for the app,
+        # which goes on where it was in every restored VM.
+        deadline = time.monotonic() + WAIT
+        while "groups=" not in sh(hd, vid, "cat /tmp/app-id 2>/dev/null; true") and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sh(hd, vid, "cat /tmp/app-id").strip() == \
+            "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
+        env = sh(hd, vid, "cat /tmp/app-env").splitlines()
+        assert "APP_ENV=production" in env and "HOME=/nonexistent" in env, env
+        # Still running, as nobody, in every VM restored from the snapshot.
+        ps = sh(hd, vid, "ps -o user=,args= -C sleep 2>/dev/null || ps -ef")
+        assert re.search(r"nobody\s+sleep 100000", ps), ps
     finally:
         hd.close()
