@@ -229,8 +229,11 @@ static int run_step(struct buildstep_ctx *c, struct buildvm *bv, const struct df
 				 .timeout_ms = step_timeout(c, BUILD_RUN_TIMEOUT_MS) };
 	int rc = buildvm_run(bv, &o, &io, &code, &cancelled, err, sizeof err);
 	buildlog_output_end(c->log);
-	if (rc < 0)
-		return chan_failed(c, cancelled, "RUN", err);
+	if (rc < 0) {
+		char what[96];
+		fsutil_pathf(what, sizeof what, "step %d/%d (line %d): RUN", idx, total, st->line);
+		return chan_failed(c, cancelled, what, err);
+	}
 	if (code != 0)
 		return fail(c, BR_CONTAINER_BUILD_FAILED,
 			    "step %d/%d (line %d): %.200s exited with code %d", idx, total, st->line,

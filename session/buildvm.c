@@ -390,7 +390,7 @@ int buildvm_snapshot(struct buildvm *bv, const char *dir, char *err, size_t errl
 
 struct chan {
 	uint32_t id;
-	int opened, in_eof, exited, closed;
+	int opened, refused, in_eof, exited, closed;
 	uint32_t send_win;
 	uint64_t out_bytes;
 	int code;
@@ -463,7 +463,7 @@ static int chan_frame(struct buildvm *bv, struct chan *c, const struct buildvm_i
 				 (int)fl.msg.len, fl.msg.p);
 		else
 			snprintf(err, errlen, "could not start");
-		c->closed = 1;
+		c->refused = 1; /* no channel: nothing to close */
 		return -1;
 	case MUX_WINDOW:
 		if (mux_decode_window(f, &inc) == MUX_OK)
@@ -566,8 +566,8 @@ int buildvm_run(struct buildvm *bv, const struct mux_open *o, const struct build
 		}
 	}
 	/* Free the channel id (the agent ends a running process on CLOSE). */
-	if (mux_put_close(&bv->out, c.id) == MUX_OK && send_out(bv) == 0 && !c.closed &&
-	    (c.opened || rc < 0)) {
+	if (!c.refused && mux_put_close(&bv->out, c.id) == MUX_OK && send_out(bv) == 0 &&
+	    !c.closed) {
 		int64_t cdl = clock_deadline(2000);
 		while (clock_left(cdl) > 0 && next_frame(bv, &f, clock_left(cdl)) > 0) {
 			if (f.hdr.channel == c.id && f.hdr.type == MUX_CLOSE)

@@ -554,3 +554,15 @@ def test_validate_hook_decides(hd):
             assert_nothing_left(hd, name, "1.0")
         else:
             assert re.search(r"^validated \(\d+\.\d s\)$", log, re.M), log
+
+
+def test_run_program_missing(hd):
+    """An exec-form RUN whose program does not exist fails the build saying so."""
+    files = {"Dockerfile": 'FROM busybox\nRUN ["/no/such/program", "x"]\n'}
+    create(hd, "noprog", put_artifact(hd, "noprog.zip", files))
+    v = wait_version(hd, "noprog", "1.0")
+    log = build_log(hd, "noprog", "1.0")
+    assert v["state"] == "FAILED" and v["stateReason"] == "CONTAINER_BUILD_FAILED", (v, log)
+    assert re.search(r"^error: step 1/1 \(line 2\): RUN: could not start: .*/no/such/program", log,
+                     re.M), log
+    assert_nothing_left(hd, "noprog", "1.0")
