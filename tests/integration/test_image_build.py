@@ -566,3 +566,26 @@ def test_run_program_missing(hd):
     assert re.search(r"^error: step 1/1 \(line 2\): RUN: could not start: .*/no/such/program", log,
                      re.M), log
     assert_nothing_left(hd, "noprog", "1.0")
+
+
+def test_queue_at_most_n(tmp_path):
+    """--max-builds 1: a second build waits PENDING while the first runs, and
+    runs once the first ends (here: cancelled by deleting its image)."""
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                extra=["--max-builds", "1"]).start()
+    try:
+        create(d, "first", put_artifact(d, "slow.zip", SLOW))
+        wait_log(d, "first", "1.0", r"^sleeping$")
+        create(d, "second", put_artifact(d, "quick.zip",
+                                         {"Dockerfile": "FROM busybox\nRUN echo quick\n"}))
+        time.sleep(2)
+        st, _, v2 = d.call("GET", "/microvm-images/second/versions/1.0")
+        assert v2["state"] == "PENDING", v2
+        assert build_of(d, "second", "1.0")["buildState"] == "PENDING"
+        st, _, v1 = d.call("GET", "/microvm-images/first/versions/1.0")
+        assert v1["state"] == "IN_PROGRESS", v1
+        assert d.call("DELETE", "/microvm-images/first")[0] == 200
+        v2 = wait_version(d, "second", "1.0", timeout=300)
+        assert v2["state"] == "SUCCESSFUL", (v2, build_log(d, "second", "1.0"))
+    finally:
+        d.close()
