@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(
 	build-essential pkg-config clang libclang-rt-14-dev
-	libjson-c-dev libwebsockets-dev libnghttp2-dev libsqlite3-dev libssl-dev libncurses-dev libreadline-dev libcap-dev libssh-dev
+	libjson-c-dev libwebsockets-dev libnghttp2-dev libsqlite3-dev libssl-dev libncurses-dev libreadline-dev libcap-dev libssh-dev libarchive-dev
 	qemu-system-x86 qemu-utils
 	linux-source-6.1 flex bison bc libelf-dev xz-utils cpio kmod
 	busybox-static debootstrap e2fsprogs

@@ -59,7 +59,11 @@ struct df_step {
 	char *workdir;  /* absolute, "/" by default */
 	char *user;     /* as written after expansion ("" = root): "app", "1000:1000", "app:grp" */
 	/* RUN: shell form already wrapped in SHELL (default {"/bin/sh","-c",TEXT});
-	 * a heredoc RUN <<EOF runs its body as the shell's script (argv = shell + body). */
+	 * a heredoc RUN <<EOF runs its body as the shell's script (argv = shell + body);
+	 * a body starting with "#!" is run as a file: {"/bin/sh","-c",RUNNER,"sh",body}
+	 * where RUNNER writes $1 to a mktemp file, makes it executable and runs it;
+	 * other heredoc RUNs (RUN python3 <<EOF, several) get the text back with their
+	 * bodies for the shell to read: shell + {"python3 <<EOF\n...\nEOF"}. */
 	char **argv;
 	size_t argc;
 	/* COPY/ADD */
@@ -71,6 +75,7 @@ struct df_step {
 	int from_stage;  /* -1: the build context; else index into df_plan.stages */
 	char *chown;     /* --chown value or NULL */
 	char *chmod;     /* --chmod value (octal text) or NULL */
+	int parents;     /* COPY --parents: keep the sources' parent directories under dest */
 };
 
 /* What FROM names. */
@@ -90,13 +95,22 @@ struct df_config {
 	/* ENTRYPOINT/CMD combined per the reference's table: what the VM starts
 	 * (exec form; a shell-form ENTRYPOINT ignores CMD). argc 0: nothing. */
 	char **argv; size_t argc;
-	char **env; size_t nenv;      /* ENV only ("K=V", later ones win, no duplicates) */
+	/* ENV only ("K=V", later ones win, no duplicates); a stage FROM an image starts
+	 * with PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin as the
+	 * Debian and busybox Docker images do (so ENV PATH=/x:$PATH works). */
+	char **env; size_t nenv;
 	char *workdir;                /* "/" by default */
 	char *user;                   /* "" = root */
 	uint16_t *ports; size_t nports; /* EXPOSE, in order, deduplicated (tcp; /udp kept out) */
 	char *stopsignal;             /* or NULL */
 	char **labels; size_t nlabels; /* "K=V" */
 	char **shell; size_t nshell;   /* SHELL in effect at the end */
+	char *maintainer;             /* MAINTAINER text or NULL */
+	char **volumes; size_t nvolumes; /* VOLUME paths, expanded, deduplicated */
+	/* HEALTHCHECK as Docker's Test: {"NONE"}, {"CMD", args...} or {"CMD-SHELL", text};
+	 * nhealthcheck 0: none. Options as given: "interval=30s", "retries=3", ... */
+	char **healthcheck; size_t nhealthcheck;
+	char **healthcheck_opts; size_t nhealthcheck_opts;
 };
 
 struct df_plan {

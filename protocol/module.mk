@@ -4,6 +4,10 @@ PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq
 	protocol/vmhost.c protocol/api_ingress.c
 # The guest DNS relay's message parser (hearthd; the agent links it too).
 PROTO_SRCS += protocol/dnsmsg.c
+# .dockerignore patterns and COPY source globs (images, issue 14).
+PROTO_SRCS += protocol/dockerignore.c
+# The Dockerfile parser (hearthd's image builder): lexer, word expansion, exec form, plan.
+PROTO_SRCS += protocol/dockerfile.c protocol/dflex.c protocol/dfword.c protocol/dfjson.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)

@@ -338,11 +338,21 @@ static int field_files(struct mux_open *o, const uint8_t *p, uint16_t n)
 		return MUX_E_PROTO;
 	if (p[0] != MUX_FILES_PUT && p[0] != MUX_FILES_GET)
 		return MUX_E_PROTO;
-	if (p[1] & ~MUX_FILES_RECURSIVE)
+	if (p[1] & ~(MUX_FILES_RECURSIVE | MUX_FILES_MULTI))
 		return MUX_E_PROTO;
+	if ((p[1] & MUX_FILES_MULTI) && p[0] != MUX_FILES_PUT)
+		return MUX_E_PROTO; /* MULTI is a PUT's */
 	o->files_op = p[0];
 	o->files_flags = p[1];
 	return check_str(p + 2, (uint16_t)(n - 2), MUX_MAX_STR, &o->files_path);
+}
+
+static int field_detach(struct mux_open *o, const uint8_t *p, uint16_t n)
+{
+	if (n != 0)
+		return MUX_E_PROTO;
+	o->detach = 1;
+	return MUX_OK;
 }
 
 #define K_SHELL (1u << MUX_KIND_SHELL)
@@ -368,6 +378,7 @@ static const struct {
 	[MUX_TAG_HOST] = { field_host, K_TCP },
 	[MUX_TAG_SHELL] = { field_shell, K_SHELL },
 	[MUX_TAG_FILES] = { field_files, K_EXEC },
+	[MUX_TAG_DETACH] = { field_detach, K_EXEC },
 };
 #define OPEN_NFIELDS (sizeof(open_fields) / sizeof(open_fields[0]))
 
@@ -411,6 +422,9 @@ int mux_decode_open(const struct mux_frame *f, struct mux_open *out)
 		return MUX_E_PROTO;
 	/* PUT reads its tar stream from the channel */
 	if (out->files_op == MUX_FILES_PUT && !out->want_stdin)
+		return MUX_E_PROTO;
+	/* a detached program has no stdin from the channel and is no builtin */
+	if (out->detach && (out->want_stdin || out->files_op))
 		return MUX_E_PROTO;
 	if (out->kind == MUX_KIND_EXEC && out->nargv > 0 && out->argv[0].len == 0)
 		return MUX_E_PROTO;
@@ -743,6 +757,8 @@ static int put_open_fields(struct buf *b, const struct mux_open *o)
 	if (o->login && mux_put_tlv(b, MUX_TAG_LOGIN, NULL, 0))
 		return MUX_E_LIMIT;
 	if (o->want_stdin && mux_put_tlv(b, MUX_TAG_STDIN, NULL, 0))
+		return MUX_E_LIMIT;
+	if (o->detach && mux_put_tlv(b, MUX_TAG_DETACH, NULL, 0))
 		return MUX_E_LIMIT;
 	if (o->has_port) {
 		put_be16(t, o->port);

@@ -32,7 +32,7 @@
 #define MUX_MAX_WINDOW (16u * 1024 * 1024)    /* largest window a side may grant */
 #define MUX_DEFAULT_WINDOW (256u * 1024)
 #define MUX_MAX_STR 4096                      /* any single string field */
-#define MUX_MAX_ENV 128
+#define MUX_MAX_ENV 512                       /* an image's ENV: api_image.h */
 #define MUX_MAX_ARGV 256
 #define MUX_MAX_TERM 64
 #define MUX_MAX_USER 32
@@ -98,6 +98,7 @@ enum mux_tag {
 	MUX_TAG_HOST = 11,   /* string, a numeric IPv4/IPv6 address */
 	MUX_TAG_SHELL = 12,  /* string: program for a shell channel */
 	MUX_TAG_FILES = 13,  /* u8 op, u8 flags, path: the agent's tar builtin (1.3.1) */
+	MUX_TAG_DETACH = 14, /* empty: exec starts the program detached (1.3.2) */
 };
 
 /* EXIT how */
@@ -214,8 +215,9 @@ struct mux_open {
 	struct mux_str argv[MUX_MAX_ARGV];
 	unsigned nargv;
 	uint8_t files_op;    /* MUX_FILES_PUT/GET, 0: no FILES field */
-	uint8_t files_flags; /* MUX_FILES_RECURSIVE */
+	uint8_t files_flags; /* MUX_FILES_RECURSIVE, MUX_FILES_MULTI */
 	struct mux_str files_path;
+	int detach; /* MUX_TAG_DETACH */
 };
 
 /* HELLO features bit: the agent serves the FILES builtin (PROTOCOL.md 1.3.1). */
@@ -227,6 +229,10 @@ enum mux_files_op {
 	MUX_FILES_GET = 2, /* stdout is a tar stream of the path */
 };
 #define MUX_FILES_RECURSIVE 0x01 /* GET: a directory with its contents */
+/* PUT: path is a directory (made like mkdir -p, 0755, when missing) and the
+ * stream's entries, any number of roots, are extracted inside it, merging
+ * into existing directories (a build's COPY/ADD). */
+#define MUX_FILES_MULTI 0x02
 
 struct mux_open_ok {
 	uint32_t window;

@@ -43,7 +43,9 @@ struct artifact_limits {
 	uint64_t max_entries;  /* default 20000 */
 	uint64_t max_file;     /* uncompressed bytes of one file (default 1 GiB) */
 	uint64_t max_total;    /* uncompressed bytes of all files (default 2 GiB) */
-	uint64_t max_ratio;    /* uncompressed/compressed of the whole zip (default 200) */
+	uint64_t max_ratio;    /* uncompressed/compressed of the whole zip (default 200),
+				* judged once 16 MiB are unpacked: small text zips compress
+				* better than that */
 };
 void artifact_limits_default(struct artifact_limits *l);
 

@@ -130,12 +130,12 @@ static int answer_ok(const struct dns_job *j, const uint8_t *m, size_t n)
 
 /* UDP: a fresh connected socket per query (its own random port); answers
  * that do not match the query (id, question) are ignored, not taken. */
-static void ask_udp(struct dns_job *j)
+static void ask_udp(const struct sockaddr_storage *up, socklen_t uplen, struct dns_job *j)
 {
-	int fd = socket(R.up.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(up->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&R.up, R.uplen) < 0 ||
+	if (connect(fd, (const struct sockaddr *)up, uplen) < 0 ||
 	    send(fd, j->query, j->qlen, 0) != (ssize_t)j->qlen) {
 		close(fd);
 		return;
@@ -168,14 +168,14 @@ static int io_all(int fd, uint8_t *p, size_t n, int rd, const struct dns_job *j)
 	return 0;
 }
 
-static void ask_tcp(struct dns_job *j)
+static void ask_tcp(const struct sockaddr_storage *up, socklen_t uplen, struct dns_job *j)
 {
 	uint8_t len[2] = { (uint8_t)(j->qlen >> 8), (uint8_t)j->qlen };
-	int fd = socket(R.up.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(up->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	j->alen = 0;
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&R.up, R.uplen) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *)up, uplen) < 0 && errno != EINPROGRESS)
 		goto out;
 	if (io_all(fd, len, 2, 0, j) < 0 || io_all(fd, j->query, j->qlen, 0, j) < 0 ||
 	    io_all(fd, len, 2, 1, j) < 0)
@@ -189,17 +189,17 @@ out:
 	close(fd);
 }
 
-static void resolve(struct dns_job *j)
+void dns_resolve_now(const struct sockaddr_storage *up, socklen_t uplen, struct dns_job *j)
 {
 	struct dnsmsg_hdr h;
 	j->alen = 0;
 	if (left_ms(j) == 0)
 		return;
-	ask_udp(j);
+	ask_udp(up, uplen, j);
 	/* Truncated: a TCP client gets the whole answer (RFC 7766). */
 	if (j->tcp && j->alen && dnsmsg_header(j->answer, j->alen, &h) == 0 &&
 	    (h.flags & DNSMSG_F_TC))
-		ask_tcp(j);
+		ask_tcp(up, uplen, j);
 }
 
 static void *worker(void *arg)
@@ -216,7 +216,7 @@ static void *worker(void *arg)
 		if (!R.todo)
 			R.todo_tail = NULL;
 		pthread_mutex_unlock(&R.mu);
-		resolve(j);
+		dns_resolve_now(&R.up, R.uplen, j);
 		pthread_mutex_lock(&R.mu);
 		j->next = R.done;
 		R.done = j;

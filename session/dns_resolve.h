@@ -45,6 +45,10 @@ int dns_resolve_upstream(const char *spec, struct sockaddr_storage *ss, socklen_
 			 char *err, size_t errlen);
 int dns_resolve_start(struct loop *l, const struct sockaddr_storage *up, socklen_t uplen,
 		      dns_resolve_done done, char *err, size_t errlen);
+/* Resolve j against up on the calling thread, blocking until the answer or
+ * j->deadline_ms (j->alen 0: none). For a thread that serves a VM's DNS
+ * channel itself (session/buildvm.c); no dns_resolve_start needed. */
+void dns_resolve_now(const struct sockaddr_storage *up, socklen_t uplen, struct dns_job *j);
 /* Queue j (ownership passes until done(j) runs on the loop); -1 when full. */
 int dns_resolve_submit(struct dns_job *j);
 void dns_resolve_stop(void);

@@ -26,6 +26,7 @@
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
 #include "session/loop.h"
+#include "session/ops_image.h"
 #include "session/sshd.h"
 #include "session/statelock.h"
 #include "session/store.h"
@@ -59,7 +60,7 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 
 enum opt_kind {
 	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
-	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE
+	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE, OPT_MAX_BUILDS
 };
 
 static const struct option_def {
@@ -114,6 +115,7 @@ static const struct option_def {
 	  "N  most microVMs running at once (host memory / 64 MiB, after the reserve)" },
 	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
 	  "SIZE  most guest memory at once, e.g. 8G (3/4 of the host's MemTotal)" },
+	{ "--max-builds", OPT_MAX_BUILDS, 0, 0, "N  image builds at once; the rest wait (2)" },
 	{ "--shell-grace", OPT_SHELL_GRACE, 0, 0,
 	  "SECONDS  how long a hearth.v1 shell outlives its last viewer (300)" },
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
@@ -151,7 +153,7 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		}
 		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
 			    o->kind == OPT_SHELL_GRACE || o->kind == OPT_MAX_VMS ||
-			    o->kind == OPT_MAX_MEMORY;
+			    o->kind == OPT_MAX_MEMORY || o->kind == OPT_MAX_BUILDS;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -194,6 +196,13 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 				return -1;
 			}
 			c->capacity.max_vms = n;
+			break;
+		case OPT_MAX_BUILDS:
+			if (opt_int(val, 1, 64, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 1..64\n", o->name);
+				return -1;
+			}
+			c->max_builds = (int)n;
 			break;
 		case OPT_MAX_MEMORY:
 			if (capacity_parse_size(val, &c->capacity.max_memory) < 0) {
@@ -355,6 +364,7 @@ int main(int argc, char **argv)
 	c->min_idle = API_MIN_IDLE;
 	c->tick_ms = 1000;
 	c->shell_grace = 300;
+	c->max_builds = 2;
 	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
 	if (ti && *ti) {
 		int64_t n;
@@ -458,6 +468,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lifecycle_recover(hd.lc);
+	/* Builds a crash cut short end FAILED before any new one starts. */
+	ops_image_recover(&hd);
+	hd.builder = builder_create(&hd, c->max_builds, ops_image_build_done, err, sizeof err);
+	if (!hd.builder)
+		hd_log("image builds disabled: %s", err);
 	/* The API stays useful without the ingress (e.g. its port is taken). */
 	if (ingress_start(&hd, err, sizeof err) < 0)
 		hd_log("ingress disabled: %s", err);
@@ -490,6 +505,10 @@ int main(int argc, char **argv)
 	while (lifecycle_busy(hd.lc) && hd_now_ms() < until)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
+	/* Builds in flight end (cancelled, reported FAILED) while the store is open. */
+	if (hd.builder)
+		builder_destroy(hd.builder);
+	hd.builder = NULL;
 	lifecycle_destroy(hd.lc);
 	hd.lc = NULL;
 	lws_context_destroy(hd.lws);

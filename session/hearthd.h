@@ -19,6 +19,7 @@
  *   egress_conn.c  egress connector ARNs to policies
  *   connstore.c  allowlist connectors on disk (ops_conn.c: their API)
  *   httpd.c routes.c ops*.c   the REST API
+ *   ops_image_*.c store_image.c  built images: API, rows, build ends, recovery
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
  *   tlscert.c certcache.c  hearthd's CA and default certificate; a leaf per VM name (SNI)
@@ -43,6 +44,7 @@ struct catalog;
 struct loop;
 struct auth;
 struct egress;
+struct builder;
 
 struct hd_config {
 	char state_dir[PATH_MAX];
@@ -65,6 +67,7 @@ struct hd_config {
 	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */
 	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
 	char egress_uplink[64];     /* --egress-uplink: "host" (default), a netns, or "none" */
+	int max_builds;             /* --max-builds: image builds at once (2) */
 	int verbose;
 };
 
@@ -78,6 +81,7 @@ struct hearthd {
 	int lock_fd; /* <state>/hearthd.lock, held (flock) for the daemon's life */
 	struct auth *auth; /* the API's SigV4 keys */
 	struct egress *egress; /* VMs' network links (NULL: VMs get no NIC) */
+	struct builder *builder; /* image builds (builder.h); NULL until created */
 	uint8_t key[HD_KEY_LEN];
 	char exe[PATH_MAX]; /* this binary, started again as each VM's keeper */
 	volatile int stopping;

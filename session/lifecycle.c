@@ -73,7 +73,8 @@ struct lc_vm *lc_new_vm(struct lifecycle *lc, const struct store_vm *v)
 	rv->mem_mib = LC_DEFAULT_MEM_MIB;
 	struct catalog_entry *ce = malloc(sizeof *ce);
 	struct api_err e;
-	if (ce && catalog_load(lc->hd->cfg.image_dir, v->image, ce, &e) == 1) {
+	if (ce && catalog_load_vm(lc->hd, v->image, v->image_managed, v->image_version, ce, &e) ==
+			  1) {
 		rv->hooks = ce->img.hooks;
 		if (ce->img.mem_mib)
 			rv->mem_mib = ce->img.mem_mib;
@@ -379,7 +380,8 @@ int lifecycle_run(struct lifecycle *lc, const struct store_vm *v, struct api_err
 {
 	struct lc_vm *rv = lc_new_vm(lc, v);
 	struct lc_job *j = rv ? new_job(lc, rv, OP_RUN) : NULL;
-	if (!j || catalog_load(lc->hd->cfg.image_dir, v->image, &j->img, e) != 1) {
+	if (!j || catalog_load_vm(lc->hd, v->image, v->image_managed, v->image_version, &j->img,
+				  e) != 1) {
 		free(j);
 		if (rv) {
 			rv->busy = 0;
@@ -653,6 +655,11 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 	}
 	*out = lc;
 	return 0;
+}
+
+struct snapcache *lifecycle_snapcache(struct lifecycle *lc)
+{
+	return lc->snaps;
 }
 
 void lifecycle_destroy(struct lifecycle *lc)

@@ -61,6 +61,9 @@ void lifecycle_note_traffic(struct lifecycle *lc, const char *id);
 void lifecycle_note_traffic_every(struct lifecycle *lc, const char *id, int64_t *last_ms);
 int lifecycle_request_resume(struct lifecycle *lc, const char *id);
 
+/* The image snapshots every run restores (image builds build theirs there). */
+struct snapcache *lifecycle_snapcache(struct lifecycle *lc);
+
 /* Number of VMs with a job in flight (for tests and shutdown). */
 int lifecycle_busy(struct lifecycle *lc);
 

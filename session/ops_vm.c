@@ -202,19 +202,58 @@ static int ingress_json(const char *const *list, unsigned n, char *out, size_t c
 	return connectors_json(given, n, NULL, out, cap, e);
 }
 
+/* The version of built image `image` a run gets: the given one (it must have
+ * built), else the latest ACTIVE one that built. 0, or -1 with e. */
+static int built_version(struct hearthd *hd, const char *image, const char *given, char *out,
+			 size_t n, struct api_err *e)
+{
+	struct store_version *v = malloc(sizeof *v);
+	struct store_image im;
+	int rc = -1, f;
+	if (!v)
+		return api_fail(e, API_E_INTERNAL, "out of memory");
+	if (store_image_get(hd->store, image, &im) == 1 && strcmp(im.state, "DELETING") == 0) {
+		api_fail(e, API_E_CONFLICT, "image %s is being deleted", image);
+		goto out;
+	}
+	if (given)
+		f = store_version_get(hd->store, image, given, v);
+	else
+		f = store_version_latest(hd->store, image, "SUCCESSFUL", 1, v);
+	if (f < 0) {
+		api_fail(e, API_E_INTERNAL, "state store error");
+	} else if (f == 0 && given) {
+		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, given);
+	} else if (f == 0) {
+		api_fail(e, API_E_VALIDATION,
+			 "image %s has no ACTIVE version that built successfully (image state %s)",
+			 image, im.state);
+	} else if (strcmp(v->state, "SUCCESSFUL") != 0) {
+		api_fail(e, API_E_VALIDATION, "version %s of image %s is %s, not SUCCESSFUL",
+			 v->version, image, v->state);
+	} else {
+		snprintf(out, n, "%s", v->version);
+		rc = 0;
+	}
+out:
+	free(v);
+	return rc;
+}
+
 static int run_body(struct route_call *c, struct json_object *body, struct json_object **out,
 		    struct api_err *e)
 {
 	struct hearthd *hd = c->hd;
 	struct api_run_req r;
-	char image[129];
+	char image[129], version[65] = "";
+	int managed = 1;
 	struct catalog_entry ce;
 	struct store_vm *v = calloc(1, sizeof *v);
 	int rc = -1;
 	if (!v)
 		return api_fail(e, API_E_INTERNAL, "out of memory");
 	if (api_run_parse(body, hd->cfg.min_idle, &r, e) < 0 ||
-	    ops_resolve_image(r.image, image, sizeof image, e) < 0)
+	    ops_resolve_any(hd, r.image, image, sizeof image, &managed, e) < 0)
 		goto out;
 	if (r.image_version && api_ident_version(r.image_version, e) < 0)
 		goto out;
@@ -254,14 +293,21 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 			goto out;
 		}
 	}
-	int lr = catalog_load(hd->cfg.image_dir, image, &ce, e);
+	if (!managed && built_version(hd, image, r.image_version, version, sizeof version, e) < 0)
+		goto out;
+	int lr = catalog_load_vm(hd, image, managed, version, &ce, e);
 	if (lr < 0)
 		goto out;
+	if (lr == 0 && !managed) {
+		api_fail(e, API_E_INTERNAL, "version %s of image %s has no files on this host",
+			 version, image);
+		goto out;
+	}
 	if (lr == 0) {
 		api_fail(e, API_E_NOTFOUND, "managed image %s is not built on this host", image);
 		goto out;
 	}
-	if (r.image_version && strcmp(r.image_version, ce.img.version) != 0) {
+	if (managed && r.image_version && strcmp(r.image_version, ce.img.version) != 0) {
 		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, r.image_version);
 		goto out;
 	}
@@ -276,7 +322,7 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 	}
 	snprintf(v->state, sizeof v->state, "%s", vmstate_name(VS_PENDING));
 	snprintf(v->image, sizeof v->image, "%s", image);
-	v->image_managed = 1;
+	v->image_managed = managed;
 	snprintf(v->image_version, sizeof v->image_version, "%s", ce.img.version);
 	if (r.execution_role)
 		snprintf(v->exec_role, sizeof v->exec_role, "%s", r.execution_role);
@@ -367,7 +413,8 @@ int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *
 	char image[129];
 	int max, more = 0;
 	struct api_page pg;
-	if (img && ops_resolve_image(img, image, sizeof image, e) < 0)
+	int managed;
+	if (img && ops_resolve_any(c->hd, img, image, sizeof image, &managed, e) < 0)
 		return -1;
 	if (ver && api_ident_version(ver, e) < 0)
 		return -1;

@@ -71,9 +71,22 @@ int ops_vm_shell_token(struct route_call *c, struct json_object **out, struct ap
 int ops_image_managed_list(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_image_managed_versions(struct route_call *c, struct json_object **out,
 			       struct api_err *e);
-int ops_image_unsupported(struct route_call *c, struct json_object **out, struct api_err *e);
+/* Built images (ops_image_*.c). */
+int ops_image_create(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_update(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_delete(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_image_get(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_image_list(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_versions(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_version_get(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_version_update(struct route_call *c, struct json_object **out,
+			     struct api_err *e);
+int ops_image_version_delete(struct route_call *c, struct json_object **out,
+			     struct api_err *e);
+int ops_image_builds(struct route_call *c, struct json_object **out, struct api_err *e);
+int ops_image_build_get(struct route_call *c, struct json_object **out, struct api_err *e);
+/* hearth extension: a build's log (PROTOCOL.md, "Build logs") */
+int ops_image_build_logs(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_conn_create(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_conn_list(struct route_call *c, struct json_object **out, struct api_err *e);
 int ops_conn_get(struct route_call *c, struct json_object **out, struct api_err *e);

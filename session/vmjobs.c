@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/hooks.h"
@@ -149,6 +151,43 @@ static void stop_vm(struct lifecycle *lc, struct lc_job *j)
 	egress_vm_down(lc->hd->egress, j->id);
 }
 
+/* The /run hook's body (PROTOCOL.md 1.11): {"microvmId":"<id>",
+ * "runHookPayload":"<the caller's payload>"}, the payload as a JSON string,
+ * left out when the run gave none. malloc'd (*len bytes), or NULL. */
+static char *run_body(const struct lc_job *j, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+	char *out = NULL;
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "microvmId", json_object_new_string(j->id));
+	if (j->payload && j->plen)
+		json_object_object_add(o, "runHookPayload",
+				       json_object_new_string_len(j->payload, (int)j->plen));
+	size_t n = 0;
+	const char *s = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	if (s && (out = malloc(n + 1))) {
+		memcpy(out, s, n + 1);
+		*len = n;
+	}
+	json_object_put(o);
+	return out;
+}
+
+static int run_hook(struct lc_job *j)
+{
+	size_t len = 0;
+	char *body = run_body(j, &len);
+	if (!body) {
+		seterr(j->reason, "run hook failed: out of memory");
+		return -1;
+	}
+	int rc = call_hook(j->vmdir, &j->hooks, API_HOOK_RUN, body, len, j->reason);
+	free(body);
+	return rc;
+}
+
 static void do_run(struct lifecycle *lc, struct lc_job *j)
 {
 	char snap[PATH_MAX];
@@ -162,8 +201,7 @@ static void do_run(struct lifecycle *lc, struct lc_job *j)
 		return;
 	}
 	if (restore_into(lc, j, snap) < 0 ||
-	    (j->hooks.enabled[API_HOOK_RUN] &&
-	     call_hook(j->vmdir, &j->hooks, API_HOOK_RUN, j->payload, j->plen, j->reason) < 0)) {
+	    (j->hooks.enabled[API_HOOK_RUN] && run_hook(j) < 0)) {
 		stop_vm(lc, j);
 		fsutil_rm_rf(j->vmdir);
 		return;

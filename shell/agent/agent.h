@@ -289,6 +289,9 @@ struct passwd_ent {
 int passwd_by_name(const char *path, const char *name, struct passwd_ent *out);
 int passwd_by_uid(const char *path, uid_t uid, struct passwd_ent *out);
 int passwd_groups(const char *path, const char *user, gid_t base, gid_t *list, int max);
+int passwd_group_by_name(const char *path, const char *name, gid_t *gid);
+/* A decimal id (uid or gid, < 2^31): 0 with *v, -1 when s is not one. */
+int passwd_id(const char *s, unsigned long *v);
 
 /* ctl.c */
 void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req);

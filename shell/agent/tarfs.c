@@ -216,6 +216,7 @@ struct tx {
 	size_t errlen;
 	int root_user;
 	int dest_is_dir;
+	int multi; /* tarfs_extract_multi: any roots, parents made */
 	char dest[TAR_PATH_MAX + 1];
 	char root[TAR_PATH_MAX + 1]; /* the first component every entry shares */
 	char target[2 * TAR_PATH_MAX + 2];
@@ -242,7 +243,9 @@ static int tx_target(struct tx *x)
 {
 	const char *p = x->e.path, *slash = strchr(p, '/');
 	size_t l0 = slash ? (size_t)(slash - p) : strlen(p);
-	if (!x->root[0]) {
+	if (x->multi) {
+		/* no root rule */
+	} else if (!x->root[0]) {
 		memcpy(x->root, p, l0);
 		x->root[l0] = '\0';
 	} else if (strlen(x->root) != l0 || memcmp(x->root, p, l0) != 0) {
@@ -262,6 +265,14 @@ static int tx_target(struct tx *x)
 		x->target[i] = '\0';
 		int r = lstat(x->target, &st);
 		int link = r == 0 && S_ISLNK(st.st_mode);
+		/* a multi-root stream may skip its parents' entries: make them */
+		if (r < 0 && errno == ENOENT && x->multi && mkdir(x->target, 0755) < 0 &&
+		    errno != EEXIST) {
+			int e = errno;
+			x->target[i] = '/';
+			return fail(x->err, x->errlen, "cannot create %s: %s", x->target,
+				    strerror(e));
+		}
 		x->target[i] = '/';
 		if (link)
 			return fail(x->err, x->errlen, "refusing to write %s through a symlink",
@@ -282,7 +293,8 @@ static int tx_file(struct tx *x)
 	if (lstat(x->target, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return fail(x->err, x->errlen, "cannot write %s: it is a directory", x->target);
-		if (!S_ISREG(st.st_mode) && unlink(x->target) < 0)
+		/* multi: replace, never write into (a read-only or hard-linked file) */
+		if ((x->multi || !S_ISREG(st.st_mode)) && unlink(x->target) < 0)
 			return fail(x->err, x->errlen, "cannot replace %s: %s", x->target,
 				    strerror(errno));
 	}
@@ -441,7 +453,34 @@ static int tx_run(struct tx *x)
 	}
 }
 
+static int tarfs_extract_mode(int fd, const char *dest, int multi, char *err, size_t errlen);
+
 int tarfs_extract(int fd, const char *dest, char *err, size_t errlen)
+{
+	return tarfs_extract_mode(fd, dest, 0, err, errlen);
+}
+
+/* mkdir -p with 0755 for the parts that are missing. */
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, 0755);
+		*p = '/';
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int tarfs_extract_multi(int fd, const char *dir, char *err, size_t errlen)
+{
+	return tarfs_extract_mode(fd, dir, 1, err, errlen);
+}
+
+static int tarfs_extract_mode(int fd, const char *dest, int multi, char *err, size_t errlen)
 {
 	struct tx *x = calloc(1, sizeof *x);
 	struct stat st;
@@ -462,6 +501,16 @@ int tarfs_extract(int fd, const char *dest, char *err, size_t errlen)
 	memcpy(x->dest, dest, n + 1);
 	while (n > 1 && x->dest[n - 1] == '/')
 		x->dest[--n] = '\0';
+	x->multi = multi;
+	if (multi && (x->dest[0] != '/' || mkdir_p(x->dest) < 0 || stat(x->dest, &st) < 0 ||
+		      !S_ISDIR(st.st_mode))) {
+		if (x->dest[0] != '/')
+			fail(err, errlen, "%s: the directory must be absolute", x->dest);
+		else
+			fail(err, errlen, "cannot create the directory %s: %s", x->dest,
+			     errno ? strerror(errno) : "not a directory");
+		goto out;
+	}
 	x->dest_is_dir = stat(x->dest, &st) == 0 && S_ISDIR(st.st_mode);
 	rc = tx_run(x);
 	if (tx_finish_dirs(x) < 0 && rc == 0)

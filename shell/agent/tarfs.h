@@ -25,4 +25,13 @@ int tarfs_write(int fd, const char *src, int recursive, char *err, size_t errlen
  */
 int tarfs_extract(int fd, const char *dest, char *err, size_t errlen);
 
+/*
+ * The multi-root put (MUX_FILES_MULTI): dir is made like mkdir -p (0755)
+ * when missing, and every entry, whatever its first component, lands at
+ * dir/NAME, missing parents made 0755, merging into existing directories
+ * and replacing existing files and links (a build's COPY/ADD). Same refusals
+ * as tarfs_extract but for the one-root rule. 0 or -1 with err.
+ */
+int tarfs_extract_multi(int fd, const char *dir, char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,7 @@ CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argspli
 	protocol/sigv4.c protocol/awsini.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
 CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
+	$(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive) \
 	$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo) \
 	$(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 $(CLIENT_OBJS): CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)

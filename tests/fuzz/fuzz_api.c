@@ -35,8 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(c);
 		json_object_put(o);
 	}
-	struct api_image img;
-	api_image_parse((const char *)data, size, &img, &e);
+	static struct api_image img; /* large (the app's text): off the stack */
+	if (api_image_parse((const char *)data, size, &img, &e) == 0) {
+		/* Every offset must land on a NUL-terminated string inside text. */
+		size_t sum = strlen(api_image_app_workdir(&img.app)) +
+			     strlen(api_image_app_user(&img.app));
+		for (unsigned i = 0; i < img.app.argc; i++)
+			sum += strlen(api_image_app_arg(&img.app, i));
+		for (unsigned i = 0; i < img.app.envc; i++)
+			sum += strlen(api_image_app_env(&img.app, i));
+		if (sum > img.app.used || img.nports > API_IMAGE_PORTS)
+			abort();
+	}
 	int st;
 	api_hook_status((const char *)data, size, &st);
 	/* NUL-terminated copies for the string-based parsers. */

@@ -324,6 +324,97 @@ TEST(image_json)
 	}
 }
 
+/* image.json's "app" and "ports" (what the image builder writes). */
+TEST(image_app)
+{
+	struct api_err e = { 0 };
+	static struct api_image img; /* large: keep it off the test's stack */
+	const char *head = "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\"";
+	char doc[4096];
+	snprintf(doc, sizeof doc,
+		 "%s,\"app\":{\"argv\":[\"python3\",\"app.py\",\"\"],\"env\":[\"A=1\",\"B=x=y\","
+		 "\"C=\"],\"workdir\":\"/app\",\"user\":\"1000:1000\"},\"ports\":[8080,8081]}",
+		 head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 3u);
+	CHECK_STR(api_image_app_arg(&img.app, 0), "python3");
+	CHECK_STR(api_image_app_arg(&img.app, 1), "app.py");
+	CHECK_STR(api_image_app_arg(&img.app, 2), "");
+	CHECK_EQ(img.app.envc, 3u);
+	CHECK_STR(api_image_app_env(&img.app, 1), "B=x=y");
+	CHECK_STR(api_image_app_env(&img.app, 2), "C=");
+	CHECK_STR(api_image_app_workdir(&img.app), "/app");
+	CHECK_STR(api_image_app_user(&img.app), "1000:1000");
+	CHECK_EQ(img.nports, 2u);
+	CHECK_EQ(img.ports[0], 8080);
+	CHECK_EQ(img.ports[1], 8081);
+	/* Absent: no app, no ports; an app without argv starts nothing. */
+	snprintf(doc, sizeof doc, "%s}", head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 0u);
+	CHECK_EQ(img.nports, 0u);
+	CHECK_STR(api_image_app_user(&img.app), "");
+	snprintf(doc, sizeof doc, "%s,\"app\":{\"env\":[\"A=1\"]},\"ports\":[]}", head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 0u);
+	CHECK_EQ(img.app.envc, 1u);
+	CHECK_STR(api_image_app_workdir(&img.app), "");
+	static const char *const bad[] = {
+		"\"app\":[]",
+		"\"app\":{\"argv\":\"sh\"}",
+		"\"app\":{\"argv\":[1]}",
+		"\"app\":{\"argv\":[\"\"]}",
+		"\"app\":{\"argv\":[\"a\\u0000b\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"env\":[\"NOEQUALS\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"env\":[\"=v\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"workdir\":\"rel\"}",
+		"\"app\":{\"argv\":[\"sh\"],\"workdir\":5}",
+		"\"app\":{\"argv\":[\"sh\"],\"user\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+		"\"ports\":[0]",
+		"\"ports\":[65536]",
+		"\"ports\":[\"80\"]",
+		"\"ports\":[80.5]",
+		"\"ports\":8080",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(doc, sizeof doc, "%s,%s}", head, bad[i]);
+		e.msg[0] = '\0';
+		CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), -1);
+		CHECK(e.msg[0] != '\0');
+	}
+	/* Bounds: 256 argv entries pass, 257 fail; 512 env pass, 513 fail. */
+	static char big[API_IMAGE_MAX_JSON + 1];
+	struct {
+		const char *key, *item;
+		int n, rc;
+	} bounds[] = {
+		{ "argv", "\"a\"", 256, 0 }, { "argv", "\"a\"", 257, -1 },
+		{ "env", "\"K=V\"", 512, 0 }, { "env", "\"K=V\"", 513, -1 },
+	};
+	for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+		size_t off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[\"sh\"],\"%s\":[",
+					      head, bounds[i].key);
+		if (strcmp(bounds[i].key, "argv") == 0)
+			off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[", head);
+		for (int k = 0; k < bounds[i].n; k++)
+			off += (size_t)snprintf(big + off, sizeof big - off, "%s%s", k ? "," : "",
+						bounds[i].item);
+		snprintf(big + off, sizeof big - off, "]}}");
+		CHECK_EQ(api_image_parse(big, strlen(big), &img, &e), bounds[i].rc);
+	}
+	/* Long strings up to the 64 KiB document limit all fit in the text. */
+	size_t off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[", head);
+	for (int k = 0; k < 5; k++) {
+		off += (size_t)snprintf(big + off, sizeof big - off, "%s\"", k ? "," : "");
+		memset(big + off, 'x', 13000);
+		off += 13000;
+		big[off++] = '"';
+	}
+	snprintf(big + off, sizeof big - off, "]}}");
+	CHECK_EQ(api_image_parse(big, strlen(big), &img, &e), 0);
+	CHECK_EQ(strlen(api_image_app_arg(&img.app, 4)), 13000u);
+}
+
 TEST(hook_http)
 {
 	struct buf b;
@@ -413,5 +504,5 @@ TEST(string_lists)
 }
 
 TEST_MAIN(T(json_parse), T(run_valid), T(run_invalid), T(run_min_idle_configurable),
-	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json),
+	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json), T(image_app),
 	  T(hook_http), T(connectors), T(string_lists))

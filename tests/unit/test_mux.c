@@ -139,6 +139,40 @@ TEST(open_exec_and_tcp)
 	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
 	CHECK(d.files_op == MUX_FILES_GET && d.files_flags == MUX_FILES_RECURSIVE &&
 	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/etc", 4) && d.nargv == 0);
+
+	/* the multi-root put of a build's COPY: the flag travels in byte 2 */
+	o.files_op = MUX_FILES_PUT;
+	o.files_flags = MUX_FILES_MULTI;
+	o.want_stdin = 1;
+	o.files_path = mux_cstr("/srv");
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 4, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.files_op == MUX_FILES_PUT && d.files_flags == MUX_FILES_MULTI && d.want_stdin &&
+	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/srv", 4));
+
+	/* DETACH (1.3.2): an exec flag, not with stdin; 512 env entries fit */
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_EXEC;
+	o.window = 1024;
+	o.argv[0] = mux_cstr("httpd");
+	o.nargv = 1;
+	o.detach = 1;
+	for (unsigned i = 0; i < MUX_MAX_ENV; i++)
+		o.env[i] = mux_cstr("K=V");
+	o.nenv = MUX_MAX_ENV;
+	CHECK_EQ(MUX_MAX_ENV, 512);
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 4, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.detach && d.nenv == MUX_MAX_ENV && !d.want_stdin);
+	o.want_stdin = 1;
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 5, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_E_PROTO);
 	buf_free(&b);
 }
 
@@ -218,6 +252,9 @@ TEST(open_refusals)
 	const uint8_t fflag[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 4, '/' };
 	const uint8_t fput[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/' };
 	const uint8_t fputok[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/', 9, 0, 0 };
+	/* MULTI (0x02) is a PUT's flag: with GET refused, with PUT accepted */
+	const uint8_t fmultiget[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 2, '/' };
+	const uint8_t fmultiput[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 2, '/', 9, 0, 0 };
 	const uint8_t fempty[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 2, 2, 0 };
 	const uint8_t fshell[] = { 1, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 0, '/' };
 
@@ -246,6 +283,8 @@ TEST(open_refusals)
 	CHECK_EQ(open_raw(fflag, sizeof(fflag)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(fput, sizeof(fput)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(fputok, sizeof(fputok)), MUX_OK);
+	CHECK_EQ(open_raw(fmultiget, sizeof(fmultiget)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fmultiput, sizeof(fmultiput)), MUX_OK);
 	CHECK_EQ(open_raw(fempty, sizeof(fempty)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(fshell, sizeof(fshell)), MUX_E_KIND);
 }
