@@ -4,6 +4,8 @@ PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq
 	protocol/vmhost.c protocol/api_ingress.c
 # The guest DNS relay's message parser (hearthd; the agent links it too).
 PROTO_SRCS += protocol/dnsmsg.c
+# Identity requests (the agent, hearth-identity and hearthd).
+PROTO_SRCS += protocol/idmsg.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)
