@@ -173,6 +173,10 @@ static int ident_read(struct agent *a, struct ident_client *c)
 		c->s.ready = 0;
 		return 0;
 	}
+	if (n == 0 && c->state == IC_WAIT) {
+		c->s.ready = 0; /* half-closed after its request: the answer still goes */
+		return 0;
+	}
 	if (n <= 0) {
 		ident_close(c); /* gone before its answer: the answer is dropped */
 		return 1;
