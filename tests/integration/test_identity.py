@@ -6,12 +6,16 @@ VMs: the claims, another VM's token, a tampered token, a fresh token after a
 resume. Every wait has a deadline."""
 import json
 import os
+import shutil
+import struct
 import subprocess
+import tempfile
 import time
 
 import jwt
 
-from conftest import hearth_bin
+from agentproto import E_UNSUPPORTED, OpenFailed
+from conftest import AgentProcess, hearth_bin, needs_root
 from hearthd_harness import Hearthd, busybox_images
 from test_ingress import sanitizer_reports
 
@@ -213,3 +217,72 @@ def test_identity_tags_refresh_helper_and_restart(tmp_path):
     finally:
         hd.close()
     assert sanitizer_reports(hd) == [], hd.log_path
+
+
+KIND_IDENTITY = 6
+
+
+def idmsg(qid, status, body):
+    return struct.pack(">IBH", qid, status, len(body)) + body
+
+
+@needs_root
+def test_agent_identity_socket_as_pid1():
+    """The agent's side alone (PID 1 in fresh namespaces, the test as the
+    host): hearth-identity without an identity channel fails at once; with one,
+    its request arrives framed (PROTOCOL.md 1.11) and the host's answer, a token
+    or a refusal, is what it prints; a newer channel replaces the older. A
+    non-PID-1 agent refuses the channel."""
+    d = tempfile.mkdtemp(prefix="hearth-agent-", dir="/var/tmp")
+    helper = os.path.join(d, "hearth-identity")
+    os.symlink(hearth_bin("hearth-agent"), helper)
+    srv = AgentProcess(prefix=["unshare", "--mount", "--pid", "--fork", "--net", "--uts",
+                               "--propagation", "private"], sockdir=d)
+    try:
+        a = srv.connect()
+        how, rc, out, err = a.run(helper + " --audience foo")
+        assert rc == 1 and out == b"" and b"not connected" in err, (rc, out, err)
+        assert a.run("stat -c %a /run/hearth/identity.sock")[2] == b"666\n"
+        ch = a.open(KIND_IDENTITY)
+        for status, body, want_rc, want in ((0, b"header.claims.sig", 0, b"header.claims.sig\n"),
+                                            (1, b"invalid audience: no", 1, b"invalid audience")):
+            e = a.open_exec(cmdline=helper + " -a foo")
+            got = b""
+            while len(got) < 7 or len(got) < 7 + struct.unpack(">H", got[5:7])[0]:
+                got += ch.read(timeout=10)
+            qid, st, n = struct.unpack(">IBH", got[:7])
+            assert st == 0 and got[7:] == b"foo", got
+            ch.send(idmsg(qid + 1000, 0, b"not yours"))  # an unknown id is ignored
+            ch.send(idmsg(qid, status, body))
+            out, err = e.collect()
+            assert e.wait_exit()[1] == want_rc, (out, err)
+            assert want in (out if want_rc == 0 else err), (out, err)
+        # A second channel replaces the first (which ends), and serves.
+        ch2 = a.open(KIND_IDENTITY)
+        assert ch.read(timeout=10) == b""
+        e = a.open_exec(cmdline=helper)
+        got = b""
+        while len(got) < 13:
+            got += ch2.read(timeout=10)
+        assert got[7:] == b"hearth", got
+        ch2.send(idmsg(struct.unpack(">I", got[:4])[0], 3, b"down for now"))
+        out, err = e.collect()
+        assert e.wait_exit()[1] == 1 and b"down for now" in err, (out, err)
+        a.poweroff()
+        assert srv.proc.wait(20) is not None
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+    assert srv.reports == []
+    # Not PID 1: no socket, and the channel is refused as such.
+    plain = AgentProcess()
+    try:
+        a = plain.connect()
+        try:
+            a.open(KIND_IDENTITY)
+        except OpenFailed as e:
+            assert e.code == E_UNSUPPORTED, e
+        else:
+            raise AssertionError("a non-PID-1 agent opened an identity channel")
+    finally:
+        plain.stop()
