@@ -8,6 +8,8 @@ PROTO_SRCS += protocol/dnsmsg.c
 PROTO_SRCS += protocol/dockerignore.c
 # The Dockerfile parser (hearthd's image builder): lexer, word expansion, exec form, plan.
 PROTO_SRCS += protocol/dockerfile.c protocol/dflex.c protocol/dfword.c protocol/dfjson.c
+# Identity requests (the agent, hearth-identity and hearthd).
+PROTO_SRCS += protocol/idmsg.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)

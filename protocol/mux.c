@@ -239,7 +239,8 @@ int mux_decode_ping(const struct mux_frame *f, uint64_t *cookie)
 /* Channel kinds this version defines (4 is kept for file channels). */
 static int kind_known(uint8_t kind)
 {
-	return (kind >= MUX_KIND_SHELL && kind <= MUX_KIND_TCP) || kind == MUX_KIND_DNS;
+	return (kind >= MUX_KIND_SHELL && kind <= MUX_KIND_TCP) || kind == MUX_KIND_DNS ||
+	       kind == MUX_KIND_IDENTITY;
 }
 
 /* One OPEN field: the table says which kinds may carry it and how to store it. */

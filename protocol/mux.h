@@ -66,6 +66,7 @@ enum mux_kind {
 	MUX_KIND_EXEC = 2,  /* argv or command line, no pty, stdout/stderr apart */
 	MUX_KIND_TCP = 3,   /* relay to a TCP port inside the guest */
 	MUX_KIND_DNS = 5,   /* the guest's DNS stub: framed queries and answers (PROTOCOL.md 1.10) */
+	MUX_KIND_IDENTITY = 6, /* the guest's identity requests (PROTOCOL.md 1.11, idmsg.h) */
 };
 
 /* DNS channel messages (PROTOCOL.md 1.10), in DATA both ways:

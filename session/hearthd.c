@@ -21,6 +21,7 @@
 #include "session/dns.h"
 #include "session/egress_int.h"
 #include "session/httpd.h"
+#include "session/identity.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
 #include "session/keyfile.h"
@@ -60,7 +61,8 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 
 enum opt_kind {
 	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
-	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE, OPT_MAX_BUILDS
+	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE, OPT_MAX_BUILDS,
+	OPT_IDENTITY_TTL
 };
 
 static const struct option_def {
@@ -121,6 +123,8 @@ static const struct option_def {
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
 	  "SECONDS  TEST ONLY: lower the 60 s minimum of maxIdleDurationSeconds" },
 	{ "--test-tick-ms", OPT_TICK, 0, 0, "MS  TEST ONLY: timer resolution (1000)" },
+	{ "--test-identity-ttl", OPT_IDENTITY_TTL, 0, 0,
+	  "SECONDS  TEST ONLY: identity tokens' lifetime (3600, at least 10)" },
 	{ "-v", OPT_VERBOSE, 0, 0, "verbose libwebsockets logging" },
 	{ "--help", OPT_HELP, 0, 0, "this text" },
 	{ "--version", OPT_VERSION, 0, 0, "print the version" },
@@ -153,7 +157,8 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		}
 		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
 			    o->kind == OPT_SHELL_GRACE || o->kind == OPT_MAX_VMS ||
-			    o->kind == OPT_MAX_MEMORY || o->kind == OPT_MAX_BUILDS;
+			    o->kind == OPT_MAX_MEMORY || o->kind == OPT_MAX_BUILDS ||
+			    o->kind == OPT_IDENTITY_TTL;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -189,6 +194,13 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 				return -1;
 			}
 			c->shell_grace = n;
+			break;
+		case OPT_IDENTITY_TTL:
+			if (opt_int(val, 10, 86400, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 10..86400\n", o->name);
+				return -1;
+			}
+			c->identity_ttl = n;
 			break;
 		case OPT_MAX_VMS:
 			if (opt_int(val, 1, 1000000, &n) < 0) {
@@ -365,6 +377,7 @@ int main(int argc, char **argv)
 	c->tick_ms = 1000;
 	c->shell_grace = 300;
 	c->max_builds = 2;
+	c->identity_ttl = IDENTITY_TTL_S;
 	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
 	if (ti && *ti) {
 		int64_t n;

@@ -26,6 +26,8 @@
  *   dns.c        the guests' DNS: one DNS channel per running VM, policy, limits
  *   dns_resolve.c  its upstream queries (threads of its own, an eventfd)
  *   dns_policy.c   egress connector -> DNS policy (dns_egress.c once egress is in)
+ *   identity.c   identity tokens (ES256 JWTs), their keys, the token file's delivery
+ *   identity_vm.c  per running VM: the identity channel (guest requests), the refresh
  */
 #ifndef HEARTH_HEARTHD_H
 #define HEARTH_HEARTHD_H
@@ -62,6 +64,7 @@ struct hd_config {
 	int64_t min_idle;      /* smallest maxIdleDurationSeconds accepted (60; tests lower it) */
 	int64_t tick_ms;       /* idle/duration timer resolution */
 	int64_t shell_grace;   /* seconds a hearth.v1 shell outlives its last viewer (300) */
+	int64_t identity_ttl;  /* identity tokens' lifetime, s (3600; tests lower it) */
 	struct capacity_limits capacity; /* --max-vms, --max-memory */
 	char credentials[PATH_MAX]; /* --credentials: the API's keys; empty: STATE/credentials */
 	int no_aws_profile;         /* --no-aws-profile: leave ~/.aws alone */

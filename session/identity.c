@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "protocol/api_ident.h"
 #include "protocol/mux.h"
 #include "protocol/tarhdr.h"
 #include "session/agentlink.h"
@@ -217,6 +218,12 @@ static char *b64url_json(json_object *o)
 	return out;
 }
 
+static int tag_add(const char *k, const char *v, void *ctx)
+{
+	json_object_object_add(ctx, k, json_object_new_string(v));
+	return 0;
+}
+
 char *identity_mint(struct hearthd *hd, const struct store_vm *vm, const char *audience,
 		    char *err, size_t errlen)
 {
@@ -231,6 +238,15 @@ char *identity_mint(struct hearthd *hd, const struct store_vm *vm, const char *a
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return NULL;
 	}
+	/* The VM's tags (TagResource on its ARN) as one object claim. */
+	char arn[512];
+	json_object *tags = json_object_new_object();
+	if (api_ident_microvm_arn(vm->id, arn, sizeof arn) < 0 ||
+	    store_tag_list(hd->store, arn, tag_add, tags) < 0) {
+		json_object_put(tags);
+		snprintf(err, errlen, "the VM's tags could not be read");
+		return NULL;
+	}
 	for (int i = 0; i < 16; i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
 	issuer(hd, iss, sizeof iss);
@@ -243,12 +259,13 @@ char *identity_mint(struct hearthd *hd, const struct store_vm *vm, const char *a
 	json_object_object_add(c, "aud", json_object_new_string(audience ? audience : IDENTITY_AUDIENCE));
 	json_object_object_add(c, "iat", json_object_new_int64(now));
 	json_object_object_add(c, "nbf", json_object_new_int64(now - 5));
-	json_object_object_add(c, "exp", json_object_new_int64(now + IDENTITY_TTL_S));
+	json_object_object_add(c, "exp", json_object_new_int64(now + hd->cfg.identity_ttl));
 	json_object_object_add(c, "jti", json_object_new_string(jti));
 	json_object_object_add(c, "microvm_id", json_object_new_string(vm->id));
 	json_object_object_add(c, "image", json_object_new_string(vm->image));
 	json_object_object_add(c, "image_version", json_object_new_string(vm->image_version));
 	json_object_object_add(c, "run_generation", json_object_new_int64(vm->generation));
+	json_object_object_add(c, "tags", tags);
 	char *hb = b64url_json(h), *cb = b64url_json(c), *tok = NULL;
 	json_object_put(h);
 	json_object_put(c);
@@ -310,7 +327,7 @@ json_object *identity_discovery(struct hearthd *hd)
 	a = json_object_new_array();
 	static const char *const claims[] = { "iss", "sub", "aud", "iat", "nbf", "exp", "jti",
 					      "microvm_id", "image", "image_version",
-					      "run_generation" };
+					      "run_generation", "tags" };
 	for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
 		json_object_array_add(a, json_object_new_string(claims[i]));
 	json_object_object_add(o, "claims_supported", a);
@@ -327,6 +344,7 @@ int identity_public(const struct httpmsg_request *rq)
 /* ---- delivery: a FILES PUT of hearth/identity.jwt into /run ---- */
 
 struct id_put {
+	struct hearthd *hd;
 	struct agentlink_chan *ch;
 	char vm[64];
 	uint8_t *tar;
@@ -372,13 +390,16 @@ static void put_frame(void *owner, const struct mux_frame *f)
 		}
 		break;
 	case MUX_EXIT:
-		if (mux_decode_exit(f, &ex) == MUX_OK && (ex.how != MUX_EXIT_CODE || ex.value != 0))
+		if (mux_decode_exit(f, &ex) == MUX_OK && (ex.how != MUX_EXIT_CODE || ex.value != 0)) {
 			hd_log("%s: identity: the token could not be written", p->vm);
+			identity_vm_delivered(p->hd, p->vm, 0);
+		}
 		break;
 	case MUX_OPEN_FAIL:
 		if (mux_decode_fail(f, &fl) == MUX_OK)
 			hd_log("%s: identity: %.*s (an agent without FILES?)", p->vm,
 			       (int)fl.msg.len, fl.msg.p);
+		identity_vm_delivered(p->hd, p->vm, 0);
 		/* fall through */
 	case MUX_CLOSE:
 		put_free(p);
@@ -392,6 +413,7 @@ static void put_down(void *owner, const char *reason)
 {
 	struct id_put *p = owner;
 	hd_log("%s: identity: not delivered: %s", p->vm, reason);
+	identity_vm_delivered(p->hd, p->vm, 0);
 	put_free(p);
 }
 
@@ -411,6 +433,7 @@ void identity_vm_running(struct hearthd *hd, const struct store_vm *vm)
 	char *tok = identity_mint(hd, vm, NULL, err, sizeof err);
 	if (!tok) {
 		hd_log("%s: identity: %s", vm->id, err);
+		identity_vm_delivered(hd, vm->id, 0);
 		return;
 	}
 	size_t tl = strlen(tok);
@@ -423,6 +446,7 @@ void identity_vm_running(struct hearthd *hd, const struct store_vm *vm)
 		free(tok);
 		return;
 	}
+	p->hd = hd;
 	fmt(p->vm, sizeof p->vm, "%s", vm->id);
 	memset(&e, 0, sizeof e);
 	strcpy(e.path, "hearth");
@@ -452,9 +476,12 @@ void identity_vm_running(struct hearthd *hd, const struct store_vm *vm)
 	o.want_stdin = 1;
 	o.files_op = MUX_FILES_PUT;
 	o.files_path = mux_cstr(IDENTITY_GUEST_DIR);
+	/* Started; a failure reported later (or at once) overrides this. */
+	identity_vm_delivered(hd, vm->id, 1);
 	p->ch = agentlink_open(hd, vm->id, &o, &put_ops, p, err, sizeof err);
 	if (!p->ch) {
 		hd_log("%s: identity: %s", vm->id, err);
+		identity_vm_delivered(hd, vm->id, 0);
 		put_free(p);
 	}
 }

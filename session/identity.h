@@ -1,9 +1,13 @@
 /*
  * identity.h - a verifiable identity inside every VM: hearthd mints an ES256
- * JWT about a microVM (its id, image and version, run generation, issuer,
- * audience, a short expiry) each time the VM becomes RUNNING (run and
- * resume), and writes it into the guest through the agent's FILES builtin
- * (PROTOCOL.md 1.3.1) as /run/hearth/identity.jwt. The verification keys are
+ * JWT about a microVM (its id, image and version, run generation, tags,
+ * issuer, audience, a short expiry) each time the VM becomes RUNNING (run
+ * and resume), and writes it into the guest through the agent's FILES builtin
+ * (PROTOCOL.md 1.3.1) as /run/hearth/identity.jwt, again before it expires
+ * while the VM keeps running (identity_vm.c, from the lifecycle's tick).
+ * Programs in the guest ask for a token with an audience of their choice
+ * (hearth-identity) over the identity channel (PROTOCOL.md 1.11,
+ * identity_vm.c). The verification keys are
  * public: a JWKS and an OpenID-style discovery document on the API listener
  * (GET, no signature needed). Keys live in <state>/identity/ (P-256, 0600);
  * every key there is listed in the JWKS, the newest signs, so a rotated-out
@@ -20,7 +24,7 @@
 #include "session/hearthd.h"
 #include "session/store.h"
 
-#define IDENTITY_TTL_S 3600          /* token lifetime */
+#define IDENTITY_TTL_S 3600          /* token lifetime (--test-identity-ttl) */
 #define IDENTITY_AUDIENCE "hearth"   /* default "aud" */
 #define IDENTITY_GUEST_DIR "/run"    /* the token lands in /run/hearth/identity.jwt */
 #define IDENTITY_JWKS_PATH "/.well-known/jwks.json"
@@ -36,5 +40,12 @@ json_object *identity_discovery(struct hearthd *hd);
 int identity_public(const struct httpmsg_request *rq);
 /* The VM just became RUNNING: mint and deliver its token (logs failures). */
 void identity_vm_running(struct hearthd *hd, const struct store_vm *vm);
+/* The lifecycle's tick, for every RUNNING VM: keep its identity channel
+ * open and its token file fresh (re-delivered at 2/3 of the lifetime). */
+void identity_vm_tick(struct hearthd *hd, const struct store_vm *vm);
+
+/* identity_vm.c, for identity.c: a delivery of vm's token file started
+ * (ok 1) or failed (ok 0): when to deliver again. */
+void identity_vm_delivered(struct hearthd *hd, const char *vm_id, int ok);
 
 #endif

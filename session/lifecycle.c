@@ -607,8 +607,10 @@ void lifecycle_tick(struct lifecycle *lc)
 			continue;
 		}
 		/* Past the checks above: it runs and stays so this tick. */
-		if (rv->st == VS_RUNNING)
+		if (rv->st == VS_RUNNING) {
 			dns_vm_running(lc->hd, r->id, r->egress);
+			identity_vm_tick(lc->hd, r); /* its channel; the token file's refresh */
+		}
 		if (!rv->dirty && r->last_activity - rv->persisted_activity >= LC_PERSIST_EVERY)
 			save(lc, rv);
 	}

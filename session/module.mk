@@ -23,7 +23,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
-	session/identity.c session/ops_identity.c session/ops_files.c \
+	session/identity.c session/identity_vm.c session/ops_identity.c session/ops_files.c \
 	session/egress.c session/egress_conn.c session/connstore.c session/ops_conn.c \
 	session/dns.c session/dns_resolve.c session/dns_policy.c session/dns_egress.c
 # Images (issue 14): the code artifact zip and the context tars (libarchive).

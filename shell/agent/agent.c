@@ -267,18 +267,22 @@ static void agent_event(struct agent *a, const struct epoll_event *ev)
 	case SRC_DNS:
 		dns_event(s);
 		break;
+	case SRC_IDENT:
+		ident_event(s);
+		break;
 	}
 }
 
 static int agent_timeout(struct agent *a, int64_t now)
 {
-	int64_t d[4 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
-				      a->poweroff ? a->poweroff_at : 0, dns_next_deadline() };
+	int64_t d[5 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
+				      a->poweroff ? a->poweroff_at : 0, dns_next_deadline(),
+				      ident_next_deadline() };
 	int64_t best = 0;
 
 	for (int i = 0; i < CONN_COUNT; i++)
-		d[4 + i] = a->conns[i].reopen_at;
-	for (int i = 0; i < 4 + CONN_COUNT; i++)
+		d[5 + i] = a->conns[i].reopen_at;
+	for (int i = 0; i < 5 + CONN_COUNT; i++)
 		if (d[i] && (best == 0 || d[i] < best))
 			best = d[i];
 	if (best == 0)
@@ -330,6 +334,7 @@ static void agent_loop(struct agent *a)
 			progress |= chan_pump(a);
 			progress |= chan_advance(a, now);
 			progress |= dns_run(a, now);
+			progress |= ident_run(a, now);
 			for (int i = 0; i < CONN_COUNT; i++)
 				progress |= conn_flush(a, &a->conns[i]);
 		} while (progress && !a->quit);
@@ -373,6 +378,11 @@ int main(int argc, char **argv)
 	const char *listen[CONN_COUNT] = { NULL };
 	int rc;
 
+	/* Installed as a link named hearth-identity: the guest's token helper. */
+	const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argv[0];
+	if (base && strcmp(base, IDENT_CLI_NAME) == 0)
+		return ident_cli_main(argc, argv);
 	a->pid1 = getpid() == 1;
 	rc = agent_options(a, argc, argv, listen);
 	if (rc != 0)
@@ -394,8 +404,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* The guest's resolver: only PID 1 owns the guest's network setup. */
-	if (a->pid1)
+	if (a->pid1) {
 		dns_init(a);
+		ident_init(a);
+	}
 	for (int i = 0; i < CONN_COUNT; i++) {
 		if (agent_serve(a, &a->conns[i], listen[i]) < 0) {
 			conn_shutdown(a);

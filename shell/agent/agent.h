@@ -12,6 +12,9 @@
  *   chan_tcp.c   tcp relay channels (non-blocking connect)
  *   chan_dns.c   the DNS channel: a socketpair between the channel and dns.c
  *   dns.c        the DNS stub on 127.0.0.53 and 169.254.169.253 (PID 1)
+ *   chan_ident.c the identity channel: a socketpair between the channel and identity.c
+ *   identity.c   /run/hearth/identity.sock: token requests on to hearthd (PID 1)
+ *   identity_cli.c  hearth-identity (the agent binary run under that name)
  *   spawn.c      what a child needs: user, environment, cwd, credentials
  *   passwd.c     bounded /etc/passwd and /etc/group parsing (no NSS)
  *   ctl.c        CTL_REQ operations
@@ -58,7 +61,7 @@
  * edge-triggered; EPOLLOUT is added only while a write is blocked (else every
  * write would cost a wakeup when the peer drains it).
  */
-enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN, SRC_DNS };
+enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN, SRC_DNS, SRC_IDENT };
 struct src {
 	uint8_t type;
 	uint32_t events; /* current epoll mask */
@@ -243,6 +246,7 @@ extern const struct chan_kind_ops chan_shell_ops;
 extern const struct chan_kind_ops chan_exec_ops;
 extern const struct chan_kind_ops chan_tcp_ops;
 extern const struct chan_kind_ops chan_dns_ops;
+extern const struct chan_kind_ops chan_ident_ops;
 /* Kinds without a process: a socket is the channel (tcp, dns). */
 int chan_is_socket(const struct chan *c);
 void chan_tcp_connected(struct agent *a, struct chan *c);
@@ -303,6 +307,19 @@ void dns_event(struct src *s);
 int dns_attach(struct agent *a, int fd);
 int dns_run(struct agent *a, int64_t now);
 int64_t dns_next_deadline(void);
+
+/* identity.c: the identity socket (started by PID 1 only) */
+#define IDENT_SOCK "/run/hearth/identity.sock"
+int ident_init(struct agent *a);
+void ident_event(struct src *s);
+/* Take fd (the socket side of an identity channel); -1 when there is no socket. */
+int ident_attach(struct agent *a, int fd);
+int ident_run(struct agent *a, int64_t now);
+int64_t ident_next_deadline(void);
+
+/* identity_cli.c: main() of hearth-identity (argv[0]); the exit status */
+#define IDENT_CLI_NAME "hearth-identity"
+int ident_cli_main(int argc, char **argv);
 
 /* reap.c */
 void reap_children(struct agent *a);

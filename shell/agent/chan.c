@@ -22,11 +22,12 @@ static const struct chan_kind_ops *const chan_ops[] = {
 	[MUX_KIND_EXEC] = &chan_exec_ops,
 	[MUX_KIND_TCP] = &chan_tcp_ops,
 	[MUX_KIND_DNS] = &chan_dns_ops,
+	[MUX_KIND_IDENTITY] = &chan_ident_ops,
 };
 
 int chan_is_socket(const struct chan *c)
 {
-	return c->kind == MUX_KIND_TCP || c->kind == MUX_KIND_DNS;
+	return c->kind == MUX_KIND_TCP || c->kind == MUX_KIND_DNS || c->kind == MUX_KIND_IDENTITY;
 }
 
 static const struct chan_kind_ops *chan_kind(const struct chan *c)

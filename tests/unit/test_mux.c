@@ -199,12 +199,19 @@ TEST(open_dns_kind)
 	const uint8_t dnsterm[] = { 5, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 'x' };
 	const uint8_t dnsport[] = { 5, 0, 0, 0, 0, 0, 1, 0, 10, 0, 2, 0, 53 };
 	const uint8_t kind4[] = { 4, 0, 0, 0, 0, 0, 1, 0 };
+	/* kind 6 (identity) takes no fields either; 7 is unknown */
+	const uint8_t ident[] = { 6, 0, 0, 0, 0, 0, 1, 0 };
+	const uint8_t identport[] = { 6, 0, 0, 0, 0, 0, 1, 0, 10, 0, 2, 0, 53 };
+	const uint8_t kind7[] = { 7, 0, 0, 0, 0, 0, 1, 0 };
 	struct buf b;
 	struct mux_open o;
 	CHECK_EQ(open_raw(dns, sizeof(dns)), MUX_OK);
 	CHECK_EQ(open_raw(dnsterm, sizeof(dnsterm)), MUX_E_KIND);
 	CHECK_EQ(open_raw(dnsport, sizeof(dnsport)), MUX_E_KIND);
 	CHECK_EQ(open_raw(kind4, sizeof(kind4)), MUX_E_KIND);
+	CHECK_EQ(open_raw(ident, sizeof(ident)), MUX_OK);
+	CHECK_EQ(open_raw(identport, sizeof(identport)), MUX_E_KIND);
+	CHECK_EQ(open_raw(kind7, sizeof(kind7)), MUX_E_KIND);
 	buf_init(&b, 4096);
 	memset(&o, 0, sizeof(o));
 	o.kind = MUX_KIND_DNS;
