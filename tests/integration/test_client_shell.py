@@ -20,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 import websockets
@@ -353,6 +354,35 @@ def test_exec_timeout(v1):
     r = v1.hearth("exec", v1.vm_id, "--timeout", "1", "--", "sleep", "30")
     assert r.returncode == 124, r
     assert b"--timeout" in r.stderr, r.stderr
+
+
+def test_execs_right_after_run_are_not_held_back(v1):
+    """Regression: hearthd may put exec_started, the output, the exit and its
+    CLOSE in one TLS record (all of the agent's answer arrived in one read).
+    `hearth exec` took exec_started from that record while waiting for the
+    start and then poll()ed the socket, where nothing more came: the rest sat
+    in its buffer until hearthd gave up waiting for the CLOSE echo
+    (SHELLWS_CLOSE_WAIT_MS, 30 s) and hung up. The output was right, ~31 s
+    late. It shows on a few percent of short execs on a freshly run VM (the
+    direct link just up), so this runs many: fresh VMs, several execs each.
+
+    Not a speed assertion: the bound is 15 s per exec (a normal one takes well
+    under a second even under TCG or a loaded machine) against the 30 s the
+    bug costs; only a command held back for hearthd's hang-up can pass it."""
+    bound = 15
+    for r in range(12):
+        st, _, vm = v1.hd.run()
+        assert st == 200, vm
+        vid = vm["microvmId"]
+        try:
+            for i in range(4):
+                t = time.monotonic()
+                res = v1.hearth("exec", vid, "--", "echo", "r%d-%d" % (r, i), timeout=BOOT)
+                took = time.monotonic() - t
+                assert res.returncode == 0 and res.stdout == b"r%d-%d\n" % (r, i), res
+                assert took < bound, "exec %d on %s took %.1f s" % (i, vid, took)
+        finally:
+            v1.hd.call("DELETE", "/microvms/" + vid)
 
 
 def test_exec_usage(env):
