@@ -270,7 +270,11 @@ static int loop(struct exec *x)
 			{ x->c.fd, POLLIN | (wsconn_pending(&x->c) ? POLLOUT : 0), 0 },
 			{ term_sig_fd(), POLLIN, 0 },
 		};
-		if (poll(p, 3, -1) < 0) {
+		/* start() may have left the output, exit and CLOSE that came in
+		 * one record with exec_started in the connection's buffer, where
+		 * poll() does not see them: take them without waiting. */
+		int buffered = wsconn_buffered(&x->c);
+		if (poll(p, 3, buffered ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(x->err, sizeof x->err, "poll: %s", strerror(errno));
@@ -293,7 +297,7 @@ static int loop(struct exec *x)
 				x->stdin_done = 1;
 			}
 		}
-		if (p[1].revents) {
+		if (p[1].revents || buffered) {
 			int rc;
 			while (!x->closed &&
 			       (rc = wsconn_next(&x->c, &m, x->err, sizeof x->err)) != WSCONN_AGAIN) {

@@ -560,6 +560,18 @@ int wsconn_next(struct wsconn *c, struct wsconn_msg *m, char *err, size_t errlen
 	}
 }
 
+int wsconn_buffered(const struct wsconn *c)
+{
+	struct wsc_frame f;
+	if (!c->ssl || !c->in)
+		return 0;
+	if (SSL_pending(c->ssl) > 0)
+		return 1;
+	/* A whole frame, or a broken one for wsconn_next to report; a partial
+	 * frame waits for the socket. */
+	return wsc_frame_take(c->in + c->in_off, c->in_len - c->in_off, WSCONN_FRAME_MAX, &f) != 0;
+}
+
 void wsconn_close(struct wsconn *c, uint16_t code)
 {
 	char err[64];
