@@ -1,21 +1,19 @@
 /*
  * builder.c - the image build queue and one build from zip to image version
  * (see builder.h): artifact, plan, stages in builder VMs with the step
- * cache, then the image files, image.json, its snapshot and validation.
+ * cache; buildimage.c then writes the image.
  */
 #include "session/builder.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,35 +22,20 @@
 #include "protocol/dockerignore.h"
 #include "session/buildcache.h"
 #include "session/buildlog.h"
+#include "session/buildrun.h"
 #include "session/buildstep.h"
 #include "session/buildvm.h"
 #include "session/catalog.h"
 #include "session/ctxtar.h"
 #include "session/fsutil.h"
 #include "session/hearthd.h"
-#include "session/lifecycle.h"
 #include "session/loop.h"
-#include "session/snapcache.h"
 #include "session/workers.h"
 #include "vmm/clock.h"
 #include "vmm/engine.h"
 
 #define BUILDER_MIN_MIB_DISK 512 /* a disk base (apt needs room) */
 #define BUILDER_MIN_MIB 256
-#define ROOT_CPIO_MAX (4ull << 30)
-#define EXPORT_TIMEOUT_MS (30 * 60 * 1000)
-
-extern char **environ;
-
-struct bjob {
-	struct work_item it; /* first */
-	struct bjob *next;
-	struct builder *b;
-	struct build_spec spec;
-	struct build_result res;
-	atomic_int phase;
-	atomic_int cancel;
-};
 
 struct builder {
 	struct hearthd *hd;
@@ -74,54 +57,6 @@ void builder_image_dir(const struct hearthd *hd, const char *image, const char *
 }
 
 /* ---- one build ---- */
-
-struct brun {
-	struct builder *b;
-	struct hearthd *hd;
-	struct bjob *j;
-	struct buildlog *log;
-	char work[PATH_MAX], ctx[PATH_MAX], vdir[PATH_MAX], vtmp[PATH_MAX];
-	struct df_plan plan;
-	int have_plan;
-	struct dfignore *ign;
-	uint64_t code_bytes;
-	int64_t t0;
-	/* per stage */
-	struct catalog_entry *base;   /* the managed base each stage starts from */
-	char (*key0)[BUILDCACHE_KEY]; /* the stage's first key */
-	char (**keys)[BUILDCACHE_KEY]; /* keys[s][i]: after step i */
-	char (*final)[BUILDCACHE_KEY]; /* the stage's last key */
-	struct buildvm **vms;
-	int *needed;                  /* a later COPY --from reads the stage's VM */
-	int total, done_steps;
-	struct buildstep_ctx sc;
-};
-
-static int bfail(struct brun *r, enum build_reason why, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bfail(struct brun *r, enum build_reason why, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->sc.msg, sizeof r->sc.msg, fmt, ap);
-	va_end(ap);
-	r->sc.reason = why;
-	return -1;
-}
-
-static int errno_fail(struct brun *r, const char *what)
-{
-	return bfail(r, errno == ENOSPC ? BR_DISK_STORAGE_FULL : BR_INTERNAL_PLATFORM_ERROR,
-		     "%s: %s", what, strerror(errno));
-}
-
-static int cancelled(struct brun *r)
-{
-	if (!atomic_load(&r->j->cancel))
-		return 0;
-	bfail(r, BR_INTERNAL_PLATFORM_ERROR, "cancelled");
-	return 1;
-}
 
 /* A file of the context, bounded: NULL with *len 0 when missing. */
 static char *read_bounded(const char *path, size_t max, size_t *len, int *too_big)
@@ -186,7 +121,7 @@ static int plan_stage_bases(struct brun *r)
 		}
 		const char *name = managed_base(st->base);
 		if (!name)
-			return bfail(r, BR_CONTAINER_BUILD_FAILED,
+			return brun_fail(r, BR_CONTAINER_BUILD_FAILED,
 				     "Dockerfile line %d: FROM %s: not a managed base; available: "
 				     "busybox, debian-12 (also debian:bookworm, debian:12; Amazon Linux "
 				     "is not available in hearth)",
@@ -194,7 +129,7 @@ static int plan_stage_bases(struct brun *r)
 		struct api_err e;
 		int rc = catalog_load(hd->cfg.image_dir, name, &r->base[s], &e);
 		if (rc <= 0)
-			return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "base image %s: %s", name,
+			return brun_fail(r, BR_INTERNAL_PLATFORM_ERROR, "base image %s: %s", name,
 				     rc < 0 ? e.msg : "not installed");
 	}
 	return 0;
@@ -252,7 +187,7 @@ static int step_text(struct brun *r, const struct df_step *st, struct json_objec
 			free(bodies);
 			if (rc < 0) {
 				json_object_put(o);
-				return bfail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile line %d: %s",
+				return brun_fail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile line %d: %s",
 					     st->line, names ? msg : "out of memory");
 			}
 			json_object_object_add(o, "content", json_object_new_string(hex));
@@ -286,7 +221,7 @@ static int plan_keys(struct brun *r)
 		const char *prev = r->key0[s];
 		r->keys[s] = calloc(st->nsteps + 1, sizeof *r->keys[s]);
 		if (!r->keys[s])
-			return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
+			return brun_fail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
 		for (size_t i = 0; i < st->nsteps; i++) {
 			struct json_object *o = NULL;
 			const struct df_step *sp = &st->steps[i];
@@ -340,7 +275,7 @@ static int save_step(struct brun *r, struct buildvm *bv, const char *key)
 		return -1;
 	fsutil_pathf(dir, sizeof dir, "%s/buildcache", r->hd->cfg.state_dir);
 	if (fsutil_mkdir_p(dir, 0700) < 0)
-		return errno_fail(r, dir);
+		return brun_errno_fail(r, dir);
 	buildcache_dir(r->hd->cfg.state_dir, key, dir, sizeof dir);
 	/* A dir left by a failed snapshot may back nothing yet; a complete one
 	 * is never touched (others' disks chain to it). */
@@ -351,8 +286,8 @@ static int save_step(struct brun *r, struct buildvm *bv, const char *key)
 	int64_t t = clock_ms();
 	if (buildvm_snapshot(bv, dir, err, sizeof err) < 0) {
 		if (strstr(err, "No space"))
-			return bfail(r, BR_DISK_STORAGE_FULL, "%s", err);
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "step cache: %s", err);
+			return brun_fail(r, BR_DISK_STORAGE_FULL, "%s", err);
+		return brun_fail(r, BR_INTERNAL_PLATFORM_ERROR, "step cache: %s", err);
 	}
 	buildlog_line(r->log, "cache: saved %.12s (%.1f s)", key, (double)(clock_ms() - t) / 1000);
 	return 0;
@@ -383,7 +318,7 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 	r->done_steps += (int)k;
 	if (k == st->nsteps && !need_vm && buildcache_has(sd, r->final[s]))
 		return 0;
-	if (cancelled(r))
+	if (brun_cancelled(r))
 		return -1;
 	char run[PATH_MAX], id[64], err[1200];
 	struct buildvm_spec vs;
@@ -391,14 +326,14 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 	int64_t t = clock_ms();
 	r->vms[s] = buildvm_start(r->hd, r->b->eng, &vs, snap[0] ? snap : NULL, err, sizeof err);
 	if (!r->vms[s])
-		return cancelled(r) ? -1 : bfail(r, BR_INTERNAL_PLATFORM_ERROR, "%s", err);
+		return brun_cancelled(r) ? -1 : brun_fail(r, BR_INTERNAL_PLATFORM_ERROR, "%s", err);
 	buildlog_line(r->log, "builder VM %s (%s %s, %u MiB) in %.1f s", snap[0] ? "restored" : "booted",
 		      r->base[s].img.name, snap[0] ? "cache" : "base", vs.mem_mib,
 		      (double)(clock_ms() - t) / 1000);
 	for (size_t i = k; i < st->nsteps; i++) {
 		const struct df_step *sp = &st->steps[i];
 		int n = ++r->done_steps;
-		if (cancelled(r))
+		if (brun_cancelled(r))
 			return -1;
 		buildlog_line(r->log, "[%d/%d] %s", n, r->total, sp->display);
 		t = clock_ms();
@@ -414,325 +349,6 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 	return save_step(r, r->vms[s], r->final[s]);
 }
 
-/* ---- finalize ---- */
-
-static int spawn_wait(struct brun *r, char *const argv[], const char *out_path, const char *what)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st = 0;
-	char errp[PATH_MAX];
-	fsutil_pathf(errp, sizeof errp, "%s/spawn.err", r->work);
-	posix_spawn_file_actions_init(&fa);
-	if (out_path)
-		posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0)
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "%s: %s", what, strerror(rc));
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	/* Its first words on stderr say why ("No space left on device", ...). */
-	char msg[300] = "";
-	int fd = open(errp, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, msg, sizeof msg - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	msg[n > 0 ? n : 0] = '\0';
-	msg[strcspn(msg, "\n")] = '\0';
-	return bfail(r, strstr(msg, "No space left") ? BR_DISK_STORAGE_FULL : BR_INTERNAL_PLATFORM_ERROR,
-		     "%s failed (status %d): %s", what, st, msg);
-}
-
-/* The guest's root (initramfs: in memory) as a gzip'd cpio newc: cpio runs
- * in the guest over find -xdev, so /proc, /sys, /dev, /run and /tmp (the
- * agent's mounts) stay out but their mount points stay in. */
-static int export_initrd(struct brun *r, struct buildvm *bv, const char *out)
-{
-	char cpio[PATH_MAX], err[256];
-	int code = 0, cancel = 0;
-	fsutil_pathf(cpio, sizeof cpio, "%s/root.cpio", r->work);
-	int fd = open(cpio, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno_fail(r, cpio);
-	struct mux_open o;
-	memset(&o, 0, sizeof o);
-	o.kind = MUX_KIND_EXEC;
-	o.argv[0] = mux_cstr("/bin/sh");
-	o.argv[1] = mux_cstr("-c");
-	o.argv[2] = mux_cstr("cd / && find . -xdev | cpio -o -H newc 2>/dev/null");
-	o.nargv = 3;
-	o.env[0] = mux_cstr("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-	o.nenv = 1;
-	struct buildvm_io io = { .in_fd = -1, .out_fd = fd, .out_max = ROOT_CPIO_MAX,
-				 .timeout_ms = EXPORT_TIMEOUT_MS };
-	errno = 0;
-	int rc = buildvm_run(bv, &o, &io, &code, &cancel, err, sizeof err);
-	int werr = errno;
-	close(fd);
-	if (rc < 0) {
-		if (cancel)
-			return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "cancelled");
-		errno = werr;
-		return werr == ENOSPC ? errno_fail(r, "image root")
-				      : bfail(r, BR_INTERNAL_PLATFORM_ERROR, "image root: %s", err);
-	}
-	if (code != 0)
-		return bfail(r, BR_CONTAINER_BUILD_FAILED, "image root: cpio exited with %d", code);
-	char *argv[] = { "gzip", "-6", "-n", "-c", cpio, NULL };
-	return spawn_wait(r, argv, out, "gzip");
-}
-
-static int export_disk(struct brun *r, size_t s, const char *out)
-{
-	char snapdisk[PATH_MAX];
-	buildcache_dir(r->hd->cfg.state_dir, r->final[s], snapdisk, sizeof snapdisk);
-	size_t l = strlen(snapdisk);
-	fsutil_pathf(snapdisk + l, sizeof snapdisk - l, "/disk.qcow2");
-	if (access(snapdisk, R_OK) < 0)
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "the builder's disk %s: %s", snapdisk,
-			     strerror(errno));
-	const char *qimg = getenv("HEARTH_QEMU_IMG");
-	char *argv[] = { (char *)(qimg && *qimg ? qimg : "qemu-img"), "convert", "-q", "-O", "raw",
-			 snapdisk, (char *)out, NULL };
-	return spawn_wait(r, argv, NULL, "qemu-img convert");
-}
-
-/* The base's command line without the capability word catalog_load adds. */
-static void base_cmdline(const char *in, char *out, size_t n)
-{
-	fsutil_pathf(out, n, "%s", in);
-	char *p = strstr(out, "HEARTH_CAPS=");
-	if (p) {
-		*p = '\0';
-		while (p > out && p[-1] == ' ')
-			*--p = '\0';
-	}
-}
-
-static struct json_object *str_array(char **v, size_t n)
-{
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
-static struct json_object *hooks_json(const struct api_hooks *h)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *img = json_object_new_object(), *vm = json_object_new_object();
-	json_object_object_add(o, "port", json_object_new_int(h->port));
-	for (int k = 0; k < API_HOOK_COUNT; k++) {
-		char key[64];
-		struct json_object *blk = k == API_HOOK_READY || k == API_HOOK_VALIDATE ? img : vm;
-		const char *name = api_image_hook_name((enum api_hook)k);
-		json_object_object_add(blk, name,
-				       json_object_new_string(h->enabled[k] ? "ENABLED" : "DISABLED"));
-		fsutil_pathf(key, sizeof key, "%sTimeoutInSeconds", name);
-		if (h->timeout[k] > 0)
-			json_object_object_add(blk, key, json_object_new_int(h->timeout[k]));
-	}
-	json_object_object_add(o, "microvmImageHooks", img);
-	json_object_object_add(o, "microvmHooks", vm);
-	return o;
-}
-
-/* ENV of the image, then environmentVariables (a later value of a name wins). */
-static struct json_object *app_env(struct brun *r)
-{
-	struct json_object *a = json_object_new_array();
-	struct json_object *extra = r->j->spec.env_json[0] ? json_tokener_parse(r->j->spec.env_json)
-							   : NULL;
-	for (size_t i = 0; i < r->plan.cfg.nenv; i++) {
-		const char *kv = r->plan.cfg.env[i];
-		size_t kl = strcspn(kv, "=");
-		int over = 0;
-		if (extra && json_object_is_type(extra, json_type_object)) {
-			json_object_object_foreach(extra, k, v)
-			{
-				(void)v;
-				over |= strlen(k) == kl && !strncmp(k, kv, kl);
-			}
-		}
-		if (!over)
-			json_object_array_add(a, json_object_new_string(kv));
-	}
-	if (extra && json_object_is_type(extra, json_type_object)) {
-		json_object_object_foreach(extra, k, v)
-		{
-			char kv[8192];
-			fsutil_pathf(kv, sizeof kv, "%s=%s", k, json_object_get_string(v));
-			json_object_array_add(a, json_object_new_string(kv));
-		}
-	}
-	json_object_put(extra);
-	return a;
-}
-
-static int write_image_json(struct brun *r, const struct api_image *base, const char *initrd,
-			    const char *disk, unsigned mem)
-{
-	char path[PATH_MAX], cmdline[4096];
-	struct json_object *o = json_object_new_object();
-	const struct df_config *cfg = &r->plan.cfg;
-	base_cmdline(base->cmdline, cmdline, sizeof cmdline);
-	json_object_object_add(o, "name", json_object_new_string(r->j->spec.image));
-	json_object_object_add(o, "version", json_object_new_string(r->j->spec.version));
-	json_object_object_add(o, "kernel", json_object_new_string(base->kernel));
-	json_object_object_add(o, "initrd", initrd && initrd[0] ? json_object_new_string(initrd) : NULL);
-	json_object_object_add(o, "disk", disk && disk[0] ? json_object_new_string(disk) : NULL);
-	json_object_object_add(o, "cmdline", json_object_new_string(cmdline));
-	json_object_object_add(o, "memoryMiB", json_object_new_int((int)mem));
-	if (cfg->argc) {
-		struct json_object *app = json_object_new_object();
-		json_object_object_add(app, "argv", str_array(cfg->argv, cfg->argc));
-		json_object_object_add(app, "env", app_env(r));
-		json_object_object_add(app, "workdir",
-				       json_object_new_string(cfg->workdir ? cfg->workdir : "/"));
-		json_object_object_add(app, "user", json_object_new_string(cfg->user ? cfg->user : ""));
-		json_object_object_add(o, "app", app);
-	}
-	struct json_object *ports = json_object_new_array();
-	for (size_t i = 0; i < cfg->nports; i++)
-		json_object_array_add(ports, json_object_new_int(cfg->ports[i]));
-	json_object_object_add(o, "ports", ports);
-	if (r->j->spec.hooks.port)
-		json_object_object_add(o, "hooks", hooks_json(&r->j->spec.hooks));
-	struct json_object *caps = json_object_new_array();
-	if (r->j->spec.os_caps_all)
-		json_object_array_add(caps, json_object_new_string("ALL"));
-	json_object_object_add(o, "additionalOsCapabilities", caps);
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	fsutil_pathf(path, sizeof path, "%s/image.json", r->vtmp);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-		 fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	json_object_put(o);
-	return ok ? 0 : errno_fail(r, path);
-}
-
-static int64_t file_bytes(const char *dir, const char *name, int allocated)
-{
-	char p[PATH_MAX];
-	struct stat st;
-	fsutil_pathf(p, sizeof p, "%s/%s", dir, name);
-	if (stat(p, &st) < 0)
-		return 0;
-	return allocated ? (int64_t)st.st_blocks * 512 : (int64_t)st.st_size;
-}
-
-/* The image file of a stage's end kept beside its cache entry (a hard link
- * shared with every version built from it: never written after). */
-static void cached_file(struct brun *r, size_t s, const char *name, char *out, size_t n)
-{
-	char d[PATH_MAX];
-	buildcache_dir(r->hd->cfg.state_dir, r->final[s], d, sizeof d);
-	fsutil_pathf(out, n, "%s/image-%s", d, name);
-}
-
-static int final_cached(struct brun *r, size_t s)
-{
-	char p[PATH_MAX];
-	cached_file(r, s, r->base[s].img.disk[0] ? "disk.img" : "initrd.cpio.gz", p, sizeof p);
-	return access(p, R_OK) == 0;
-}
-
-/* The image file name in vtmp: from the cache, else exported (and cached). */
-static int image_file(struct brun *r, size_t s, const char *name)
-{
-	char out[PATH_MAX], cf[PATH_MAX];
-	fsutil_pathf(out, sizeof out, "%s/%s", r->vtmp, name);
-	cached_file(r, s, name, cf, sizeof cf);
-	if (link(cf, out) == 0) {
-		buildlog_line(r->log, "CACHED %s", name);
-		return 0;
-	}
-	int rc = r->base[s].img.disk[0] ? export_disk(r, s, out) : export_initrd(r, r->vms[s], out);
-	if (rc == 0 && link(out, cf) < 0 && errno != EEXIST)
-		buildlog_line(r->log, "cache: %s not kept: %s", name, strerror(errno));
-	return rc;
-}
-
-static int finalize(struct brun *r)
-{
-	size_t s = r->plan.nstages - 1;
-	const struct api_image *base = &r->base[s].img;
-	unsigned mem = r->j->spec.mem_mib ? r->j->spec.mem_mib : base->mem_mib;
-	int64_t t = clock_ms();
-	buildlog_line(r->log, "finalizing the image");
-	fsutil_rm_rf(r->vtmp);
-	char parent[PATH_MAX];
-	fsutil_pathf(parent, sizeof parent, "%s/images/%s", r->hd->cfg.state_dir, r->j->spec.image);
-	if (fsutil_mkdir_p(parent, 0755) < 0 || mkdir(r->vtmp, 0755) < 0)
-		return errno_fail(r, r->vtmp);
-	const char *initrd = base->initrd, *disk = NULL;
-	if (base->disk[0]) {
-		/* The disk is read from the cache entry, which the builder's QEMU
-		 * holds locked as its overlay's backing: end the VMs first. */
-		for (size_t k = 0; k < r->plan.nstages; k++) {
-			buildvm_stop(r->vms[k]);
-			r->vms[k] = NULL;
-		}
-		disk = "disk.img";
-	} else {
-		initrd = "initrd.cpio.gz";
-	}
-	if (image_file(r, s, disk ? disk : initrd) < 0)
-		return -1;
-	if (write_image_json(r, base, initrd, disk, mem) < 0)
-		return -1;
-	if (cancelled(r))
-		return -1;
-	/* The VMs are no longer needed: free their memory for the snapshot. */
-	for (size_t k = 0; k < r->plan.nstages; k++) {
-		buildvm_stop(r->vms[k]);
-		r->vms[k] = NULL;
-	}
-	fsutil_rm_rf(r->vdir);
-	if (fsutil_sync_dir(r->vtmp) < 0 || fsutil_rename_durable(r->vtmp, r->vdir) < 0)
-		return errno_fail(r, r->vdir);
-	buildlog_line(r->log, "image files written (%.1f s)", (double)(clock_ms() - t) / 1000);
-	struct catalog_entry *ce = calloc(1, sizeof *ce);
-	struct api_err e;
-	if (!ce)
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
-	if (catalog_load_vm(r->hd, r->j->spec.image, 0, r->j->spec.version, ce, &e) <= 0) {
-		free(ce);
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "the new image.json: %s", e.msg);
-	}
-	char snapdir[PATH_MAX], reason[STORE_REASON];
-	struct snapcache *sc = lifecycle_snapcache(r->hd->lc);
-	t = clock_ms();
-	buildlog_line(r->log, "starting the app and snapshotting it");
-	if (snapcache_get(sc, ce, snapdir, sizeof snapdir, reason) < 0) {
-		free(ce);
-		return bfail(r, BR_CONTAINER_BUILD_FAILED, "%s", reason);
-	}
-	buildlog_line(r->log, "image snapshot built (%.1f s)", (double)(clock_ms() - t) / 1000);
-	if (ce->img.hooks.enabled[API_HOOK_VALIDATE]) {
-		t = clock_ms();
-		if (snapcache_validate(sc, ce, snapdir, reason) < 0) {
-			free(ce);
-			fsutil_rm_rf(snapdir);
-			return bfail(r, BR_CONTAINER_BUILD_FAILED, "%s", reason);
-		}
-		buildlog_line(r->log, "validated (%.1f s)", (double)(clock_ms() - t) / 1000);
-	}
-	free(ce);
-	r->j->res.memory_snapshot_bytes = file_bytes(snapdir, "memory.bin", 0);
-	r->j->res.disk_snapshot_bytes = file_bytes(r->vdir, disk ? "disk.img" : "initrd.cpio.gz", 1) +
-					file_bytes(snapdir, "disk.qcow2", 1);
-	r->j->res.code_install_bytes = (int64_t)r->code_bytes;
-	return 0;
-}
-
 /* ---- the build ---- */
 
 static int prepare(struct brun *r)
@@ -742,13 +358,13 @@ static int prepare(struct brun *r)
 	enum build_reason why = BR_NONE;
 	struct artifact_limits lim;
 	if (fsutil_mkdir_p(r->work, 0700) < 0)
-		return errno_fail(r, r->work);
+		return brun_errno_fail(r, r->work);
 	if (artifact_resolve(r->hd->cfg.state_dir, sp->artifact_uri, zip, sizeof zip, &why, msg,
 			     sizeof msg) < 0)
-		return bfail(r, why, "%s", msg);
+		return brun_fail(r, why, "%s", msg);
 	artifact_limits_default(&lim);
 	if (artifact_extract(zip, r->ctx, &lim, &r->code_bytes, &why, msg, sizeof msg) < 0)
-		return bfail(r, why, "%s", msg);
+		return brun_fail(r, why, "%s", msg);
 	buildlog_line(r->log, "context: %llu bytes unpacked", (unsigned long long)r->code_bytes);
 	char path[PATH_MAX], err[256];
 	size_t len;
@@ -756,29 +372,29 @@ static int prepare(struct brun *r)
 	fsutil_pathf(path, sizeof path, "%s/.dockerignore", r->ctx);
 	char *text = read_bounded(path, DFIGN_MAX_TEXT, &len, &big);
 	if (big)
-		return bfail(r, BR_CONTAINER_BUILD_FAILED, ".dockerignore is larger than %d bytes",
+		return brun_fail(r, BR_CONTAINER_BUILD_FAILED, ".dockerignore is larger than %d bytes",
 			     DFIGN_MAX_TEXT);
 	r->ign = dfignore_parse(text, len, err, sizeof err);
 	free(text);
 	if (!r->ign)
-		return bfail(r, BR_CONTAINER_BUILD_FAILED, ".dockerignore: %s", err);
+		return brun_fail(r, BR_CONTAINER_BUILD_FAILED, ".dockerignore: %s", err);
 	fsutil_pathf(path, sizeof path, "%s/Dockerfile", r->ctx);
 	text = read_bounded(path, DF_MAX_TEXT, &len, &big);
 	if (!text)
-		return big ? bfail(r, BR_CONTAINER_BUILD_FAILED, "the Dockerfile is larger than %d bytes",
+		return big ? brun_fail(r, BR_CONTAINER_BUILD_FAILED, "the Dockerfile is larger than %d bytes",
 				   DF_MAX_TEXT)
-			   : bfail(r, BR_ARCHIVE_DOCKERFILE_NOT_FOUND, "no Dockerfile at the root");
+			   : brun_fail(r, BR_ARCHIVE_DOCKERFILE_NOT_FOUND, "no Dockerfile at the root");
 	struct df_err de = { 0, { 0 } };
 	int rc = df_plan_build(text, len, NULL, 0, &r->plan, &de);
 	free(text);
 	if (rc < 0)
-		return de.line ? bfail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile line %d: %s", de.line,
+		return de.line ? brun_fail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile line %d: %s", de.line,
 				       de.msg)
-			       : bfail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile: %s", de.msg);
+			       : brun_fail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile: %s", de.msg);
 	r->have_plan = 1;
 	size_t n = r->plan.nstages;
 	if (n == 0)
-		return bfail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile: no FROM");
+		return brun_fail(r, BR_CONTAINER_BUILD_FAILED, "Dockerfile: no FROM");
 	r->base = calloc(n, sizeof *r->base);
 	r->key0 = calloc(n, sizeof *r->key0);
 	r->keys = calloc(n, sizeof *r->keys);
@@ -786,7 +402,7 @@ static int prepare(struct brun *r)
 	r->vms = calloc(n, sizeof *r->vms);
 	r->needed = calloc(n, sizeof *r->needed);
 	if (!r->base || !r->key0 || !r->keys || !r->final || !r->vms || !r->needed)
-		return bfail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
+		return brun_fail(r, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
 	r->sc.stage_vms = r->vms;
 	r->sc.nstages = n;
 	return plan_stage_bases(r) < 0 || plan_keys(r) < 0 ? -1 : 0;
@@ -801,7 +417,7 @@ static void build(struct brun *r)
 	for (size_t s = 0; s < n; s++) {
 		int last = s + 1 == n;
 		/* Busybox images are their guest's memory: the last stage's VM exports it. */
-		int need = r->needed[s] || (last && !r->base[s].img.disk[0] && !final_cached(r, s));
+		int need = r->needed[s] || (last && !r->base[s].img.disk[0] && !buildimage_final_cached(r, s));
 		if (run_stage(r, s, need) < 0)
 			return;
 		/* An earlier stage's VM only serves later COPY --from. */
@@ -810,9 +426,9 @@ static void build(struct brun *r)
 			r->vms[s] = NULL;
 		}
 	}
-	if (cancelled(r))
+	if (brun_cancelled(r))
 		return;
-	finalize(r);
+	buildimage_finalize(r);
 }
 
 static void brun_free(struct brun *r)
@@ -873,9 +489,9 @@ static void job_run(void *ctx, struct work_item *it)
 	buildlog_line(r->log, "hearth image build %s: %s version %s, started %s", j->spec.build_id,
 		      j->spec.image, j->spec.version, ts);
 	if (!r->log) {
-		bfail(r, errno == ENOSPC ? BR_DISK_STORAGE_FULL : BR_INTERNAL_PLATFORM_ERROR,
+		brun_fail(r, errno == ENOSPC ? BR_DISK_STORAGE_FULL : BR_INTERNAL_PLATFORM_ERROR,
 		      "build log: %s", err);
-	} else if (!cancelled(r)) {
+	} else if (!brun_cancelled(r)) {
 		r->sc.ign = NULL;
 		build(r);
 	}

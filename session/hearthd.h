@@ -20,6 +20,10 @@
  *   connstore.c  allowlist connectors on disk (ops_conn.c: their API)
  *   httpd.c routes.c ops*.c   the REST API
  *   ops_image_*.c store_image.c  built images: API, rows, build ends, recovery
+ *   builder.c    image builds: the queue, the plan, stages in builder VMs
+ *                (buildvm.c: a builder VM and its agent client with its DNS;
+ *                buildstep.c: RUN/COPY/ADD/WORKDIR; buildcache.c: the step
+ *                cache; buildlog.c: the build log; buildimage.c: the image)
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
  *   tlscert.c certcache.c  hearthd's CA and default certificate; a leaf per VM name (SNI)

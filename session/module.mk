@@ -29,7 +29,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 # Images (issue 14): the code artifact zip and the context tars (libarchive).
 SESSION_SRCS += session/artifact.c session/ctxtar.c
 # Image builds (issue 14): the queue, the builder VMs, steps, step cache, log.
-SESSION_SRCS += session/builder.c session/buildvm.c session/buildstep.c session/buildcache.c \
+SESSION_SRCS += session/builder.c session/buildimage.c session/buildvm.c session/buildstep.c session/buildcache.c \
 	session/buildlog.c
 SESSION_OBJS := $(SESSION_SRCS:%.c=$(OBJ)/%.o)
 SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libnghttp2 libarchive
