@@ -1,8 +1,8 @@
 /*
- * ctxtar.h - the tar streams of a build: COPY/ADD sources from the build
- * context as one tar (libarchive) for the agent's FILES put (multi-root,
- * PROTOCOL.md 1.3.1), and a guest root tree (FILES get) repacked as an
- * initramfs (cpio newc, gzip) for images built FROM busybox.
+ * ctxtar.h - the tar stream of a COPY/ADD: sources from the build context as
+ * one tar (libarchive) for the agent's FILES put (multi-root, PROTOCOL.md
+ * 1.3.1). (A busybox image's root is packed by cpio inside the builder VM:
+ * session/buildimage.c.)
  *
  * COPY semantics follow the Dockerfile reference: a directory source copies
  * its contents; several sources or a wildcard need a dest ending in '/'; a
@@ -44,9 +44,5 @@ int ctxtar_hash(const char *ctx_dir, const struct dfignore *ign, const char *con
 		size_t nsrcs, const char *const *inl_names, const char *const *inl_bodies,
 		size_t ninl, const char *dest, const struct ctxtar_opts *o, char hex[65],
 		char *msg, size_t msglen);
-/* Read a tar stream from in_fd (a guest's root, untrusted: names checked,
- * bounded) and write a gzip'd cpio newc initramfs to out_path. 0 or -1. */
-int ctxtar_tar_to_initrd(int in_fd, const char *out_path, uint64_t max_bytes, char *msg,
-			 size_t msglen);
 
 #endif

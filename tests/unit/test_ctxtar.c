@@ -403,55 +403,6 @@ TEST(test_put_multi)
 	CHECK(lstat(p, &st) == 0 && S_ISLNK(st.st_mode));
 }
 
-TEST(test_tar_to_initrd)
-{
-	char in[256], out[256], msg[256];
-	const char *names[] = { "./", "./etc/", "./etc/passwd", "bin/sh", "dev/", "dev/console" };
-	const char *bodies[] = { "", "", "root:x:0:0\n", "->busybox", "", "chr" };
-	snprintf(in, sizeof in, "%s/root.tar", tmp);
-	snprintf(out, sizeof out, "%s/initrd.gz", tmp);
-	CHECK_EQ(make_tar(in, names, bodies, 6, 0), 0);
-	int fd = open(in, O_RDONLY);
-	CHECK(fd >= 0);
-	int rc = ctxtar_tar_to_initrd(fd, out, 1 << 20, msg, sizeof msg);
-	close(fd);
-	if (rc)
-		fprintf(stderr, "  %s\n", msg);
-	CHECK_EQ(rc, 0);
-	unsigned char magic[2] = { 0 };
-	fd = open(out, O_RDONLY);
-	CHECK(fd >= 0 && read(fd, magic, 2) == 2);
-	close(fd);
-	CHECK(magic[0] == 0x1f && magic[1] == 0x8b); /* gzip */
-	CHECK_EQ(read_back(out), 0);
-	const struct rd *p = find("etc/passwd"), *c = find("dev/console"), *b = find("bin/sh");
-	CHECK(p && c && b && find("etc"));
-	CHECK(!strcmp(p->body, "root:x:0:0\n"));
-	CHECK(c->type == AE_IFCHR && c->rmaj == 5 && c->rmin == 1);
-	CHECK(b->type == AE_IFLNK && !strcmp(b->link, "busybox"));
-	/* bounded */
-	fd = open(in, O_RDONLY);
-	rc = ctxtar_tar_to_initrd(fd, out, 600, msg, sizeof msg);
-	close(fd);
-	CHECK_EQ(rc, -1);
-	CHECK(access(out, F_OK) != 0);
-	/* unsafe names */
-	const char *bad[] = { "../../etc/x" }, *badb[] = { "x" };
-	CHECK_EQ(make_tar(in, bad, badb, 1, 0), 0);
-	fd = open(in, O_RDONLY);
-	rc = ctxtar_tar_to_initrd(fd, out, 1 << 20, msg, sizeof msg);
-	close(fd);
-	CHECK_EQ(rc, -1);
-	CHECK(strstr(msg, "unsafe") != NULL);
-	/* not a tar */
-	CHECK_EQ(sh("head -c 3000 /dev/urandom > %s/junk", tmp), 0);
-	snprintf(in, sizeof in, "%s/junk", tmp);
-	fd = open(in, O_RDONLY);
-	rc = ctxtar_tar_to_initrd(fd, out, 1 << 20, msg, sizeof msg);
-	close(fd);
-	CHECK_EQ(rc, -1);
-}
-
 TEST(test_cleanup)
 {
 	dfignore_free(ign);
@@ -460,5 +411,5 @@ TEST(test_cleanup)
 
 TEST_MAIN(T(test_setup), T(test_copy_dir), T(test_copy_context_ignored), T(test_file_to_file),
 	  T(test_wildcard), T(test_dest_rules), T(test_chown_chmod), T(test_add_unpacks),
-	  T(test_inline), T(test_hash), T(test_put_multi), T(test_tar_to_initrd),
+	  T(test_inline), T(test_hash), T(test_put_multi),
 	  T(test_cleanup))
