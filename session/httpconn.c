@@ -26,6 +26,8 @@ struct httpconn {
 	int deferred;   /* an answer comes later (ROUTE_DEFERRED) */
 	int deferred_close; /* ... and the connection closes after it */
 	int streaming;  /* the deferred request's body goes to its owner as it comes */
+	int processing; /* inside process(): an owner answering from a body callback
+			 * must not frame held input again (process goes on itself) */
 	char qbuf[2 * HTTPSRV_HEAD_MAX];
 	struct httpsrv_param params[ROUTE_MAX_QUERY];
 	uint8_t body[API_MAX_BODY];
@@ -271,6 +273,7 @@ static size_t stream_body(struct httpconn *c, const uint8_t *p, size_t n)
 static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0;
+	c->processing = 1;
 	for (;;) {
 		if (c->streaming && !c->closing)
 			used += stream_body(c, p + used, n - used);
@@ -290,14 +293,16 @@ static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 		case HTTPSRV_FAILED:
 			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
 			c->closing = 1;
-			return n; /* the rest is never looked at */
+			break;
 		case HTTPSRV_BODY:
 			send_continue(c);
-			return used;
+			break;
 		default:
-			return used;
+			break;
 		}
+		break;
 	}
+	c->processing = 0;
 	return c->closing ? n : used;
 }
 
@@ -352,7 +357,7 @@ int httpconn_paused(const struct httpconn *c)
 
 void httpconn_resume(struct httpconn *c)
 {
-	if (buf_used(&c->in) && !c->closing)
+	if (buf_used(&c->in) && !c->closing && !c->processing)
 		process_held(c);
 }
 
@@ -407,7 +412,7 @@ static void deferred_done(struct httpconn *c, int close)
 	}
 	if (close || c->deferred_close)
 		c->closing = 1;
-	if (!c->closing && buf_used(&c->in))
+	if (!c->closing && !c->processing && buf_used(&c->in))
 		process_held(c);
 }
 
