@@ -206,6 +206,20 @@ def test_signed_payload_and_cap(vm):
         t.addfile(ti, io.BytesIO(b"hello"))
     st, _, body = hd.raw("PUT", path, body=b.getvalue())
     assert st == 200, body
+    # a streamed upload is checked at its head: unsigned or wrongly signed, refused
+    st, _, body = hd.raw("PUT", files_path(vid, "/tmp/nosig"), body=data, sign=False,
+                         headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    assert st == 403, body
+    c = hd.signing_creds()
+    r = subprocess.run(
+        ["curl", "-sS", "-X", "PUT", "--aws-sigv4", "aws:amz:%s:%s" % (REGION, SERVICE),
+         "--user", "%s:%s" % (c.access_key, "x" + c.secret_key[1:]),
+         "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "@-",
+         "-w", "\n%{http_code}", "http://127.0.0.1:%d%s" % (hd.port, files_path(vid, "/tmp/badsig"))],
+        input=data, capture_output=True, timeout=60)
+    assert r.stdout.endswith(b"\n403"), r.stdout
+    st, body = curl(hd, "GET", files_path(vid, "/tmp/badsig"))
+    assert st == 404, body
     # UNSIGNED-PAYLOAD is for streamed bodies only
     st, _, body = hd.raw("POST", "/2025-09-09/microvms", body=b'{"imageIdentifier":"busybox"}',
                          headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
