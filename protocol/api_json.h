@@ -15,6 +15,8 @@
 #include <json-c/json.h>
 
 #define API_MAX_BODY (64 * 1024) /* largest request body accepted */
+/* largest streamed request body (PUT .../files with UNSIGNED-PAYLOAD) */
+#define API_MAX_STREAM_BODY ((uint64_t)8 << 30)
 #define API_MAX_DEPTH 16          /* JSON nesting limit */
 #define API_ERR_MSG 256
 

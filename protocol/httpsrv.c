@@ -268,15 +268,23 @@ static int head_done(struct httpsrv *s)
 		return bad(s, "exactly one Host header is required");
 	if (h.te && (h.cl || s->http10))
 		return bad(s, "Transfer-Encoding with Content-Length or in HTTP/1.0");
-	if (h.cl && h.length > s->body_cap)
-		return fail(s, 413, E_TOO_LARGE, "request body is too large");
+	int pick = (h.te || h.length) && s->stream_pick ? s->stream_pick(s->stream_ctx, &s->rq)
+							 : HTTPSRV_STREAM_NO;
+	s->pick_signed = pick == HTTPSRV_STREAM_SIGNED;
+	if (pick == HTTPSRV_STREAM_YES && h.cl && h.length > s->stream_max)
+		return fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
+	if (pick != HTTPSRV_STREAM_YES && h.cl && h.length > s->body_cap)
+		return fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+								: "request body is too large");
 	s->keep_alive = s->http10 ? h.conn_keep && !h.conn_close : !h.conn_close;
 	s->rq.body = s->body;
 	httpreq_body_init(&s->bf, h.te ? HTTPREQ_BODY_CHUNKED
 				   : h.length ? HTTPREQ_BODY_LENGTH
 					      : HTTPREQ_BODY_NONE,
 			  h.length);
-	s->state = s->bf.done ? HTTPSRV_READY : HTTPSRV_BODY;
+	s->rq.body_streamed = pick == HTTPSRV_STREAM_YES;
+	s->streamed = 0;
+	s->state = s->bf.done ? HTTPSRV_READY : s->rq.body_streamed ? HTTPSRV_STREAM : HTTPSRV_BODY;
 	return 0;
 }
 
@@ -322,7 +330,8 @@ static size_t feed_body(struct httpsrv *s, const uint8_t *p, size_t n)
 	long took = httpreq_body_take(&s->bf, p, n, body_sink, s);
 	if (took < 0) {
 		if (s->over)
-			fail(s, 413, E_TOO_LARGE, "request body is too large");
+			fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+								 : "request body is too large");
 		else
 			bad(s, "malformed chunked body");
 		return n;
@@ -330,7 +339,47 @@ static size_t feed_body(struct httpsrv *s, const uint8_t *p, size_t n)
 	/* A chunk announced (even half-read: its digits so far are a lower
 	 * bound) that cannot fit is refused before its bytes come. */
 	if (s->bf.framing == HTTPREQ_BODY_CHUNKED && s->bf.left > s->body_cap - s->rq.body_len) {
-		fail(s, 413, E_TOO_LARGE, "request body is too large");
+		fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+							 : "request body is too large");
+		return n;
+	}
+	if (s->bf.done)
+		s->state = HTTPSRV_READY;
+	return (size_t)took;
+}
+
+struct stream_sink {
+	struct httpsrv *s;
+	httpreq_body_sink sink;
+	void *ctx;
+};
+
+static int stream_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct stream_sink *k = ctx;
+	if (n > k->s->stream_max - k->s->streamed)
+		return k->s->over = 1, -1;
+	k->s->streamed += n;
+	return k->sink(k->ctx, p, n);
+}
+
+size_t httpsrv_stream(struct httpsrv *s, const uint8_t *p, size_t n, httpreq_body_sink sink,
+		      void *ctx)
+{
+	if (s->state != HTTPSRV_STREAM)
+		return 0;
+	struct stream_sink k = { s, sink, ctx };
+	long took = httpreq_body_take(&s->bf, p, n, stream_sink, &k);
+	if (took < 0) {
+		if (s->over)
+			fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
+		else
+			bad(s, "malformed chunked body");
+		return n;
+	}
+	/* A chunk announced past the limit is refused before its bytes come. */
+	if (s->bf.framing == HTTPREQ_BODY_CHUNKED && s->bf.left > s->stream_max - s->streamed) {
+		fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
 		return n;
 	}
 	if (s->bf.done)
@@ -351,6 +400,7 @@ static size_t (*const feeders[HTTPSRV_NSTATES])(struct httpsrv *, const uint8_t 
 	[HTTPSRV_BODY] = feed_body,
 	[HTTPSRV_READY] = feed_none,
 	[HTTPSRV_FAILED] = feed_none,
+	[HTTPSRV_STREAM] = feed_none, /* httpsrv_stream takes the body */
 };
 
 size_t httpsrv_feed(struct httpsrv *s, const uint8_t *p, size_t n)
@@ -371,12 +421,17 @@ static void reset(struct httpsrv *s)
 	memset(&s->rq, 0, sizeof s->rq);
 	memset(&s->err, 0, sizeof s->err);
 	s->http10 = s->keep_alive = s->head_only = s->expect_continue = s->over = 0;
+	s->pick_signed = 0;
+	s->streamed = 0;
 	s->head_len = s->line_start = 0;
 	s->lines = 0;
 }
 
 void httpsrv_init(struct httpsrv *s, uint8_t *body, size_t body_cap)
 {
+	s->stream_pick = NULL;
+	s->stream_ctx = NULL;
+	s->stream_max = 0;
 	s->body = body;
 	s->body_cap = body_cap;
 	reset(s);

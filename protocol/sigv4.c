@@ -377,12 +377,22 @@ static void canonical_headers(struct sb *b, const struct httpmsg_request *rq, co
 }
 
 /* The payload hash the request is signed with: sha256(body), which a
- * x-amz-content-sha256 header must name (an API has no unsigned payloads). */
+ * x-amz-content-sha256 header must name. Only a streamed body (handed on
+ * as it comes, so its hash is known too late) is signed UNSIGNED-PAYLOAD. */
 static enum sigv4_status payload_hash(const struct httpmsg_request *rq, char out[65], char *why,
 				      size_t whylen)
 {
-	sigv4_sha256_hex(rq->body, rq->body_len, out);
 	const char *h = httpmsg_get(rq, "x-amz-content-sha256");
+	if (rq->body_streamed) {
+		if (!h || strcmp(h, "UNSIGNED-PAYLOAD") != 0) {
+			fmt(why, whylen, "a streamed body must be signed with "
+					 "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+			return SIGV4_MISMATCH;
+		}
+		memcpy(out, "UNSIGNED-PAYLOAD", sizeof "UNSIGNED-PAYLOAD");
+		return SIGV4_OK;
+	}
+	sigv4_sha256_hex(rq->body, rq->body_len, out);
 	if (h) {
 		if (strlen(h) != 64 || strcasecmp(h, out) != 0) {
 			fmt(why, whylen,

@@ -25,6 +25,9 @@ struct httpconn {
 	int continued;  /* "100 Continue" sent for the request in progress */
 	int deferred;   /* an answer comes later (ROUTE_DEFERRED) */
 	int deferred_close; /* ... and the connection closes after it */
+	int streaming;  /* the deferred request's body goes to its owner as it comes */
+	int processing; /* inside process(): an owner answering from a body callback
+			 * must not frame held input again (process goes on itself) */
 	char qbuf[2 * HTTPSRV_HEAD_MAX];
 	struct httpsrv_param params[ROUTE_MAX_QUERY];
 	uint8_t body[API_MAX_BODY];
@@ -86,6 +89,11 @@ struct httpconn *httpconn_new(const struct httpconn_cfg *cfg)
 	memset(c, 0, offsetof(struct httpconn, qbuf));
 	c->cfg = *cfg;
 	httpsrv_init(&c->srv, c->body, sizeof c->body);
+	if (cfg->stream_pick && cfg->body_room && cfg->body_data && cfg->body_end) {
+		c->srv.stream_pick = cfg->stream_pick;
+		c->srv.stream_ctx = cfg->ctx;
+		c->srv.stream_max = cfg->stream_max;
+	}
 	buf_init(&c->in, HTTPCONN_IN_MAX);
 	buf_init(&c->out, HTTPCONN_OUT_MAX);
 	return c;
@@ -196,13 +204,87 @@ static void handle(struct httpconn *c)
 	free(r.body);
 }
 
+static void send_continue(struct httpconn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (!c->srv.expect_continue || c->continued)
+		return;
+	c->continued = 1;
+	if (buf_put(&c->out, cont, sizeof cont - 1) != BUF_OK)
+		c->closing = 1;
+}
+
+/* A head whose body streams: check and route it now; only a deferred
+ * answer takes the body, any other answer ends the connection (its body
+ * is never read). */
+static void handle_stream(struct httpconn *c)
+{
+	int keep = c->srv.keep_alive;
+	c->srv.keep_alive = 0; /* for an answer given now: the body stays unread */
+	handle(c);
+	if (!c->deferred) {
+		c->closing = 1;
+		return;
+	}
+	c->deferred_close = !keep;
+	c->streaming = 1;
+	send_continue(c);
+}
+
+static int body_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct httpconn *c = ctx;
+	return c->cfg.body_data(c->cfg.ctx, p, n);
+}
+
+/* Hand body bytes to the owner as far as it has room; returns the bytes taken. */
+static size_t stream_body(struct httpconn *c, const uint8_t *p, size_t n)
+{
+	size_t used = 0;
+	while (c->streaming && used < n) {
+		size_t room = c->cfg.body_room(c->cfg.ctx);
+		if (!room)
+			break;
+		size_t want = n - used < room ? n - used : room;
+		size_t took = httpsrv_stream(&c->srv, p + used, want, body_sink, c);
+		used += took;
+		if (!c->streaming) /* the owner answered meanwhile: the rest is dropped */
+			return n;
+		if (c->srv.state == HTTPSRV_FAILED) {
+			c->streaming = 0;
+			c->deferred = 0;
+			c->cfg.body_end(c->cfg.ctx, 0);
+			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
+			return n;
+		}
+		if (c->srv.state == HTTPSRV_READY) {
+			c->streaming = 0;
+			c->cfg.body_end(c->cfg.ctx, 1);
+			httpsrv_next(&c->srv);
+			c->continued = 0;
+		} else if (!took) {
+			break;
+		}
+	}
+	return used;
+}
+
 /* Frame and answer what p[0..n) holds; returns the bytes taken. */
 static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0;
-	while (!c->closing && !c->deferred && buf_used(&c->out) < HTTPCONN_OUT_HIGH) {
+	c->processing = 1;
+	for (;;) {
+		if (c->streaming && !c->closing)
+			used += stream_body(c, p + used, n - used);
+		if (c->streaming || c->closing || c->deferred ||
+		    buf_used(&c->out) >= HTTPCONN_OUT_HIGH)
+			break;
 		used += httpsrv_feed(&c->srv, p + used, n - used);
 		switch (c->srv.state) {
+		case HTTPSRV_STREAM:
+			handle_stream(c);
+			continue;
 		case HTTPSRV_READY:
 			handle(c);
 			httpsrv_next(&c->srv);
@@ -211,19 +293,16 @@ static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 		case HTTPSRV_FAILED:
 			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
 			c->closing = 1;
-			return n; /* the rest is never looked at */
+			break;
 		case HTTPSRV_BODY:
-			if (c->srv.expect_continue && !c->continued) {
-				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-				c->continued = 1;
-				if (buf_put(&c->out, cont, sizeof cont - 1) != BUF_OK)
-					c->closing = 1;
-			}
-			return used;
+			send_continue(c);
+			break;
 		default:
-			return used;
+			break;
 		}
+		break;
 	}
+	c->processing = 0;
 	return c->closing ? n : used;
 }
 
@@ -270,7 +349,21 @@ int httpconn_written(struct httpconn *c, size_t n)
 
 int httpconn_paused(const struct httpconn *c)
 {
-	return !c->closing && buf_used(&c->in) > 0 && buf_used(&c->out) >= HTTPCONN_OUT_HIGH;
+	/* Input is held while the output drains, or while a streamed body's
+	 * owner has no room: either way the socket is not read meanwhile. */
+	return !c->closing && buf_used(&c->in) > 0 &&
+	       (buf_used(&c->out) >= HTTPCONN_OUT_HIGH || c->streaming);
+}
+
+void httpconn_resume(struct httpconn *c)
+{
+	if (buf_used(&c->in) && !c->closing && !c->processing)
+		process_held(c);
+}
+
+int httpconn_streaming(const struct httpconn *c)
+{
+	return c->streaming;
 }
 
 int httpconn_closing(const struct httpconn *c)
@@ -289,7 +382,8 @@ void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctyp
 	size_t hl = 0;
 	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
 				     "Transfer-Encoding: chunked\r\n%s\r\n",
-	     status, reason(status), ctype, c->deferred_close ? "Connection: close\r\n" : "");
+	     status, reason(status), ctype,
+	     c->deferred_close || c->streaming ? "Connection: close\r\n" : "");
 	if (buf_put(&c->out, head, hl) != BUF_OK)
 		c->closing = 1;
 }
@@ -312,9 +406,13 @@ int httpconn_stream_data(struct httpconn *c, const void *p, size_t n)
 static void deferred_done(struct httpconn *c, int close)
 {
 	c->deferred = 0;
+	if (c->streaming) { /* answered before the body's end: the rest is never read */
+		c->streaming = 0;
+		close = 1;
+	}
 	if (close || c->deferred_close)
 		c->closing = 1;
-	if (!c->closing && buf_used(&c->in))
+	if (!c->closing && !c->processing && buf_used(&c->in))
 		process_held(c);
 }
 
@@ -328,7 +426,8 @@ void httpconn_stream_end(struct httpconn *c, int complete)
 void httpconn_deferred_answer(struct httpconn *c, unsigned status, const char *err_type,
 			      const char *json_body)
 {
-	answer(c, status, err_type, json_body, strlen(json_body), c->deferred_close);
+	answer(c, status, err_type, json_body, strlen(json_body),
+	       c->deferred_close || c->streaming);
 	deferred_done(c, 0);
 }
 

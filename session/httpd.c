@@ -13,11 +13,14 @@
 #include <sys/socket.h>
 
 #include "session/apistream.h"
+#include "protocol/httpsrv.h"
 #include "session/httpconn.h"
 #include "session/routes.h"
 
 #define HTTPD_PROTO "hearth-api"
 #define HTTPD_IDLE_S 30    /* a connection that sends nothing for this long is closed */
+/* a streamed body waits this long at most for its owner's room (the VM resuming) */
+#define HTTPD_BODY_WAIT_S 300
 #define HTTPD_LINGER_S 2   /* after the last answer: how long its unread input is drained */
 #define HTTPD_CHUNK (16u * 1024)
 #define HTTPD_WRITES_PER_TURN 16
@@ -61,10 +64,62 @@ static void route(void *ctx, enum route_method m, const struct httpmsg_request *
 {
 	struct httpd_sess *s = ctx;
 	routes_dispatch(s->hd, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
-			s, resp);
+			rq->body_streamed, s, resp);
 }
 
 static void want(struct lws *wsi, struct httpd_sess *s);
+
+/* Streamed bodies: the route says which; only an unsigned payload (or no
+ * auth at all) streams, a signed one is collected and its hash checked. */
+static int stream_pick(void *ctx, const struct httpmsg_request *rq)
+{
+	(void)ctx;
+	enum route_method m = RM_OTHER;
+	if (!strcmp(rq->method, "PUT"))
+		m = RM_PUT;
+	if (!routes_streams_body(m, rq->path))
+		return HTTPSRV_STREAM_NO;
+	const char *h = httpmsg_get(rq, "x-amz-content-sha256");
+	if (!auth_fn || (h && !strcmp(h, "UNSIGNED-PAYLOAD")))
+		return HTTPSRV_STREAM_YES;
+	return HTTPSRV_STREAM_SIGNED;
+}
+
+static size_t body_room(void *ctx)
+{
+	struct httpd_sess *s = ctx;
+	return s->sops && s->sops->body_room ? s->sops->body_room(s->sowner) : 0;
+}
+
+static int body_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct httpd_sess *s = ctx;
+	return s->sops && s->sops->body_data ? s->sops->body_data(s->sowner, p, n) : -1;
+}
+
+static void body_end(void *ctx, int ok)
+{
+	struct httpd_sess *s = ctx;
+	const struct apistream_ops *o = s->sops;
+	void *owner = s->sowner;
+	if (!o || !o->body_end)
+		return;
+	if (!ok) { /* the connection answers the refusal: the owner is gone */
+		s->sops = NULL;
+		s->sowner = NULL;
+	}
+	o->body_end(owner, ok);
+}
+
+void apistream_body_resume(void *conn)
+{
+	struct httpd_sess *s = conn;
+	if (!httpconn_streaming(s->hc))
+		return;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
+	httpconn_resume(s->hc);
+	want(s->wsi, s);
+}
 
 void apistream_attach(void *conn, const struct apistream_ops *ops, void *owner)
 {
@@ -126,7 +181,11 @@ static void want(struct lws *wsi, struct httpd_sess *s)
 	httpconn_output(s->hc, &n);
 	if (n || httpconn_closing(s->hc))
 		lws_callback_on_writable(wsi);
-	lws_rx_flow_control(wsi, !httpconn_paused(s->hc));
+	int paused = httpconn_paused(s->hc);
+	/* A body held for its owner (not the client's stall): a longer bound. */
+	if (paused && httpconn_streaming(s->hc))
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_BODY_WAIT_S);
+	lws_rx_flow_control(wsi, !paused);
 }
 
 static int on_writeable(struct lws *wsi, struct httpd_sess *s)
@@ -176,7 +235,14 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	struct httpd_sess *s = user;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT: {
-		struct httpconn_cfg cfg = { .dispatch = route, .ctx = s, .auth = check_auth };
+		struct httpconn_cfg cfg = { .dispatch = route,
+					    .ctx = s,
+					    .auth = check_auth,
+					    .stream_pick = stream_pick,
+					    .stream_max = API_MAX_STREAM_BODY,
+					    .body_room = body_room,
+					    .body_data = body_data,
+					    .body_end = body_end };
 		if (!s)
 			return -1;
 		s->wsi = wsi;

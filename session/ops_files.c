@@ -3,8 +3,13 @@
  * GET  /2025-09-09/microvms/{id}/files?path=P[&recursive=true] answers a
  *      tar stream (chunked) of P, made by the agent's FILES builtin
  *      (PROTOCOL.md 1.3.1);
- * PUT  /2025-09-09/microvms/{id}/files?path=P with a tar body (the API's
- *      body limit, 64 KiB; `hearth cp` has none) unpacks it at P.
+ * PUT  /2025-09-09/microvms/{id}/files?path=P with a tar body unpacks it at
+ *      P. Signed x-amz-content-sha256: UNSIGNED-PAYLOAD, the body streams
+ *      (up to API_MAX_STREAM_BODY): it is read from the client only as fast
+ *      as the channel's stdin queue, which follows the agent's window,
+ *      takes it. Signed with the body's hash, it is collected and checked
+ *      first (the API's body limit, 64 KiB): a hash can only be checked
+ *      after the last byte, when the guest has already unpacked the rest.
  * Both run as an exec channel (session/execchan.c), so a suspended VM with
  * autoResumeEnabled is resumed first, and the tar streams at the client's
  * pace (output is acknowledged to the agent only as it is queued to the
@@ -28,6 +33,8 @@ struct fop {
 	void *conn;        /* NULL once the answer is given or the client left */
 	struct execchan *x;
 	int get, begun, ended, ok, lost; /* lost: the agent link went (no exit) */
+	int body_pending; /* a streamed body is still coming */
+	lws_sorted_usec_list_t resume_sul; /* read the client again, outside callbacks */
 	char err[1024];    /* the agent's stderr (its reason) */
 	size_t errlen;
 	lws_sorted_usec_list_t sul; /* close the channel outside its callbacks */
@@ -36,6 +43,7 @@ struct fop {
 static void fop_free_cb(lws_sorted_usec_list_t *sul)
 {
 	struct fop *f = lws_container_of(sul, struct fop, sul);
+	lws_sul_cancel(&f->resume_sul);
 	execchan_close(f->x);
 	free(f);
 }
@@ -44,6 +52,8 @@ static void fop_free_cb(lws_sorted_usec_list_t *sul)
 static void fop_release(struct fop *f)
 {
 	f->conn = NULL;
+	f->body_pending = 0;
+	lws_sul_cancel(&f->resume_sul);
 	lws_sul_schedule(f->hd->lws, 0, &f->sul, fop_free_cb, 1);
 }
 
@@ -84,6 +94,10 @@ static void fop_pump(struct fop *f)
 		execchan_consume(f->x);
 	}
 	if (!f->ended)
+		return;
+	/* Unpacked before the body's end (tar's end blocks came): the answer
+	 * waits for the rest, so a cut upload never reads as a success. */
+	if (f->ok && f->body_pending)
 		return;
 	while (f->errlen && (f->err[f->errlen - 1] == '\n'))
 		f->err[--f->errlen] = '\0';
@@ -130,9 +144,20 @@ static void x_ended(void *owner, const struct execchan_end *e)
 	fop_pump(f);
 }
 
+static void resume_cb(lws_sorted_usec_list_t *sul)
+{
+	struct fop *f = lws_container_of(sul, struct fop, resume_sul);
+	if (f->conn && f->body_pending)
+		apistream_body_resume(f->conn);
+}
+
+/* Room in the stdin queue again: read the client again, but not from inside
+ * this callback (reading may queue stdin, which may call us again). */
 static void x_stdin_ready(void *owner)
 {
-	(void)owner;
+	struct fop *f = owner;
+	if (f->conn && f->body_pending)
+		lws_sul_schedule(f->hd->lws, 0, &f->resume_sul, resume_cb, 1);
 }
 
 static const struct execchan_ops x_ops = { x_started, x_output, x_ended, x_stdin_ready };
@@ -150,7 +175,40 @@ static void s_gone(void *owner)
 	fop_release(f); /* closing the channel ends the copy in the VM */
 }
 
-static const struct apistream_ops s_ops = { s_drained, s_gone };
+/* The streamed body: as much as the stdin queue holds; once the copy has
+ * ended, the rest is read and dropped (the answer waits for the end). */
+static size_t s_body_room(void *owner)
+{
+	struct fop *f = owner;
+	if (f->ended)
+		return 64u * 1024;
+	size_t q = execchan_stdin_queued(f->x);
+	return q < EXECCHAN_STDIN_MAX ? EXECCHAN_STDIN_MAX - q : 0;
+}
+
+static int s_body_data(void *owner, const void *p, size_t n)
+{
+	struct fop *f = owner;
+	if (f->ended)
+		return 0;
+	return execchan_stdin(f->x, p, n);
+}
+
+static void s_body_end(void *owner, int ok)
+{
+	struct fop *f = owner;
+	f->body_pending = 0;
+	if (!ok) { /* refused mid-body: the connection answers; the copy stops */
+		fop_release(f);
+		return;
+	}
+	if (!f->ended)
+		execchan_eof(f->x);
+	fop_pump(f);
+}
+
+static const struct apistream_ops s_ops = { s_drained, s_gone, s_body_room, s_body_data,
+					    s_body_end };
 
 static int files_op(struct route_call *c, struct api_err *e, int get)
 {
@@ -166,7 +224,7 @@ static int files_op(struct route_call *c, struct api_err *e, int get)
 	if (found <= 0 || !strcmp(vm.state, "TERMINATED"))
 		return api_fail(e, "ResourceNotFoundException", "no such microVM: %.64s",
 				c->params[0]);
-	if (!get && c->body_len == 0)
+	if (!get && c->body_len == 0 && !c->body_streamed)
 		return api_fail(e, API_E_VALIDATION, "the body must be a tar stream");
 	memset(&m, 0, sizeof m);
 	m.type = SHELLMSG_EXEC;
@@ -184,12 +242,14 @@ static int files_op(struct route_call *c, struct api_err *e, int get)
 		free(f);
 		return api_fail(e, "ConflictException", "%s", err);
 	}
-	if (!get && (execchan_stdin(f->x, c->body, c->body_len) < 0 || (execchan_eof(f->x), 0))) {
+	if (!get && !c->body_streamed &&
+	    (execchan_stdin(f->x, c->body, c->body_len) < 0 || (execchan_eof(f->x), 0))) {
 		execchan_close(f->x);
 		free(f);
 		return api_fail(e, API_E_INTERNAL, "the body does not fit the channel");
 	}
 	f->conn = c->conn;
+	f->body_pending = !get && c->body_streamed;
 	apistream_attach(c->conn, &s_ops, f);
 	return ROUTE_DEFERRED;
 }

@@ -143,9 +143,27 @@ static int match(const char *pattern, const char *path, char seg[][2049], unsign
 	return *p == '\0' && *s == '\0';
 }
 
+/* Routes whose request body is handed to them as it comes (apistream.h). */
+static const struct {
+	enum route_method method;
+	const char *pattern;
+} streamed_routes[] = {
+	{ RM_PUT, "/2025-09-09/microvms/{}/files" },
+};
+
+int routes_streams_body(enum route_method m, const char *path)
+{
+	static char seg[ROUTE_MAX_PARAMS][2049]; /* event-loop thread only */
+	unsigned nseg = 0;
+	for (size_t i = 0; i < sizeof streamed_routes / sizeof streamed_routes[0]; i++)
+		if (streamed_routes[i].method == m && match(streamed_routes[i].pattern, path, seg, &nseg))
+			return 1;
+	return 0;
+}
+
 void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		     const struct route_query *query, unsigned nquery, const char *body,
-		     size_t body_len, void *conn, struct route_resp *resp)
+		     size_t body_len, int body_streamed, void *conn, struct route_resp *resp)
 {
 	static char seg[ROUTE_MAX_PARAMS][2049]; /* event-loop thread only */
 	const struct route *hit = NULL;
@@ -170,7 +188,9 @@ void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 				     "no operation matches this method and path");
 		return;
 	}
-	struct route_call c = { .hd = hd, .body = body, .body_len = body_len, .conn = conn };
+	struct route_call c = {
+		.hd = hd, .body = body, .body_len = body_len, .body_streamed = body_streamed, .conn = conn
+	};
 	for (unsigned i = 0; i < nseg; i++)
 		c.params[i] = seg[i];
 	c.nquery = nquery > ROUTE_MAX_QUERY ? ROUTE_MAX_QUERY : nquery;

@@ -26,6 +26,7 @@ struct route_call {
 	struct route_query query[ROUTE_MAX_QUERY];
 	const char *body;
 	size_t body_len;
+	int body_streamed; /* the body comes later, through apistream's body_* (body_len 0) */
 	void *conn; /* the API connection (session/apistream.h), for answers given later */
 };
 
@@ -49,7 +50,9 @@ typedef int (*route_fn)(struct route_call *c, struct json_object **out, struct a
  */
 void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		     const struct route_query *query, unsigned nquery, const char *body,
-		     size_t body_len, void *conn, struct route_resp *resp);
+		     size_t body_len, int body_streamed, void *conn, struct route_resp *resp);
+/* 1 when this route takes its request body as it comes (apistream.h). */
+int routes_streams_body(enum route_method m, const char *path);
 /* Build an error response (for the HTTP layer's own refusals). */
 void routes_error(struct route_resp *resp, int status, const char *type, const char *msg);
 /* First query value with this name, or NULL. */

@@ -229,6 +229,134 @@ TEST(deferred_stream_holds_the_next_request)
 	httpconn_free(c);
 }
 
-TEST_MAIN(T(smuggled_request_never_runs), T(pipelined_in_order_with_query),
+/* ---- streamed bodies: /s streams; the owner's room is set by the test ---- */
+static size_t room;
+static char sbody[8192];
+static size_t sbody_len;
+static int ends, end_ok, answer_at_end;
+static struct httpconn *sconn;
+
+static int s_pick(void *ctx, const struct httpmsg_request *rq)
+{
+	(void)ctx;
+	return !strcmp(rq->path, "/s") ? HTTPSRV_STREAM_YES : HTTPSRV_STREAM_NO;
+}
+
+static size_t s_room(void *ctx)
+{
+	(void)ctx;
+	return room;
+}
+
+static int s_data(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	if (n > room || n > sizeof sbody - sbody_len)
+		abort(); /* never more than the room said */
+	memcpy(sbody + sbody_len, p, n);
+	sbody_len += n;
+	room -= n;
+	return 0;
+}
+
+static void s_end(void *ctx, int ok)
+{
+	(void)ctx;
+	ends++;
+	end_ok = ok;
+	if (ok && answer_at_end) /* the owner answers from inside the callback */
+		httpconn_deferred_answer(sconn, 200, NULL, "{}");
+}
+
+static struct httpconn *open_stream_conn(uint64_t max)
+{
+	struct httpconn_cfg cfg = { .dispatch = dispatch, .auth = auth, .stream_pick = s_pick,
+				    .stream_max = max, .body_room = s_room, .body_data = s_data,
+				    .body_end = s_end };
+	calls = 0;
+	deny = 0;
+	room = 0;
+	sbody_len = 0;
+	ends = end_ok = answer_at_end = 0;
+	return sconn = httpconn_new(&cfg);
+}
+
+TEST(streamed_body_follows_the_owners_room)
+{
+	struct httpconn *c = open_stream_conn(1u << 20);
+	static char req[8192];
+	int hl = snprintf(req, sizeof req, "PUT /s HTTP/1.1\r\nHost: x\r\n"
+					   "Content-Length: 5000\r\n\r\n");
+	memset(req + hl, 'b', 5000);
+	strcpy(req + hl + 5000, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+	defer_next = 1;
+	CHECK_EQ(feed(c, req), 0);
+	CHECK_EQ(calls, 1u); /* routed at the head, before any body byte */
+	CHECK(httpconn_streaming(c));
+	CHECK(httpconn_paused(c)); /* room 0: the body is held, the socket not read */
+	CHECK_EQ(sbody_len, 0u);
+	room = 1000;
+	httpconn_resume(c);
+	CHECK_EQ(sbody_len, 1000u);
+	CHECK(httpconn_paused(c));
+	room = 1u << 20;
+	answer_at_end = 1; /* answered from body_end: the next request runs after it */
+	httpconn_resume(c);
+	CHECK_EQ(sbody_len, 5000u);
+	CHECK_EQ(ends, 1);
+	CHECK(end_ok);
+	CHECK(!httpconn_streaming(c));
+	CHECK_EQ(calls, 2u);
+	CHECK_STR(last_path, "/after");
+	const char *out = take(c);
+	CHECK(starts(out, "HTTP/1.1 200 OK\r\n"));
+	CHECK_EQ(count(out, "HTTP/1.1 200 OK"), 2);
+	CHECK(!httpconn_closing(c));
+	httpconn_free(c);
+}
+
+TEST(streamed_body_refusals)
+{
+	/* over the bound mid-body: the owner is told, the connection answers and closes */
+	struct httpconn *c = open_stream_conn(10);
+	defer_next = 1;
+	room = 100;
+	CHECK_EQ(feed(c, "PUT /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\nDELETE /x HTTP/1.1\r\n\r\n"),
+		 0);
+	CHECK_EQ(ends, 1);
+	CHECK(!end_ok);
+	CHECK(httpconn_closing(c));
+	const char *out = take(c);
+	CHECK(starts(out, "HTTP/1.1 413 "));
+	CHECK(strstr(out, "Connection: close") != NULL);
+	CHECK_EQ(calls, 1u); /* the DELETE never runs */
+	httpconn_free(c);
+	/* answered before the body's end: Connection: close, the rest unread */
+	c = open_stream_conn(1u << 20);
+	defer_next = 1;
+	room = 3;
+	CHECK_EQ(feed(c, "PUT /s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 0);
+	httpconn_deferred_answer(c, 400, "ValidationException", "{\"message\":\"no\"}");
+	CHECK(httpconn_closing(c));
+	out = take(c);
+	CHECK(starts(out, "HTTP/1.1 400 "));
+	CHECK(strstr(out, "Connection: close") != NULL);
+	CHECK_EQ(ends, 0);
+	httpconn_free(c);
+	/* refused at the head (auth): answered, closed, body never handed on */
+	c = open_stream_conn(1u << 20);
+	deny = 1;
+	room = 100;
+	CHECK_EQ(feed(c, "PUT /s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"), 0);
+	CHECK(httpconn_closing(c));
+	CHECK(starts(take(c), "HTTP/1.1 403 "));
+	CHECK_EQ(sbody_len, 0u);
+	CHECK_EQ(calls, 0u);
+	httpconn_free(c);
+}
+
+TEST_MAIN(T(streamed_body_follows_the_owners_room), T(streamed_body_refusals),
+	  T(smuggled_request_never_runs), T(pipelined_in_order_with_query),
 	  T(auth_refusal_keeps_the_connection), T(head_has_no_body_and_errors_their_shape),
 	  T(expect_continue_and_pause), T(deferred_stream_holds_the_next_request))
