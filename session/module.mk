@@ -36,7 +36,7 @@ SESSION_PKGS := libwebsockets json-c sqlite3 libssl libcrypto libcap libssh libn
 $(SESSION_OBJS) $(API_PROTO_OBJS): CFLAGS += $(shell pkg-config --cflags $(SESSION_PKGS) 2>/dev/null)
 SESSION_LIBS := $(shell pkg-config --libs $(SESSION_PKGS) 2>/dev/null || echo -lwebsockets -ljson-c -lsqlite3 -lssl -lcrypto -lcap -lssh -lnghttp2 -larchive) -lpthread
 
-$(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
+$(BIN)/hearthd: $(SESSION_OBJS) $(OBJ)/libapiproto.a $(OBJ)/libimgproto.a $(OBJ)/vmm/relay.o $(OBJ)/libvmm.a $(OBJ)/libproto.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SESSION_LIBS)
 
@@ -98,8 +98,8 @@ UNIT_LIBS_artifact := -larchive
 $(BIN)/tests/test_artifact: $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
 $(O)/fuzz/fuzz_artifact: session/artifact.c session/fsutil.c $(API_LIBDIR)/libarchive.so
 # test_ctxtar also extracts the streams with the agent's multi-root put.
-UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
+UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_LIBS_ctxtar := -larchive -lcrypto
-$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o
+$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_OBJS_buildlog := $(OBJ)/session/buildlog.o
 $(BIN)/tests/test_buildlog: $(OBJ)/session/buildlog.o
