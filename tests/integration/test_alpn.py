@@ -254,6 +254,25 @@ def test_stalled_client_hello_is_cut_without_blocking_others(env):
     assert env.hd.alive()
 
 
+def test_a_flood_of_stalled_handshakes_locks_nobody_out(env):
+    """Past 64 connections in their ClientHello/handshake the oldest is closed: a client
+    that opens 100 and stalls them all still does not keep others from being served."""
+    flood = [socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT)
+             for _ in range(100)]
+    try:
+        t0 = time.monotonic()
+        assert curl(env, "--http2", env.url("/through-the-flood"))[:2] == (200, "2")
+        assert curl(env, "--http1.1", env.url("/through-the-flood"))[:2] == (200, "1.1")
+        assert time.monotonic() - t0 < 5
+        # The oldest went at once (evicted), not after the 10 s deadline.
+        cut = [s for s in flood[:30] if closed_within(s, 3) is not None]
+        assert len(cut) >= 30, len(cut)
+    finally:
+        for s in flood:
+            s.close()
+    assert env.hd.alive()
+
+
 def test_garbage_and_oversized_hellos(env):
     """Not TLS goes to lws (which fails its handshake); a ClientHello claiming more than
     16 KiB, or a broken one, never makes hearthd wait or fall over."""
