@@ -6,6 +6,8 @@ PROTO_SRCS := protocol/buf.c protocol/mux.c protocol/httphead.c protocol/httpreq
 PROTO_SRCS += protocol/dnsmsg.c
 # Identity requests (the agent, hearth-identity and hearthd).
 PROTO_SRCS += protocol/idmsg.c
+# TLS ClientHello peeking (the ingress picks its TLS front by ALPN).
+PROTO_SRCS += protocol/tlshello.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)
