@@ -96,16 +96,19 @@ function makeZip(files) {
 }
 
 // GET through the microVM's endpoint with the token, as the walkthrough's curl
-// does. The endpoint is https://<id>.localhost:PORT; the connection goes to
-// 127.0.0.1 and trusts only hearthd's CA. The name checked is "localhost":
-// Node (like OpenSSL) does not match *.localhost, a wildcard over one label.
+// does. The endpoint is https://<id>.localhost:PORT: the connection goes to
+// 127.0.0.1 (no resolver is asked about .localhost names) with the endpoint's
+// name as SNI and Host, and trusts only hearthd's CA, which signs a
+// certificate for that exact name when the VM exists (its default one, with
+// *.localhost, would not do: Node, like OpenSSL, takes no wildcard over a
+// single label).
 function get(endpoint, urlPath, token) {
   const u = new URL(endpoint);
   const ca = fs.readFileSync(path.join(STATE, "tls", "ca.pem"));
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: "127.0.0.1", port: Number(u.port), path: urlPath, method: "GET",
-      servername: "localhost", ca, agent: false, timeout: 180000,
+      servername: u.hostname, ca, agent: false, timeout: 180000,
       headers: { host: u.host, "X-aws-proxy-auth": token, "X-aws-proxy-port": "8080" },
     }, (res) => {
       const chunks = [];
