@@ -1,0 +1,267 @@
+"""HTTP/2 to the application (PROTOCOL.md 3.4, session/h2up.c): a request with a
+gRPC content type or `x-aws-proxy-force-h2: true` goes to the app as h2c with
+prior knowledge over one agent tcp channel per client connection. Real hearthd
+on the host engine (the agent is a host process, so the "guest" apps are a
+python3-grpcio server and Debian's nghttpd on loopback ports); clients are
+python3-h2 speaking gRPC's framing by hand over prior-knowledge h2 on TLS."""
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import pytest
+
+from h2client import H2
+from hearthd_harness import Hearthd, busybox_images, free_port, wait_port
+
+SVC = "/t.T/"
+BIG = 8 * 1024 * 1024
+
+
+class Seen:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cancelled = []
+        self.metadata = []
+        self.peers = set()
+
+
+def handlers(seen):
+    def note(ctx):
+        with seen.lock:
+            seen.metadata.append(list(ctx.invocation_metadata()))
+            seen.peers.add(ctx.peer())
+
+    def unary(req, ctx):
+        note(ctx)
+        return b"echo:" + req
+
+    def fail(req, ctx):
+        note(ctx)
+        ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "the widget is not ready")
+
+    def count(req, ctx):
+        note(ctx)
+        for i in range(int(req)):
+            yield b"%d" % i
+
+    def total(it, ctx):
+        note(ctx)
+        n = k = 0
+        for m in it:
+            n += 1
+            k += len(m)
+        return b"%d/%d" % (n, k)
+
+    def bidi(it, ctx):
+        note(ctx)
+        for m in it:
+            yield m[::-1]
+
+    def slow(req, ctx):
+        note(ctx)
+        tag = req.decode()
+        done = threading.Event()
+        ctx.add_callback(done.set)
+        done.wait(30)
+        if not ctx.is_active():
+            with seen.lock:
+                seen.cancelled.append(tag)
+        return b"late"
+
+    table = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Count": grpc.unary_stream_rpc_method_handler(count),
+        "Total": grpc.stream_unary_rpc_method_handler(total),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+    }
+
+    class Generic(grpc.GenericRpcHandler):
+        def service(self, details):
+            if not details.method.startswith(SVC):
+                return None
+            return table.get(details.method[len(SVC):])
+
+    return Generic()
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("h2up"))
+    e = Env()
+    e.seen = Seen()
+    e.grpc_port, e.nghttpd_port = free_port(), free_port()
+    opts = [("grpc.max_receive_message_length", 16 << 20),
+            ("grpc.max_send_message_length", 16 << 20)]
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=opts)
+    srv.add_generic_rpc_handlers((handlers(e.seen),))
+    srv.add_insecure_port("127.0.0.1:%d" % e.grpc_port)
+    srv.start()
+    docroot = os.path.join(root, "www")
+    os.makedirs(docroot)
+    with open(os.path.join(docroot, "hello.txt"), "w") as f:
+        f.write("hello from nghttpd\n")
+    ng = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", docroot,
+                           "--trailer=x-checksum: abc123", str(e.nghttpd_port)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = Hearthd(os.path.join(root, "state"), busybox_images(root),
+                extra=["--engine", "host"]).start()
+    try:
+        wait_port(e.nghttpd_port)
+        st, _, vm = d.run()
+        assert st == 200, vm
+        e.vm_id = vm["microvmId"]
+        assert d.wait_state(e.vm_id, ("RUNNING", "TERMINATED"), 60)["state"] == "RUNNING"
+        d.wait_ingress()
+        e.hd, e.iport = d, d.ingress_port
+        e.ca = os.path.join(d.state_dir, "tls", "ca.pem")
+        e.authority = "%s.localhost:%d" % (e.vm_id, e.iport)
+        st, _, doc = d.call("POST", "/microvms/%s/auth-token" % e.vm_id,
+                            {"expirationInMinutes": 10,
+                             "allowedPorts": [{"port": e.grpc_port},
+                                              {"port": e.nghttpd_port}]})
+        assert st == 200, doc
+        e.tok = doc["authToken"]["X-aws-proxy-auth"]
+        yield e
+    finally:
+        d.close()
+        ng.kill()
+        ng.wait()
+        srv.stop(0)
+
+
+def frame(msg):
+    return struct.pack(">BI", 0, len(msg)) + msg
+
+
+def unframe(body):
+    out = []
+    while body:
+        assert len(body) >= 5, body
+        n = struct.unpack(">I", body[1:5])[0]
+        out.append(body[5:5 + n])
+        body = body[5 + n:]
+    return out
+
+
+def grpc_hdrs(e, extra=()):
+    return [("content-type", "application/grpc"), ("te", "trailers"),
+            ("x-aws-proxy-port", str(e.grpc_port)), ("x-aws-proxy-auth", e.tok),
+            ("x-aws-proxy-trace", "secret")] + list(extra)
+
+
+def call(c, e, method, msgs, extra=()):
+    return c.request(e.authority, SVC + method, "POST", grpc_hdrs(e, extra),
+                     body=b"".join(frame(m) for m in msgs))
+
+
+def trailers(r):
+    return dict(r["trailers"])
+
+
+def test_unary_error_and_streams_over_one_connection(env):
+    c = H2(env.iport, env.ca)
+    try:
+        u = call(c, env, "Unary", [b"hi"])
+        f = call(c, env, "Fail", [b""])
+        s = call(c, env, "Count", [b"1000"])
+        t = call(c, env, "Total", [b"x" * i for i in range(1, 101)])
+        b = call(c, env, "Bidi", [b"abc", b"defg"])
+        ru, rf, rs, rt, rb = c.wait(u, f, s, t, b, timeout=60)
+        assert ru["status"] == 200 and unframe(ru["body"]) == [b"echo:hi"], ru
+        assert trailers(ru)["grpc-status"] == "0", ru
+        # The error status and its message reach the client as trailers.
+        tf = dict(rf["headers"] + rf["trailers"])
+        assert tf["grpc-status"] == str(grpc.StatusCode.FAILED_PRECONDITION.value[0]), rf
+        assert tf["grpc-message"] == "the widget is not ready", rf
+        msgs = unframe(rs["body"])
+        assert len(msgs) == 1000 and msgs[0] == b"0" and msgs[-1] == b"999"
+        assert trailers(rs)["grpc-status"] == "0"
+        assert unframe(rt["body"]) == [b"100/5050"], rt
+        assert unframe(rb["body"]) == [b"cba", b"gfed"], rb
+        # No x-aws-proxy-* reached the app; all streams shared one channel
+        # (one TCP peer at the app).
+        with env.seen.lock:
+            md = list(env.seen.metadata)
+            peers = set(env.seen.peers)
+        for m in md:
+            assert not [k for k, _ in m if k.startswith("x-aws-proxy")], m
+        assert len(peers) == 1, peers
+        assert not c.closed
+    finally:
+        c.close()
+
+
+def test_eight_mib_message_both_ways(env):
+    c = H2(env.iport, env.ca, timeout=60)
+    try:
+        msg = bytes(i % 253 for i in range(BIG))
+        r, = c.wait(call(c, env, "Unary", [msg]), timeout=120)
+        out = unframe(r["body"])
+        assert trailers(r)["grpc-status"] == "0", r["trailers"]
+        assert out == [b"echo:" + msg]
+    finally:
+        c.close()
+
+
+def test_cancel_and_deadline_reach_the_server(env):
+    c = H2(env.iport, env.ca)
+    try:
+        sid = call(c, env, "Slow", [b"cancel-me"])
+        time.sleep(1.0)
+        c.conn.reset_stream(sid, 8)  # CANCEL
+        c.flush()
+        # grpc-timeout: the app's own deadline, carried through.
+        r, = c.wait(call(c, env, "Slow", [b"deadline"], extra=[("grpc-timeout", "500m")]))
+        tr = dict(r["headers"] + r["trailers"])
+        assert tr["grpc-status"] == str(grpc.StatusCode.DEADLINE_EXCEEDED.value[0]), r
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with env.seen.lock:
+                if {"cancel-me", "deadline"} <= set(env.seen.cancelled):
+                    break
+            time.sleep(0.1)
+        assert {"cancel-me", "deadline"} <= set(env.seen.cancelled), env.seen.cancelled
+        # The connection goes on.
+        r, = c.wait(call(c, env, "Unary", [b"after"]))
+        assert unframe(r["body"]) == [b"echo:after"]
+    finally:
+        c.close()
+
+
+def test_force_h2_trailers_from_nghttpd(env):
+    c = H2(env.iport, env.ca)
+    try:
+        h = [("x-aws-proxy-port", str(env.nghttpd_port)), ("x-aws-proxy-auth", env.tok),
+             ("x-aws-proxy-force-h2", "true")]
+        r, = c.wait(c.request(env.authority, "/hello.txt", headers=h))
+        assert r["status"] == 200 and r["body"] == b"hello from nghttpd\n", r
+        assert ("x-checksum", "abc123") in r["trailers"], r
+        # Without force-h2 the same app is reached over HTTP/1.1: nghttpd
+        # speaks only h2, so that fails as a 502 (the app closes the channel).
+        r, = c.wait(c.request(env.authority, "/hello.txt", headers=h[:2]))
+        assert r["status"] == 502, r
+    finally:
+        c.close()
+
+
+def test_unauthorized_grpc_stream_is_refused(env):
+    c = H2(env.iport, env.ca)
+    try:
+        h = [("content-type", "application/grpc"), ("x-aws-proxy-port", str(env.grpc_port))]
+        r, = c.wait(c.request(env.authority, SVC + "Unary", "POST", h, body=frame(b"x")))
+        assert r["status"] == 401, r
+        r, = c.wait(call(c, env, "Unary", [b"ok"]))
+        assert unframe(r["body"]) == [b"echo:ok"]
+    finally:
+        c.close()
