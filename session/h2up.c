@@ -4,6 +4,8 @@
  */
 #include "session/h2up.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,14 @@ struct h2up {
 	size_t pendl;
 	int dead;            /* channel or session over: no new streams */
 	int seen;            /* the app sent bytes (TLS detection on the first) */
+	/* What went out before the app's first byte, to send again inside
+	 * TLS when the app turns out to speak it. */
+	uint8_t *replay;
+	size_t replayl;
+	int noreplay;        /* more than H2UP_REPLAY_MAX went out: no retry */
+	SSL *ssl;            /* the TLS client towards the app, once detected */
+	BIO *rb, *wb;        /* its network side: from / to the agent channel */
+	int hs_done;
 	struct h2ups *streams;
 	int flushing;
 };
@@ -94,18 +104,89 @@ static void u_fail(struct h2up *u, const char *why)
 	}
 }
 
+/* TLS records waiting in the write BIO to the agent, within its credit;
+ * 1 when all went. */
+static int tls_drain(struct h2up *u)
+{
+	uint8_t tmp[16384];
+	while (BIO_ctrl_pending(u->wb)) {
+		size_t room = agentlink_send_room(u->ch);
+		if (room > sizeof tmp)
+			room = sizeof tmp;
+		if (!room)
+			return 0;
+		int n = BIO_read(u->wb, tmp, (int)room);
+		if (n <= 0 || agentlink_data(u->ch, tmp, (size_t)n) < 0)
+			return 0; /* cannot happen within the room */
+	}
+	return 1;
+}
+
+/* 1: go on writing; 0: wait (agent credit, the app's handshake); -1 failed. */
+static int tls_step(struct h2up *u)
+{
+	if (!tls_drain(u))
+		return 0;
+	if (u->hs_done)
+		return 1;
+	int r = SSL_do_handshake(u->ssl);
+	if (r != 1) {
+		int e = SSL_get_error(u->ssl, r);
+		ERR_clear_error();
+		tls_drain(u);
+		return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+	}
+	u->hs_done = 1;
+	if (u->replayl && SSL_write(u->ssl, u->replay, (int)u->replayl) != (int)u->replayl)
+		return -1;
+	free(u->replay);
+	u->replay = NULL;
+	u->replayl = 0;
+	return tls_drain(u);
+}
+
 static void u_flush(struct h2up *u)
 {
 	if (u->flushing || u->dead || !u->ch)
 		return;
 	u->flushing = 1;
 	for (;;) {
-		if (u->pendl) {
+		if (u->ssl) {
+			int r = tls_step(u);
+			if (r < 0) {
+				u->flushing = 0;
+				u_fail(u, "the TLS handshake with the application failed");
+				return;
+			}
+			if (!r)
+				break;
+			if (u->pendl) {
+				/* A memory BIO takes a whole write. */
+				if (SSL_write(u->ssl, u->pend, (int)u->pendl) != (int)u->pendl) {
+					u->flushing = 0;
+					u_fail(u, "TLS to the application failed");
+					return;
+				}
+				u->pendl = 0;
+				continue;
+			}
+		} else if (u->pendl) {
 			size_t n = u->pendl, room = agentlink_send_room(u->ch);
 			if (n > room)
 				n = room;
 			if (!n || agentlink_data(u->ch, u->pend, n) < 0)
 				break;
+			if (!u->seen && !u->noreplay) {
+				uint8_t *r = u->replayl + n <= H2UP_REPLAY_MAX
+						     ? realloc(u->replay, u->replayl + n)
+						     : NULL;
+				if (r) {
+					memcpy(r + u->replayl, u->pend, n);
+					u->replay = r;
+					u->replayl += n;
+				} else
+					u->noreplay = 1;
+			}
 			u->pend += n;
 			u->pendl -= n;
 			if (u->pendl)
@@ -239,6 +320,93 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 
 /* ---- the agent channel ---- */
 
+static const struct agentlink_ops h2up_link_ops;
+
+static struct agentlink_chan *u_open(struct h2up *u, char *err, size_t errlen)
+{
+	static struct mux_open o; /* large (env/argv arrays): not on the stack */
+	memset(&o, 0, sizeof o);
+	o.kind = MUX_KIND_TCP;
+	o.window = PROXY_WINDOW;
+	o.has_port = 1;
+	o.port = (uint16_t)u->port;
+	o.host = mux_cstr("127.0.0.1");
+	return agentlink_open(u->hd, u->vm_id, &o, &h2up_link_ops, u, err, errlen);
+}
+
+/* The TLS client's settings: h2 by ALPN, and no verification: the app's
+ * certificate is the guest's own (often self-signed) and the channel never
+ * leaves the VM. */
+static SSL_CTX *tls_ctx(void)
+{
+	static SSL_CTX *ctx;
+	if (!ctx && (ctx = SSL_CTX_new(TLS_client_method()))) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+		if (SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3)) {
+			SSL_CTX_free(ctx);
+			ctx = NULL;
+		}
+	}
+	return ctx;
+}
+
+/*
+ * The app speaks TLS: a new channel, a TLS client on it, and what went out
+ * in clear so far (preface, SETTINGS, requests) again inside it.
+ */
+static void u_tls_restart(struct h2up *u)
+{
+	char err[160];
+	SSL_CTX *ctx = tls_ctx();
+	if (u->noreplay || !ctx) {
+		u_fail(u, "the application speaks TLS and the request cannot be sent again");
+		return;
+	}
+	agentlink_close(u->ch);
+	u->ch = NULL;
+	u->ssl = SSL_new(ctx);
+	u->rb = BIO_new(BIO_s_mem());
+	u->wb = BIO_new(BIO_s_mem());
+	if (!u->ssl || !u->rb || !u->wb) {
+		BIO_free(u->rb);
+		BIO_free(u->wb);
+		u->rb = u->wb = NULL;
+		u_fail(u, "out of memory");
+		return;
+	}
+	SSL_set_bio(u->ssl, u->rb, u->wb); /* the SSL owns them now */
+	SSL_set_connect_state(u->ssl);
+	SSL_set_tlsext_host_name(u->ssl, "localhost");
+	u->seen = 1;
+	u->ch = u_open(u, err, sizeof err);
+	if (!u->ch)
+		u_fail(u, err);
+}
+
+/* TLS records from the app: the plaintext to nghttp2. */
+static int tls_rx(struct h2up *u, const uint8_t *p, size_t n)
+{
+	uint8_t tmp[16384];
+	if (BIO_write(u->rb, p, (int)n) != (int)n)
+		return -1;
+	if (!u->hs_done) {
+		int r = tls_step(u);
+		if (r <= 0)
+			return r;
+	}
+	for (;;) {
+		int k = SSL_read(u->ssl, tmp, sizeof tmp);
+		if (k <= 0) {
+			int e = SSL_get_error(u->ssl, k);
+			ERR_clear_error();
+			return e == SSL_ERROR_WANT_READ ? 0 : -1;
+		}
+		if (nghttp2_session_mem_recv(u->s, tmp, (size_t)k) < 0)
+			return -1;
+	}
+}
+
 static void link_frame(void *owner, const struct mux_frame *f)
 {
 	struct h2up *u = owner;
@@ -259,13 +427,17 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		}
 		/* A TLS record (alert 0x15, handshake 0x16) where the h2
 		 * SETTINGS frame should be: the app speaks TLS itself. */
-		if (!u->seen && d.len && (d.p[0] == 0x15 || d.p[0] == 0x16)) {
-			u_fail(u, "the application answered with TLS; hearthd speaks h2c to it "
-				  "(re-encryption is not supported)");
+		if (!u->seen && !u->ssl && d.len && (d.p[0] == 0x15 || d.p[0] == 0x16)) {
+			u_tls_restart(u);
 			break;
 		}
-		u->seen = 1;
-		if (nghttp2_session_mem_recv(u->s, d.p, d.len) < 0) {
+		if (!u->seen) {
+			u->seen = 1;
+			free(u->replay); /* h2c it is */
+			u->replay = NULL;
+			u->replayl = 0;
+		}
+		if (u->ssl ? tls_rx(u, d.p, d.len) < 0 : nghttp2_session_mem_recv(u->s, d.p, d.len) < 0) {
 			u_fail(u, "the application broke HTTP/2");
 			break;
 		}
@@ -273,7 +445,14 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		break;
 	case MUX_EOF:
 	case MUX_CLOSE:
-		u_fail(u, "the application closed the connection");
+		/* Closed without a byte in answer to the h2c preface: what a
+		 * TLS server does with cleartext. Try once over TLS. */
+		if (!u->seen && !u->ssl) {
+			u_tls_restart(u);
+			break;
+		}
+		u_fail(u, u->ssl && !u->hs_done ? "the TLS handshake with the application failed"
+						 : "the application closed the connection");
 		break;
 	default:
 		return;
@@ -306,6 +485,8 @@ static void u_free(struct h2up *u)
 	}
 	if (u->ch)
 		agentlink_close(u->ch);
+	SSL_free(u->ssl);
+	free(u->replay);
 	nghttp2_session_del(u->s);
 	free(u);
 }
@@ -350,14 +531,7 @@ static struct h2up *u_new(struct hearthd *hd, const char *vm_id, unsigned port, 
 	u->hd = hd;
 	strcpy(u->vm_id, vm_id);
 	u->port = port;
-	static struct mux_open o; /* large (env/argv arrays): not on the stack */
-	memset(&o, 0, sizeof o);
-	o.kind = MUX_KIND_TCP;
-	o.window = PROXY_WINDOW;
-	o.has_port = 1;
-	o.port = (uint16_t)port;
-	o.host = mux_cstr("127.0.0.1");
-	u->ch = agentlink_open(hd, vm_id, &o, &h2up_link_ops, u, err, errlen);
+	u->ch = u_open(u, err, errlen);
 	if (!u->ch) {
 		nghttp2_session_del(u->s);
 		free(u);

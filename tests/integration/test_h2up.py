@@ -101,11 +101,21 @@ def env(tmp_path_factory):
     e = Env()
     e.seen = Seen()
     e.grpc_port, e.nghttpd_port = free_port(), free_port()
+    e.grpcs_port, e.nghttpds_port = free_port(), free_port()
+    key, cert = os.path.join(root, "app.key"), os.path.join(root, "app.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=app.internal"], check=True,
+                   capture_output=True, timeout=60)
     opts = [("grpc.max_receive_message_length", 16 << 20),
             ("grpc.max_send_message_length", 16 << 20)]
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=opts)
     srv.add_generic_rpc_handlers((handlers(e.seen),))
     srv.add_insecure_port("127.0.0.1:%d" % e.grpc_port)
+    # The same service speaking TLS itself (a self-signed certificate).
+    with open(key, "rb") as f, open(cert, "rb") as g:
+        creds = grpc.ssl_server_credentials([(f.read(), g.read())])
+    srv.add_secure_port("127.0.0.1:%d" % e.grpcs_port, creds)
     srv.start()
     docroot = os.path.join(root, "www")
     os.makedirs(docroot)
@@ -114,10 +124,14 @@ def env(tmp_path_factory):
     ng = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", docroot,
                            "--trailer=x-checksum: abc123", str(e.nghttpd_port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ngs = subprocess.Popen(["nghttpd", "-a", "127.0.0.1", "-d", docroot,
+                            "--trailer=x-checksum: tls", str(e.nghttpds_port), key, cert],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     d = Hearthd(os.path.join(root, "state"), busybox_images(root),
                 extra=["--engine", "host"]).start()
     try:
         wait_port(e.nghttpd_port)
+        wait_port(e.nghttpds_port)
         st, _, vm = d.run()
         assert st == 200, vm
         e.vm_id = vm["microvmId"]
@@ -128,15 +142,17 @@ def env(tmp_path_factory):
         e.authority = "%s.localhost:%d" % (e.vm_id, e.iport)
         st, _, doc = d.call("POST", "/microvms/%s/auth-token" % e.vm_id,
                             {"expirationInMinutes": 10,
-                             "allowedPorts": [{"port": e.grpc_port},
-                                              {"port": e.nghttpd_port}]})
+                             "allowedPorts": [{"port": p} for p in (
+                                 e.grpc_port, e.nghttpd_port, e.grpcs_port,
+                                 e.nghttpds_port)]})
         assert st == 200, doc
         e.tok = doc["authToken"]["X-aws-proxy-auth"]
         yield e
     finally:
         d.close()
-        ng.kill()
-        ng.wait()
+        for p in (ng, ngs):
+            p.kill()
+            p.wait()
         srv.stop(0)
 
 
@@ -154,14 +170,14 @@ def unframe(body):
     return out
 
 
-def grpc_hdrs(e, extra=()):
+def grpc_hdrs(e, extra=(), port=None):
     return [("content-type", "application/grpc"), ("te", "trailers"),
-            ("x-aws-proxy-port", str(e.grpc_port)), ("x-aws-proxy-auth", e.tok),
+            ("x-aws-proxy-port", str(port or e.grpc_port)), ("x-aws-proxy-auth", e.tok),
             ("x-aws-proxy-trace", "secret")] + list(extra)
 
 
-def call(c, e, method, msgs, extra=()):
-    return c.request(e.authority, SVC + method, "POST", grpc_hdrs(e, extra),
+def call(c, e, method, msgs, extra=(), port=None):
+    return c.request(e.authority, SVC + method, "POST", grpc_hdrs(e, extra, port),
                      body=b"".join(frame(m) for m in msgs))
 
 
@@ -263,5 +279,25 @@ def test_unauthorized_grpc_stream_is_refused(env):
         assert r["status"] == 401, r
         r, = c.wait(call(c, env, "Unary", [b"ok"]))
         assert unframe(r["body"]) == [b"echo:ok"]
+    finally:
+        c.close()
+
+
+def test_app_speaking_tls_is_detected_and_reencrypted(env):
+    c = H2(env.iport, env.ca, timeout=60)
+    try:
+        u = call(c, env, "Unary", [b"secret"], port=env.grpcs_port)
+        s = call(c, env, "Count", [b"50"], port=env.grpcs_port)
+        f = call(c, env, "Fail", [b""], port=env.grpcs_port)
+        ru, rs, rf = c.wait(u, s, f, timeout=60)
+        assert unframe(ru["body"]) == [b"echo:secret"], ru
+        assert trailers(ru)["grpc-status"] == "0", ru
+        assert len(unframe(rs["body"])) == 50 and trailers(rs)["grpc-status"] == "0"
+        assert dict(rf["headers"] + rf["trailers"])["grpc-message"] == "the widget is not ready"
+        h = [("x-aws-proxy-port", str(env.nghttpds_port)), ("x-aws-proxy-auth", env.tok),
+             ("x-aws-proxy-force-h2", "true")]
+        r, = c.wait(c.request(env.authority, "/hello.txt", headers=h))
+        assert r["status"] == 200 and r["body"] == b"hello from nghttpd\n", r
+        assert ("x-checksum", "tls") in r["trailers"], r
     finally:
         c.close()
