@@ -500,8 +500,8 @@ static void up_closed(void *o, uint32_t code, const char *why)
 	struct h2s *st = o;
 	st->up_id = 0;
 	if (st->st == H2S_OPEN) {
-		if (code == NGHTTP2_REFUSED_STREAM)
-			s_reset(st, code); /* the app's GOAWAY: the client may retry */
+		if (!why)
+			s_reset(st, code); /* the app's RST_STREAM (REFUSED_STREAM after its GOAWAY) */
 		else
 			s_refuse(st, 502, why);
 	} else if (!st->resp_ended && st->st != H2S_DONE)

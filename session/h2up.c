@@ -295,9 +295,11 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *
 	nghttp2_session_set_stream_user_data(s, id, NULL);
 	/* Bytes the owner still holds no longer count for the stream, but do
 	 * for the connection's window until they are handed on. */
-	if (us->owner && code == NGHTTP2_NO_ERROR && !us->got_head)
-		code = NGHTTP2_INTERNAL_ERROR;
-	us_detach(us, code, "the application ended the HTTP/2 stream without answering");
+	if (code == NGHTTP2_NO_ERROR && !us->got_head)
+		us_detach(us, NGHTTP2_INTERNAL_ERROR,
+			  "the application ended the HTTP/2 stream without answering");
+	else
+		us_detach(us, code, NULL); /* the app's RST_STREAM (or nghttp2's) */
 	if (us->unconsumed)
 		nghttp2_session_consume_connection(s, us->unconsumed);
 	us_free(us);

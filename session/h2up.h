@@ -53,8 +53,9 @@ struct h2up_ops {
 	/* The response ended (END_STREAM): with its trailers, or n == 0. */
 	void (*trailers)(void *o, const nghttp2_nv *nv, size_t n);
 	/* The upstream stream is gone: code 0 after a whole response, else the
-	 * app's RST_STREAM code (or ours when the channel failed); why: text
-	 * for a 502 when no head came. The owner's handle is dead after this. */
+	 * app's RST_STREAM code (why NULL: pass it on), or INTERNAL_ERROR with
+	 * why, text for a 502 when no head came (the channel failed, the app
+	 * ended the stream without a head). The owner's handle is dead after. */
 	void (*closed)(void *o, uint32_t code, const char *why);
 	/* Request content: up to len bytes into b, NGHTTP2_ERR_DEFERRED while
 	 * none (h2up_resume wakes it), NGHTTP2_DATA_FLAG_EOF in *flags at the

@@ -13,6 +13,9 @@ import time
 from concurrent import futures
 
 import grpc
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from h2client import H2
@@ -91,6 +94,45 @@ def handlers(seen):
     return Generic()
 
 
+def raw_h2_app(lsock):
+    """An h2c app on python3-h2: /rst resets its stream (HTTP_1_1_REQUIRED),
+    /goaway answers and then sends GOAWAY, anything else answers "ok"."""
+    def serve(sock):
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if not isinstance(ev, h2.events.RequestReceived):
+                    continue
+                sid, path = ev.stream_id, dict(ev.headers)[b":path"]
+                if path == b"/rst":
+                    conn.reset_stream(sid, 13)
+                    continue
+                conn.send_headers(sid, [(":status", "200")])
+                conn.send_data(sid, b"ok", end_stream=True)
+                if path == b"/goaway":
+                    # After the answer is through (python3-h2, the client,
+                    # takes no frame after a GOAWAY).
+                    sock.sendall(conn.data_to_send())
+                    time.sleep(0.5)
+                    conn.close_connection(error_code=0, last_stream_id=sid)
+            sock.sendall(conn.data_to_send())
+
+    while True:
+        try:
+            s, _ = lsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(s,), daemon=True).start()
+
+
 class Env:
     pass
 
@@ -127,6 +169,11 @@ def env(tmp_path_factory):
     ngs = subprocess.Popen(["nghttpd", "-a", "127.0.0.1", "-d", docroot,
                             "--trailer=x-checksum: tls", str(e.nghttpds_port), key, cert],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    e.raw_port = lsock.getsockname()[1]
+    threading.Thread(target=raw_h2_app, args=(lsock,), daemon=True).start()
     d = Hearthd(os.path.join(root, "state"), busybox_images(root),
                 extra=["--engine", "host"]).start()
     try:
@@ -144,7 +191,7 @@ def env(tmp_path_factory):
                             {"expirationInMinutes": 10,
                              "allowedPorts": [{"port": p} for p in (
                                  e.grpc_port, e.nghttpd_port, e.grpcs_port,
-                                 e.nghttpds_port)]})
+                                 e.nghttpds_port, e.raw_port)]})
         assert st == 200, doc
         e.tok = doc["authToken"]["X-aws-proxy-auth"]
         yield e
@@ -154,6 +201,7 @@ def env(tmp_path_factory):
             p.kill()
             p.wait()
         srv.stop(0)
+        lsock.close()
 
 
 def frame(msg):
@@ -299,5 +347,29 @@ def test_app_speaking_tls_is_detected_and_reencrypted(env):
         r, = c.wait(c.request(env.authority, "/hello.txt", headers=h))
         assert r["status"] == 200 and r["body"] == b"hello from nghttpd\n", r
         assert ("x-checksum", "tls") in r["trailers"], r
+    finally:
+        c.close()
+
+
+def test_app_rst_stream_and_goaway_reach_the_client(env):
+    c = H2(env.iport, env.ca)
+    try:
+        h = [("x-aws-proxy-port", str(env.raw_port)), ("x-aws-proxy-auth", env.tok),
+             ("x-aws-proxy-force-h2", "true")]
+        r, = c.wait(c.request(env.authority, "/rst", headers=h))
+        assert r["reset"] == 13 and r["status"] is None, r
+        r, = c.wait(c.request(env.authority, "/fine", headers=h))
+        assert r["status"] == 200 and r["body"] == b"ok", r
+        r, = c.wait(c.request(env.authority, "/goaway", headers=h))
+        assert r["status"] == 200 and r["body"] == b"ok", r
+        deadline = time.monotonic() + 10
+        while not c.closed:
+            assert time.monotonic() < deadline, "no GOAWAY"
+            try:
+                c.pump()
+            except EOFError:
+                break
+        gone = [ev for ev in c.events if isinstance(ev, h2.events.ConnectionTerminated)]
+        assert gone and gone[0].error_code == 0, c.events
     finally:
         c.close()
