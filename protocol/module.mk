@@ -10,6 +10,8 @@ PROTO_SRCS += protocol/dockerignore.c
 PROTO_SRCS += protocol/dockerfile.c protocol/dflex.c protocol/dfword.c protocol/dfjson.c
 # Identity requests (the agent, hearth-identity and hearthd).
 PROTO_SRCS += protocol/idmsg.c
+# TLS ClientHello peeking (the ingress picks its TLS front by ALPN).
+PROTO_SRCS += protocol/tlshello.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)

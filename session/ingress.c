@@ -24,22 +24,25 @@
 #include "session/h2srv.h"
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
+#include "session/ingress_front.h"
 #include "session/proxy.h"
 #include "session/shellhub.h"
 #include "session/shellws.h"
 #include "session/store.h"
 #include "session/tlscert.h"
+#include "session/tlsfront.h"
 #include "session/webterm.h"
 
 #define INGRESS_CLIENT_PROTO "hearth-ingress"
-#define INGRESS_HEAD_S 30                     /* seconds to send the request head */
 #define INGRESS_AUTH_PREFIX "lambda-microvms.authentication."
 #define INGRESS_CHUNK (16u * 1024)            /* bytes per lws_write (one TLS record) */
 #define INGRESS_WRITES_PER_TURN 16            /* lws_writes per WRITEABLE while not choked */
 
 struct ingress_conn {
 	struct hearthd *hd;
-	struct lws *wsi;
+	struct lws *wsi; /* lws's raw TLS socket, or NULL: ... */
+	const struct ingress_front_ops *fo; /* ... hearthd's own TLS front (tlsfront.c) */
+	void *t;
 	struct buf rin;  /* the request head */
 	struct buf wout; /* bytes to the client */
 	const struct ingress_handler_ops *ops;
@@ -80,20 +83,33 @@ void ingress_conn_bind(struct ingress_conn *c, const struct ingress_handler_ops 
 	c->ops = ops;
 	c->h = h;
 	/* The handler keeps its own time from now on. */
-	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	ingress_conn_deadline(c, 0);
 }
 
 void ingress_conn_deadline(struct ingress_conn *c, unsigned secs)
 {
-	lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK : NO_PENDING_TIMEOUT, (int)secs);
+	if (!c->wsi)
+		c->fo->deadline(c->t, secs);
+	else
+		lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK : NO_PENDING_TIMEOUT,
+				(int)secs);
+}
+
+/* Ask the transport to write (the fresh list is lws's short cut). */
+static void want_write(struct ingress_conn *c)
+{
+	if (!c->wsi)
+		c->fo->want_write(c->t);
+	else
+		lws_callback_on_writable(c->wsi);
 }
 
 int ingress_conn_write(struct ingress_conn *c, const void *p, size_t n)
 {
 	if (c->hangup || buf_room(&c->wout) < n || buf_put(&c->wout, p, n) != BUF_OK)
 		return -1;
-	if (!batching) {
-		lws_callback_on_writable(c->wsi);
+	if (!batching || !c->wsi) {
+		want_write(c);
 		return 0;
 	}
 	if (!c->fresh) {
@@ -143,19 +159,25 @@ size_t ingress_conn_room(const struct ingress_conn *c)
 
 void ingress_conn_rx_pause(struct ingress_conn *c, int paused)
 {
-	lws_rx_flow_control(c->wsi, !paused);
+	if (!c->wsi)
+		c->fo->rx_pause(c->t, paused);
+	else
+		lws_rx_flow_control(c->wsi, !paused);
 }
 
 void ingress_conn_hangup(struct ingress_conn *c)
 {
 	if (!c->hangup)
 		c->hangup = 1;
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 void ingress_conn_abort(struct ingress_conn *c)
 {
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (!c->wsi)
+		c->fo->abort(c->t);
+	else
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 /* Status, reason phrase and the x-amzn-ErrorType every refusal carries (the
@@ -357,6 +379,17 @@ static struct ingress_conn *conn_new(struct hearthd *hd, struct lws *wsi)
 	return c;
 }
 
+struct ingress_conn *ingress_conn_new(struct hearthd *hd, const struct ingress_front_ops *fo,
+				      void *t)
+{
+	struct ingress_conn *c = conn_new(hd, NULL);
+	if (c) {
+		c->fo = fo;
+		c->t = t;
+	}
+	return c;
+}
+
 static void conn_free(struct ingress_conn *c)
 {
 	fresh_remove(c);
@@ -366,7 +399,7 @@ static void conn_free(struct ingress_conn *c)
 }
 
 /* The request head, then (routed) the handler's bytes. */
-static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
+int ingress_conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 {
 	if (c->hangup)
 		return 0;
@@ -432,6 +465,32 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	return rc;
 }
 
+size_t ingress_conn_out(struct ingress_conn *c, const uint8_t **p, size_t max)
+{
+	size_t n = buf_used(&c->wout);
+	*p = buf_ptr(&c->wout);
+	return n < max ? n : max;
+}
+
+void ingress_conn_sent(struct ingress_conn *c, size_t n)
+{
+	buf_consume(&c->wout, n);
+	if (c->ops && !c->hangup && buf_used(&c->wout) < INGRESS_CONN_OUT_MAX / 2)
+		c->ops->writable(c->h);
+}
+
+int ingress_conn_finished(const struct ingress_conn *c)
+{
+	return c->hangup && !buf_used(&c->wout);
+}
+
+void ingress_conn_gone(struct ingress_conn *c)
+{
+	if (c->ops)
+		c->ops->closed(c->h);
+	conn_free(c);
+}
+
 static int conn_writeable(struct ingress_conn *c, struct lws *wsi)
 {
 	fresh_remove(c);
@@ -483,7 +542,7 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, INGRESS_HEAD_S);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		return c ? conn_rx(c, in, len) : -1;
+		return c ? ingress_conn_rx(c, in, len) : -1;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c ? conn_writeable(c, wsi) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
@@ -532,8 +591,9 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 	shellhub_set_default_grace((unsigned)hd->cfg.shell_grace);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = port;
-	info.iface = host;
+	/* hearthd listens (tlsfront.c) and hands this vhost every connection
+	 * that does not ask for h2: lws's TLS, then raw bytes to us. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.vhost_name = "ingress";
 	info.protocols = ingress_protocols;
 	info.ssl_cert_filepath = cert;
@@ -548,12 +608,14 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL);
-	if (!lws_create_vhost(hd->lws, &info)) {
-		snprintf(err, errlen, "cannot listen on %s with certificate %s", hd->cfg.ingress_listen,
+	struct lws_vhost *vh = lws_create_vhost(hd->lws, &info);
+	if (!vh) {
+		snprintf(err, errlen, "cannot serve %s with certificate %s", hd->cfg.ingress_listen,
 			 cert);
 		return -1;
 	}
-	return 0;
+	return tlsfront_start(hd, host, port, cert, key, !hd->cfg.tls_cert[0], vh,
+			      INGRESS_CLIENT_PROTO, err, errlen);
 }
 
 void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen)

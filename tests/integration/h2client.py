@@ -1,5 +1,5 @@
 """A small HTTP/2 client over TLS on Debian's python3-h2, for the ingress's h2
-tests: prior knowledge (the preface right after the handshake), streams sent
+tests: the preface right after the handshake (prior knowledge, or h2 by ALPN), streams sent
 and read explicitly so a test can mix them on one connection, and raw frames
 for the abuse tests."""
 import socket
@@ -12,11 +12,14 @@ import h2.events
 
 
 class H2:
-    def __init__(self, port, ca, timeout=30):
+    def __init__(self, port, ca, timeout=30, alpn=None, name="127.0.0.1"):
         ctx = ssl.create_default_context(cafile=ca)
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        # The certificate names 127.0.0.1 too: verified, by address.
-        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        # The certificate names 127.0.0.1 too: verified, by address (or by
+        # name: SNI picks the VM's own leaf).
+        self.sock = ctx.wrap_socket(raw, server_hostname=name)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         self.conn.initiate_connection()
         self.flush()
