@@ -373,3 +373,60 @@ def test_app_rst_stream_and_goaway_reach_the_client(env):
         assert gone and gone[0].error_code == 0, c.events
     finally:
         c.close()
+
+
+# ---- real gRPC clients: h2 by ALPN over TLS with only hearthd's CA ----
+
+def channel(env):
+    with open(env.ca, "rb") as f:
+        creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+    name = "%s.localhost" % env.vm_id
+    return grpc.secure_channel("127.0.0.1:%d" % env.iport, creds, options=[
+        ("grpc.ssl_target_name_override", name),
+        ("grpc.default_authority", "%s:%d" % (name, env.iport)),
+        ("grpc.max_receive_message_length", 16 << 20),
+        ("grpc.max_send_message_length", 16 << 20)])
+
+
+def md(env):
+    return (("x-aws-proxy-auth", env.tok), ("x-aws-proxy-port", str(env.grpc_port)))
+
+
+def test_grpcio_client(env):
+    ch = channel(env)
+    try:
+        unary = ch.unary_unary(SVC + "Unary")
+        assert unary(b"py", metadata=md(env), timeout=30) == b"echo:py"
+        msgs = list(ch.unary_stream(SVC + "Count")(b"1000", metadata=md(env), timeout=60))
+        assert len(msgs) == 1000 and msgs[-1] == b"999"
+        total = ch.stream_unary(SVC + "Total")
+        assert total(iter([b"ab", b"cde", b"f"]), metadata=md(env), timeout=30) == b"3/6"
+        bidi = ch.stream_stream(SVC + "Bidi")
+        assert list(bidi(iter([b"123", b"45"]), metadata=md(env), timeout=30)) == [b"321", b"54"]
+        with pytest.raises(grpc.RpcError) as ei:
+            ch.unary_unary(SVC + "Fail")(b"", metadata=md(env), timeout=30)
+        assert ei.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert ei.value.details() == "the widget is not ready"
+        big = bytes(i % 251 for i in range(BIG))
+        assert unary(big, metadata=md(env), timeout=120) == b"echo:" + big
+        # A deadline that expires, and a cancel: the server sees both end.
+        slow = ch.unary_unary(SVC + "Slow")
+        with pytest.raises(grpc.RpcError) as ei:
+            slow(b"py-deadline", metadata=md(env), timeout=0.5)
+        assert ei.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        fut = slow.future(b"py-cancel", metadata=md(env), timeout=30)
+        time.sleep(1.0)
+        assert fut.cancel()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with env.seen.lock:
+                if {"py-deadline", "py-cancel"} <= set(env.seen.cancelled):
+                    break
+            time.sleep(0.1)
+        assert {"py-deadline", "py-cancel"} <= set(env.seen.cancelled), env.seen.cancelled
+        # Without a token: UNAUTHENTICATED (the stream's 401, as gRPC maps it).
+        with pytest.raises(grpc.RpcError) as ei:
+            unary(b"x", metadata=(("x-aws-proxy-port", str(env.grpc_port)),), timeout=30)
+        assert ei.value.code() == grpc.StatusCode.UNAUTHENTICATED, ei.value
+    finally:
+        ch.close()
