@@ -12,6 +12,8 @@ import threading
 import time
 from concurrent import futures
 
+import json
+
 import grpc
 import h2.config
 import h2.connection
@@ -19,7 +21,11 @@ import h2.events
 import pytest
 
 from h2client import H2
+from conftest import npm_installed
 from hearthd_harness import Hearthd, busybox_images, free_port, wait_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFORMANCE = os.path.join(HERE, "..", "conformance")
 
 SVC = "/t.T/"
 BIG = 8 * 1024 * 1024
@@ -430,3 +436,31 @@ def test_grpcio_client(env):
         assert ei.value.code() == grpc.StatusCode.UNAUTHENTICATED, ei.value
     finally:
         ch.close()
+
+
+def test_grpc_js_client(env):
+    npm_installed(CONFORMANCE, os.path.join(CONFORMANCE, "node_modules", "@grpc", "grpc-js",
+                                            "package.json"))
+    cfg = {"port": env.iport, "ca": env.ca, "name": "%s.localhost" % env.vm_id,
+           "tok": env.tok, "appPort": env.grpc_port}
+    p = subprocess.run(["node", os.path.join(HERE, "grpcjs_client.js"), json.dumps(cfg)],
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["unary"] == "echo:js", r
+    assert r["stream"] == {"n": 1000, "last": "999"}, r
+    assert r["client"] == {"ok": "3/6"}, r
+    assert r["bidi"] == {"ok": ["321", "54"]}, r
+    assert r["fail"]["err"] == {"code": grpc.StatusCode.FAILED_PRECONDITION.value[0],
+                                "details": "the widget is not ready"}, r
+    assert r["big"] is True, r
+    assert r["deadline"]["err"]["code"] == grpc.StatusCode.DEADLINE_EXCEEDED.value[0], r
+    assert r["cancel"]["code"] == grpc.StatusCode.CANCELLED.value[0], r
+    assert r["noauth"]["err"]["code"] == grpc.StatusCode.UNAUTHENTICATED.value[0], r
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with env.seen.lock:
+            if {"js-deadline", "js-cancel"} <= set(env.seen.cancelled):
+                break
+        time.sleep(0.1)
+    assert {"js-deadline", "js-cancel"} <= set(env.seen.cancelled), env.seen.cancelled
