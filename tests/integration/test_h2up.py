@@ -5,6 +5,7 @@ on the host engine (the agent is a host process, so the "guest" apps are a
 python3-grpcio server and Debian's nghttpd on loopback ports); clients are
 python3-h2 speaking gRPC's framing by hand over prior-knowledge h2 on TLS."""
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -464,3 +465,26 @@ def test_grpc_js_client(env):
                 break
         time.sleep(0.1)
     assert {"js-deadline", "js-cancel"} <= set(env.seen.cancelled), env.seen.cancelled
+
+
+def test_nghttp_sees_trailers_from_nghttpd(env):
+    """nghttp by ALPN h2 to the ingress, forced to h2c towards nghttpd in the "guest":
+    the response's trailer field arrives in a trailing HEADERS frame."""
+    cmd = ["nghttp", "-nv", "-t", "30",
+           "-H", ":authority: %s.localhost:%d" % (env.vm_id, env.iport),
+           "-H", "x-aws-proxy-port: %d" % env.nghttpd_port,
+           "-H", "x-aws-proxy-auth: " + env.tok, "-H", "x-aws-proxy-force-h2: true",
+           "https://127.0.0.1:%d/hello.txt" % env.iport]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SSL_CERT_FILE=env.ca))
+    out = p.stdout
+    assert p.returncode == 0, (out[-2000:], p.stderr[-2000:])
+    assert "negotiated protocol: h2" in out, out[:2000]
+    assert ":status: 200" in out, out[-3000:]
+    heads = re.findall(r"recv HEADERS frame <length=\d+, flags=0x(\w+), stream_id=13>", out)
+    # The response head, then the trailers with END_STREAM (flags 0x05).
+    assert len(heads) == 2 and int(heads[1], 16) & 1, out[-3000:]
+    # nghttp prints a block's fields before its frame line: the trailer
+    # field sits between the DATA frame and the final HEADERS frame.
+    tail = out[out.index("recv DATA frame"):out.rindex("recv HEADERS frame")]
+    assert "recv (stream_id=13) x-checksum: abc123" in tail, out[-3000:]
