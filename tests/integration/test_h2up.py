@@ -103,6 +103,7 @@ def handlers(seen):
 
 def raw_h2_app(lsock):
     """An h2c app on python3-h2: /rst resets its stream (HTTP_1_1_REQUIRED),
+    /echo-trailers answers with the request's trailers as its own,
     /goaway answers and then sends GOAWAY, anything else answers "ok"."""
     def serve(sock):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
@@ -116,9 +117,19 @@ def raw_h2_app(lsock):
             if not data:
                 return
             for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.DataReceived):
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if isinstance(ev, h2.events.TrailersReceived):
+                    # /echo-trailers: the request's trailers come back as the
+                    # response's.
+                    conn.send_headers(ev.stream_id, [(":status", "200")])
+                    conn.send_data(ev.stream_id, b"got trailers")
+                    conn.send_headers(ev.stream_id, ev.headers, end_stream=True)
                 if not isinstance(ev, h2.events.RequestReceived):
                     continue
                 sid, path = ev.stream_id, dict(ev.headers)[b":path"]
+                if path == b"/echo-trailers":
+                    continue
                 if path == b"/rst":
                     conn.reset_stream(sid, 13)
                     continue
@@ -488,3 +499,24 @@ def test_nghttp_sees_trailers_from_nghttpd(env):
     # field sits between the DATA frame and the final HEADERS frame.
     tail = out[out.index("recv DATA frame"):out.rindex("recv HEADERS frame")]
     assert "recv (stream_id=13) x-checksum: abc123" in tail, out[-3000:]
+
+
+def test_request_trailers_reach_the_app(env):
+    c = H2(env.iport, env.ca)
+    try:
+        h = [("x-aws-proxy-port", str(env.raw_port)), ("x-aws-proxy-auth", env.tok),
+             ("x-aws-proxy-force-h2", "true")]
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":path", "/echo-trailers"),
+                                  (":scheme", "https"), (":authority", env.authority)] + h)
+        c.streams[sid] = {"status": None, "headers": [], "body": b"", "trailers": [],
+                          "ended": False, "reset": None}
+        c.conn.send_data(sid, b"payload")
+        c.conn.send_headers(sid, [("x-sum", "42"), ("x-aws-proxy-secret", "no")],
+                            end_stream=True)
+        c.flush()
+        r, = c.wait(sid)
+        assert r["status"] == 200 and r["body"] == b"got trailers", r
+        assert r["trailers"] == [("x-sum", "42")], r
+    finally:
+        c.close()
