@@ -453,8 +453,10 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			u_tls_restart(u);
 			break;
 		}
-		u_fail(u, u->ssl && !u->hs_done ? "the TLS handshake with the application failed"
-						 : "the application closed the connection");
+		u_fail(u, u->ssl && !u->hs_done
+				  ? "the application closed the connection without answering "
+				    "HTTP/2, in clear or over TLS"
+				  : "the application closed the connection");
 		break;
 	default:
 		return;
