@@ -1,12 +1,12 @@
 /*
  * h2srv.h - HTTP/2 from clients at the ingress (PROTOCOL.md 3.4), on
- * nghttp2. The TLS front end (ingress.c) hands a connection that opens with
- * the HTTP/2 preface to h2srv_handle; HTTP/1.1 and WebSocket never come
- * here. ALPN does not offer "h2" yet: libwebsockets 4.1.6 moves every TLS
- * connection that negotiated h2 to its own h2 role (rops_alpn_negotiated_h2),
- * away from our raw-socket handler, so h2 by ALPN needs hearthd to
- * terminate TLS itself. Until then HTTP/2 is reached with prior knowledge
- * over the TLS connection (RFC 9113 3.3's preface, ALPN http/1.1 or none).
+ * nghttp2. A connection comes here from ingress.c's front end once its first
+ * decrypted bytes are the HTTP/2 preface, over either transport of struct
+ * ingress_conn: hearthd's own TLS (tlsfront.h: the client offered "h2" in
+ * ALPN; libwebsockets 4.1.6 would move such a connection to its own h2 role,
+ * rops_alpn_negotiated_h2, so hearthd terminates those itself), or
+ * libwebsockets' raw TLS socket (ALPN http/1.1 or none, the preface with
+ * prior knowledge, RFC 9113 3.3). HTTP/1.1 and WebSocket never come here.
  *
  * Every stream is one request, authorized on its own with the app proxy's
  * rules (a refusal is that stream's 401/403/409/502/503, the connection goes

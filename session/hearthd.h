@@ -26,6 +26,8 @@
  *                cache; buildlog.c: the build log; buildimage.c: the image)
  *   ingress.c shellws.c shellhub.c proxy.c agentlink.c execchan.c webterm.c
  *                the HTTPS ingress (shells, app proxy, web terminal)
+ *   tlsfront.c   the ingress listener: ClientHello peek, hearthd's own TLS for
+ *                ALPN h2 (h2srv.c), the rest to lws (ingress_front.h)
  *   tlscert.c certcache.c  hearthd's CA and default certificate; a leaf per VM name (SNI)
  *   dns.c        the guests' DNS: one DNS channel per running VM, policy, limits
  *   dns_resolve.c  its upstream queries (threads of its own, an eventfd)

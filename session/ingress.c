@@ -2,7 +2,9 @@
  * ingress.c - the TLS endpoint vhost and the front end of every ingress
  * connection (ingress_conn.h): read the request head, route it by a
  * dispatch table, then hand the connection to its handler for good.
- * lws terminates TLS and hands us raw bytes (its raw-skt role); HTTP and
+ * tlsfront.c accepts every connection; the ones it does not terminate
+ * itself (h2 by ALPN, ingress_front.h) come to lws's vhost here, which
+ * terminates TLS and hands us raw bytes (its raw-skt role); HTTP and
  * WebSocket are spoken by the handlers with protocol/wsproto (wsproto.h says
  * why). Everything runs on hearthd's event-loop thread.
  */

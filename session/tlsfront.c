@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "protocol/tlshello.h"
+#include "protocol/vmhost.h"
 #include "session/certcache.h"
 #include "session/ingress_front.h"
 #include "session/loop.h"
@@ -55,6 +56,7 @@ struct tf_conn {
 	int paused;           /* rx paused by the handler */
 	int ssl_wants_write;  /* the last SSL call wanted the socket writable */
 	size_t retry;         /* SSL_write to retry with this many bytes (0: none) */
+	int gone;             /* closed: freed once the current batch is done */
 	struct tf_conn *prev, *next;
 };
 
@@ -66,6 +68,8 @@ static struct {
 	int ep;
 	struct tf_conn lis;
 	struct tf_conn *conns;  /* every connection of ours, any state */
+	struct tf_conn *gone;   /* closed ones, until the batch that closed them ends */
+	int backoff;            /* accept failed (out of descriptors): wait for the tick */
 	unsigned shaking, open; /* TF_PEEK + TF_SHAKE; TF_OPEN */
 	int accepting;
 	lws_sorted_usec_list_t sul;
@@ -88,7 +92,7 @@ static void tf_interest(struct tf_conn *t, uint32_t ev)
 /* The listener takes new connections while handshakes are below the cap. */
 static void tf_accepting(void)
 {
-	int want = tf.shaking < TLSFRONT_MAX_HANDSHAKES;
+	int want = tf.shaking < TLSFRONT_MAX_HANDSHAKES && !tf.backoff;
 	if (want != tf.accepting) {
 		tf.accepting = want;
 		tf_interest(&tf.lis, want ? EPOLLIN : 0);
@@ -99,12 +103,14 @@ static void tf_accepting(void)
 
 static void tf_update(struct tf_conn *t)
 {
-	if (t->dead || t->st != TF_OPEN)
+	if (t->dead || t->gone || t->st != TF_OPEN)
 		return;
 	const uint8_t *p;
 	uint32_t ev = t->paused ? 0 : EPOLLIN;
+	/* EPOLLOUT also when OpenSSL holds bytes the socket will not announce
+	 * again (read budget spent, or rx paused then resumed). */
 	if (t->retry || t->ssl_wants_write || ingress_conn_out(t->c, &p, 1) ||
-	    ingress_conn_finished(t->c))
+	    ingress_conn_finished(t->c) || (!t->paused && SSL_has_pending(t->ssl)))
 		ev |= EPOLLOUT;
 	tf_interest(t, ev);
 }
@@ -124,17 +130,14 @@ static void fo_rx_pause(void *h, int paused)
 {
 	struct tf_conn *t = h;
 	t->paused = paused;
-	/* OpenSSL may hold decrypted bytes the socket will not announce
-	 * again: EPOLLOUT gets us back to read them. */
-	if (!paused && !t->dead)
-		tf_interest(t, t->events | EPOLLIN | EPOLLOUT);
-	else
-		tf_update(t);
+	tf_update(t);
 }
 
 static void fo_abort(void *h)
 {
 	struct tf_conn *t = h;
+	if (t->gone)
+		return;
 	t->dead = 1;
 	shutdown(t->fd, SHUT_RDWR); /* the hang-up wakes the dispatch */
 	tf_interest(t, EPOLLIN | EPOLLOUT);
@@ -150,8 +153,14 @@ static void tf_accept(struct tf_conn *l, uint32_t ev)
 	(void)ev;
 	while (tf.shaking < TLSFRONT_MAX_HANDSHAKES) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			break; /* EAGAIN, or EMFILE and friends: the backlog waits */
+		if (fd < 0) {
+			/* Out of descriptors or memory: the level-triggered
+			 * listener would wake us at once; the backlog waits a tick. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				tf.backoff = 1;
+			break;
+		}
 		struct tf_conn *t = calloc(1, sizeof *t);
 		struct epoll_event e = { .events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.ptr = t };
 		if (!t || epoll_ctl(tf.ep, EPOLL_CTL_ADD, fd, &e) < 0) {
@@ -188,6 +197,16 @@ static void tf_hand_to_lws(struct tf_conn *t)
 
 static void tf_shake(struct tf_conn *t, uint32_t ev);
 
+/* h2 is for microVM endpoints: a VM's name, or no name (by address: the
+ * token names the VM). Any other name (localhost: the web terminal's
+ * origin, whose page h2srv does not serve) keeps HTTP/1.1 on lws. */
+static int tf_h2_name(const char *sni)
+{
+	char id[VMHOST_ID_MAX + 1];
+	return !sni[0] || vmhost_parse(sni, strlen(sni), tf.hd->cfg.endpoint_domain, 0, id,
+				       sizeof id) == 0;
+}
+
 static void tf_peek(struct tf_conn *t, uint32_t ev)
 {
 	ssize_t n = recv(t->fd, tf.peek, sizeof tf.peek, MSG_PEEK | MSG_DONTWAIT);
@@ -203,7 +222,7 @@ static void tf_peek(struct tf_conn *t, uint32_t ev)
 			tf_close(t); /* the client stopped sending mid-ClientHello */
 		return;
 	}
-	if (rc != TLSHELLO_OK || !tlshello_offers(&tf.hello, "h2") ||
+	if (rc != TLSHELLO_OK || !tlshello_offers(&tf.hello, "h2") || !tf_h2_name(tf.hello.sni) ||
 	    tf.open >= TLSFRONT_MAX_CONNS) {
 		/* lws answers this one as it always did (a broken ClientHello
 		 * gets its TLS alert). */
@@ -237,6 +256,8 @@ static int tf_ssl_wait(struct tf_conn *t, int rc)
 	}
 }
 
+static void tf_io(struct tf_conn *t, uint32_t ev);
+
 static void tf_shake(struct tf_conn *t, uint32_t ev)
 {
 	(void)ev;
@@ -260,7 +281,9 @@ static void tf_shake(struct tf_conn *t, uint32_t ev)
 	tf_accepting();
 	/* The preface must come as a request head would. */
 	t->deadline_ms = hd_now_ms() + INGRESS_HEAD_S * 1000LL;
-	tf_interest(t, EPOLLIN);
+	/* The client's first bytes may have come with its Finished: already
+	 * in OpenSSL, the socket will not announce them. */
+	tf_io(t, 0);
 }
 
 /* Queued output to SSL_write while it takes it; -1 when the connection is over. */
@@ -347,11 +370,24 @@ static void tf_close(struct tf_conn *t)
 		tf.conns = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	/* Events of this batch may still name t: freed by tf_reap. */
+	t->gone = 1;
+	t->next = tf.gone;
+	tf.gone = t;
 	struct ingress_conn *c = t->c;
-	free(t);
+	t->c = NULL;
 	if (c)
 		ingress_conn_gone(c); /* the handler may not touch c again */
 	tf_accepting();
+}
+
+static void tf_reap(void)
+{
+	while (tf.gone) {
+		struct tf_conn *t = tf.gone;
+		tf.gone = t->next;
+		free(t);
+	}
 }
 
 static void tf_ready(void *ctx)
@@ -359,24 +395,16 @@ static void tf_ready(void *ctx)
 	(void)ctx;
 	struct epoll_event ev[TF_EVENTS];
 	int n = epoll_wait(tf.ep, ev, TF_EVENTS, 0);
-	/* A connection closed while handling an earlier event of this batch
-	 * must not be touched: events name it by pointer, so check it is
-	 * still ours first (closing is rare next to the batch size). */
 	for (int i = 0; i < n; i++) {
 		struct tf_conn *t = ev[i].data.ptr;
-		if (t != &tf.lis) {
-			struct tf_conn *x = tf.conns;
-			while (x && x != t)
-				x = x->next;
-			if (!x)
-				continue;
-			if (t->dead) {
-				tf_close(t);
-				continue;
-			}
-		}
-		tf_dispatch[t->st](t, ev[i].events);
+		if (t->gone)
+			continue; /* closed by an earlier event of this batch */
+		if (t->dead)
+			tf_close(t);
+		else
+			tf_dispatch[t->st](t, ev[i].events);
 	}
+	tf_reap();
 }
 
 /* Once a second: deadlines (ClientHello and handshake, request head, idle). */
@@ -387,6 +415,11 @@ static void tf_tick(lws_sorted_usec_list_t *sul)
 		next = t->next;
 		if (t->dead || (t->deadline_ms && now >= t->deadline_ms))
 			tf_close(t);
+	}
+	tf_reap();
+	if (tf.backoff) {
+		tf.backoff = 0;
+		tf_accepting();
 	}
 	lws_sul_schedule(tf.hd->lws, 0, sul, tf_tick, TF_TICK_MS * LWS_US_PER_MS);
 }

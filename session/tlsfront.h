@@ -3,11 +3,13 @@
  *
  * hearthd accepts every ingress connection itself and peeks (MSG_PEEK: the
  * bytes stay in the socket) at the TLS ClientHello (protocol/tlshello.h):
- *  - a client that offers "h2" in ALPN gets TLS from hearthd (OpenSSL,
+ *  - a client that offers "h2" in ALPN, for a microVM's name (SNI) or by
+ *    address (no SNI), gets TLS from hearthd (OpenSSL,
  *    non-blocking, in the event loop; certificate by SNI as certcache.h
  *    picks it; ALPN selects h2) and its decrypted bytes go to ingress.c's
  *    front end (ingress_front.h), which hands the HTTP/2 preface to h2srv;
- *  - every other connection (no ALPN, http/1.1 only, not TLS at all) is
+ *  - every other connection (no ALPN, http/1.1 only, another name such as
+ *    localhost, the web terminal's origin; not TLS at all) is
  *    handed untouched to libwebsockets' ingress vhost, which does TLS,
  *    HTTP/1.1 and WebSocket as before.
  * libwebsockets 4.1.6 cannot serve the first kind itself: it moves any TLS

@@ -183,6 +183,30 @@ def test_http11_and_no_alpn_clients_go_to_libwebsockets(env):
         c.close()
 
 
+def test_web_terminal_origin_stays_http1(env):
+    """localhost (no VM's name) is the web terminal's origin, whose page h2srv does not
+    serve: offering h2 there gets lws's http/1.1, and the page."""
+    raw = socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT)
+    s = env.ctx(["h2", "http/1.1"]).wrap_socket(raw, server_hostname="localhost")
+    assert s.selected_alpn_protocol() == "http/1.1"
+    c = http.client.HTTPSConnection("localhost", env.iport, timeout=WAIT)
+    c.sock = s
+    c.request("GET", "/")
+    r = c.getresponse()
+    assert r.status == 200 and b"<html" in r.read().lower()
+    c.close()
+    # By address (no SNI) h2 is offered: the token names the VM.
+    c = H2(env.iport, env.ca, alpn=["h2"])
+    try:
+        assert c.sock.selected_alpn_protocol() == "h2"
+        (r,) = c.wait(c.request("127.0.0.1:%d" % env.iport, "/by-address",
+                                headers=[("x-aws-proxy-port", str(env.app_port)),
+                                         ("x-aws-proxy-auth", env.tok)]))
+        assert r["status"] == 200 and json.loads(r["body"])["path"] == "/by-address", r
+    finally:
+        c.close()
+
+
 def client_hello(alpn):
     """A real ClientHello offering alpn, from Python's TLS stack."""
     ctx = ssl.create_default_context()
