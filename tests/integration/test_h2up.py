@@ -4,6 +4,7 @@ prior knowledge over one agent tcp channel per client connection. Real hearthd
 on the host engine (the agent is a host process, so the "guest" apps are a
 python3-grpcio server and Debian's nghttpd on loopback ports); clients are
 python3-h2 speaking gRPC's framing by hand over prior-knowledge h2 on TLS."""
+import json
 import os
 import re
 import socket
@@ -13,92 +14,21 @@ import threading
 import time
 from concurrent import futures
 
-import json
-
 import grpc
 import h2.config
 import h2.connection
 import h2.events
 import pytest
 
-from h2client import H2
 from conftest import npm_installed
+from grpc_app import SVC, Seen, handlers
+from h2client import H2
 from hearthd_harness import Hearthd, busybox_images, free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFORMANCE = os.path.join(HERE, "..", "conformance")
 
-SVC = "/t.T/"
 BIG = 8 * 1024 * 1024
-
-
-class Seen:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.cancelled = []
-        self.metadata = []
-        self.peers = set()
-
-
-def handlers(seen):
-    def note(ctx):
-        with seen.lock:
-            seen.metadata.append(list(ctx.invocation_metadata()))
-            seen.peers.add(ctx.peer())
-
-    def unary(req, ctx):
-        note(ctx)
-        return b"echo:" + req
-
-    def fail(req, ctx):
-        note(ctx)
-        ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "the widget is not ready")
-
-    def count(req, ctx):
-        note(ctx)
-        for i in range(int(req)):
-            yield b"%d" % i
-
-    def total(it, ctx):
-        note(ctx)
-        n = k = 0
-        for m in it:
-            n += 1
-            k += len(m)
-        return b"%d/%d" % (n, k)
-
-    def bidi(it, ctx):
-        note(ctx)
-        for m in it:
-            yield m[::-1]
-
-    def slow(req, ctx):
-        note(ctx)
-        tag = req.decode()
-        done = threading.Event()
-        ctx.add_callback(done.set)
-        done.wait(30)
-        if not ctx.is_active():
-            with seen.lock:
-                seen.cancelled.append(tag)
-        return b"late"
-
-    table = {
-        "Unary": grpc.unary_unary_rpc_method_handler(unary),
-        "Fail": grpc.unary_unary_rpc_method_handler(fail),
-        "Count": grpc.unary_stream_rpc_method_handler(count),
-        "Total": grpc.stream_unary_rpc_method_handler(total),
-        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
-        "Slow": grpc.unary_unary_rpc_method_handler(slow),
-    }
-
-    class Generic(grpc.GenericRpcHandler):
-        def service(self, details):
-            if not details.method.startswith(SVC):
-                return None
-            return table.get(details.method[len(SVC):])
-
-    return Generic()
 
 
 def raw_h2_app(lsock):
