@@ -10,6 +10,9 @@
  * HEADERS; body de-chunked (httpreq_body_take) -> down -> h2 DATA through
  * a deferred data provider; the agent's window is returned as the provider
  * takes bytes, so a slow client slows only its own stream.
+ * A stream asking for HTTP/2 upstream (x-aws-proxy-force-h2, gRPC content
+ * types: h2map_wants_h2) is authorized the same way, then goes to the app
+ * as an h2c stream instead (h2up.h, s_request_h2 and the up_* callbacks).
  */
 #include "session/h2srv.h"
 
