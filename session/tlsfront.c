@@ -92,7 +92,7 @@ static void tf_interest(struct tf_conn *t, uint32_t ev)
 /* The listener takes new connections while handshakes are below the cap. */
 static void tf_accepting(void)
 {
-	int want = tf.shaking < TLSFRONT_MAX_HANDSHAKES && !tf.backoff;
+	int want = !tf.backoff;
 	if (want != tf.accepting) {
 		tf.accepting = want;
 		tf_interest(&tf.lis, want ? EPOLLIN : 0);
@@ -148,10 +148,22 @@ static const struct ingress_front_ops tf_front = { fo_want_write, fo_deadline, f
 
 /* ---- per state ---- */
 
+/* Handshakes at the cap: the oldest goes (an honest client finishes in
+ * milliseconds; one that stalls is what fills the table). */
+static void tf_evict(void)
+{
+	struct tf_conn *old = NULL;
+	for (struct tf_conn *t = tf.conns; t; t = t->next)
+		if (t->st != TF_OPEN && (!old || t->deadline_ms <= old->deadline_ms))
+			old = t;
+	if (old)
+		tf_close(old);
+}
+
 static void tf_accept(struct tf_conn *l, uint32_t ev)
 {
 	(void)ev;
-	while (tf.shaking < TLSFRONT_MAX_HANDSHAKES) {
+	for (int i = 0; i < TF_EVENTS; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Out of descriptors or memory: the level-triggered
@@ -161,6 +173,8 @@ static void tf_accept(struct tf_conn *l, uint32_t ev)
 				tf.backoff = 1;
 			break;
 		}
+		if (tf.shaking >= TLSFRONT_MAX_HANDSHAKES)
+			tf_evict();
 		struct tf_conn *t = calloc(1, sizeof *t);
 		struct epoll_event e = { .events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.ptr = t };
 		if (!t || epoll_ctl(tf.ep, EPOLL_CTL_ADD, fd, &e) < 0) {

@@ -16,8 +16,9 @@
  * connection that negotiated h2 to its own h2 role (see h2srv.h).
  * Limits: the ClientHello and the TLS handshake must come within
  * TLSFRONT_HANDSHAKE_S; at most TLSFRONT_MAX_HANDSHAKES are in progress
- * (past that the listener waits, the kernel's backlog holds the rest) and at
- * most TLSFRONT_MAX_CONNS h2 connections are open.
+ * (past that the oldest is closed: stalled clients cannot lock others out)
+ * and at most TLSFRONT_MAX_CONNS h2 connections are open (past that, new
+ * ones go to libwebsockets and HTTP/1.1).
  */
 #ifndef HEARTH_TLSFRONT_H
 #define HEARTH_TLSFRONT_H

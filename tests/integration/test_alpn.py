@@ -17,11 +17,16 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
+from conftest import npm_installed
 from h2client import H2
 from hearthd_harness import Hearthd, busybox_images, free_port
 from test_h2 import App
 
 WAIT = 30
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BROWSER = os.path.join(ROOT, "browser")
+PLAYWRIGHT = os.path.join(BROWSER, "node_modules", "playwright-core")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 class Env:
@@ -254,6 +259,25 @@ def test_stalled_client_hello_is_cut_without_blocking_others(env):
     assert env.hd.alive()
 
 
+def test_a_flood_of_stalled_handshakes_locks_nobody_out(env):
+    """Past 64 connections in their ClientHello/handshake the oldest is closed: a client
+    that opens 100 and stalls them all still does not keep others from being served."""
+    flood = [socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT)
+             for _ in range(100)]
+    try:
+        t0 = time.monotonic()
+        assert curl(env, "--http2", env.url("/through-the-flood"))[:2] == (200, "2")
+        assert curl(env, "--http1.1", env.url("/through-the-flood"))[:2] == (200, "1.1")
+        assert time.monotonic() - t0 < 5
+        # The oldest went at once (evicted), not after the 10 s deadline.
+        cut = [s for s in flood[:30] if closed_within(s, 3) is not None]
+        assert len(cut) >= 30, len(cut)
+    finally:
+        for s in flood:
+            s.close()
+    assert env.hd.alive()
+
+
 def test_garbage_and_oversized_hellos(env):
     """Not TLS goes to lws (which fails its handshake); a ClientHello claiming more than
     16 KiB, or a broken one, never makes hearthd wait or fall over."""
@@ -265,3 +289,44 @@ def test_garbage_and_oversized_hellos(env):
         assert closed_within(s, 25) is not None
         s.close()
     assert curl(env, "--http2", env.url("/after"))[:2] == (200, "2")
+
+
+# Chromium (playwright-core) loads the VM's page by name and reports the protocol the
+# navigation used (Navigation Timing's nextHopProtocol); the web terminal's origin
+# (localhost) stays on HTTP/1.1.
+CHROMIUM_JS = r"""
+const { chromium } = require('playwright-core');
+const [exe, urls, tok, port] = process.argv.slice(1);
+(async () => {
+  const browser = await chromium.launch({ executablePath: exe, headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'] });
+  const out = [];
+  try {
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true,
+      extraHTTPHeaders: { 'X-aws-proxy-auth': tok, 'X-aws-proxy-port': port } });
+    const page = await ctx.newPage();
+    for (const url of JSON.parse(urls)) {
+      const r = await page.goto(url, { timeout: 30000 });
+      const proto = await page.evaluate(
+        () => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+      out.push({ url, status: r.status(), proto, body: (await r.text()).slice(0, 2000) });
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(out));
+})().catch((e) => { console.error(String(e)); process.exit(1); });
+"""
+
+
+def test_chromium_gets_h2_for_page_loads(env):
+    npm_installed(BROWSER, PLAYWRIGHT)
+    urls = [env.url("/page"), "https://localhost:%d/" % env.iport]
+    p = subprocess.run(["node", "-e", CHROMIUM_JS, CHROMIUM, json.dumps(urls), env.tok,
+                        str(env.app_port)], cwd=BROWSER, capture_output=True, text=True,
+                       timeout=180)
+    assert p.returncode == 0, p.stderr[-3000:]
+    vm, term = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (vm["status"], vm["proto"]) == (200, "h2"), vm
+    assert json.loads(vm["body"])["path"] == "/page", vm
+    assert (term["status"], term["proto"]) == (200, "http/1.1"), term
