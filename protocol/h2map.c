@@ -193,3 +193,17 @@ int h2map_response_fields(const char *p, size_t n, char *buf, size_t cap,
 	}
 	return count;
 }
+
+int h2map_wants_h2(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+{
+	static const char force[] = "x-aws-proxy-force-h2", ct[] = "content-type",
+			  grpc[] = "application/grpc";
+	if (nlen == sizeof force - 1 && !strncasecmp((const char *)name, force, nlen))
+		return vlen == 4 && !strncasecmp((const char *)value, "true", 4);
+	if (nlen != sizeof ct - 1 || strncasecmp((const char *)name, ct, nlen))
+		return 0;
+	size_t g = sizeof grpc - 1;
+	if (vlen < g || strncasecmp((const char *)value, grpc, g))
+		return 0;
+	return vlen == g || value[g] == '+' || value[g] == ';';
+}

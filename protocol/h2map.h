@@ -66,4 +66,11 @@ struct h2map_field {
 int h2map_response_fields(const char *p, size_t n, char *buf, size_t cap,
 			  struct h2map_field *f, size_t fmax);
 
+/*
+ * 1 when this request field asks for HTTP/2 to the application (h2up):
+ * x-aws-proxy-force-h2: true, or content-type application/grpc, or
+ * application/grpc+<codec> / ;<params> (any case). Else 0.
+ */
+int h2map_wants_h2(const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen);
+
 #endif

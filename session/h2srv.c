@@ -10,6 +10,9 @@
  * HEADERS; body de-chunked (httpreq_body_take) -> down -> h2 DATA through
  * a deferred data provider; the agent's window is returned as the provider
  * takes bytes, so a slow client slows only its own stream.
+ * A stream asking for HTTP/2 upstream (x-aws-proxy-force-h2, gRPC content
+ * types: h2map_wants_h2) is authorized the same way, then goes to the app
+ * as an h2c stream instead (h2up.h, s_request_h2 and the up_* callbacks).
  */
 #include "session/h2srv.h"
 
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protocol/buf.h"
 #include "protocol/h2map.h"
@@ -26,6 +30,7 @@
 #include "protocol/token.h"
 #include "protocol/wsproto.h"
 #include "session/agentlink.h"
+#include "session/h2up.h"
 #include "session/ingress.h"
 #include "session/lifecycle.h"
 #include "session/proxy.h"
@@ -72,6 +77,11 @@ struct h2s {
 	size_t ownlen, ownoff;
 	struct h2s *next;
 	int64_t traffic_ms;
+	int want_h2;             /* h2c to the application (h2up.h) */
+	struct h2up *h2u;
+	int32_t up_id;           /* the upstream stream, 0 once it is gone */
+	struct h2up_fields *rt;  /* request trailers (to the app) */
+	struct h2up_fields *tt;  /* response trailers (to the client) */
 };
 
 struct h2conn {
@@ -86,6 +96,7 @@ struct h2conn {
 	int idle;                /* the idle deadline runs (no stream open) */
 	int64_t reset_window_ms;
 	unsigned resets;
+	struct h2up *ups;        /* HTTP/2 upstreams of this connection */
 };
 
 static const struct agentlink_ops h2s_link_ops;
@@ -103,6 +114,9 @@ int h2srv_preface(const uint8_t *p, size_t n)
 
 static void s_close_chan(struct h2s *st)
 {
+	if (st->up_id)
+		h2up_reset(st->h2u, st->up_id, NGHTTP2_CANCEL);
+	st->up_id = 0;
 	if (st->ch)
 		agentlink_close(st->ch);
 	st->ch = NULL;
@@ -123,6 +137,8 @@ static void s_free(struct h2s *st)
 	free(st->head);
 	free(st->rh);
 	free(st->own);
+	free(st->rt);
+	free(st->tt);
 	free(st);
 }
 
@@ -204,6 +220,10 @@ static void s_refuse_state(struct h2s *st)
 static void s_flush_up(struct h2s *st)
 {
 	struct h2conn *hc = st->hc;
+	if (st->up_id) {
+		h2up_resume(st->h2u, st->up_id);
+		return;
+	}
 	if (!st->ch || st->st == H2S_HEADERS || st->st == H2S_DONE || st->req_sent)
 		return;
 	if (st->head) {
@@ -248,8 +268,6 @@ static void s_flush_up(struct h2s *st)
 static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 			 uint32_t *flags, nghttp2_data_source *src, void *u)
 {
-	(void)s;
-	(void)id;
 	(void)u;
 	struct h2s *st = src->ptr;
 	size_t n = buf_used(&st->down);
@@ -263,8 +281,15 @@ static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 	buf_consume(&st->down, n);
 	if (n && st->ch)
 		agentlink_window(st->ch, (uint32_t)n);
+	if (n && st->up_id)
+		h2up_consume(st->h2u, st->up_id, n);
 	if (st->resp_ended && !buf_used(&st->down)) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (st->tt && st->tt->n) {
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			if (nghttp2_submit_trailer(s, id, st->tt->nv, st->tt->n))
+				return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
 		st->st = H2S_DONE;
 		s_close_chan(st);
 	}
@@ -436,6 +461,164 @@ static void link_writable(void *owner)
 
 static const struct agentlink_ops h2s_link_ops = { link_frame, link_down, link_writable };
 
+/* ---- HTTP/2 to the application (h2up.h): the stream's side ---- */
+
+static void up_head(void *o, const nghttp2_nv *nv, size_t n, int end)
+{
+	struct h2s *st = o;
+	if (st->st != H2S_OPEN)
+		return;
+	st->st = end ? H2S_DONE : H2S_BODY;
+	st->resp_ended = end;
+	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
+	if (nghttp2_submit_response(st->hc->s, st->id, nv, n, end ? NULL : &dp))
+		s_reset(st, NGHTTP2_INTERNAL_ERROR);
+}
+
+static int up_data(void *o, const uint8_t *p, size_t n)
+{
+	struct h2s *st = o;
+	if (st->st != H2S_BODY || down_sink(st, p, n) < 0)
+		return -1;
+	s_wake(st);
+	return 0;
+}
+
+static void up_trailers(void *o, const nghttp2_nv *nv, size_t n)
+{
+	struct h2s *st = o;
+	if (n && !st->tt && (st->tt = malloc(sizeof *st->tt)))
+		h2up_fields_init(st->tt);
+	for (size_t i = 0; i < n && st->tt; i++)
+		if (h2up_fields_add(st->tt, nv[i].name, nv[i].namelen, nv[i].value, nv[i].valuelen)) {
+			s_reset(st, NGHTTP2_INTERNAL_ERROR);
+			return;
+		}
+	st->resp_ended = 1;
+	s_wake(st);
+}
+
+static void up_closed(void *o, uint32_t code, const char *why)
+{
+	struct h2s *st = o;
+	st->up_id = 0;
+	if (st->st == H2S_OPEN) {
+		if (!why)
+			s_reset(st, code); /* the app's RST_STREAM (REFUSED_STREAM after its GOAWAY) */
+		else
+			s_refuse(st, 502, why);
+	} else if (!st->resp_ended && st->st != H2S_DONE)
+		s_reset(st, code ? code : NGHTTP2_INTERNAL_ERROR);
+}
+
+/* Request content for the app: the client's window reopens as it goes. */
+static ssize_t up_body(void *o, uint8_t *b, size_t len, uint32_t *flags)
+{
+	struct h2s *st = o;
+	size_t n = buf_used(&st->up);
+	if (n > len)
+		n = len;
+	if (!n && !st->req_ended)
+		return NGHTTP2_ERR_DEFERRED;
+	memcpy(b, buf_ptr(&st->up), n);
+	buf_consume(&st->up, n);
+	if (n)
+		nghttp2_session_consume(st->hc->s, st->id, n);
+	if (st->req_ended && !buf_used(&st->up)) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		st->req_sent = 1;
+		if (st->rt && st->rt->n) {
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			if (h2up_trailers(st->h2u, st->up_id, st->rt->nv, st->rt->n) < 0)
+				return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+	}
+	return (ssize_t)n;
+}
+
+static const struct h2up_ops h2s_up_ops = { up_head, up_data, up_trailers, up_closed, up_body };
+
+static void up_conn_flush(void *ctx)
+{
+	h2_flush(ctx);
+}
+
+/* An app's GOAWAY goes on to the client: streams under way finish. */
+static void up_conn_goaway(void *ctx, uint32_t code)
+{
+	struct h2conn *hc = ctx;
+	nghttp2_submit_goaway(hc->s, NGHTTP2_FLAG_NONE,
+			      nghttp2_session_get_last_proc_stream_id(hc->s), code, NULL, 0);
+}
+
+static const struct h2up_conn_ops h2s_up_conn_ops = { up_conn_flush, up_conn_goaway };
+
+/*
+ * The authorized, rewritten head (x-aws-proxy-* gone) head[0..hl) back to
+ * h2 fields, on the connection's upstream for vm:port.
+ */
+static void s_request_h2(struct h2s *st, const char *head, size_t hl, unsigned port,
+			 int has_body)
+{
+	static char names[HTTPREQ_HEAD_MAX];
+	static struct h2map_field f[H2SRV_RESP_FIELDS];
+	static nghttp2_nv nv[H2SRV_RESP_FIELDS + 4];
+	struct h2conn *hc = st->hc;
+	char err[160], msg[200];
+	size_t sp1 = 0, eol = 0, sp2;
+	while (sp1 < hl && head[sp1] != ' ')
+		sp1++;
+	while (eol < hl && head[eol] != '\r')
+		eol++;
+	sp2 = eol;
+	while (sp2 > sp1 && head[sp2] != ' ')
+		sp2--;
+	int n = h2map_response_fields(head, hl, names, sizeof names, f, H2SRV_RESP_FIELDS);
+	if (sp1 >= hl || sp2 <= sp1 + 1 || n < 0) {
+		s_refuse(st, 400, "malformed request");
+		return;
+	}
+	size_t k = 0;
+	nv[k++] = (nghttp2_nv){ (uint8_t *)":method", (uint8_t *)head, 7, sp1,
+				NGHTTP2_NV_FLAG_NONE };
+	nv[k++] = (nghttp2_nv){ (uint8_t *)":scheme", (uint8_t *)"http", 7, 4,
+				NGHTTP2_NV_FLAG_NONE };
+	nv[k++] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)head + sp1 + 1, 5, sp2 - sp1 - 1,
+				NGHTTP2_NV_FLAG_NONE };
+	size_t auth = k++;
+	nv[auth] = (nghttp2_nv){ (uint8_t *)":authority", (uint8_t *)"localhost", 10, 9,
+				 NGHTTP2_NV_FLAG_NONE };
+	for (int i = 0; i < n; i++) {
+		if (f[i].nlen == 4 && !memcmp(f[i].name, "host", 4)) {
+			nv[auth].value = (uint8_t *)f[i].value;
+			nv[auth].valuelen = f[i].vlen;
+			continue;
+		}
+		/* RFC 9113 8.2.2: TE only as "trailers" (gRPC sends it). */
+		if (f[i].nlen == 2 && !memcmp(f[i].name, "te", 2) &&
+		    !(f[i].vlen == 8 && !strncasecmp(f[i].value, "trailers", 8)))
+			continue;
+		nv[k++] = (nghttp2_nv){ (uint8_t *)f[i].name, (uint8_t *)f[i].value, f[i].nlen,
+					f[i].vlen, NGHTTP2_NV_FLAG_NONE };
+	}
+	st->port = port;
+	st->h2u = h2up_get(&hc->ups, hc->hd, st->vm_id, port, &h2s_up_conn_ops, hc, err,
+			  sizeof err);
+	if (!st->h2u) {
+		snprintf(msg, sizeof msg, "cannot reach the microVM: %.90s", err);
+		s_refuse(st, 503, msg);
+		return;
+	}
+	st->st = H2S_OPEN;
+	int32_t id = h2up_submit(st->h2u, nv, k, has_body, &h2s_up_ops, st);
+	if (st->st != H2S_OPEN)
+		return; /* refused already (the upstream failed at once) */
+	if (id < 0)
+		s_refuse(st, 502, "cannot open an HTTP/2 stream to the application");
+	else
+		st->up_id = id;
+}
+
 /* The request's fields are complete: authorize, rewrite, open the channel. */
 static void s_request(struct h2s *st, int end_stream)
 {
@@ -491,6 +674,10 @@ static void s_request(struct h2s *st, int end_stream)
 	st->traffic_ms = hd_now_ms();
 	if (lifecycle_request_resume(hc->hd->lc, st->vm_id) < 0) {
 		s_refuse_state(st);
+		return;
+	}
+	if (st->want_h2) {
+		s_request_h2(st, out, hr.out_len, port, !end_stream);
 		return;
 	}
 	st->head = malloc(hr.out_len);
@@ -549,11 +736,25 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t 
 	(void)flags;
 	(void)u;
 	struct h2s *st = nghttp2_session_get_stream_user_data(s, fr->hd.stream_id);
-	if (!st || st->st != H2S_HEADERS || !st->map)
-		return 0; /* trailers of a request: dropped (HTTP/1.1 chunked has them, later) */
+	if (!st)
+		return 0;
 	st->hbytes += nlen + vlen + 32;
 	if (st->hbytes > H2SRV_HEADERS_MAX)
 		st->too_big = 1;
+	if (st->st != H2S_HEADERS || !st->map) {
+		/* Trailers of a request: on to an h2 app (not x-aws-proxy-*),
+		 * else dropped (HTTP/1.1 chunked has them, later). */
+		if (!st->up_id || st->too_big || (nlen >= 12 && !strncmp((const char *)name,
+								     "x-aws-proxy-", 12)))
+			return 0;
+		if (!st->rt && (st->rt = malloc(sizeof *st->rt)))
+			h2up_fields_init(st->rt);
+		if (!st->rt || h2up_fields_add(st->rt, name, nlen, value, vlen))
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		return 0;
+	}
+	if (h2map_wants_h2(name, nlen, value, vlen))
+		st->want_h2 = 1;
 	if (!st->too_big)
 		h2map_add(st->map, name, nlen, value, vlen);
 	return 0;
@@ -580,6 +781,9 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *fr, void *u)
 			s_flush_up(st);
 		}
 		return 0;
+	case NGHTTP2_GOAWAY:
+		h2up_goaway_all(hc->ups); /* on to the apps */
+		return 0;
 	case NGHTTP2_RST_STREAM: {
 		/* Rapid reset (CVE-2023-44487): each reset stream cost us a
 		 * request; past the rate the connection goes. */
@@ -603,7 +807,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 	(void)flags;
 	(void)u;
 	struct h2s *st = nghttp2_session_get_stream_user_data(s, id);
-	if (!st || st->st == H2S_DONE || st->st == H2S_BODY || st->too_big) {
+	if (!st || st->st == H2S_DONE || (st->st == H2S_BODY && !st->up_id) || st->too_big) {
 		/* Nobody wants it (refused, or the answer is out): reopen the window. */
 		nghttp2_session_consume(s, id, len);
 		return 0;
@@ -619,13 +823,16 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *u)
 {
-	(void)code;
 	struct h2conn *hc = u;
 	if (hc->dying)
 		return 0;
 	struct h2s *st = nghttp2_session_get_stream_user_data(s, id);
 	if (st) {
 		nghttp2_session_set_stream_user_data(s, id, NULL);
+		if (code && st->up_id) { /* the client's RST_STREAM, on to the app */
+			h2up_reset(st->h2u, st->up_id, code);
+			st->up_id = 0;
+		}
 		s_free(st);
 	}
 	return 0;
@@ -694,6 +901,7 @@ static void conn_closed(void *h)
 	hc->dying = 1;
 	while (hc->streams)
 		s_free(hc->streams);
+	h2up_free_all(&hc->ups);
 	nghttp2_session_del(hc->s);
 	free(hc);
 }

@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += 2;
 		if (i + nl + vl > size)
 			break;
+		(void)h2map_wants_h2(data + i, nl, data + i + nl, vl); /* reads only its bytes */
 		if (h2map_add(&m, data + i, nl, data + i + nl, vl) == H2MAP_OK && nl && data[i] != ':')
 			lines++;
 		i += nl + vl;

@@ -137,5 +137,27 @@ TEST(response_fields)
 	CHECK_EQ(h2map_response_fields(bad, strlen(bad), names, sizeof names, f, 8), H2MAP_E_BAD);
 }
 
-TEST_MAIN(T(head_from_fields), T(content_length_means_no_chunking), T(host_field_when_no_authority),
+static int wants(const char *n, const char *v)
+{
+	return h2map_wants_h2((const uint8_t *)n, strlen(n), (const uint8_t *)v, strlen(v));
+}
+
+/* Which fields send a request to the app over h2c (h2up). */
+static void wants_h2(void)
+{
+	CHECK_EQ(wants("content-type", "application/grpc"), 1);
+	CHECK_EQ(wants("content-type", "application/grpc+proto"), 1);
+	CHECK_EQ(wants("content-type", "Application/GRPC;charset=utf-8"), 1);
+	CHECK_EQ(wants("x-aws-proxy-force-h2", "true"), 1);
+	CHECK_EQ(wants("X-aws-proxy-force-h2", "TRUE"), 1);
+	CHECK_EQ(wants("x-aws-proxy-force-h2", "false"), 0);
+	CHECK_EQ(wants("x-aws-proxy-force-h2", "truex"), 0);
+	CHECK_EQ(wants("content-type", "application/grpc-web"), 0);
+	CHECK_EQ(wants("content-type", "application/grp"), 0);
+	CHECK_EQ(wants("content-type", "application/json"), 0);
+	CHECK_EQ(wants("accept", "application/grpc"), 0);
+	CHECK_EQ(wants("", ""), 0);
+}
+
+TEST_MAIN(T(wants_h2), T(head_from_fields), T(content_length_means_no_chunking), T(host_field_when_no_authority),
 	  T(refused_fields), T(limits), T(response_fields))
