@@ -235,7 +235,9 @@ def test_agent_identity_socket_as_pid1():
     non-PID-1 agent refuses the channel."""
     d = tempfile.mkdtemp(prefix="hearth-agent-", dir="/var/tmp")
     helper = os.path.join(d, "hearth-identity")
-    os.symlink(hearth_bin("hearth-agent"), helper)
+    # A copy, not a link: the agent (PID 1) mounts its own /tmp, which hides a
+    # build tree under /tmp (a CI clone) from the helper it runs.
+    shutil.copy2(hearth_bin("hearth-agent"), helper)
     srv = AgentProcess(prefix=["unshare", "--mount", "--pid", "--fork", "--net", "--uts",
                                "--propagation", "private"], sockdir=d)
     try:
