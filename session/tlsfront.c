@@ -89,10 +89,11 @@ static void tf_interest(struct tf_conn *t, uint32_t ev)
 		t->events = ev;
 }
 
-/* The listener takes new connections while handshakes are below the cap. */
+/* The listener takes new connections while handshakes are below the cap
+ * (at the cap a burst waits in the kernel's backlog, not closed). */
 static void tf_accepting(void)
 {
-	int want = !tf.backoff;
+	int want = !tf.backoff && tf.shaking < TLSFRONT_MAX_HANDSHAKES;
 	if (want != tf.accepting) {
 		tf.accepting = want;
 		tf_interest(&tf.lis, want ? EPOLLIN : 0);
@@ -148,22 +149,30 @@ static const struct ingress_front_ops tf_front = { fo_want_write, fo_deadline, f
 
 /* ---- per state ---- */
 
-/* Handshakes at the cap: the oldest goes (an honest client finishes in
- * milliseconds; one that stalls is what fills the table). */
-static void tf_evict(void)
+/* Handshakes at the cap: the oldest goes if it has stalled past
+ * TLSFRONT_EVICT_MS (an honest client sends its ClientHello and finishes in
+ * milliseconds; one that stalls is what fills the table). A burst of honest
+ * clients younger than that is not closed: accepting pauses until slots
+ * free. 1 when one was closed. */
+static int tf_evict(void)
 {
 	struct tf_conn *old = NULL;
 	for (struct tf_conn *t = tf.conns; t; t = t->next)
 		if (t->st != TF_OPEN && (!old || t->deadline_ms <= old->deadline_ms))
 			old = t;
-	if (old)
-		tf_close(old);
+	int64_t since = TLSFRONT_HANDSHAKE_S * 1000LL - (old ? old->deadline_ms - hd_now_ms() : 0);
+	if (!old || since < TLSFRONT_EVICT_MS)
+		return 0;
+	tf_close(old);
+	return 1;
 }
 
 static void tf_accept(struct tf_conn *l, uint32_t ev)
 {
 	(void)ev;
 	for (int i = 0; i < TF_EVENTS; i++) {
+		if (tf.shaking >= TLSFRONT_MAX_HANDSHAKES && !tf_evict())
+			break; /* the rest waits in the backlog (tf_accepting pauses) */
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Out of descriptors or memory: the level-triggered
@@ -173,8 +182,6 @@ static void tf_accept(struct tf_conn *l, uint32_t ev)
 				tf.backoff = 1;
 			break;
 		}
-		if (tf.shaking >= TLSFRONT_MAX_HANDSHAKES)
-			tf_evict();
 		struct tf_conn *t = calloc(1, sizeof *t);
 		struct epoll_event e = { .events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.ptr = t };
 		if (!t || epoll_ctl(tf.ep, EPOLL_CTL_ADD, fd, &e) < 0) {
@@ -430,11 +437,12 @@ static void tf_tick(lws_sorted_usec_list_t *sul)
 		if (t->dead || (t->deadline_ms && now >= t->deadline_ms))
 			tf_close(t);
 	}
+	/* Full of handshakes: stalled ones past the grace make room. */
+	while (tf.shaking >= TLSFRONT_MAX_HANDSHAKES && tf_evict())
+		;
 	tf_reap();
-	if (tf.backoff) {
-		tf.backoff = 0;
-		tf_accepting();
-	}
+	tf.backoff = 0;
+	tf_accepting();
 	lws_sul_schedule(tf.hd->lws, 0, sul, tf_tick, TF_TICK_MS * LWS_US_PER_MS);
 }
 

@@ -16,7 +16,9 @@
  * connection that negotiated h2 to its own h2 role (see h2srv.h).
  * Limits: the ClientHello and the TLS handshake must come within
  * TLSFRONT_HANDSHAKE_S; at most TLSFRONT_MAX_HANDSHAKES are in progress
- * (past that the oldest is closed: stalled clients cannot lock others out)
+ * (past that the oldest is closed once it has stalled TLSFRONT_EVICT_MS:
+ * stalled clients cannot lock others out; until then new connections wait
+ * in the listen backlog, so a burst of honest clients is never dropped)
  * and at most TLSFRONT_MAX_CONNS h2 connections are open (past that, new
  * ones go to libwebsockets and HTTP/1.1).
  */
@@ -28,7 +30,8 @@
 #include "session/hearthd.h"
 
 #define TLSFRONT_HANDSHAKE_S 10
-#define TLSFRONT_MAX_HANDSHAKES 64
+#define TLSFRONT_MAX_HANDSHAKES 256
+#define TLSFRONT_EVICT_MS 1000
 #define TLSFRONT_MAX_CONNS 1024
 
 struct lws_vhost;

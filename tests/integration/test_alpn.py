@@ -260,10 +260,12 @@ def test_stalled_client_hello_is_cut_without_blocking_others(env):
 
 
 def test_a_flood_of_stalled_handshakes_locks_nobody_out(env):
-    """Past 64 connections in their ClientHello/handshake the oldest is closed: a client
-    that opens 100 and stalls them all still does not keep others from being served."""
+    """Past 256 connections in their ClientHello/handshake the oldest that has stalled
+    for a second is closed: a client that opens 300 and stalls them all still does not
+    keep others from being served."""
     flood = [socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT)
-             for _ in range(100)]
+             for _ in range(300)]
+    time.sleep(1.5)  # past the eviction grace: these are stalled, not a burst
     try:
         t0 = time.monotonic()
         assert curl(env, "--http2", env.url("/through-the-flood"))[:2] == (200, "2")
@@ -275,6 +277,26 @@ def test_a_flood_of_stalled_handshakes_locks_nobody_out(env):
     finally:
         for s in flood:
             s.close()
+    assert env.hd.alive()
+
+
+def test_a_burst_of_honest_clients_is_never_cut(env):
+    """More connections at once than handshakes may be in progress (256): the ones past
+    the cap wait in the listen backlog instead of closing younger ones, so every
+    client of a burst, each sending its ClientHello at once, is served."""
+    import concurrent.futures
+    ctx = ssl.create_default_context(cafile=env.ca)
+    start = threading.Barrier(300, timeout=WAIT)
+
+    def one(_):
+        start.wait()
+        with socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT) as s:
+            with ctx.wrap_socket(s, server_hostname=env.name()) as t:
+                return t.version()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=300) as pool:
+        versions = list(pool.map(one, range(300)))
+    assert all(versions), versions
     assert env.hd.alive()
 
 
