@@ -12,18 +12,19 @@ OpenSSH on loopback in the same run.
   many        INGRESS_BENCH_SHELLS (200) shells across INGRESS_BENCH_VMS (10)
               VMs open at once (Python websockets), each answering two
               commands; none may be dropped
-The host path and OpenSSH run first, interleaved (hearth, ssh, hearth, ...),
-with no VM running: an idle TCG guest beside them takes CPU at random and
+The shell host path and OpenSSH run after the HTTP/2 part below, interleaved
+(hearth, ssh, hearth, ...), with no VM running: an idle TCG guest beside them takes CPU at random and
 blurs both. The VM path follows. Each figure is the median of BENCH_REPEAT
 repetitions. Goals (host path): round trip p50 and p99 no
 worse than OpenSSH's, throughput at least OpenSSH's and at least 50 MB/s;
 every one of the concurrent shells served.
 
-HTTP/2 and gRPC (tests/bench/ingress_h2.py), on the host path, before the
-shell figures: h2load request rate and mean/p99 latency, and gRPC unary
-p50/p99, through the endpoint beside the same apps behind nghttpx on loopback,
-interleaved (hearth, nghttpx, ...). Printed as soon as measured, not judged;
-a run that is not all 2xx over h2 fails the bench.
+HTTP/2 and gRPC (tests/bench/ingress_h2.py), first, on the host path with no
+VM running: h2load request rate and mean/p99 latency (an h2c app and an
+HTTP/1.1 app), and gRPC unary p50/p99, through the endpoint beside the same
+apps behind nghttpx on loopback, interleaved (hearth, nghttpx, ...). Printed
+as soon as measured, not judged; a run that is not all 2xx over h2 fails the
+bench (the shell part still runs).
 
 INGRESS_BENCH_PARTS picks what runs: "h2 shell" (default), "h2" or "shell".
 """
@@ -187,7 +188,11 @@ def main():
         host = Target(os.path.join(tmp, "host"), "host")
         hv = host.add_vm()
         if "h2" in PARTS:
-            h2_part(host, hv, os.path.join(tmp, "h2"), fig)
+            try:
+                h2_part(host, hv, os.path.join(tmp, "h2"), fig)
+            except Exception as e:  # counted; the shell figures still come
+                fig.fails += 1
+                print("  HTTP/2 part failed: %r" % e)
         if "shell" not in PARTS:
             print()
             fig.print_raw(12)
