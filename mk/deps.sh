@@ -10,7 +10,7 @@ PKGS=(
 	linux-source-6.1 flex bison bc libelf-dev xz-utils cpio kmod
 	busybox-static debootstrap e2fsprogs
 	openssh-server openssh-client
-	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-paramiko python3-h2 nghttp2-client nghttp2-server python3-grpcio
+	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-paramiko python3-h2 nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
 	python3-jwt socat sshpass rsync curl wrk hyperfine tmux
 	iproute2 nftables
 	chromium chromium-driver libnss3-tools

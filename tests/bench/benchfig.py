@@ -85,6 +85,14 @@ class Figures:
             self.fails += 1
             print("  %s failed: %s" % (label, e))
 
+    def add(self, label, fn):
+        """Record fn()'s dict of figures (a run measured in this process)."""
+        try:
+            self.res.setdefault(label, []).append(fn())
+        except Exception as e:
+            self.fails += 1
+            print("  %s failed: %s" % (label, e))
+
     def print_raw(self, width):
         print("raw figures:")
         for k, runs in self.res.items():

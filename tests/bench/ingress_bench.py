@@ -12,12 +12,21 @@ OpenSSH on loopback in the same run.
   many        INGRESS_BENCH_SHELLS (200) shells across INGRESS_BENCH_VMS (10)
               VMs open at once (Python websockets), each answering two
               commands; none may be dropped
-The host path and OpenSSH run first, interleaved (hearth, ssh, hearth, ...),
-with no VM running: an idle TCG guest beside them takes CPU at random and
+The shell host path and OpenSSH run after the HTTP/2 part below, interleaved
+(hearth, ssh, hearth, ...), with no VM running: an idle TCG guest beside them takes CPU at random and
 blurs both. The VM path follows. Each figure is the median of BENCH_REPEAT
 repetitions. Goals (host path): round trip p50 and p99 no
 worse than OpenSSH's, throughput at least OpenSSH's and at least 50 MB/s;
 every one of the concurrent shells served.
+
+HTTP/2 and gRPC (tests/bench/ingress_h2.py), first, on the host path with no
+VM running: h2load request rate and mean/p99 latency (an h2c app and an
+HTTP/1.1 app), and gRPC unary p50/p99, through the endpoint beside the same
+apps behind nghttpx on loopback, interleaved (hearth, nghttpx, ...). Printed
+as soon as measured, not judged; a run that is not all 2xx over h2 fails the
+bench (the shell part still runs).
+
+INGRESS_BENCH_PARTS picks what runs: "h2 shell" (default), "h2" or "shell".
 """
 import asyncio
 import json
@@ -35,6 +44,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from benchfig import (AB, RAWCAT, Figures, cpu_idle_note, med, row, shell_token,  # noqa: E402
                       start_sshd)
 from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images  # noqa: E402
+import ingress_h2  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 N = int(os.environ.get("BENCH_RTT_N", "2000"))
@@ -45,6 +55,7 @@ VM_MB = int(os.environ.get("INGRESS_BENCH_VM_MB", "64"))
 SHELLS = int(os.environ.get("INGRESS_BENCH_SHELLS", "200"))
 VMS = int(os.environ.get("INGRESS_BENCH_VMS", "10"))
 WS = os.path.join(BUILD, "bin", "bench", "ws_bench")
+PARTS = os.environ.get("INGRESS_BENCH_PARTS", "h2 shell").split()
 
 
 class Target:
@@ -64,6 +75,15 @@ class Target:
 
     def token(self, vm_id):
         return shell_token(self.hd, vm_id)
+
+    def app_token(self, vm_id, ports):
+        """An endpoint token for vm_id's ports, valid for an hour."""
+        st, _, doc = self.hd.call("POST", "/microvms/%s/auth-token" % vm_id,
+                                  {"expirationInMinutes": 60,
+                                   "allowedPorts": [{"port": p} for p in ports]})
+        if st != 200:
+            raise RuntimeError(doc)
+        return doc["authToken"]["X-aws-proxy-auth"]
 
     def addr(self):
         return "127.0.0.1:%d" % self.hd.ingress_port
@@ -120,20 +140,65 @@ async def many_shells(t, shells, timeout=600):
     return sum(res), dropped, open_s, lat
 
 
+def h2_part(t, vm_id, root, fig):
+    """h2load and gRPC unary latency through t's endpoint and through nghttpx,
+    interleaved; prints the table."""
+    apps = ingress_h2.Apps(root)
+    try:
+        tok = t.app_token(vm_id, [apps.web_port, apps.h1_port, apps.grpc_port])
+        web, h1, grpc_ = ingress_h2.fronts(apps, t.hd, vm_id, tok, t.ca)
+        log = os.path.join(root, "h2load.log")
+        loads = [("h2", web, apps.path), ("h1", h1, apps.h1_path)]
+        for _, fs, path in loads:  # warm-up: leaves minted, channels and caches up
+            for f in fs:
+                ingress_h2.h2load(f, path, min(500, ingress_h2.H2_N), log)
+        for rep in range(1, REPEAT + 1):
+            print("HTTP/2 and gRPC, hearth and nghttpx, run %d/%d ..." % (rep, REPEAT),
+                  flush=True)
+            for lab, fs, path in loads:
+                for f in fs:
+                    fig.add("%s-%s" % (lab, f.name), lambda f=f, path=path:
+                            ingress_h2.h2load(f, path, ingress_h2.H2_N, log))
+            for f in grpc_:
+                fig.rec("grpc-" + f.name, ingress_h2.grpc_client_argv(
+                    f, ingress_h2.GRPC_N, ingress_h2.GRPC_W), timeout=300)
+        for p in apps.procs:
+            if p.poll() is not None:
+                fig.fails += 1
+                print("  %s exited during the run (%d)" % (p.args[0], p.returncode))
+    finally:
+        apps.close()
+    ingress_h2.print_table(fig.m, REPEAT)
+
+
 def main():
     for p in (WS, AB, IMAGE):
         if not os.path.exists(p):
             print("ingress_bench: %s missing (make)" % p)
             return 1
+    if "h2" in PARTS and ingress_h2.missing_tools():
+        print("ingress_bench: %s missing (mk/deps.sh)" % " ".join(ingress_h2.missing_tools()))
+        return 1
     tmp = tempfile.mkdtemp(prefix="hearth-ingress-bench-")
-    sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
-    host = vmt = None
+    host = vmt = sshd_pid = None
     fig = Figures()
     rec, m = fig.rec, fig.m
 
     try:
         host = Target(os.path.join(tmp, "host"), "host")
         hv = host.add_vm()
+        if "h2" in PARTS:
+            try:
+                h2_part(host, hv, os.path.join(tmp, "h2"), fig)
+            except Exception as e:  # counted; the shell figures still come
+                fig.fails += 1
+                print("  HTTP/2 part failed: %r" % e)
+        if "shell" not in PARTS:
+            print()
+            fig.print_raw(12)
+            return 1 if fig.fails else 0
+        print()
+        sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
         htok = host.token(hv)
         nbytes = MB * 1024 * 1024
         vbytes = VM_MB * 1024 * 1024
@@ -155,7 +220,7 @@ def main():
             rec("vm-rtt", [WS, "-t", "300", "rtt", vmt.addr(), vv, vtok, str(VM_N), "20"])
             rec("vm-bulk", [WS, "-t", "300", "bulk", vmt.addr(), vv, vtok, str(vbytes)])
 
-        fig.print_raw(9)
+        fig.print_raw(12)
 
         ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
         print("\nshell ingress vs %s on loopback, same run, median of %d repetitions" %
@@ -204,10 +269,11 @@ def main():
         for t in (host, vmt):
             if t:
                 t.close()
-        try:
-            os.kill(sshd_pid, 15)
-        except OSError:
-            pass
+        if sshd_pid:
+            try:
+                os.kill(sshd_pid, 15)
+            except OSError:
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
 
 
