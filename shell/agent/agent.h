@@ -249,6 +249,13 @@ extern const struct chan_kind_ops chan_dns_ops;
 extern const struct chan_kind_ops chan_ident_ops;
 /* Kinds without a process: a socket is the channel (tcp, dns). */
 int chan_is_socket(const struct chan *c);
+/* Open a channel whose input and output are one end of a socketpair, the
+ * other end handed to attach (the DNS stub, the identity socket); what
+ * names the service in the error when attach refuses. */
+int chan_socketpair_open(struct agent *a, struct chan *c, int (*attach)(struct agent *, int),
+			 const char *what, char *err, size_t errlen);
+/* host_eof of such a channel: the service reads EOF. */
+void chan_socketpair_host_eof(struct agent *a, struct chan *c);
 void chan_tcp_connected(struct agent *a, struct chan *c);
 
 /* spawn.c */

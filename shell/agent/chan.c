@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,30 @@ struct chan *chan_new(struct agent *a, struct conn *conn, uint32_t id, uint8_t k
 	c->tx_window = c->tx_initial = host_window;
 	a->chans[a->nchans++] = c;
 	return c;
+}
+
+int chan_socketpair_open(struct agent *a, struct chan *c, int (*attach)(struct agent *, int),
+			 const char *what, char *err, size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return MUX_E_LIMIT;
+	}
+	if (attach(a, sv[1]) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		snprintf(err, errlen, "no %s in this agent", what);
+		return MUX_E_UNSUPPORTED;
+	}
+	chan_set_fd(a, c, 0, sv[0], MUX_STREAM_MAIN, 1);
+	return MUX_OK;
+}
+
+void chan_socketpair_host_eof(struct agent *a, struct chan *c)
+{
+	(void)a;
+	shutdown(c->fds[0].fd, SHUT_WR);
 }
 
 void chan_set_fd(struct agent *a, struct chan *c, int idx, int fd, int stream, int input)
