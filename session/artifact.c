@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ART_NAME_MAX 4096
+#define ART_NAME_MAX ARTIFACT_NAME_MAX
 #define ART_CHUNK (64u * 1024)
 /* Below this many unpacked bytes the ratio is not judged: a small zip of
  * text compresses far better than 200:1 without being a bomb. */
@@ -172,7 +172,7 @@ struct scan {
 #define INVALID(s, ...) fail((s)->r, (s)->msg, (s)->msglen, BR_ARCHIVE_INVALID, __VA_ARGS__)
 
 /* Clean a name in place ("./a//b/" -> "a/b"); -1 for absolute, "..", too long. */
-static int clean_name(const char *in, char *out)
+int artifact_clean_name(const char *in, char *out)
 {
 	size_t o = 0, n = strlen(in);
 	if (n > ART_NAME_MAX || in[0] == '/')
@@ -382,7 +382,7 @@ static int scan_entry(struct scan *s, struct archive *a, struct archive_entry *e
 		raw = archive_entry_pathname_utf8(e);
 	if (!raw)
 		return INVALID(s, "an entry's name cannot be read");
-	if (clean_name(raw, s->name) < 0)
+	if (artifact_clean_name(raw, s->name) < 0)
 		return INVALID(s, "unsafe entry name %.200s (absolute, \"..\" or too long)", raw);
 	if (archive_entry_is_encrypted(e))
 		return INVALID(s, "%s is encrypted", s->name);

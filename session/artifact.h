@@ -49,6 +49,12 @@ struct artifact_limits {
 };
 void artifact_limits_default(struct artifact_limits *l);
 
+/* An archive entry's name cleaned: "." segments and extra slashes dropped;
+ * absolute names, "..", and names over ARTIFACT_NAME_MAX refused (-1). out
+ * holds ARTIFACT_NAME_MAX + 1 bytes. Shared by the zip intake and ADD's tars. */
+#define ARTIFACT_NAME_MAX 4096
+int artifact_clean_name(const char *in, char *out);
+
 /* codeArtifact.uri to a local path. 0, or -1 with *r and msg. */
 int artifact_resolve(const char *state_dir, const char *uri, char *path, size_t n,
 		     enum build_reason *r, char *msg, size_t msglen);

@@ -11,6 +11,7 @@
  */
 #include "session/ctxtar.h"
 #include "protocol/dockerignore.h"
+#include "session/artifact.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -280,31 +281,6 @@ static int is_tar(int fd)
 	return lseek(fd, 0, SEEK_SET) == 0 && yes;
 }
 
-/* A name from an archive: "./" and trailing '/' dropped; -1 if absolute or "..". */
-static int archive_name(const char *in, char *out)
-{
-	size_t o = 0, n = strlen(in);
-	if (n > CT_PATH_MAX || in[0] == '/')
-		return -1;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && in[j] != '/')
-			j++;
-		size_t l = j - i;
-		if (l == 2 && in[i] == '.' && in[i + 1] == '.')
-			return -1;
-		if (l > 0 && !(l == 1 && in[i] == '.')) {
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, in + i, l);
-			o += l;
-		}
-		i = j + 1;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* ADD: the entries of the tar archive fd, under out. */
 static int walk_unpack(struct walk *w, int fd, const char *rel, const char *out)
 {
@@ -331,7 +307,7 @@ static int walk_unpack(struct walk *w, int fd, const char *rel, const char *out)
 			break;
 		}
 		const char *p = archive_entry_pathname(ae);
-		if (!p || archive_name(p, name) < 0) {
+		if (!p || artifact_clean_name(p, name) < 0) {
 			rc = fail(w->msg, w->msglen, "%s: refusing the unsafe name %.200s", rel,
 				  p ? p : "(unreadable)");
 			break;

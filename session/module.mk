@@ -98,8 +98,8 @@ UNIT_LIBS_artifact := -larchive
 $(BIN)/tests/test_artifact: $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o
 $(O)/fuzz/fuzz_artifact: session/artifact.c session/fsutil.c $(API_LIBDIR)/libarchive.so
 # test_ctxtar also extracts the streams with the agent's multi-root put.
-UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
+UNIT_OBJS_ctxtar := $(OBJ)/session/ctxtar.o $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_LIBS_ctxtar := -larchive -lcrypto
-$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
+$(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_OBJS_buildlog := $(OBJ)/session/buildlog.o
 $(BIN)/tests/test_buildlog: $(OBJ)/session/buildlog.o
