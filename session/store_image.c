@@ -43,12 +43,52 @@ static int done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The row of a single-row query read into out by read: 1, 0 when there is
+ * none, -1 on error. Finalizes st. */
+static int one_row(sqlite3_stmt *st, void (*read)(sqlite3_stmt *st, void *out), void *out)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read(st, out);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Every row (at most limit when limit >= 0; *more then says whether there
+ * was another) handed to row, which reads it and calls the caller's
+ * callback; a negative return from row stops. Returns the rows handed, -1 on
+ * error. Finalizes st. */
+static int each_row(sqlite3_stmt *st, int limit, int *more,
+		    int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
+{
+	int n = 0, rc;
+	if (more)
+		*more = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (limit >= 0 && n == limit) {
+			if (more)
+				*more = 1;
+			break;
+		}
+		n++;
+		if (row(st, ctx) < 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+}
+
 /* ---- images ---- */
 
 #define IMG_COLS "seq, name, state, description, next_major, created_at, updated_at"
 
-static void read_image(sqlite3_stmt *st, struct store_image *im)
+static void read_image(sqlite3_stmt *st, void *out)
 {
+	struct store_image *im = out;
 	memset(im, 0, sizeof *im);
 	im->seq = sqlite3_column_int64(st, 0);
 	col(st, 1, im->name, sizeof im->name);
@@ -94,14 +134,9 @@ int store_image_update(struct store *s, const struct store_image *im)
 int store_image_get(struct store *s, const char *name, struct store_image *out)
 {
 	sqlite3_stmt *st = prep(s, "SELECT " IMG_COLS " FROM images WHERE name=?1");
-	if (!st)
-		return -1;
-	text(st, 1, name);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		read_image(st, out);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (st)
+		text(st, 1, name);
+	return one_row(st, read_image, out);
 }
 
 int store_image_delete(struct store *s, const char *name)
@@ -114,32 +149,32 @@ int store_image_delete(struct store *s, const char *name)
 	return done(st);
 }
 
+struct image_each {
+	int (*cb)(const struct store_image *im, void *ctx);
+	void *ctx;
+};
+
+static int image_row(sqlite3_stmt *st, void *ctx)
+{
+	struct image_each *e = ctx;
+	struct store_image im;
+	read_image(st, &im);
+	return e->cb(&im, e->ctx);
+}
+
 int store_image_list(struct store *s, int64_t after, const char *prefix, int limit,
 		     int (*cb)(const struct store_image *im, void *ctx), void *ctx, int *more)
 {
 	sqlite3_stmt *st = prep(s, "SELECT " IMG_COLS " FROM images WHERE seq > ?1 AND "
 				   "(?2 IS NULL OR substr(name, 1, length(?2)) = ?2) "
 				   "ORDER BY seq LIMIT ?3");
-	struct store_image im;
-	int n = 0, rc;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	text(st, 2, prefix);
-	sqlite3_bind_int(st, 3, limit + 1);
-	*more = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == limit) {
-			*more = 1;
-			break;
-		}
-		read_image(st, &im);
-		n++;
-		if (cb(&im, ctx) < 0)
-			break;
+	struct image_each e = {cb, ctx};
+	if (st) {
+		sqlite3_bind_int64(st, 1, after);
+		text(st, 2, prefix);
+		sqlite3_bind_int(st, 3, limit + 1);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+	return each_row(st, limit, more, image_row, &e);
 }
 
 /* ---- versions ---- */
@@ -148,8 +183,9 @@ int store_image_list(struct store *s, int64_t after, const char *prefix, int lim
 	"image, version, major, state, active, reason, message, build_id, created_at, "       \
 	"updated_at, request"
 
-static void read_version(sqlite3_stmt *st, struct store_version *v)
+static void read_version(sqlite3_stmt *st, void *out)
 {
+	struct store_version *v = out;
 	memset(v, 0, offsetof(struct store_version, request));
 	col(st, 0, v->image, sizeof v->image);
 	col(st, 1, v->version, sizeof v->version);
@@ -204,16 +240,12 @@ static int version_one(struct store *s, const char *sql, const char *image, cons
 		       int b, struct store_version *out)
 {
 	sqlite3_stmt *st = prep(s, sql);
-	if (!st)
-		return -1;
-	text(st, 1, image);
-	text(st, 2, a);
-	sqlite3_bind_int(st, 3, b);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		read_version(st, out);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (st) {
+		text(st, 1, image);
+		text(st, 2, a);
+		sqlite3_bind_int(st, 3, b);
+	}
+	return one_row(st, read_version, out);
 }
 
 int store_version_get(struct store *s, const char *image, const char *version,
@@ -249,36 +281,39 @@ int store_version_delete(struct store *s, const char *image, const char *version
 	return done(st);
 }
 
+struct version_each {
+	int (*cb)(const struct store_version *v, void *ctx);
+	void *ctx;
+	struct store_version *v;
+};
+
+static int version_row(sqlite3_stmt *st, void *ctx)
+{
+	struct version_each *e = ctx;
+	read_version(st, e->v);
+	return e->cb(e->v, e->ctx);
+}
+
 int store_version_list(struct store *s, const char *image, int64_t after, int limit,
 		       int (*cb)(const struct store_version *v, void *ctx), void *ctx,
 		       int *more)
 {
 	sqlite3_stmt *st = prep(s, "SELECT " VER_COLS " FROM image_versions WHERE image=?1 AND "
 				   "major > ?2 ORDER BY major LIMIT ?3");
-	struct store_version *v = malloc(sizeof *v);
-	int n = 0, rc = SQLITE_ERROR;
-	*more = 0;
-	if (!st || !v) {
+	/* A version row carries its request (large): one on the heap. */
+	struct version_each e = {cb, ctx, malloc(sizeof *e.v)};
+	if (!e.v) {
 		sqlite3_finalize(st);
-		free(v);
 		return -1;
 	}
-	text(st, 1, image);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int(st, 3, limit + 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == limit) {
-			*more = 1;
-			break;
-		}
-		read_version(st, v);
-		n++;
-		if (cb(v, ctx) < 0)
-			break;
+	if (st) {
+		text(st, 1, image);
+		sqlite3_bind_int64(st, 2, after);
+		sqlite3_bind_int(st, 3, limit + 1);
 	}
-	sqlite3_finalize(st);
-	free(v);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+	int n = each_row(st, limit, more, version_row, &e);
+	free(e.v);
+	return n;
 }
 
 /* ---- builds ---- */
@@ -287,8 +322,9 @@ int store_version_list(struct store *s, const char *image, int64_t after, int li
 	"build_id, image, version, architecture, state, reason, message, mem_bytes, "        \
 	"disk_bytes, code_bytes, created_at, started_at, ended_at"
 
-static void read_build(sqlite3_stmt *st, struct store_build *b)
+static void read_build(sqlite3_stmt *st, void *out)
 {
+	struct store_build *b = out;
 	memset(b, 0, sizeof *b);
 	col(st, 0, b->build_id, sizeof b->build_id);
 	col(st, 1, b->image, sizeof b->image);
@@ -347,31 +383,29 @@ int store_build_update(struct store *s, const struct store_build *b)
 int store_build_get(struct store *s, const char *build_id, struct store_build *out)
 {
 	sqlite3_stmt *st = prep(s, "SELECT " BUILD_COLS " FROM image_builds WHERE build_id=?1");
-	if (!st)
-		return -1;
-	text(st, 1, build_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		read_build(st, out);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (st)
+		text(st, 1, build_id);
+	return one_row(st, read_build, out);
+}
+
+struct build_each {
+	int (*cb)(const struct store_build *b, void *ctx);
+	void *ctx;
+};
+
+static int build_row(sqlite3_stmt *st, void *ctx)
+{
+	struct build_each *e = ctx;
+	struct store_build b;
+	read_build(st, &b);
+	return e->cb(&b, e->ctx);
 }
 
 static int builds_each(sqlite3_stmt *st, int (*cb)(const struct store_build *b, void *ctx),
 		       void *ctx)
 {
-	struct store_build b;
-	int n = 0, rc;
-	if (!st)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_build(st, &b);
-		n++;
-		if (cb(&b, ctx) < 0)
-			break;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+	struct build_each e = {cb, ctx};
+	return each_row(st, -1, NULL, build_row, &e);
 }
 
 int store_build_list(struct store *s, const char *image, const char *version,
