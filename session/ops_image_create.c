@@ -165,13 +165,42 @@ static void submit(struct hearthd *hd, const struct store_version *v, const stru
 	free(s);
 }
 
+/*
+ * In one transaction: the image (inserted when is_new, with its tags; else
+ * updated), the version and its build. Then queue the build and answer the
+ * image with that version. 0, or -1 with e set and nothing written.
+ */
+static int persist(struct hearthd *hd, const struct api_imgreq *r, const char *fp,
+		   struct store_image *im, struct store_version *v, int is_new,
+		   struct json_object **out, struct api_err *e)
+{
+	struct store_build b;
+	if (store_begin(hd->store) < 0)
+		return api_fail(e, API_E_INTERNAL, "state store busy");
+	int bad = is_new ? store_image_insert(hd->store, im) < 0 : store_image_update(hd->store, im) < 0;
+	if (bad || record(hd, r, fp, v, &b, e) < 0 || (is_new && record_tags(hd, r, im->name) < 0)) {
+		if (!e->type)
+			api_fail(e, API_E_INTERNAL, "state store error");
+		store_rollback(hd->store);
+		return -1;
+	}
+	if (store_commit(hd->store) < 0) {
+		store_rollback(hd->store);
+		return api_fail(e, API_E_INTERNAL, "state store error");
+	}
+	hd_log("image %s: version %s, build %s queued", v->image, v->version, v->build_id);
+	submit(hd, v, r);
+	store_image_get(hd->store, im->name, im);
+	*out = ops_image_json_with(hd, im, v);
+	return 0;
+}
+
 static int create_body(struct route_call *c, struct json_object *body, struct json_object **out,
 		       struct api_err *e)
 {
 	struct hearthd *hd = c->hd;
 	struct api_imgreq r;
 	struct store_image im;
-	struct store_build b;
 	char fp[17];
 	if (api_imgreq_parse(body, 0, &r, e) < 0)
 		return -1;
@@ -213,27 +242,8 @@ static int create_body(struct route_call *c, struct json_object *body, struct js
 	snprintf(v->image, sizeof v->image, "%s", r.name);
 	snprintf(v->version, sizeof v->version, "1.0");
 	v->major = 1;
-	if (store_begin(hd->store) < 0) {
-		api_fail(e, API_E_INTERNAL, "state store busy");
-		goto out;
-	}
-	if (store_image_insert(hd->store, &im) < 0 || record(hd, &r, fp, v, &b, e) < 0 ||
-	    record_tags(hd, &r, r.name) < 0) {
-		if (!e->type)
-			api_fail(e, API_E_INTERNAL, "state store error");
-		store_rollback(hd->store);
-		goto out;
-	}
-	if (store_commit(hd->store) < 0) {
-		store_rollback(hd->store);
-		api_fail(e, API_E_INTERNAL, "state store error");
-		goto out;
-	}
-	hd_log("image %s: version %s, build %s queued", v->image, v->version, v->build_id);
-	submit(hd, v, &r);
-	store_image_get(hd->store, r.name, &im);
-	*out = ops_image_json_with(hd, &im, v);
-	rc = 201;
+	if (persist(hd, &r, fp, &im, v, 1, out, e) == 0)
+		rc = 201;
 out:
 	free(v);
 	api_imgreq_free(&r);
@@ -253,7 +263,6 @@ static int update_body(struct route_call *c, struct json_object *body, struct js
 	struct hearthd *hd = c->hd;
 	struct api_imgreq r;
 	struct store_image im;
-	struct store_build b;
 	char fp[17];
 	if (ops_image_find(hd, c->params[0], &im, e) < 0)
 		return -1;
@@ -297,48 +306,34 @@ static int update_body(struct route_call *c, struct json_object *body, struct js
 	if (r.description)
 		snprintf(im.description, sizeof im.description, "%s", r.description);
 	im.updated_at = hd_now();
-	if (store_begin(hd->store) < 0) {
-		api_fail(e, API_E_INTERNAL, "state store busy");
-		goto out;
-	}
-	if (store_image_update(hd->store, &im) < 0 || record(hd, &r, fp, v, &b, e) < 0) {
-		if (!e->type)
-			api_fail(e, API_E_INTERNAL, "state store error");
-		store_rollback(hd->store);
-		goto out;
-	}
-	if (store_commit(hd->store) < 0) {
-		store_rollback(hd->store);
-		api_fail(e, API_E_INTERNAL, "state store error");
-		goto out;
-	}
-	hd_log("image %s: version %s, build %s queued", v->image, v->version, v->build_id);
-	submit(hd, v, &r);
-	store_image_get(hd->store, im.name, &im);
-	*out = ops_image_json_with(hd, &im, v);
-	rc = 200;
+	if (persist(hd, &r, fp, &im, v, 0, out, e) == 0)
+		rc = 200;
 out:
 	free(v);
 	api_imgreq_free(&r);
 	return rc;
 }
 
-int ops_image_create(struct route_call *c, struct json_object **out, struct api_err *e)
+typedef int (*body_fn)(struct route_call *c, struct json_object *body,
+		       struct json_object **out, struct api_err *e);
+
+static int with_body(struct route_call *c, body_fn fn, struct json_object **out,
+		     struct api_err *e)
 {
 	struct json_object *body = api_json_parse(c->body, c->body_len, e);
 	if (!body)
 		return -1;
-	int rc = create_body(c, body, out, e);
+	int rc = fn(c, body, out, e);
 	json_object_put(body);
 	return rc;
 }
 
+int ops_image_create(struct route_call *c, struct json_object **out, struct api_err *e)
+{
+	return with_body(c, create_body, out, e);
+}
+
 int ops_image_update(struct route_call *c, struct json_object **out, struct api_err *e)
 {
-	struct json_object *body = api_json_parse(c->body, c->body_len, e);
-	if (!body)
-		return -1;
-	int rc = update_body(c, body, out, e);
-	json_object_put(body);
-	return rc;
+	return with_body(c, update_body, out, e);
 }
