@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +44,9 @@ struct builder {
 	struct workers *w;
 	builder_done_fn done;
 	struct bjob *jobs; /* event-loop thread only */
+	/* Builds hold it shared while they use the step cache; eviction takes it
+	 * exclusively, and only when no build runs (it never waits for one). */
+	pthread_rwlock_t cache_lock;
 };
 
 void builder_log_path(const struct hearthd *hd, const char *build_id, char *out, size_t n)
@@ -308,16 +312,19 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 		k--;
 	int from_stage_snap = k == 0 && st->base_stage >= 0;
 	char snap[PATH_MAX] = "";
-	if (k > 0)
-		buildcache_dir(sd, r->keys[s][k - 1], snap, sizeof snap);
-	else if (from_stage_snap)
-		buildcache_dir(sd, r->key0[s], snap, sizeof snap);
+	const char *used = k > 0 ? r->keys[s][k - 1] : from_stage_snap ? r->key0[s] : "";
+	if (used[0]) {
+		buildcache_dir(sd, used, snap, sizeof snap);
+		buildcache_touch(sd, used);
+	}
 	for (size_t i = 0; i < k; i++)
 		buildlog_line(r->log, "[%d/%d] CACHED %s", r->done_steps + (int)i + 1, r->total,
 			      st->steps[i].display);
 	r->done_steps += (int)k;
-	if (k == st->nsteps && !need_vm && buildcache_has(sd, r->final[s]))
+	if (k == st->nsteps && !need_vm && buildcache_has(sd, r->final[s])) {
+		buildcache_touch(sd, r->final[s]);
 		return 0;
+	}
 	if (brun_cancelled(r))
 		return -1;
 	char run[PATH_MAX], id[64], err[1200];
@@ -449,6 +456,25 @@ static void brun_free(struct brun *r)
 	dfignore_free(r->ign);
 }
 
+/* After a build, when no other build runs: the step cache back under its cap. */
+static void evict(struct brun *r)
+{
+	struct buildcache_stats st;
+	char err[256];
+	if (pthread_rwlock_trywrlock(&r->b->cache_lock) != 0)
+		return;
+	int rc = buildcache_evict(r->hd->cfg.state_dir, r->hd->cfg.build_cache_max, &st, err,
+				  sizeof err);
+	pthread_rwlock_unlock(&r->b->cache_lock);
+	if (rc < 0)
+		buildlog_line(r->log, "cache: %s", err);
+	else if (st.evicted)
+		buildlog_line(r->log, "cache: removed %u of %u entries (%.1f MiB), %.1f MiB kept "
+			      "(--build-cache-max %.1f MiB)", st.evicted, st.entries,
+			      (double)st.freed / 1048576, (double)(st.bytes - st.freed) / 1048576,
+			      (double)r->hd->cfg.build_cache_max / 1048576);
+}
+
 static void job_run(void *ctx, struct work_item *it)
 {
 	struct bjob *j = (struct bjob *)it;
@@ -493,7 +519,9 @@ static void job_run(void *ctx, struct work_item *it)
 		      "build log: %s", err);
 	} else if (!brun_cancelled(r)) {
 		r->sc.ign = NULL;
+		pthread_rwlock_rdlock(&r->b->cache_lock);
 		build(r);
+		pthread_rwlock_unlock(&r->b->cache_lock);
 	}
 	brun_free(r);
 	fsutil_rm_rf(r->work);
@@ -509,6 +537,7 @@ static void job_run(void *ctx, struct work_item *it)
 		buildlog_line(r->log, "build FAILED (%s) after %.1f s", build_reason_name(j->res.reason),
 			      secs);
 	}
+	evict(r);
 	buildlog_close(r->log);
 	free(r);
 }
@@ -539,6 +568,7 @@ struct builder *builder_create(struct hearthd *hd, int max_parallel, builder_don
 			       char *err, size_t errlen)
 {
 	struct builder *b = calloc(1, sizeof *b);
+	int locked = 0;
 	if (!b) {
 		fsutil_pathf(err, errlen, "out of memory");
 		return NULL;
@@ -548,20 +578,26 @@ struct builder *builder_create(struct hearthd *hd, int max_parallel, builder_don
 	b->eng = vm_engine_find(hd->cfg.engine);
 	if (!b->eng) {
 		fsutil_pathf(err, errlen, "unknown engine %s", hd->cfg.engine);
-		free(b);
-		return NULL;
+		goto fail;
 	}
+	if (pthread_rwlock_init(&b->cache_lock, NULL) != 0) {
+		fsutil_pathf(err, errlen, "cannot create the step cache lock");
+		goto fail;
+	}
+	locked = 1;
 	b->w = workers_create(max_parallel > 0 ? max_parallel : 1, job_run, b, err, errlen);
-	if (!b->w) {
-		free(b);
-		return NULL;
-	}
+	if (!b->w)
+		goto fail;
 	if (loop_watch(hd->loop, workers_fd(b->w), drain_cb, b, err, errlen) < 0) {
 		workers_destroy(b->w, job_done, b);
-		free(b);
-		return NULL;
+		goto fail;
 	}
 	return b;
+fail:
+	if (locked)
+		pthread_rwlock_destroy(&b->cache_lock);
+	free(b);
+	return NULL;
 }
 
 void builder_destroy(struct builder *b)
@@ -571,6 +607,7 @@ void builder_destroy(struct builder *b)
 	for (struct bjob *j = b->jobs; j; j = j->next)
 		atomic_store(&j->cancel, 1);
 	workers_destroy(b->w, job_done, b);
+	pthread_rwlock_destroy(&b->cache_lock);
 	free(b);
 }
 

@@ -59,11 +59,6 @@ struct buildvm {
 	struct dns_job job;
 };
 
-int buildvm_snapshot_complete(const char *dir)
-{
-	return fsutil_exists(dir, "manifest.json") || fsutil_exists(dir, "host.json");
-}
-
 static int send_out(struct buildvm *bv)
 {
 	int rc = fdio_send_all(bv->fd, buf_ptr(&bv->out), buf_used(&bv->out), -1,

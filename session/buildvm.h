@@ -56,7 +56,5 @@ int buildvm_run(struct buildvm *bv, const struct mux_open *o, const struct build
 		int *code, int *cancelled, char *err, size_t errlen);
 /* Snapshot into dir (the VM goes on). 0 or -1 with err. */
 int buildvm_snapshot(struct buildvm *bv, const char *dir, char *err, size_t errlen);
-/* Does the engine snapshot dir hold a complete snapshot? */
-int buildvm_snapshot_complete(const char *dir);
 
 #endif

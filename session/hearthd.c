@@ -62,7 +62,7 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 enum opt_kind {
 	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
 	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE, OPT_MAX_BUILDS,
-	OPT_IDENTITY_TTL
+	OPT_IDENTITY_TTL, OPT_BUILD_CACHE_MAX
 };
 
 static const struct option_def {
@@ -118,6 +118,8 @@ static const struct option_def {
 	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
 	  "SIZE  most guest memory at once, e.g. 8G (3/4 of the host's MemTotal)" },
 	{ "--max-builds", OPT_MAX_BUILDS, 0, 0, "N  image builds at once; the rest wait (2)" },
+	{ "--build-cache-max", OPT_BUILD_CACHE_MAX, 0, 0,
+	  "SIZE  image builds' step cache kept, least recently used removed first (10G)" },
 	{ "--shell-grace", OPT_SHELL_GRACE, 0, 0,
 	  "SECONDS  how long a hearth.v1 shell outlives its last viewer (300)" },
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
@@ -158,7 +160,7 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
 			    o->kind == OPT_SHELL_GRACE || o->kind == OPT_MAX_VMS ||
 			    o->kind == OPT_MAX_MEMORY || o->kind == OPT_MAX_BUILDS ||
-			    o->kind == OPT_IDENTITY_TTL;
+			    o->kind == OPT_IDENTITY_TTL || o->kind == OPT_BUILD_CACHE_MAX;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -219,6 +221,15 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		case OPT_MAX_MEMORY:
 			if (capacity_parse_size(val, &c->capacity.max_memory) < 0) {
 				fprintf(stderr, "hearthd: %s: a size such as 512M or 8G\n", o->name);
+				return -1;
+			}
+			break;
+		case OPT_BUILD_CACHE_MAX:
+			/* 0 is a size here (keep nothing), unlike for --max-memory. */
+			c->build_cache_max = 0;
+			if (strcmp(val, "0") != 0 && capacity_parse_size(val, &c->build_cache_max) < 0) {
+				fprintf(stderr, "hearthd: %s: a size such as 512M or 8G (0: keep none)\n",
+					o->name);
 				return -1;
 			}
 			break;
@@ -377,6 +388,7 @@ int main(int argc, char **argv)
 	c->tick_ms = 1000;
 	c->shell_grace = 300;
 	c->max_builds = 2;
+	c->build_cache_max = 10ULL << 30;
 	c->identity_ttl = IDENTITY_TTL_S;
 	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
 	if (ti && *ti) {

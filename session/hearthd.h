@@ -77,6 +77,7 @@ struct hd_config {
 	int api_insecure;           /* --api-insecure: allow a non-loopback API without TLS */
 	char egress_uplink[64];     /* --egress-uplink: "host" (default), a netns, or "none" */
 	int max_builds;             /* --max-builds: image builds at once (2) */
+	uint64_t build_cache_max;   /* --build-cache-max: step cache bytes kept (10 GiB) */
 	int verbose;
 };
 

@@ -589,3 +589,39 @@ def test_queue_at_most_n(tmp_path):
         assert v2["state"] == "SUCCESSFUL", (v2, build_log(d, "second", "1.0"))
     finally:
         d.close()
+
+
+def test_step_cache_cap(tmp_path):
+    """--build-cache-max 0: after a build, with no other build running, the
+    step cache is emptied (least recently used first, never an entry another
+    backs onto); the built version still runs (its files are its own), and an
+    unchanged rebuild then re-runs every step instead of failing on a chain
+    whose links were removed."""
+    d = Hearthd(str(tmp_path / "state"), busybox_images(str(tmp_path)),
+                extra=["--build-cache-max", "0"]).start()
+    try:
+        d.wait_ingress()
+        uri = put_artifact(d, "ev.zip", app_files())
+        create(d, "ev", uri)
+        v = wait_version(d, "ev", "1.0")
+        log = build_log(d, "ev", "1.0")
+        assert v["state"] == "SUCCESSFUL", (v, log)
+        assert re.search(r"^cache: removed \d+ of \d+ entries", log, re.M), log
+        cache = os.path.join(d.state_dir, "buildcache")
+        assert os.listdir(cache) == [], os.listdir(cache)
+        st, _, vm = d.run(imageIdentifier="ev")
+        assert st == 200, vm
+        vid = vm["microvmId"]
+        assert d.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
+        assert fetch(d, vid, "/") == (200, "<h1>copied page</h1>\n")
+        d.call("DELETE", "/microvms/" + vid)
+        d.wait_state(vid, "TERMINATED", 60)
+        update(d, "ev", uri)
+        v2 = wait_version(d, "ev", "2.0")
+        log2 = build_log(d, "ev", "2.0")
+        assert v2["state"] == "SUCCESSFUL", (v2, log2)
+        assert not re.search(r"^\[\d/4\] CACHED ", log2, re.M), log2
+        assert "builder VM" in log2, log2
+        assert os.listdir(cache) == []
+    finally:
+        d.close()
