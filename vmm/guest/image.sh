@@ -45,7 +45,8 @@ debian-12)
 	# Progress: debootstrap's "I:" lines (one per package and step) against an earlier
 	# base build's log; about 580 for this package list.
 	debian_steps() { grep -c '^I: ' "$2" 2>/dev/null || true; }
-	prev=$(ls -t "$base"/*/build.log 2>/dev/null | head -n 1)
+	# (|| true: on a first run there is none, and ls's failure would end the script.)
+	prev=$(ls -t "$base"/*/build.log 2>/dev/null | head -n 1 || true)
 	GUEST_COUNT=debian_steps GUEST_UNIT=steps
 	GUEST_TOTAL=$(if [ -n "$prev" ]; then grep -c '^I: ' "$prev"; else echo 580; fi)
 	bentry=$(guest_entry "$base" "$bkey" "debian-12 base ($suite minbase)" \

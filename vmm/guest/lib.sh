@@ -7,6 +7,8 @@
 
 guest_log() { printf '%s: %s\n' "${GUEST_PROG:-guest}" "$*" >&2; }
 guest_die() { guest_log "error: $*"; exit 1; }
+# Under set -e an unexpected failure would otherwise end a script with no word of why.
+trap 'guest_log "error: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
 
 guest_cache_root() {
 	if [ -n "${HEARTH_CACHE:-}" ]; then
