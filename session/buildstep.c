@@ -371,10 +371,59 @@ out:
 	return rc;
 }
 
-/* COPY --from=stage: each source is got from the stage's VM as a tar, put
- * into a staging directory here, and moved into place with the guest's cp
- * (so the reference's directory/file rules are the guest's own). */
-static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct df_step *st)
+#define FROM_GLOB_OUT (256u * 1024) /* bytes of one wildcard's matches */
+#define FROM_GLOB_MAX 4096          /* paths one COPY --from may copy */
+
+/* The stage path of a source: absolute, trailing '/' dropped (same tree). */
+static void from_path(const char *src, char *out, size_t n)
+{
+	fsutil_pathf(out, n, "%s%s", src[0] == '/' ? "" : "/", src);
+	size_t l = strlen(out);
+	while (l > 1 && out[l - 1] == '/')
+		out[--l] = '\0';
+}
+
+/* The paths of the stage's VM a wildcard source matches, as its shell
+ * expands them (*, ?, [...]; no field splitting), appended to paths (one
+ * malloc'd buffer *buf holds them). 0, or -1 failed. */
+static int from_glob(struct buildstep_ctx *c, struct buildvm *from, const struct df_step *st,
+		     const char *pattern, char **buf, const char **paths, size_t *n)
+{
+	static const char script[] =
+		"IFS=; for f in $1; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then "
+		"case $f in *\"\n\"*) ;; *) printf '%s\\n' \"$f\";; esac; fi; done";
+	const char *argv[] = { "/bin/sh", "-c", script, "sh", pattern, NULL };
+	int code = 0;
+	char *out = malloc(FROM_GLOB_OUT);
+	if (!out)
+		return fail(c, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
+	if (buildstep_capture(c, from, argv, out, FROM_GLOB_OUT, &code) < 0) {
+		free(out);
+		return -1;
+	}
+	if (code != 0 || strlen(out) + 1 >= FROM_GLOB_OUT) {
+		free(out);
+		return fail(c, BR_CONTAINER_BUILD_FAILED,
+			    "Dockerfile line %d: COPY --from: %s: %s", st->line, pattern,
+			    code ? "cannot be expanded in the stage" : "matches too many paths");
+	}
+	*buf = out;
+	for (char *save = NULL, *p = strtok_r(out, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		if (*n == FROM_GLOB_MAX)
+			return fail(c, BR_CONTAINER_BUILD_FAILED,
+				    "Dockerfile line %d: COPY --from: more than %d sources", st->line,
+				    FROM_GLOB_MAX);
+		paths[(*n)++] = p;
+	}
+	return 0;
+}
+
+/* One stage path (a file or a directory) copied to dest as COPY does: got
+ * from the stage's VM as a tar, put into a staging directory here, and moved
+ * into place with the guest's cp (so the reference's directory/file rules are
+ * the guest's own). */
+static int copy_from_one(struct buildstep_ctx *c, struct buildvm *bv, struct buildvm *from,
+			 const struct df_step *st, const char *src, size_t i, const char *owner)
 {
 	static const char script[] =
 		"set -e; s=$1; d=$2; b=$3; o=$4\n"
@@ -383,6 +432,50 @@ static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct d
 		"elif [ \"${d%/}\" != \"$d\" ] || [ -d \"$d\" ]; then mkdir -p \"$d\"; cp -a \"$s\" \"${d%/}/$b\"\n"
 		"else mkdir -p \"$(dirname \"$d\")\"; cp -a \"$s\" \"$d\"; fi\n"
 		"rm -rf \"$s\"\n";
+	const char *base = strrchr(src, '/') + 1;
+	if (!*base)
+		return fail(c, BR_CONTAINER_BUILD_FAILED,
+			    "Dockerfile line %d: COPY --from: copying a stage's whole root is "
+			    "not supported",
+			    st->line);
+	int fd = temp_fd(c);
+	if (fd < 0)
+		return -1;
+	struct mux_open o;
+	char err[256];
+	int cancelled, code = 0;
+	memset(&o, 0, sizeof o);
+	o.kind = MUX_KIND_EXEC;
+	o.files_op = MUX_FILES_GET;
+	o.files_flags = MUX_FILES_RECURSIVE;
+	o.files_path = mux_cstr(src);
+	struct buildvm_io io = { .in_fd = -1, .out_fd = fd, .out_max = FROM_MAX,
+				 .out = to_log, .ctx = c->log,
+				 .timeout_ms = step_timeout(c, COPY_TIMEOUT_MS) };
+	int rc = buildvm_run(from, &o, &io, &code, &cancelled, err, sizeof err);
+	buildlog_output_end(c->log);
+	if (rc < 0 || code != 0) {
+		close(fd);
+		return rc < 0 ? chan_failed(c, cancelled, "COPY --from", err)
+			      : fail(c, BR_CONTAINER_BUILD_FAILED,
+				     "Dockerfile line %d: COPY --from: %s not found in the stage",
+				     st->line, src);
+	}
+	char stage_dir[64];
+	fsutil_pathf(stage_dir, sizeof stage_dir, "/tmp/.hearth-from-%zu", i);
+	rc = put_tar(c, bv, fd, stage_dir, 0, "COPY --from");
+	close(fd);
+	if (rc < 0)
+		return -1;
+	const char *argv[] = { "/bin/sh", "-c", script, "sh", stage_dir, st->dest, base,
+			       owner, NULL };
+	return buildstep_exec(c, bv, "COPY --from", argv);
+}
+
+/* COPY --from=stage: the sources (wildcards expanded in the stage, as Docker
+ * does: several paths need a destination ending in '/'), each copied. */
+static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct df_step *st)
+{
 	struct buildvm *from = st->from_stage >= 0 && (size_t)st->from_stage < c->nstages
 				       ? c->stage_vms[st->from_stage]
 				       : NULL;
@@ -395,59 +488,57 @@ static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct d
 		return -1;
 	if (uid >= 0)
 		fsutil_pathf(owner, sizeof owner, "%ld:%ld", uid, gid);
-	for (size_t i = 0; i < st->nsrc; i++) {
-		char src[PATH_MAX];
-		/* Relative to the stage's root; a trailing '/' names the same tree. */
-		fsutil_pathf(src, sizeof src, "%s%s", st->src[i][0] == '/' ? "" : "/", st->src[i]);
-		size_t sl = strlen(src);
-		while (sl > 1 && src[sl - 1] == '/')
-			src[--sl] = '\0';
-		if (strpbrk(src, "*?["))
-			return fail(c, BR_CONTAINER_BUILD_FAILED,
-				    "Dockerfile line %d: COPY --from: %s: wildcards are not supported "
-				    "with --from",
-				    st->line, st->src[i]);
-		int fd = temp_fd(c);
-		if (fd < 0)
-			return -1;
-		struct mux_open o;
-		char err[256];
-		int cancelled, code = 0;
-		memset(&o, 0, sizeof o);
-		o.kind = MUX_KIND_EXEC;
-		o.files_op = MUX_FILES_GET;
-		o.files_flags = MUX_FILES_RECURSIVE;
-		o.files_path = mux_cstr(src);
-		struct buildvm_io io = { .in_fd = -1, .out_fd = fd, .out_max = FROM_MAX,
-					 .out = to_log, .ctx = c->log,
-					 .timeout_ms = step_timeout(c, COPY_TIMEOUT_MS) };
-		int rc = buildvm_run(from, &o, &io, &code, &cancelled, err, sizeof err);
-		buildlog_output_end(c->log);
-		if (rc < 0 || code != 0) {
-			close(fd);
-			return rc < 0 ? chan_failed(c, cancelled, "COPY --from", err)
-				      : fail(c, BR_CONTAINER_BUILD_FAILED,
-					     "Dockerfile line %d: COPY --from: %s not found in the stage",
-					     st->line, src);
-		}
-		char stage_dir[64];
-		fsutil_pathf(stage_dir, sizeof stage_dir, "/tmp/.hearth-from-%zu", i);
-		rc = put_tar(c, bv, fd, stage_dir, 0, "COPY --from");
-		close(fd);
-		if (rc < 0)
-			return -1;
-		const char *base = strrchr(src, '/') + 1;
-		if (!*base)
-			return fail(c, BR_CONTAINER_BUILD_FAILED,
-				    "Dockerfile line %d: COPY --from: copying a stage's whole root is "
-				    "not supported",
-				    st->line);
-		const char *argv[] = { "/bin/sh", "-c", script, "sh", stage_dir, st->dest, base,
-				       owner, NULL };
-		if (buildstep_exec(c, bv, "COPY --from", argv) < 0)
-			return -1;
+	const char **paths = calloc(FROM_GLOB_MAX, sizeof *paths);
+	char **bufs = calloc(st->nsrc ? st->nsrc : 1, sizeof *bufs);
+	char(*lit)[PATH_MAX] = calloc(st->nsrc ? st->nsrc : 1, sizeof *lit);
+	size_t n = 0;
+	int rc = -1;
+	if (!paths || !bufs || !lit) {
+		fail(c, BR_INTERNAL_PLATFORM_ERROR, "out of memory");
+		goto out;
 	}
-	return 0;
+	for (size_t i = 0; i < st->nsrc; i++) {
+		from_path(st->src[i], lit[i], sizeof lit[i]);
+		if (!strpbrk(lit[i], "*?[")) {
+			if (n == FROM_GLOB_MAX) {
+				fail(c, BR_CONTAINER_BUILD_FAILED,
+				     "Dockerfile line %d: COPY --from: more than %d sources", st->line,
+				     FROM_GLOB_MAX);
+				goto out;
+			}
+			paths[n++] = lit[i];
+			continue;
+		}
+		size_t before = n;
+		if (from_glob(c, from, st, lit[i], &bufs[i], paths, &n) < 0)
+			goto out;
+		if (n == before) {
+			fail(c, BR_CONTAINER_BUILD_FAILED,
+			     "Dockerfile line %d: COPY --from: %s: no source files were specified "
+			     "(nothing in the stage matches)",
+			     st->line, st->src[i]);
+			goto out;
+		}
+	}
+	size_t dl = strlen(st->dest);
+	if (n > 1 && (dl == 0 || st->dest[dl - 1] != '/')) {
+		fail(c, BR_CONTAINER_BUILD_FAILED,
+		     "Dockerfile line %d: COPY --from: when using COPY with more than one source "
+		     "file, the destination must be a directory and end with a /",
+		     st->line);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (copy_from_one(c, bv, from, st, paths[i], i, owner) < 0)
+			goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; bufs && i < st->nsrc; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(lit);
+	free(paths);
+	return rc;
 }
 
 int buildstep_run(struct buildstep_ctx *c, struct buildvm *bv, const struct df_step *st, int idx,

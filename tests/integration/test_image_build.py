@@ -469,12 +469,14 @@ def test_add_tar_chmod_heredoc(hd):
 
 MULTI_DOCKERFILE = """\
 FROM busybox AS gen
-RUN mkdir -p /out/sub && echo generated > /out/sub/g.txt && echo one > /out/one.txt
+RUN mkdir -p /out/sub /css/in && echo generated > /out/sub/g.txt && echo one > /out/one.txt \
+    && echo a > /css/a.css && echo b > /css/b.css && echo no > /css/c.txt && echo d > /css/in/d.css
 FROM busybox AS unused
 RUN exit 1
 FROM busybox
 COPY --from=gen /out/ /www/
 COPY --from=gen /out/one.txt /www/renamed.txt
+COPY --from=gen /css/*.css /css/i? /www/css/
 EXPOSE 8080
 CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 """
@@ -488,16 +490,41 @@ def test_multi_stage(hd):
     log = build_log(hd, "multi", "1.0")
     assert v["state"] == "SUCCESSFUL", (v, log)
     assert "exit 1" not in log, log
-    assert re.search(r"^\[2/3\] COPY --from=gen /out/ /www/$", log, re.M), log
+    assert re.search(r"^\[2/4\] COPY --from=gen /out/ /www/$", log, re.M), log
     st, _, vm = hd.run(imageIdentifier="multi")
     assert st == 200, vm
     vid = vm["microvmId"]
     assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), BOOT)["state"] == "RUNNING"
     assert fetch(hd, vid, "/sub/g.txt") == (200, "generated\n")
     assert fetch(hd, vid, "/renamed.txt") == (200, "one\n")
+    # Wildcards expanded in the stage: a matched directory's contents.
+    assert fetch(hd, vid, "/css/a.css") == (200, "a\n")
+    assert fetch(hd, vid, "/css/b.css") == (200, "b\n")
+    assert fetch(hd, vid, "/css/d.css") == (200, "d\n")
+    assert fetch(hd, vid, "/css/c.txt")[0] == 404
     hd.call("DELETE", "/microvms/" + vid)
     hd.wait_state(vid, "TERMINATED", 60)
     assert_nothing_left_but_the_version(hd)
+
+
+def test_copy_from_wildcard_errors(hd):
+    """A wildcard that matches nothing in the stage, and several sources into a
+    destination not ending in '/', fail with Docker's words and line."""
+    cases = {
+        "nomatch": ("COPY --from=gen /out/*.none /www/\n",
+                    "line 4: COPY --from: /out/*.none: no source files were specified"),
+        "notdir": ("COPY --from=gen /out/*.txt /www\n",
+                   "line 4: COPY --from: when using COPY with more than one source file, "
+                   "the destination must be a directory and end with a /"),
+    }
+    for name, (line, msg) in cases.items():
+        df = ("FROM busybox AS gen\nRUN mkdir /out && echo 1 > /out/1.txt && echo 2 > /out/2.txt\n"
+              "FROM busybox\n" + line)
+        create(hd, "wc-" + name, put_artifact(hd, "wc-%s.zip" % name, {"Dockerfile": df}))
+    for name, (_, msg) in cases.items():
+        v = wait_version(hd, "wc-" + name, "1.0")
+        assert v["state"] == "FAILED", v
+        assert msg in build_log(hd, "wc-" + name, "1.0"), build_log(hd, "wc-" + name, "1.0")
 
 
 def assert_nothing_left_but_the_version(hd):
