@@ -10,3 +10,14 @@ $(GUESTAPP): tests/guestapp/guestapp.c
 
 BINS += $(GUESTAPP)
 CHECK_DEPS += $(GUESTAPP)
+
+# guesttls: a TLS server in front of guestapp (an app that speaks TLS itself,
+# upstls.h). OpenSSL is linked in statically: the busybox guest has none.
+GUESTTLS := $(BIN)/tests/guesttls
+
+$(GUESTTLS): tests/guestapp/guesttls.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUESTAPP_CFLAGS) -static -Wl,--no-warnings -o $@ $< -lssl -lcrypto -lpthread
+
+BINS += $(GUESTTLS)
+CHECK_DEPS += $(GUESTTLS)
