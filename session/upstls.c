@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/tlssniff.h"
 #include "protocol/token.h"
 #include "session/agentlink.h"
 
@@ -245,7 +246,7 @@ void upstls_probe_end(struct upstls_probe *pr)
 
 int upstls_looks_tls(const uint8_t *p, size_t n)
 {
-	return n && (p[0] == 0x15 || p[0] == 0x16);
+	return tlssniff_answer(p, n) == TLSSNIFF_TLS;
 }
 
 /* ---- which (VM, port) speaks TLS ---- */

@@ -14,9 +14,9 @@
  * and the channel never leaves the VM. SNI and ALPN are the caller's.
  *
  * Detection (upstls_probe): the first request of a channel goes in clear;
- * the owner records what it sent (bounded) until the app's first byte. A
- * TLS record there (alert 0x15 or handshake 0x16, never the start of an
- * HTTP/1.1 or h2 answer), or a close without a byte, means TLS: the owner
+ * the owner records what it sent (bounded) until the app's first bytes. A
+ * TLS record there or a TLS server's cleartext refusal (tlssniff.h), or a
+ * close without a byte, means TLS: the owner
  * opens a new channel and sends the recorded bytes again inside TLS, unless
  * more than UPSTLS_REPLAY_MAX went out. Which (VM, port) spoke TLS is
  * remembered (upstls_known) so later channels start in TLS at once.
@@ -85,7 +85,7 @@ void upstls_probe_start(struct upstls_probe *pr);
 void upstls_probe_sent(struct upstls_probe *pr, const void *p, size_t n);
 /* Over: the app answered in clear (or TLS took the replay). */
 void upstls_probe_end(struct upstls_probe *pr);
-/* The app's first bytes are a TLS record (alert or handshake). */
+/* The app's first answer bytes say TLS (protocol/tlssniff.h). */
 int upstls_looks_tls(const uint8_t *p, size_t n);
 
 /* Whether vm_id:port spoke TLS last time; remember it; forget it (after a

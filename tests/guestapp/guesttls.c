@@ -4,10 +4,11 @@
  * PORT with a self-signed certificate made at start (P-256, CN localhost)
  * and carries each connection's plaintext to 127.0.0.1:TARGET (guestapp),
  * so every guestapp route (HTTP/1.1, POST /echo, WebSocket) is reached over
- * TLS. Usage: guesttls [-d] [-l] PORT TARGET (-d: background once
- * listening; -l: a client that does not speak TLS is read until it has been
- * quiet for 500 ms before the close, as servers with a lingering close do,
- * instead of closed at once). One process per connection.
+ * TLS. Usage: guesttls [-d] [-l|-n] PORT TARGET (-d: background once
+ * listening; a client that does not speak TLS is closed at once, or with
+ * -l read until it has been quiet for 500 ms first, as servers with a
+ * lingering close do, or with -n answered nginx's cleartext 400). One
+ * process per connection.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,7 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int linger;
+static int linger, nginx;
+static const char refusal[] =
+	"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+	"Connection: close\r\n\r\n<html><head><title>400 The plain HTTP request was sent to "
+	"HTTPS port</title></head><body><center><h1>400 Bad Request</h1></center><center>The "
+	"plain HTTP request was sent to HTTPS port</center></body></html>\r\n";
 
 static SSL_CTX *make_ctx(void)
 {
@@ -72,6 +78,8 @@ static void serve(SSL_CTX *ctx, int c, int target)
 		struct pollfd p = { c, POLLIN, 0 };
 		while (linger && poll(&p, 1, 500) > 0 && read(c, b, sizeof b) > 0)
 			;
+		if (nginx)
+			write_all(c, (const unsigned char *)refusal, sizeof refusal - 1);
 		_exit(1);
 	}
 	int t = socket(AF_INET, SOCK_STREAM, 0);
@@ -114,9 +122,10 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		daemonize |= !strcmp(argv[i], "-d");
 		linger |= !strcmp(argv[i], "-l");
+		nginx |= !strcmp(argv[i], "-n");
 	}
 	if (argc != i + 2) {
-		fprintf(stderr, "usage: guesttls [-d] [-l] PORT TARGET\n");
+		fprintf(stderr, "usage: guesttls [-d] [-l|-n] PORT TARGET\n");
 		return 2;
 	}
 	int port = atoi(argv[i]), target = atoi(argv[i + 1]);

@@ -18,7 +18,9 @@ from test_proxy import BOOT, GUESTAPP, WAIT, Conn, Env, request, run, ws_connect
 GUESTTLS = os.path.join(BUILD, "bin", "tests", "guesttls")
 # 8443: HTTP/1.1; 8444: closes a cleartext request only once it went quiet (lingering
 # close), so what hearthd sent in clear is all sent; 8445: h2 front end; 8446: WebSocket.
-PORTS = [{"port": p} for p in (8080, 8081, 8443, 8444, 8445, 8446)]
+# 8447: answers a cleartext request with nginx's 400 "The plain HTTP request was sent to
+# HTTPS port".
+PORTS = [{"port": p} for p in (8080, 8081, 8443, 8444, 8445, 8446, 8447)]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def env(tmp_path_factory):
     quiet = "</dev/null >/dev/null 2>&1"
     cmd = ("mkdir -p /tmp; /app/guestapp -d 8080 8081 {q}; /app/guesttls -d 8443 8080 {q}; "
            "/app/guesttls -d -l 8444 8080 {q}; /app/guesttls -d 8445 8080 {q}; "
-           "/app/guesttls -d 8446 8080 {q}").format(q=quiet)
+           "/app/guesttls -d 8446 8080 {q}; /app/guesttls -d -n 8447 8080 {q}").format(q=quiet)
     images = busybox_app_images(root, files, "upstls-" + digest, command=cmd)
     hd = Hearthd(os.path.join(root, "state"), images).start()
     try:
@@ -132,3 +134,10 @@ def test_websocket_to_a_wss_app(env):
             head = await asyncio.wait_for(ws.recv(), WAIT)
             assert env.tok not in head and "Upgrade: websocket" in head, head
     run(go())
+
+
+def test_tls_app_refusing_cleartext_in_http(env):
+    """A TLS server that answers a cleartext request with HTTP (nginx's 400): never shown to
+    the client; the request goes again over TLS."""
+    st, body = curl(env, 8447, env.url("/headers"))
+    assert st == 200 and body.startswith(b"GET /headers HTTP/1.1\r\n"), (st, body[:300])
