@@ -184,6 +184,22 @@ static void flush_up(struct proxy *p)
 	}
 }
 
+/* The TLS handshake with the app did not end in time (an app that is not
+ * TLS after all may wait for more of a "request" forever). */
+static void tls_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct proxy *p = lws_container_of(sul, struct proxy, sul);
+	char msg[200];
+	if (p->done || !p->tls || upstls_established(p->tls))
+		return;
+	upstls_forget(p->vm_id, p->port);
+	snprintf(msg, sizeof msg,
+		 "cannot reach port %u in the microVM: no TLS handshake with the application "
+		 "within %u s",
+		 p->port, UPSTLS_HANDSHAKE_MS / 1000);
+	fail(p, 502, msg);
+}
+
 /* A channel to port: in TLS when the app is known to speak it (first:
  * plaintext to send after the handshake), else in clear with the probe on. */
 static int open_chan(struct proxy *p, unsigned port, const void *first, size_t firstlen)
@@ -197,6 +213,9 @@ static int open_chan(struct proxy *p, unsigned port, const void *first, size_t f
 			refuse(p, 502, err);
 			return -1;
 		}
+		/* No request is idle now: the idle timer's list entry is free. */
+		lws_sul_schedule(p->hd->lws, 0, &p->sul, tls_deadline,
+				 UPSTLS_HANDSHAKE_MS * LWS_US_PER_MS);
 	} else
 		upstls_probe_start(&p->pr);
 	memset(&o, 0, sizeof o);
@@ -290,6 +309,10 @@ static int next_request(struct proxy *p)
 		return -1;
 	lifecycle_note_traffic(p->hd->lc, p->vm_id);
 	p->traffic_ms = hd_now_ms();
+	if (p->idle) {
+		lws_sul_cancel(&p->sul);
+		p->idle = 0;
+	}
 	if (p->ch && p->port != port)
 		close_chan(p); /* the last response has ended: another port, another channel */
 	if (!p->ch) {
@@ -303,10 +326,6 @@ static int next_request(struct proxy *p)
 	}
 	buf_put(&p->up, out, hr.out_len); /* fits: checked above */
 	buf_consume(&p->in, (size_t)len);
-	if (p->idle) {
-		lws_sul_cancel(&p->sul);
-		p->idle = 0;
-	}
 	p->head_req = !strcmp(hr.method, "HEAD");
 	p->keep = hr.keep_alive;
 	p->resp = RESP_HEAD;

@@ -33,6 +33,7 @@ struct upstls;
 #define UPSTLS_OUT_MAX (32u * 1024)     /* ciphertext waiting for the channel before writes stop */
 #define UPSTLS_REPLAY_MAX (64u * 1024)  /* cleartext kept to send again inside TLS */
 #define UPSTLS_REMEMBER 256             /* (VM, port) pairs remembered as TLS */
+#define UPSTLS_HANDSHAKE_MS 10000       /* longest TLS handshake with the app (proxy.c) */
 #define UPSTLS_ALPN_H2 "\x02h2"
 #define UPSTLS_ALPN_HTTP11 "\x08http/1.1"
 

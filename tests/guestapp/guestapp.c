@@ -15,6 +15,7 @@
  *   GET /big?n=N     N bytes ("0123456789" repeated) with Content-Length
  *   GET /until-close a body delimited by the end of the connection
  *   GET /stray       a whole answer followed by bytes nobody asked for
+ *   GET /hangup      the connection closed without a byte in answer
  *   GET /ws          WebSocket echo; the first offered subprotocol is selected;
  *                    the text message "?headers" gets the upgrade request head back,
  *                    "?port" gets "port N"
@@ -442,6 +443,8 @@ static void serve(struct conn *c)
 		int rc;
 		if (!strcmp(route, "/ws")) {
 			websocket(c, head);
+			return;
+		} else if (!strcmp(route, "/hangup")) {
 			return;
 		} else if (!strcmp(method, "POST") && !strcmp(route, "/echo")) {
 			size_t n;

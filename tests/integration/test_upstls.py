@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -141,3 +142,17 @@ def test_tls_app_refusing_cleartext_in_http(env):
     the client; the request goes again over TLS."""
     st, body = curl(env, 8447, env.url("/headers"))
     assert st == 200 and body.startswith(b"GET /headers HTTP/1.1\r\n"), (st, body[:300])
+
+
+def test_clear_app_that_hangs_up_is_a_502_in_bounded_time(env):
+    """A clear app closing without a byte looks like a TLS server refusing cleartext: the
+    request goes again over TLS, where guestapp waits for a head that never comes. The
+    handshake deadline (UPSTLS_HANDSHAKE_MS) ends it with a 502 saying so; the port is
+    still served in clear after."""
+    t = time.monotonic()
+    st, body = curl(env, 8081, env.url("/hangup"))
+    assert st == 502 and b"no TLS handshake with the application within 10 s" in body, \
+        (st, body)
+    assert time.monotonic() - t < 25
+    st, body = curl(env, 8081, env.url("/"))
+    assert (st, body) == (200, b"hello from port 8081\n")
