@@ -259,7 +259,6 @@ static void s_flush_up(struct h2s *st)
 		return;
 	long r = s_room(st);
 	if (r < 0) {
-		upstls_forget(st->vm_id, st->port);
 		s_app_ended(st, upstls_error(st->tls));
 		return;
 	}
@@ -457,15 +456,10 @@ static int s_tls_pull(struct h2s *st)
 {
 	uint8_t tmp[16384];
 	while (st->tls && (st->st == H2S_OPEN || st->st == H2S_BODY)) {
-		size_t room = buf_room(&st->down), used = 0;
+		size_t room = buf_room(&st->down);
 		if (room < 1024)
 			return 0;
-		long k = upstls_read(st->tls, st->ch, tmp, room < sizeof tmp ? room : sizeof tmp,
-				     &used);
-		if (used && st->ch)
-			agentlink_window(st->ch, (uint32_t)used);
-		if (upstls_established(st->tls))
-			upstls_remember(st->vm_id, st->port);
+		long k = upstls_read(st->tls, st->ch, tmp, room < sizeof tmp ? room : sizeof tmp);
 		if (k > 0) {
 			s_take(st, tmp, (size_t)k);
 			continue;
@@ -473,8 +467,6 @@ static int s_tls_pull(struct h2s *st)
 		if (k < 0 || st->tls_eof) {
 			int ok = upstls_established(st->tls);
 			char msg[240];
-			if (!ok)
-				upstls_forget(st->vm_id, st->port);
 			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", st->port,
 				 upstls_error(st->tls));
 			s_app_ended(st, k == UPSTLS_FAILED || !ok ? msg : NULL);
@@ -826,8 +818,8 @@ static int s_open(struct h2s *st, const void *first, size_t firstlen)
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[200];
 	if (first || upstls_known(st->vm_id, st->port)) {
-		st->tls = upstls_new("localhost", UPSTLS_ALPN_HTTP11, first, firstlen, err,
-				     sizeof err);
+		st->tls = upstls_new(st->vm_id, st->port, "localhost", UPSTLS_ALPN_HTTP11, first,
+				     firstlen, err, sizeof err);
 		if (!st->tls) {
 			s_refuse(st, 502, err);
 			return -1;

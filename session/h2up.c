@@ -86,8 +86,6 @@ static void us_free(struct h2ups *us)
 /* The channel or the session is over: every stream fails. */
 static void u_fail(struct h2up *u, const char *why)
 {
-	if (u->tls && !upstls_established(u->tls))
-		upstls_forget(u->vm_id, u->port);
 	u->dead = 1;
 	if (u->ch)
 		agentlink_close(u->ch);
@@ -288,22 +286,22 @@ static void u_tls_restart(struct h2up *u)
 		u_fail(u, "the application speaks TLS and the request cannot be sent again");
 		return;
 	}
-	u->tls = upstls_new("localhost", UPSTLS_ALPN_H2, u->pr.p, u->pr.len, err, sizeof err);
+	u->tls = upstls_new(u->vm_id, u->port, "localhost", UPSTLS_ALPN_H2, u->pr.p, u->pr.len,
+			    err, sizeof err);
 	upstls_probe_end(&u->pr);
 	if (!u->tls || !(u->ch = u_open(u, err, sizeof err)))
 		u_fail(u, err);
 }
 
-/* TLS records from the app: the plaintext to nghttp2 (which takes it all,
- * so the channel was credited on arrival). */
+/* TLS records from the app: the plaintext to nghttp2, which takes it all
+ * (its windows bound what is buffered). */
 static int tls_rx(struct h2up *u, const uint8_t *p, size_t n)
 {
 	uint8_t tmp[16384];
-	size_t used = 0;
 	if (upstls_feed(u->tls, p, n) < 0)
 		return -1;
 	for (;;) {
-		long k = upstls_read(u->tls, u->ch, tmp, sizeof tmp, &used);
+		long k = upstls_read(u->tls, u->ch, tmp, sizeof tmp);
 		if (k <= 0)
 			return k == 0 ? 0 : -1;
 		if (nghttp2_session_mem_recv(u->s, tmp, (size_t)k) < 0)
@@ -340,9 +338,8 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			u_fail(u, "the application broke HTTP/2");
 			break;
 		}
-		if (u->tls && upstls_established(u->tls))
-			upstls_remember(u->vm_id, u->port);
-		agentlink_window(u->ch, (uint32_t)d.len);
+		if (!u->tls) /* upstls_read credits what TLS takes */
+			agentlink_window(u->ch, (uint32_t)d.len);
 		break;
 	case MUX_EOF:
 	case MUX_CLOSE:
@@ -436,7 +433,7 @@ static struct h2up *u_new(struct hearthd *hd, const char *vm_id, unsigned port, 
 	u->port = port;
 	/* An app known to speak TLS gets it at once; others are probed. */
 	if (upstls_known(vm_id, port))
-		u->tls = upstls_new("localhost", UPSTLS_ALPN_H2, NULL, 0, err, errlen);
+		u->tls = upstls_new(vm_id, port, "localhost", UPSTLS_ALPN_H2, NULL, 0, err, errlen);
 	else
 		upstls_probe_start(&u->pr);
 	u->ch = (u->tls || u->pr.on) ? u_open(u, err, errlen) : NULL;

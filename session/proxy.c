@@ -168,7 +168,6 @@ static void flush_up(struct proxy *p)
 		long r = upstls_room(p->tls, p->ch);
 		size_t n = buf_used(&p->up);
 		if (r < 0) {
-			upstls_forget(p->vm_id, p->port);
 			fail(p, 502, upstls_error(p->tls));
 			return;
 		}
@@ -192,7 +191,6 @@ static void tls_deadline(lws_sorted_usec_list_t *sul)
 	char msg[200];
 	if (p->done || !p->tls || upstls_established(p->tls))
 		return;
-	upstls_forget(p->vm_id, p->port);
 	snprintf(msg, sizeof msg,
 		 "cannot reach port %u in the microVM: no TLS handshake with the application "
 		 "within %u s",
@@ -207,8 +205,8 @@ static int open_chan(struct proxy *p, unsigned port, const void *first, size_t f
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[240];
 	if (first || upstls_known(p->vm_id, port)) {
-		p->tls = upstls_new("localhost", UPSTLS_ALPN_HTTP11, first, firstlen, err,
-				    sizeof err);
+		p->tls = upstls_new(p->vm_id, port, "localhost", UPSTLS_ALPN_HTTP11, first, firstlen,
+				    err, sizeof err);
 		if (!p->tls) {
 			refuse(p, 502, err);
 			return -1;
@@ -545,6 +543,14 @@ void proxy_fail_text(const struct mux_frame *f, unsigned port, char *msg, size_t
 		snprintf(msg, n, "cannot reach port %u in the microVM: %.*s", port, len, fl.msg.p);
 }
 
+/* The agent or the app broke the stream: the client connection ends. */
+static void broken(struct proxy *p)
+{
+	close_chan(p);
+	ingress_conn_abort(p->c);
+	p->done = 1;
+}
+
 /*
  * The probe says TLS (a TLS record or a close where the answer's first
  * bytes should be): once, the same request inside TLS on a new channel,
@@ -578,21 +584,14 @@ static void tls_pull(struct proxy *p)
 {
 	uint8_t tmp[16384];
 	while (p->tls && !p->done) {
-		size_t room = buf_room(&p->down), used = 0;
+		size_t room = buf_room(&p->down);
 		if (room < 1024 + sizeof PROXY_MARKER_LINE)
 			break;
 		room -= sizeof PROXY_MARKER_LINE + 2; /* a 101 may gain the marker line */
-		long k = upstls_read(p->tls, p->ch, tmp, room < sizeof tmp ? room : sizeof tmp,
-				     &used);
-		if (used && p->ch)
-			agentlink_window(p->ch, (uint32_t)used);
-		if (upstls_established(p->tls))
-			upstls_remember(p->vm_id, p->port);
+		long k = upstls_read(p->tls, p->ch, tmp, room < sizeof tmp ? room : sizeof tmp);
 		if (k > 0) {
 			if (take_resp(p, tmp, (size_t)k) < 0) {
-				close_chan(p);
-				ingress_conn_abort(p->c);
-				p->done = 1;
+				broken(p);
 				return;
 			}
 			note_traffic(p);
@@ -600,15 +599,11 @@ static void tls_pull(struct proxy *p)
 			continue;
 		}
 		if (k == UPSTLS_FAILED) {
-			if (!upstls_established(p->tls))
-				upstls_forget(p->vm_id, p->port);
 			char msg[240];
 			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", p->port,
 				 upstls_error(p->tls));
 			fail(p, 502, msg);
 		} else if (k == UPSTLS_CLOSED || p->tls_eof) {
-			if (!upstls_established(p->tls))
-				upstls_forget(p->vm_id, p->port);
 			close_chan(p);
 			app_ended(p);
 		}
@@ -651,9 +646,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			}
 		}
 		if (mux_decode_data(f, &d) != MUX_OK || take_resp(p, d.p, d.len) < 0) {
-			close_chan(p);
-			ingress_conn_abort(p->c);
-			p->done = 1;
+			broken(p);
 			return;
 		}
 		note_traffic(p);

@@ -15,6 +15,8 @@
 #include "session/agentlink.h"
 
 struct upstls {
+	char vm_id[TOKEN_MAX_ID + 1];
+	unsigned port;
 	SSL *ssl;
 	BIO *rb, *wb;   /* network side: from / to the agent channel (the SSL owns them) */
 	uint8_t *first; /* plaintext for right after the handshake */
@@ -52,12 +54,16 @@ static SSL_CTX *ctx_for(const char *alpn)
 	return ctx;
 }
 
-struct upstls *upstls_new(const char *sni, const char *alpn, const void *first, size_t firstlen,
-			  char *err, size_t errlen)
+static void remember(const char *vm_id, unsigned port);
+static void forget(const char *vm_id, unsigned port);
+
+struct upstls *upstls_new(const char *vm_id, unsigned port, const char *sni, const char *alpn,
+			  const void *first, size_t firstlen, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = ctx_for(alpn);
 	struct upstls *t = calloc(1, sizeof *t);
-	if (!ctx || !t || (firstlen && !(t->first = malloc(firstlen)))) {
+	if (!ctx || !t || strlen(vm_id) > TOKEN_MAX_ID ||
+	    (firstlen && !(t->first = malloc(firstlen)))) {
 		free(t);
 		snprintf(err, errlen, "cannot start TLS towards the application");
 		return NULL;
@@ -81,6 +87,8 @@ struct upstls *upstls_new(const char *sni, const char *alpn, const void *first, 
 	if (firstlen)
 		memcpy(t->first, first, firstlen);
 	t->firstlen = firstlen;
+	strcpy(t->vm_id, vm_id);
+	t->port = port;
 	return t;
 }
 
@@ -88,6 +96,8 @@ void upstls_free(struct upstls *t)
 {
 	if (!t)
 		return;
+	if (!t->established)
+		forget(t->vm_id, t->port);
 	SSL_free(t->ssl);
 	free(t->first);
 	free(t);
@@ -144,6 +154,7 @@ static int handshake(struct upstls *t, struct agentlink_chan *ch)
 		return fail(t, "the TLS handshake with the application failed");
 	}
 	t->established = 1;
+	remember(t->vm_id, t->port);
 	if (t->firstlen && SSL_write(t->ssl, t->first, (int)t->firstlen) != (int)t->firstlen)
 		return fail(t, "TLS to the application failed");
 	free(t->first);
@@ -160,8 +171,7 @@ int upstls_feed(struct upstls *t, const uint8_t *p, size_t n)
 	return 0;
 }
 
-long upstls_read(struct upstls *t, struct agentlink_chan *ch, uint8_t *b, size_t cap,
-		 size_t *used)
+long upstls_read(struct upstls *t, struct agentlink_chan *ch, uint8_t *b, size_t cap)
 {
 	size_t before = BIO_ctrl_pending(t->rb);
 	long rc;
@@ -182,7 +192,9 @@ long upstls_read(struct upstls *t, struct agentlink_chan *ch, uint8_t *b, size_t
 							  : fail(t, "TLS from the application failed");
 		}
 	}
-	*used += before - BIO_ctrl_pending(t->rb);
+	size_t used = before - BIO_ctrl_pending(t->rb);
+	if (used && ch)
+		agentlink_window(ch, (uint32_t)used);
 	drain(t, ch); /* handshake messages, key updates */
 	return rc;
 }
@@ -274,9 +286,9 @@ int upstls_known(const char *vm_id, unsigned port)
 	return i >= 0;
 }
 
-void upstls_remember(const char *vm_id, unsigned port)
+static void remember(const char *vm_id, unsigned port)
 {
-	if (strlen(vm_id) > TOKEN_MAX_ID || upstls_known(vm_id, port))
+	if (upstls_known(vm_id, port))
 		return;
 	int old = 0;
 	for (int i = 1; i < UPSTLS_REMEMBER; i++)
@@ -287,7 +299,7 @@ void upstls_remember(const char *vm_id, unsigned port)
 	known[old].used = ++known_clock;
 }
 
-void upstls_forget(const char *vm_id, unsigned port)
+static void forget(const char *vm_id, unsigned port)
 {
 	int i = known_find(vm_id, port);
 	if (i >= 0)

@@ -43,12 +43,15 @@ enum {
 };
 
 /*
- * A client for sni (may be NULL), ALPN list alpn (wire format, NULL for
- * none); first[0..firstlen) is plaintext sent as soon as the handshake is
- * done (copied; the replay of a probe). NULL with err.
+ * A client towards vm_id:port for sni (may be NULL), ALPN list alpn (wire
+ * format, NULL for none); first[0..firstlen) is plaintext sent as soon as
+ * the handshake is done (copied; the replay of a probe). NULL with err.
+ * A completed handshake remembers vm_id:port as TLS (upstls_known).
  */
-struct upstls *upstls_new(const char *sni, const char *alpn, const void *first, size_t firstlen,
-			  char *err, size_t errlen);
+struct upstls *upstls_new(const char *vm_id, unsigned port, const char *sni, const char *alpn,
+			  const void *first, size_t firstlen, char *err, size_t errlen);
+/* A client freed before its handshake completed (it failed, timed out, the
+ * app closed, or the owner gave up) forgets vm_id:port. */
 void upstls_free(struct upstls *t);
 
 /* Ciphertext from the app (within the window its owner granted): 0, or -1. */
@@ -56,11 +59,11 @@ int upstls_feed(struct upstls *t, const uint8_t *p, size_t n);
 /*
  * Plaintext from the app into b[0..cap): the byte count, 0 when none is
  * whole yet (or the handshake goes on), UPSTLS_CLOSED, or UPSTLS_FAILED (why
- * in upstls_error). *used grows by the ciphertext bytes TLS took out of what
- * was fed: credit the agent with them. Handshake replies go to ch.
+ * in upstls_error). The agent is credited on ch for the ciphertext TLS took
+ * out of what was fed; handshake replies go to ch (ch may be NULL once the
+ * agent closed it: records fed before are still read).
  */
-long upstls_read(struct upstls *t, struct agentlink_chan *ch, uint8_t *b, size_t cap,
-		 size_t *used);
+long upstls_read(struct upstls *t, struct agentlink_chan *ch, uint8_t *b, size_t cap);
 /*
  * Plaintext bytes upstls_write takes now: 0 while the handshake goes on or
  * ciphertext waits for ch's room, -1 when TLS failed. Moves what it can
@@ -89,12 +92,9 @@ void upstls_probe_end(struct upstls_probe *pr);
 /* The app's first answer bytes say TLS (protocol/tlssniff.h). */
 int upstls_looks_tls(const uint8_t *p, size_t n);
 
-/* Whether vm_id:port spoke TLS last time; remember it; forget it (after a
- * failure), or forget every port of a VM (its agent link went down: the VM
- * was suspended, stopped or restarted). */
+/* Whether vm_id:port completed a TLS handshake last time; forget every port
+ * of a VM (its agent link went down: suspended, stopped or restarted). */
 int upstls_known(const char *vm_id, unsigned port);
-void upstls_remember(const char *vm_id, unsigned port);
-void upstls_forget(const char *vm_id, unsigned port);
 void upstls_forget_vm(const char *vm_id);
 
 #endif
