@@ -465,11 +465,12 @@ static int s_tls_pull(struct h2s *st)
 			continue;
 		}
 		if (k < 0 || st->tls_eof) {
-			int ok = upstls_established(st->tls);
 			char msg[240];
 			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", st->port,
-				 upstls_error(st->tls));
-			s_app_ended(st, k == UPSTLS_FAILED || !ok ? msg : NULL);
+				 k == UPSTLS_FAILED ? upstls_error(st->tls)
+						    : "the application closed the connection without "
+						      "answering, in clear or over TLS");
+			s_app_ended(st, k == UPSTLS_FAILED || !upstls_established(st->tls) ? msg : NULL);
 		}
 		break;
 	}
@@ -477,6 +478,18 @@ static int s_tls_pull(struct h2s *st)
 }
 
 static int s_open(struct h2s *st, const void *first, size_t firstlen);
+
+static void s_tls_expired(void *owner)
+{
+	struct h2s *st = owner;
+	char msg[240];
+	snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", st->port,
+		 upstls_error(st->tls));
+	s_app_ended(st, msg);
+	h2_flush(st->hc);
+}
+
+static const struct upstls_cfg h2s_tls = { "localhost", UPSTLS_ALPN_HTTP11, s_tls_expired };
 
 /* The probe says TLS: once, the request again inside TLS on a new channel,
  * when all that went out is kept (UPSTLS_REPLAY_MAX). */
@@ -818,8 +831,8 @@ static int s_open(struct h2s *st, const void *first, size_t firstlen)
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[200];
 	if (first || upstls_known(st->vm_id, st->port)) {
-		st->tls = upstls_new(st->vm_id, st->port, "localhost", UPSTLS_ALPN_HTTP11, first,
-				     firstlen, err, sizeof err);
+		st->tls = upstls_new(st->hc->hd, st->vm_id, st->port, &h2s_tls, st, first, firstlen,
+				     err, sizeof err);
 		if (!st->tls) {
 			s_refuse(st, 502, err);
 			return -1;

@@ -272,6 +272,17 @@ static struct agentlink_chan *u_open(struct h2up *u, char *err, size_t errlen)
 	return agentlink_open(u->hd, u->vm_id, &o, &h2up_link_ops, u, err, errlen);
 }
 
+static void tls_expired(void *owner)
+{
+	struct h2up *u = owner;
+	u_fail(u, upstls_error(u->tls));
+	upstls_free(u->tls); /* the handshake's deadline is over with it */
+	u->tls = NULL;
+	u->cops->flush(u->ctx);
+}
+
+static const struct upstls_cfg h2up_tls = { "localhost", UPSTLS_ALPN_H2, tls_expired };
+
 /*
  * The app speaks TLS: a new channel, a TLS client on it, and what went out
  * in clear so far (preface, SETTINGS, requests) again inside it.
@@ -286,8 +297,8 @@ static void u_tls_restart(struct h2up *u)
 		u_fail(u, "the application speaks TLS and the request cannot be sent again");
 		return;
 	}
-	u->tls = upstls_new(u->vm_id, u->port, "localhost", UPSTLS_ALPN_H2, u->pr.p, u->pr.len,
-			    err, sizeof err);
+	u->tls = upstls_new(u->hd, u->vm_id, u->port, &h2up_tls, u, u->pr.p, u->pr.len, err,
+			    sizeof err);
 	upstls_probe_end(&u->pr);
 	if (!u->tls || !(u->ch = u_open(u, err, sizeof err)))
 		u_fail(u, err);
@@ -433,7 +444,7 @@ static struct h2up *u_new(struct hearthd *hd, const char *vm_id, unsigned port, 
 	u->port = port;
 	/* An app known to speak TLS gets it at once; others are probed. */
 	if (upstls_known(vm_id, port))
-		u->tls = upstls_new(vm_id, port, "localhost", UPSTLS_ALPN_H2, NULL, 0, err, errlen);
+		u->tls = upstls_new(hd, vm_id, port, &h2up_tls, u, NULL, 0, err, errlen);
 	else
 		upstls_probe_start(&u->pr);
 	u->ch = (u->tls || u->pr.on) ? u_open(u, err, errlen) : NULL;

@@ -155,6 +155,21 @@ static int put_down(struct proxy *p, const void *b, size_t n)
 	return 0;
 }
 
+/* TLS with the app failed: 502 while no response began (the client goes). */
+static void tls_failed(struct proxy *p, const char *why)
+{
+	char msg[240];
+	snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", p->port, why);
+	fail(p, 502, msg);
+}
+
+static void tls_expired(void *owner)
+{
+	tls_failed(owner, upstls_error(((struct proxy *)owner)->tls));
+}
+
+static const struct upstls_cfg proxy_tls = { "localhost", UPSTLS_ALPN_HTTP11, tls_expired };
+
 static void flush_up(struct proxy *p)
 {
 	if (!p->ch || p->done)
@@ -168,7 +183,7 @@ static void flush_up(struct proxy *p)
 		long r = upstls_room(p->tls, p->ch);
 		size_t n = buf_used(&p->up);
 		if (r < 0) {
-			fail(p, 502, upstls_error(p->tls));
+			tls_failed(p, upstls_error(p->tls));
 			return;
 		}
 		if (n > (size_t)r)
@@ -176,26 +191,11 @@ static void flush_up(struct proxy *p)
 		if (!n)
 			return;
 		if (upstls_write(p->tls, p->ch, buf_ptr(&p->up), n) < 0) {
-			fail(p, 502, upstls_error(p->tls));
+			tls_failed(p, upstls_error(p->tls));
 			return;
 		}
 		buf_consume(&p->up, n);
 	}
-}
-
-/* The TLS handshake with the app did not end in time (an app that is not
- * TLS after all may wait for more of a "request" forever). */
-static void tls_deadline(lws_sorted_usec_list_t *sul)
-{
-	struct proxy *p = lws_container_of(sul, struct proxy, sul);
-	char msg[200];
-	if (p->done || !p->tls || upstls_established(p->tls))
-		return;
-	snprintf(msg, sizeof msg,
-		 "cannot reach port %u in the microVM: no TLS handshake with the application "
-		 "within %u s",
-		 p->port, UPSTLS_HANDSHAKE_MS / 1000);
-	fail(p, 502, msg);
 }
 
 /* A channel to port: in TLS when the app is known to speak it (first:
@@ -205,15 +205,12 @@ static int open_chan(struct proxy *p, unsigned port, const void *first, size_t f
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[240];
 	if (first || upstls_known(p->vm_id, port)) {
-		p->tls = upstls_new(p->vm_id, port, "localhost", UPSTLS_ALPN_HTTP11, first, firstlen,
-				    err, sizeof err);
+		p->tls = upstls_new(p->hd, p->vm_id, port, &proxy_tls, p, first, firstlen, err,
+				    sizeof err);
 		if (!p->tls) {
 			refuse(p, 502, err);
 			return -1;
 		}
-		/* No request is idle now: the idle timer's list entry is free. */
-		lws_sul_schedule(p->hd->lws, 0, &p->sul, tls_deadline,
-				 UPSTLS_HANDSHAKE_MS * LWS_US_PER_MS);
 	} else
 		upstls_probe_start(&p->pr);
 	memset(&o, 0, sizeof o);
@@ -307,10 +304,6 @@ static int next_request(struct proxy *p)
 		return -1;
 	lifecycle_note_traffic(p->hd->lc, p->vm_id);
 	p->traffic_ms = hd_now_ms();
-	if (p->idle) {
-		lws_sul_cancel(&p->sul);
-		p->idle = 0;
-	}
 	if (p->ch && p->port != port)
 		close_chan(p); /* the last response has ended: another port, another channel */
 	if (!p->ch) {
@@ -324,6 +317,10 @@ static int next_request(struct proxy *p)
 	}
 	buf_put(&p->up, out, hr.out_len); /* fits: checked above */
 	buf_consume(&p->in, (size_t)len);
+	if (p->idle) {
+		lws_sul_cancel(&p->sul);
+		p->idle = 0;
+	}
 	p->head_req = !strcmp(hr.method, "HEAD");
 	p->keep = hr.keep_alive;
 	p->resp = RESP_HEAD;
@@ -598,12 +595,9 @@ static void tls_pull(struct proxy *p)
 			flush_down(p);
 			continue;
 		}
-		if (k == UPSTLS_FAILED) {
-			char msg[240];
-			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", p->port,
-				 upstls_error(p->tls));
-			fail(p, 502, msg);
-		} else if (k == UPSTLS_CLOSED || p->tls_eof) {
+		if (k == UPSTLS_FAILED)
+			tls_failed(p, upstls_error(p->tls));
+		else if (k == UPSTLS_CLOSED || p->tls_eof) {
 			close_chan(p);
 			app_ended(p);
 		}
@@ -639,7 +633,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			upstls_probe_end(&p->pr); /* the app answers in clear (or in TLS) */
 			if (p->tls) {
 				if (upstls_feed(p->tls, d.p, d.len) < 0)
-					fail(p, 502, upstls_error(p->tls));
+					tls_failed(p, upstls_error(p->tls));
 				else
 					tls_pull(p);
 				return;

@@ -4,6 +4,7 @@
  */
 #include "session/upstls.h"
 
+#include <libwebsockets.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "protocol/tlssniff.h"
 #include "protocol/token.h"
 #include "session/agentlink.h"
+#include "session/hearthd.h"
 
 struct upstls {
 	char vm_id[TOKEN_MAX_ID + 1];
@@ -23,6 +25,9 @@ struct upstls {
 	size_t firstlen;
 	int established;
 	const char *why;
+	const struct upstls_cfg *cfg;
+	void *owner;
+	lws_sorted_usec_list_t sul; /* the handshake's deadline */
 };
 
 /* One context per ALPN list the callers use (a handful). */
@@ -57,10 +62,21 @@ static SSL_CTX *ctx_for(const char *alpn)
 static void remember(const char *vm_id, unsigned port);
 static void forget(const char *vm_id, unsigned port);
 
-struct upstls *upstls_new(const char *vm_id, unsigned port, const char *sni, const char *alpn,
-			  const void *first, size_t firstlen, char *err, size_t errlen)
+static void expired(lws_sorted_usec_list_t *sul)
 {
-	SSL_CTX *ctx = ctx_for(alpn);
+	struct upstls *t = lws_container_of(sul, struct upstls, sul);
+	if (t->established)
+		return;
+	if (!t->why)
+		t->why = "no TLS handshake with the application within 10 s";
+	t->cfg->expired(t->owner); /* frees t */
+}
+
+struct upstls *upstls_new(struct hearthd *hd, const char *vm_id, unsigned port,
+			  const struct upstls_cfg *cfg, void *owner, const void *first,
+			  size_t firstlen, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ctx_for(cfg->alpn);
 	struct upstls *t = calloc(1, sizeof *t);
 	if (!ctx || !t || strlen(vm_id) > TOKEN_MAX_ID ||
 	    (firstlen && !(t->first = malloc(firstlen)))) {
@@ -82,13 +98,16 @@ struct upstls *upstls_new(const char *vm_id, unsigned port, const char *sni, con
 	}
 	SSL_set_bio(t->ssl, t->rb, t->wb);
 	SSL_set_connect_state(t->ssl);
-	if (sni)
-		SSL_set_tlsext_host_name(t->ssl, sni);
+	if (cfg->sni)
+		SSL_set_tlsext_host_name(t->ssl, cfg->sni);
 	if (firstlen)
 		memcpy(t->first, first, firstlen);
 	t->firstlen = firstlen;
 	strcpy(t->vm_id, vm_id);
 	t->port = port;
+	t->cfg = cfg;
+	t->owner = owner;
+	lws_sul_schedule(hd->lws, 0, &t->sul, expired, UPSTLS_HANDSHAKE_MS * LWS_US_PER_MS);
 	return t;
 }
 
@@ -98,6 +117,7 @@ void upstls_free(struct upstls *t)
 		return;
 	if (!t->established)
 		forget(t->vm_id, t->port);
+	lws_sul_cancel(&t->sul);
 	SSL_free(t->ssl);
 	free(t->first);
 	free(t);
@@ -154,6 +174,7 @@ static int handshake(struct upstls *t, struct agentlink_chan *ch)
 		return fail(t, "the TLS handshake with the application failed");
 	}
 	t->established = 1;
+	lws_sul_cancel(&t->sul);
 	remember(t->vm_id, t->port);
 	if (t->firstlen && SSL_write(t->ssl, t->first, (int)t->firstlen) != (int)t->firstlen)
 		return fail(t, "TLS to the application failed");

@@ -28,12 +28,13 @@
 #include <stdint.h>
 
 struct agentlink_chan;
+struct hearthd;
 struct upstls;
 
 #define UPSTLS_OUT_MAX (32u * 1024)     /* ciphertext waiting for the channel before writes stop */
 #define UPSTLS_REPLAY_MAX (64u * 1024)  /* cleartext kept to send again inside TLS */
 #define UPSTLS_REMEMBER 256             /* (VM, port) pairs remembered as TLS */
-#define UPSTLS_HANDSHAKE_MS 10000       /* longest TLS handshake with the app (proxy.c) */
+#define UPSTLS_HANDSHAKE_MS 10000       /* longest TLS handshake with the app */
 #define UPSTLS_ALPN_H2 "\x02h2"
 #define UPSTLS_ALPN_HTTP11 "\x08http/1.1"
 
@@ -42,14 +43,25 @@ enum {
 	UPSTLS_FAILED = -1,
 };
 
+/* What a path asks of its TLS client. */
+struct upstls_cfg {
+	const char *sni;  /* may be NULL */
+	const char *alpn; /* ALPN list, wire format (UPSTLS_ALPN_*), NULL for none */
+	/* The handshake did not end within UPSTLS_HANDSHAKE_MS (an app that is
+	 * not TLS after all may wait for more of a "request" forever): the
+	 * owner fails its request with upstls_error and frees the client. */
+	void (*expired)(void *owner);
+};
+
 /*
- * A client towards vm_id:port for sni (may be NULL), ALPN list alpn (wire
- * format, NULL for none); first[0..firstlen) is plaintext sent as soon as
- * the handshake is done (copied; the replay of a probe). NULL with err.
- * A completed handshake remembers vm_id:port as TLS (upstls_known).
+ * A client towards vm_id:port as cfg says (cfg must outlive it), for owner;
+ * first[0..firstlen) is plaintext sent as soon as the handshake is done
+ * (copied; the replay of a probe). NULL with err. A completed handshake
+ * remembers vm_id:port as TLS (upstls_known).
  */
-struct upstls *upstls_new(const char *vm_id, unsigned port, const char *sni, const char *alpn,
-			  const void *first, size_t firstlen, char *err, size_t errlen);
+struct upstls *upstls_new(struct hearthd *hd, const char *vm_id, unsigned port,
+			  const struct upstls_cfg *cfg, void *owner, const void *first,
+			  size_t firstlen, char *err, size_t errlen);
 /* A client freed before its handshake completed (it failed, timed out, the
  * app closed, or the owner gave up) forgets vm_id:port. */
 void upstls_free(struct upstls *t);

@@ -100,12 +100,18 @@ def test_first_request_too_large_to_replay_is_a_clear_502(env, tmp_path):
     assert st == 200 and body == big, (st, len(body))
 
 
-def test_h2_front_end_to_a_tls_app(env, tmp_path):
-    base = ["curl", "-sS", "--http2", "--max-time", str(WAIT), "--cacert", env.ca,
+def h2_base(env, port):
+    """curl --http2 by the VM's name (its own certificate), only hearthd's CA; "-w" adds
+    the HTTP version and status after the body."""
+    return ["curl", "-sS", "--http2", "--max-time", str(WAIT), "--cacert", env.ca,
             "--resolve", "%s:%d:127.0.0.1" % (env.host(), env.iport),
-            "-H", "X-aws-proxy-auth: " + env.tok, "-H", "X-aws-proxy-port: 8445",
+            "-H", "X-aws-proxy-auth: " + env.tok, "-H", "X-aws-proxy-port: %d" % port,
             "-w", "\n%{http_version} %{http_code}"]
-    url = "https://%s:%d" % (env.host(), env.iport)  # by name: the VM's own certificate
+
+
+def test_h2_front_end_to_a_tls_app(env, tmp_path):
+    base = h2_base(env, 8445)
+    url = "https://%s:%d" % (env.host(), env.iport)
     p = subprocess.run(base + [url + "/"], capture_output=True, timeout=WAIT + 10)
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"hello from port 8080\n\n2 200", p.stdout
@@ -156,3 +162,11 @@ def test_clear_app_that_hangs_up_is_a_502_in_bounded_time(env):
     assert time.monotonic() - t < 25
     st, body = curl(env, 8081, env.url("/"))
     assert (st, body) == (200, b"hello from port 8081\n")
+    # The same on an h2 stream with an HTTP/1.1 upstream.
+    t = time.monotonic()
+    p = subprocess.run(h2_base(env, 8081) + ["https://%s:%d/hangup" % (env.host(), env.iport)],
+                       capture_output=True, timeout=WAIT + 10)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.endswith(b"\n2 502") and b"no TLS handshake with the application within " \
+        b"10 s" in p.stdout, p.stdout
+    assert time.monotonic() - t < 25
