@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/guestapp/writeall.h"
+
 #define HEAD_MAX 16384
 #define BODY_MAX (4u * 1024 * 1024)
 #define PORTS_MAX 8
@@ -43,21 +45,6 @@ struct conn {
 	char buf[HEAD_MAX * 2];
 	size_t len; /* bytes in buf */
 };
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-	while (n) {
-		ssize_t k = write(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 /* Read more into c->buf; -1 on EOF or error. */
 static int fill(struct conn *c)

@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/guestapp/writeall.h"
+
 static int linger, nginx;
 static const char refusal[] =
 	"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
@@ -54,20 +56,6 @@ static SSL_CTX *make_ctx(void)
 	return ctx;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* One client: TLS on c, plaintext to the target. */
 static void serve(SSL_CTX *ctx, int c, int target)
 {
@@ -79,7 +67,7 @@ static void serve(SSL_CTX *ctx, int c, int target)
 		while (linger && poll(&p, 1, 500) > 0 && read(c, b, sizeof b) > 0)
 			;
 		if (nginx)
-			write_all(c, (const unsigned char *)refusal, sizeof refusal - 1);
+			write_all(c, refusal, sizeof refusal - 1);
 		_exit(1);
 	}
 	int t = socket(AF_INET, SOCK_STREAM, 0);
