@@ -35,6 +35,7 @@
 #include "session/lifecycle.h"
 #include "session/proxy.h"
 #include "session/store.h"
+#include "session/upstls.h"
 
 #define H2SRV_DOWN_MAX (PROXY_WINDOW + MUX_MAX_DATA + 256)
 #define H2SRV_RESP_FIELDS 128
@@ -82,6 +83,9 @@ struct h2s {
 	int32_t up_id;           /* the upstream stream, 0 once it is gone */
 	struct h2up_fields *rt;  /* request trailers (to the app) */
 	struct h2up_fields *tt;  /* response trailers (to the client) */
+	struct upstls_probe pr;  /* an HTTP/1.1 app that may speak TLS (upstls.h) */
+	struct upstls *tls;      /* ... and does */
+	int tls_eof;             /* the agent's EOF came: end after the last record */
 };
 
 struct h2conn {
@@ -101,6 +105,8 @@ struct h2conn {
 
 static const struct agentlink_ops h2s_link_ops;
 static void h2_flush(struct h2conn *hc);
+static int s_tls_pull(struct h2s *st);
+static void s_app_ended(struct h2s *st, const char *why);
 
 int h2srv_preface(const uint8_t *p, size_t n)
 {
@@ -120,6 +126,30 @@ static void s_close_chan(struct h2s *st)
 	if (st->ch)
 		agentlink_close(st->ch);
 	st->ch = NULL;
+	upstls_free(st->tls);
+	st->tls = NULL;
+	upstls_probe_end(&st->pr);
+}
+
+/* What the app's channel takes now: in clear, or inside TLS (-1: it failed). */
+static long s_room(struct h2s *st)
+{
+	return st->tls ? upstls_room(st->tls, st->ch) : (long)agentlink_send_room(st->ch);
+}
+
+static int s_send(struct h2s *st, const void *p, size_t n)
+{
+	if (st->tls)
+		return upstls_write(st->tls, st->ch, p, n);
+	upstls_probe_sent(&st->pr, p, n);
+	return agentlink_data(st->ch, p, n);
+}
+
+/* Credit the agent for n response bytes (inside TLS: as TLS takes them). */
+static void s_credit(struct h2s *st, size_t n)
+{
+	if (n && st->ch && !st->tls)
+		agentlink_window(st->ch, (uint32_t)n);
 }
 
 static void s_free(struct h2s *st)
@@ -224,17 +254,25 @@ static void s_flush_up(struct h2s *st)
 		h2up_resume(st->h2u, st->up_id);
 		return;
 	}
-	if (!st->ch || st->st == H2S_HEADERS || st->st == H2S_DONE || st->req_sent)
+	/* Inside TLS, handshake records move even once the request is out. */
+	if (!st->ch || st->st == H2S_HEADERS || st->st == H2S_DONE || (st->req_sent && !st->tls))
+		return;
+	long r = s_room(st);
+	if (r < 0) {
+		s_app_ended(st, upstls_error(st->tls));
+		return;
+	}
+	if (st->req_sent)
 		return;
 	if (st->head) {
-		if (agentlink_send_room(st->ch) < st->headlen ||
-		    agentlink_data(st->ch, st->head, st->headlen) < 0)
+		if ((size_t)r < st->headlen || s_send(st, st->head, st->headlen) < 0)
 			return;
 		free(st->head);
 		st->head = NULL;
 	}
 	while (buf_used(&st->up)) {
-		size_t room = agentlink_send_room(st->ch), n = buf_used(&st->up);
+		r = s_room(st);
+		size_t room = r > 0 ? (size_t)r : 0, n = buf_used(&st->up);
 		char line[24];
 		int ll = 0;
 		if (st->chunked) {
@@ -244,20 +282,20 @@ static void s_flush_up(struct h2s *st)
 			if (n > room)
 				n = room;
 			ll = snprintf(line, sizeof line, "%zx\r\n", n);
-			agentlink_data(st->ch, line, (size_t)ll);
+			s_send(st, line, (size_t)ll);
 		} else if (n > room)
 			n = room;
-		if (!n || agentlink_data(st->ch, buf_ptr(&st->up), n) < 0)
+		if (!n || s_send(st, buf_ptr(&st->up), n) < 0)
 			break;
 		if (st->chunked)
-			agentlink_data(st->ch, "\r\n", 2);
+			s_send(st, "\r\n", 2);
 		buf_consume(&st->up, n);
 		/* Only now may the client send more on this stream. */
 		nghttp2_session_consume(hc->s, st->id, n);
 	}
 	if (st->req_ended && !buf_used(&st->up)) {
 		if (st->chunked) {
-			if (agentlink_send_room(st->ch) < 5 || agentlink_data(st->ch, "0\r\n\r\n", 5) < 0)
+			if (s_room(st) < 5 || s_send(st, "0\r\n\r\n", 5) < 0)
 				return;
 		}
 		st->req_sent = 1;
@@ -270,6 +308,8 @@ static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 {
 	(void)u;
 	struct h2s *st = src->ptr;
+	if (st->tls && s_tls_pull(st) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	size_t n = buf_used(&st->down);
 	if (n > len)
 		n = len;
@@ -279,8 +319,7 @@ static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 	}
 	memcpy(b, buf_ptr(&st->down), n);
 	buf_consume(&st->down, n);
-	if (n && st->ch)
-		agentlink_window(st->ch, (uint32_t)n);
+	s_credit(st, n);
 	if (n && st->up_id)
 		h2up_consume(st->h2u, st->up_id, n);
 	if (st->resp_ended && !buf_used(&st->down)) {
@@ -353,7 +392,7 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 			if (st->rhl == HTTPREQ_RESP_HEAD_MAX)
 				rc = HTTPREQ_E_TOOBIG;
 			else {
-				agentlink_window(st->ch, (uint32_t)k);
+				s_credit(st, k);
 				return 0;
 			}
 		}
@@ -362,7 +401,7 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 			return 0;
 		}
 		size_t used = (size_t)rc - old;
-		agentlink_window(st->ch, (uint32_t)used);
+		s_credit(st, used);
 		b += used;
 		n -= used;
 		st->rhl = 0;
@@ -374,8 +413,7 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 		}
 	}
 	if (!n || st->st != H2S_BODY || st->resp_ended) {
-		if (n && st->ch)
-			agentlink_window(st->ch, (uint32_t)n); /* past the response: dropped */
+		s_credit(st, n); /* past the response: dropped */
 		return 0;
 	}
 	size_t before = buf_used(&st->down);
@@ -387,8 +425,8 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 	/* Framing bytes (chunk lines) and bytes past the body are not the
 	 * client's to take: credit them now. */
 	size_t content = buf_used(&st->down) - before;
-	if (n > content && st->ch)
-		agentlink_window(st->ch, (uint32_t)(n - content));
+	if (n > content)
+		s_credit(st, n - content);
 	if (st->respb.done)
 		st->resp_ended = 1;
 	s_wake(st);
@@ -412,6 +450,70 @@ static void s_app_ended(struct h2s *st, const char *why)
 		s_reset(st, NGHTTP2_INTERNAL_ERROR); /* a truncated response */
 }
 
+/* Plaintext from the TLS client as far as down has room; the agent is
+ * credited for the ciphertext TLS took. -1 when the stream was reset. */
+static int s_tls_pull(struct h2s *st)
+{
+	uint8_t tmp[16384];
+	while (st->tls && (st->st == H2S_OPEN || st->st == H2S_BODY)) {
+		size_t room = buf_room(&st->down);
+		if (room < 1024)
+			return 0;
+		long k = upstls_read(st->tls, st->ch, tmp, room < sizeof tmp ? room : sizeof tmp);
+		if (k > 0) {
+			s_take(st, tmp, (size_t)k);
+			continue;
+		}
+		if (k < 0 || st->tls_eof) {
+			char msg[240];
+			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", st->port,
+				 k == UPSTLS_FAILED ? upstls_error(st->tls)
+						    : "the application closed the connection without "
+						      "answering, in clear or over TLS");
+			s_app_ended(st, k == UPSTLS_FAILED || !upstls_established(st->tls) ? msg : NULL);
+		}
+		break;
+	}
+	return st->st == H2S_DONE && !st->resp_ended ? -1 : 0;
+}
+
+static int s_open(struct h2s *st, const void *first, size_t firstlen);
+
+static void s_tls_expired(void *owner)
+{
+	struct h2s *st = owner;
+	char msg[240];
+	snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", st->port,
+		 upstls_error(st->tls));
+	s_app_ended(st, msg);
+	h2_flush(st->hc);
+}
+
+static const struct upstls_cfg h2s_tls = { "localhost", UPSTLS_ALPN_HTTP11, s_tls_expired };
+
+/* The probe says TLS: once, the request again inside TLS on a new channel,
+ * when all that went out is kept (UPSTLS_REPLAY_MAX). */
+static void s_tls_restart(struct h2s *st)
+{
+	char msg[240];
+	if (st->pr.over) {
+		snprintf(msg, sizeof msg,
+			 "cannot reach port %u in the microVM: the application speaks TLS and the "
+			 "request was too large to send again over TLS (over %u bytes before its "
+			 "answer)",
+			 st->port, UPSTLS_REPLAY_MAX);
+		s_refuse(st, 502, msg);
+		return;
+	}
+	struct upstls_probe pr = st->pr;
+	st->pr = (struct upstls_probe){ 0 }; /* s_close_chan must not free it */
+	agentlink_close(st->ch);
+	st->ch = NULL;
+	if (s_open(st, pr.p, pr.len) == 0)
+		s_flush_up(st);
+	upstls_probe_end(&pr);
+}
+
 static void link_frame(void *owner, const struct mux_frame *f)
 {
 	struct h2s *st = owner;
@@ -433,10 +535,35 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			break;
 		}
 		lifecycle_note_traffic_every(hc->hd->lc, st->vm_id, &st->traffic_ms);
-		s_take(st, d.p, d.len);
+		if (st->pr.on && upstls_looks_tls(d.p, d.len)) {
+			s_tls_restart(st);
+			break;
+		}
+		upstls_probe_end(&st->pr); /* the app answers in clear (or in TLS) */
+		if (!st->tls)
+			s_take(st, d.p, d.len);
+		else if (upstls_feed(st->tls, d.p, d.len) < 0)
+			s_app_ended(st, upstls_error(st->tls));
+		else {
+			s_tls_pull(st);
+			s_flush_up(st); /* the handshake may have ended */
+		}
 		break;
 	case MUX_EOF:
 	case MUX_CLOSE:
+		if (st->pr.on) { /* closed without answering the clear request */
+			s_tls_restart(st);
+			break;
+		}
+		if (st->tls) { /* records not yet read may remain */
+			st->tls_eof = 1;
+			if (f->hdr.type == MUX_CLOSE) {
+				agentlink_close(st->ch);
+				st->ch = NULL;
+			}
+			s_tls_pull(st);
+			break;
+		}
 		s_app_ended(st, NULL);
 		break;
 	default:
@@ -448,6 +575,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 static void link_down(void *owner, const char *reason)
 {
 	struct h2s *st = owner;
+	upstls_forget_vm(st->vm_id); /* the VM may come back another */
 	s_app_ended(st, reason);
 	h2_flush(st->hc);
 }
@@ -691,20 +819,39 @@ static void s_request(struct h2s *st, int end_stream)
 	st->chunked = hr.framing == HTTPREQ_BODY_CHUNKED;
 	st->head_req = !strcmp(hr.method, "HEAD");
 	st->port = port;
+	st->st = H2S_OPEN;
+	s_open(st, NULL, 0);
+}
+
+/* The stream's channel to the app: inside TLS when it is known to speak it
+ * (first: plaintext for right after the handshake), else in clear with the
+ * probe on. 0, or -1 refused. */
+static int s_open(struct h2s *st, const void *first, size_t firstlen)
+{
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
-	char err[160];
+	char err[160], msg[200];
+	if (first || upstls_known(st->vm_id, st->port)) {
+		st->tls = upstls_new(st->hc->hd, st->vm_id, st->port, &h2s_tls, st, first, firstlen,
+				     err, sizeof err);
+		if (!st->tls) {
+			s_refuse(st, 502, err);
+			return -1;
+		}
+	} else
+		upstls_probe_start(&st->pr);
 	memset(&o, 0, sizeof o);
 	o.kind = MUX_KIND_TCP;
 	o.window = PROXY_WINDOW;
 	o.has_port = 1;
-	o.port = (uint16_t)port;
+	o.port = (uint16_t)st->port;
 	o.host = mux_cstr("127.0.0.1");
-	st->st = H2S_OPEN;
-	st->ch = agentlink_open(hc->hd, st->vm_id, &o, &h2s_link_ops, st, err, sizeof err);
+	st->ch = agentlink_open(st->hc->hd, st->vm_id, &o, &h2s_link_ops, st, err, sizeof err);
 	if (!st->ch) {
 		snprintf(msg, sizeof msg, "cannot reach the microVM: %.90s", err);
 		s_refuse(st, 503, msg);
+		return -1;
 	}
+	return 0;
 }
 
 /* ---- nghttp2 callbacks ---- */

@@ -4,8 +4,6 @@
  */
 #include "session/h2up.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include "protocol/mux.h"
 #include "session/agentlink.h"
 #include "session/proxy.h"
+#include "session/upstls.h"
 
 struct h2ups {
 	struct h2up *u;
@@ -37,15 +36,10 @@ struct h2up {
 	const uint8_t *pend; /* from nghttp2_session_mem_send, not yet sent */
 	size_t pendl;
 	int dead;            /* channel or session over: no new streams */
-	int seen;            /* the app sent bytes (TLS detection on the first) */
 	/* What went out before the app's first byte, to send again inside
-	 * TLS when the app turns out to speak it. */
-	uint8_t *replay;
-	size_t replayl;
-	int noreplay;        /* more than H2UP_REPLAY_MAX went out: no retry */
-	SSL *ssl;            /* the TLS client towards the app, once detected */
-	BIO *rb, *wb;        /* its network side: from / to the agent channel */
-	int hs_done;
+	 * TLS when the app turns out to speak it (upstls.h). */
+	struct upstls_probe pr;
+	struct upstls *tls;  /* the TLS client towards the app, once detected */
 	struct h2ups *streams;
 	int flushing;
 };
@@ -104,89 +98,31 @@ static void u_fail(struct h2up *u, const char *why)
 	}
 }
 
-/* TLS records waiting in the write BIO to the agent, within its credit;
- * 1 when all went. */
-static int tls_drain(struct h2up *u)
-{
-	uint8_t tmp[16384];
-	while (BIO_ctrl_pending(u->wb)) {
-		size_t room = agentlink_send_room(u->ch);
-		if (room > sizeof tmp)
-			room = sizeof tmp;
-		if (!room)
-			return 0;
-		int n = BIO_read(u->wb, tmp, (int)room);
-		if (n <= 0 || agentlink_data(u->ch, tmp, (size_t)n) < 0)
-			return 0; /* cannot happen within the room */
-	}
-	return 1;
-}
-
-/* 1: go on writing; 0: wait (agent credit, the app's handshake); -1 failed. */
-static int tls_step(struct h2up *u)
-{
-	if (!tls_drain(u))
-		return 0;
-	if (u->hs_done)
-		return 1;
-	int r = SSL_do_handshake(u->ssl);
-	if (r != 1) {
-		int e = SSL_get_error(u->ssl, r);
-		ERR_clear_error();
-		tls_drain(u);
-		return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
-	}
-	u->hs_done = 1;
-	if (u->replayl && SSL_write(u->ssl, u->replay, (int)u->replayl) != (int)u->replayl)
-		return -1;
-	free(u->replay);
-	u->replay = NULL;
-	u->replayl = 0;
-	return tls_drain(u);
-}
-
 static void u_flush(struct h2up *u)
 {
 	if (u->flushing || u->dead || !u->ch)
 		return;
 	u->flushing = 1;
 	for (;;) {
-		if (u->ssl) {
-			int r = tls_step(u);
+		if (u->tls) {
+			long r = upstls_room(u->tls, u->ch);
+			if (r > 0 && u->pendl && upstls_write(u->tls, u->ch, u->pend, u->pendl) < 0)
+				r = -1;
 			if (r < 0) {
 				u->flushing = 0;
-				u_fail(u, "the TLS handshake with the application failed");
+				u_fail(u, upstls_error(u->tls));
 				return;
 			}
 			if (!r)
 				break;
-			if (u->pendl) {
-				/* A memory BIO takes a whole write. */
-				if (SSL_write(u->ssl, u->pend, (int)u->pendl) != (int)u->pendl) {
-					u->flushing = 0;
-					u_fail(u, "TLS to the application failed");
-					return;
-				}
-				u->pendl = 0;
-				continue;
-			}
+			u->pendl = 0;
 		} else if (u->pendl) {
 			size_t n = u->pendl, room = agentlink_send_room(u->ch);
 			if (n > room)
 				n = room;
 			if (!n || agentlink_data(u->ch, u->pend, n) < 0)
 				break;
-			if (!u->seen && !u->noreplay) {
-				uint8_t *r = u->replayl + n <= H2UP_REPLAY_MAX
-						     ? realloc(u->replay, u->replayl + n)
-						     : NULL;
-				if (r) {
-					memcpy(r + u->replayl, u->pend, n);
-					u->replay = r;
-					u->replayl += n;
-				} else
-					u->noreplay = 1;
-			}
+			upstls_probe_sent(&u->pr, u->pend, n);
 			u->pend += n;
 			u->pendl -= n;
 			if (u->pendl)
@@ -336,22 +272,16 @@ static struct agentlink_chan *u_open(struct h2up *u, char *err, size_t errlen)
 	return agentlink_open(u->hd, u->vm_id, &o, &h2up_link_ops, u, err, errlen);
 }
 
-/* The TLS client's settings: h2 by ALPN, and no verification: the app's
- * certificate is the guest's own (often self-signed) and the channel never
- * leaves the VM. */
-static SSL_CTX *tls_ctx(void)
+static void tls_expired(void *owner)
 {
-	static SSL_CTX *ctx;
-	if (!ctx && (ctx = SSL_CTX_new(TLS_client_method()))) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-		if (SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3)) {
-			SSL_CTX_free(ctx);
-			ctx = NULL;
-		}
-	}
-	return ctx;
+	struct h2up *u = owner;
+	u_fail(u, upstls_error(u->tls));
+	upstls_free(u->tls); /* the handshake's deadline is over with it */
+	u->tls = NULL;
+	u->cops->flush(u->ctx);
 }
+
+static const struct upstls_cfg h2up_tls = { "localhost", UPSTLS_ALPN_H2, tls_expired };
 
 /*
  * The app speaks TLS: a new channel, a TLS client on it, and what went out
@@ -360,50 +290,31 @@ static SSL_CTX *tls_ctx(void)
 static void u_tls_restart(struct h2up *u)
 {
 	char err[160];
-	SSL_CTX *ctx = tls_ctx();
-	if (u->noreplay || !ctx) {
+	agentlink_close(u->ch);
+	u->ch = NULL;
+	if (u->pr.over) {
+		upstls_probe_end(&u->pr);
 		u_fail(u, "the application speaks TLS and the request cannot be sent again");
 		return;
 	}
-	agentlink_close(u->ch);
-	u->ch = NULL;
-	u->ssl = SSL_new(ctx);
-	u->rb = BIO_new(BIO_s_mem());
-	u->wb = BIO_new(BIO_s_mem());
-	if (!u->ssl || !u->rb || !u->wb) {
-		BIO_free(u->rb);
-		BIO_free(u->wb);
-		u->rb = u->wb = NULL;
-		u_fail(u, "out of memory");
-		return;
-	}
-	SSL_set_bio(u->ssl, u->rb, u->wb); /* the SSL owns them now */
-	SSL_set_connect_state(u->ssl);
-	SSL_set_tlsext_host_name(u->ssl, "localhost");
-	u->seen = 1;
-	u->ch = u_open(u, err, sizeof err);
-	if (!u->ch)
+	u->tls = upstls_new(u->hd, u->vm_id, u->port, &h2up_tls, u, u->pr.p, u->pr.len, err,
+			    sizeof err);
+	upstls_probe_end(&u->pr);
+	if (!u->tls || !(u->ch = u_open(u, err, sizeof err)))
 		u_fail(u, err);
 }
 
-/* TLS records from the app: the plaintext to nghttp2. */
+/* TLS records from the app: the plaintext to nghttp2, which takes it all
+ * (its windows bound what is buffered). */
 static int tls_rx(struct h2up *u, const uint8_t *p, size_t n)
 {
 	uint8_t tmp[16384];
-	if (BIO_write(u->rb, p, (int)n) != (int)n)
+	if (upstls_feed(u->tls, p, n) < 0)
 		return -1;
-	if (!u->hs_done) {
-		int r = tls_step(u);
-		if (r <= 0)
-			return r;
-	}
 	for (;;) {
-		int k = SSL_read(u->ssl, tmp, sizeof tmp);
-		if (k <= 0) {
-			int e = SSL_get_error(u->ssl, k);
-			ERR_clear_error();
-			return e == SSL_ERROR_WANT_READ ? 0 : -1;
-		}
+		long k = upstls_read(u->tls, u->ch, tmp, sizeof tmp);
+		if (k <= 0)
+			return k == 0 ? 0 : -1;
 		if (nghttp2_session_mem_recv(u->s, tmp, (size_t)k) < 0)
 			return -1;
 	}
@@ -429,31 +340,27 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		}
 		/* A TLS record (alert 0x15, handshake 0x16) where the h2
 		 * SETTINGS frame should be: the app speaks TLS itself. */
-		if (!u->seen && !u->ssl && d.len && (d.p[0] == 0x15 || d.p[0] == 0x16)) {
+		if (u->pr.on && upstls_looks_tls(d.p, d.len)) {
 			u_tls_restart(u);
 			break;
 		}
-		if (!u->seen) {
-			u->seen = 1;
-			free(u->replay); /* h2c it is */
-			u->replay = NULL;
-			u->replayl = 0;
-		}
-		if (u->ssl ? tls_rx(u, d.p, d.len) < 0 : nghttp2_session_mem_recv(u->s, d.p, d.len) < 0) {
+		upstls_probe_end(&u->pr); /* h2c it is, or TLS answered */
+		if (u->tls ? tls_rx(u, d.p, d.len) < 0 : nghttp2_session_mem_recv(u->s, d.p, d.len) < 0) {
 			u_fail(u, "the application broke HTTP/2");
 			break;
 		}
-		agentlink_window(u->ch, (uint32_t)d.len);
+		if (!u->tls) /* upstls_read credits what TLS takes */
+			agentlink_window(u->ch, (uint32_t)d.len);
 		break;
 	case MUX_EOF:
 	case MUX_CLOSE:
 		/* Closed without a byte in answer to the h2c preface: what a
 		 * TLS server does with cleartext. Try once over TLS. */
-		if (!u->seen && !u->ssl) {
+		if (u->pr.on) {
 			u_tls_restart(u);
 			break;
 		}
-		u_fail(u, u->ssl && !u->hs_done
+		u_fail(u, u->tls && !upstls_established(u->tls)
 				  ? "the application closed the connection without answering "
 				    "HTTP/2, in clear or over TLS"
 				  : "the application closed the connection");
@@ -489,8 +396,8 @@ static void u_free(struct h2up *u)
 	}
 	if (u->ch)
 		agentlink_close(u->ch);
-	SSL_free(u->ssl);
-	free(u->replay);
+	upstls_free(u->tls);
+	upstls_probe_end(&u->pr);
 	nghttp2_session_del(u->s);
 	free(u);
 }
@@ -535,8 +442,15 @@ static struct h2up *u_new(struct hearthd *hd, const char *vm_id, unsigned port, 
 	u->hd = hd;
 	strcpy(u->vm_id, vm_id);
 	u->port = port;
-	u->ch = u_open(u, err, errlen);
+	/* An app known to speak TLS gets it at once; others are probed. */
+	if (upstls_known(vm_id, port))
+		u->tls = upstls_new(hd, vm_id, port, &h2up_tls, u, NULL, 0, err, errlen);
+	else
+		upstls_probe_start(&u->pr);
+	u->ch = (u->tls || u->pr.on) ? u_open(u, err, errlen) : NULL;
 	if (!u->ch) {
+		upstls_free(u->tls);
+		upstls_probe_end(&u->pr);
 		nghttp2_session_del(u->s);
 		free(u);
 		return NULL;

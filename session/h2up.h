@@ -14,8 +14,8 @@
  *
  * An app that speaks TLS itself is detected (it answers the h2c preface
  * with a TLS record, or closes without a byte): the channel is opened again
- * with a TLS client (OpenSSL, ALPN h2, no verification: the certificate is
- * the guest's own) and what was sent in clear goes again inside it.
+ * with upstls.h's client (ALPN h2) and what was sent in clear goes again
+ * inside it; a (VM, port) known to speak TLS gets it at once.
  */
 #ifndef HEARTH_H2UP_H
 #define HEARTH_H2UP_H
@@ -30,7 +30,6 @@
 #define H2UP_FIELDS_BYTES (16u * 1024) /* ... and their bytes */
 #define H2UP_STREAM_WINDOW (256u * 1024)
 #define H2UP_CONN_WINDOW (1024u * 1024)
-#define H2UP_REPLAY_MAX (64u * 1024)   /* cleartext kept to resend inside TLS */
 
 /* A bounded list of fields (names, values copied in). */
 struct h2up_fields {

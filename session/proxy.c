@@ -25,6 +25,7 @@
 #include "session/agentlink.h"
 #include "session/lifecycle.h"
 #include "session/store.h"
+#include "session/upstls.h"
 
 #define PROXY_PAUSE_AT (16u * 1024)  /* stop reading the client above this much input */
 #define PROXY_CHUNK (64u * 1024)     /* bytes per write to the client queue */
@@ -62,6 +63,11 @@ struct proxy {
 	struct buf down;         /* bytes for the client, waiting for queue room */
 	size_t rhl;
 	char rh[HTTPREQ_RESP_HEAD_MAX]; /* a response head being read */
+	/* An app that speaks TLS itself (upstls.h): the probe of a new
+	 * channel's first request, then the client on the channel. */
+	struct upstls_probe pr;
+	struct upstls *tls;
+	int tls_eof;             /* the agent's EOF came: end after the last record */
 };
 
 static const struct agentlink_ops proxy_link_ops;
@@ -78,6 +84,10 @@ static void close_chan(struct proxy *p)
 	if (p->ch)
 		agentlink_close(p->ch);
 	p->ch = NULL;
+	upstls_free(p->tls);
+	p->tls = NULL;
+	upstls_probe_end(&p->pr);
+	p->tls_eof = 0;
 }
 
 /* An error answer: only while nothing of a response went to the client. */
@@ -96,7 +106,7 @@ static void ack(struct proxy *p, size_t n)
 	size_t d = p->debt < n ? p->debt : n;
 	p->debt -= d;
 	n -= d;
-	if (n && p->ch)
+	if (n && p->ch && !p->tls)
 		agentlink_window(p->ch, (uint32_t)n);
 }
 
@@ -145,17 +155,64 @@ static int put_down(struct proxy *p, const void *b, size_t n)
 	return 0;
 }
 
+/* TLS with the app failed: 502 while no response began (the client goes). */
+static void tls_failed(struct proxy *p, const char *why)
+{
+	char msg[240];
+	snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %s", p->port, why);
+	fail(p, 502, msg);
+}
+
+static void tls_expired(void *owner)
+{
+	tls_failed(owner, upstls_error(((struct proxy *)owner)->tls));
+}
+
+static const struct upstls_cfg proxy_tls = { "localhost", UPSTLS_ALPN_HTTP11, tls_expired };
+
 static void flush_up(struct proxy *p)
 {
 	if (!p->ch || p->done)
 		return;
-	agentlink_data_from(p->ch, &p->up);
+	if (!p->tls) {
+		const uint8_t *b = buf_ptr(&p->up);
+		upstls_probe_sent(&p->pr, b, agentlink_data_from(p->ch, &p->up));
+		return;
+	}
+	for (;;) {
+		long r = upstls_room(p->tls, p->ch);
+		size_t n = buf_used(&p->up);
+		if (r < 0) {
+			tls_failed(p, upstls_error(p->tls));
+			return;
+		}
+		if (n > (size_t)r)
+			n = (size_t)r;
+		if (!n)
+			return;
+		if (upstls_write(p->tls, p->ch, buf_ptr(&p->up), n) < 0) {
+			tls_failed(p, upstls_error(p->tls));
+			return;
+		}
+		buf_consume(&p->up, n);
+	}
 }
 
-static int open_chan(struct proxy *p, unsigned port)
+/* A channel to port: in TLS when the app is known to speak it (first:
+ * plaintext to send after the handshake), else in clear with the probe on. */
+static int open_chan(struct proxy *p, unsigned port, const void *first, size_t firstlen)
 {
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[240];
+	if (first || upstls_known(p->vm_id, port)) {
+		p->tls = upstls_new(p->hd, p->vm_id, port, &proxy_tls, p, first, firstlen, err,
+				    sizeof err);
+		if (!p->tls) {
+			refuse(p, 502, err);
+			return -1;
+		}
+	} else
+		upstls_probe_start(&p->pr);
 	memset(&o, 0, sizeof o);
 	o.kind = MUX_KIND_TCP;
 	o.window = PROXY_WINDOW;
@@ -170,7 +227,6 @@ static int open_chan(struct proxy *p, unsigned port)
 	}
 	p->port = port;
 	p->debt = 0;
-	buf_reset(&p->up);
 	return 0;
 }
 
@@ -255,7 +311,8 @@ static int next_request(struct proxy *p)
 			refuse_state(p);
 			return -1;
 		}
-		if (open_chan(p, port) < 0)
+		buf_reset(&p->up);
+		if (open_chan(p, port, NULL, 0) < 0)
 			return -1;
 	}
 	buf_put(&p->up, out, hr.out_len); /* fits: checked above */
@@ -483,6 +540,73 @@ void proxy_fail_text(const struct mux_frame *f, unsigned port, char *msg, size_t
 		snprintf(msg, n, "cannot reach port %u in the microVM: %.*s", port, len, fl.msg.p);
 }
 
+/* The agent or the app broke the stream: the client connection ends. */
+static void broken(struct proxy *p)
+{
+	close_chan(p);
+	ingress_conn_abort(p->c);
+	p->done = 1;
+}
+
+/*
+ * The probe says TLS (a TLS record or a close where the answer's first
+ * bytes should be): once, the same request inside TLS on a new channel,
+ * when all that went out is kept.
+ */
+static void tls_restart(struct proxy *p)
+{
+	char msg[240];
+	unsigned port = p->port;
+	if (p->pr.over) {
+		close_chan(p);
+		snprintf(msg, sizeof msg,
+			 "cannot reach port %u in the microVM: the application speaks TLS and the "
+			 "request was too large to send again over TLS (over %u bytes before its "
+			 "answer)",
+			 port, UPSTLS_REPLAY_MAX);
+		refuse(p, 502, msg);
+		return;
+	}
+	struct upstls_probe pr = p->pr;
+	p->pr = (struct upstls_probe){ 0 }; /* close_chan must not free it */
+	close_chan(p);
+	if (open_chan(p, port, pr.p, pr.len) == 0)
+		flush_up(p);
+	upstls_probe_end(&pr);
+}
+
+/* Plaintext from the TLS client to the response tracker, as far as the
+ * client queue has room; the agent is credited for the ciphertext TLS took. */
+static void tls_pull(struct proxy *p)
+{
+	uint8_t tmp[16384];
+	while (p->tls && !p->done) {
+		size_t room = buf_room(&p->down);
+		if (room < 1024 + sizeof PROXY_MARKER_LINE)
+			break;
+		room -= sizeof PROXY_MARKER_LINE + 2; /* a 101 may gain the marker line */
+		long k = upstls_read(p->tls, p->ch, tmp, room < sizeof tmp ? room : sizeof tmp);
+		if (k > 0) {
+			if (take_resp(p, tmp, (size_t)k) < 0) {
+				broken(p);
+				return;
+			}
+			note_traffic(p);
+			flush_down(p);
+			continue;
+		}
+		if (k == UPSTLS_FAILED)
+			tls_failed(p, upstls_error(p->tls));
+		else if (k == UPSTLS_CLOSED || p->tls_eof) {
+			close_chan(p);
+			app_ended(p);
+		}
+		break;
+	}
+	flush_down(p);
+	pump(p);
+}
+
 static void link_frame(void *owner, const struct mux_frame *f)
 {
 	struct proxy *p = owner;
@@ -501,10 +625,22 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		fail(p, 502, msg);
 		return;
 	case MUX_DATA:
+		if (mux_decode_data(f, &d) == MUX_OK) {
+			if (p->pr.on && upstls_looks_tls(d.p, d.len)) {
+				tls_restart(p);
+				return;
+			}
+			upstls_probe_end(&p->pr); /* the app answers in clear (or in TLS) */
+			if (p->tls) {
+				if (upstls_feed(p->tls, d.p, d.len) < 0)
+					tls_failed(p, upstls_error(p->tls));
+				else
+					tls_pull(p);
+				return;
+			}
+		}
 		if (mux_decode_data(f, &d) != MUX_OK || take_resp(p, d.p, d.len) < 0) {
-			close_chan(p);
-			ingress_conn_abort(p->c);
-			p->done = 1;
+			broken(p);
 			return;
 		}
 		note_traffic(p);
@@ -512,10 +648,22 @@ static void link_frame(void *owner, const struct mux_frame *f)
 		pump(p);
 		return;
 	case MUX_EOF:
-		app_ended(p);
-		return;
 	case MUX_CLOSE:
-		close_chan(p);
+		if (p->pr.on) { /* closed without answering the clear request */
+			tls_restart(p);
+			return;
+		}
+		if (p->tls) { /* records not yet read may remain */
+			p->tls_eof = 1;
+			if (f->hdr.type == MUX_CLOSE && p->ch) {
+				agentlink_close(p->ch); /* the client stays for them */
+				p->ch = NULL;
+			}
+			tls_pull(p);
+			return;
+		}
+		if (f->hdr.type == MUX_CLOSE)
+			close_chan(p);
 		app_ended(p);
 		return;
 	default:
@@ -526,6 +674,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 static void link_down(void *owner, const char *reason)
 {
 	struct proxy *p = owner;
+	upstls_forget_vm(p->vm_id); /* the VM may come back another */
 	close_chan(p);
 	fail(p, 502, reason);
 }
@@ -554,6 +703,8 @@ static void conn_writable(void *h)
 {
 	struct proxy *p = h;
 	flush_down(p);
+	if (p->tls)
+		tls_pull(p); /* room for plaintext TLS held back */
 	pump(p);
 }
 

@@ -15,6 +15,7 @@
  *   GET /big?n=N     N bytes ("0123456789" repeated) with Content-Length
  *   GET /until-close a body delimited by the end of the connection
  *   GET /stray       a whole answer followed by bytes nobody asked for
+ *   GET /hangup      the connection closed without a byte in answer
  *   GET /ws          WebSocket echo; the first offered subprotocol is selected;
  *                    the text message "?headers" gets the upgrade request head back,
  *                    "?port" gets "port N"
@@ -33,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/guestapp/writeall.h"
+
 #define HEAD_MAX 16384
 #define BODY_MAX (4u * 1024 * 1024)
 #define PORTS_MAX 8
@@ -42,21 +45,6 @@ struct conn {
 	char buf[HEAD_MAX * 2];
 	size_t len; /* bytes in buf */
 };
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-	while (n) {
-		ssize_t k = write(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 /* Read more into c->buf; -1 on EOF or error. */
 static int fill(struct conn *c)
@@ -442,6 +430,8 @@ static void serve(struct conn *c)
 		int rc;
 		if (!strcmp(route, "/ws")) {
 			websocket(c, head);
+			return;
+		} else if (!strcmp(route, "/hangup")) {
 			return;
 		} else if (!strcmp(method, "POST") && !strcmp(route, "/echo")) {
 			size_t n;
