@@ -171,3 +171,13 @@ int mcphttp_session_ok(const char *v)
 			return 0;
 	return n > 0;
 }
+
+int mcphttp_is_json(const char *v)
+{
+	if (!v)
+		return 0;
+	const char *semi = strchr(v, ';'), *p = v;
+	size_t n = semi ? (size_t)(semi - v) : strlen(v);
+	httphead_trim(&p, &n);
+	return httphead_name_is(p, n, "application/json");
+}

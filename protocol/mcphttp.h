@@ -34,6 +34,9 @@ int mcphttp_host_loopback(const char *v);
  * above) and nothing after the authority; 0 otherwise ("null" included). */
 int mcphttp_origin_loopback(const char *v);
 
+/* 1 when a Content-Type value is application/json (parameters allowed). */
+int mcphttp_is_json(const char *v);
+
 /* 1 when v is a well-formed Mcp-Session-Id: 1..MCPHTTP_SESSION_MAX visible
  * ASCII bytes (0x21..0x7e), as the specification allows. */
 int mcphttp_session_ok(const char *v);

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	(void)mcphttp_host_loopback(v);
 	(void)mcphttp_session_ok(v);
+	(void)mcphttp_is_json(v);
 	if (mcphttp_origin_loopback(v)) {
 		const char *a = strstr(v, "://");
 		if (!a)

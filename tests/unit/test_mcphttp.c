@@ -72,6 +72,15 @@ TEST(origin)
 	CHECK(!mcphttp_origin_loopback(NULL));
 }
 
+TEST(content_type)
+{
+	CHECK(mcphttp_is_json("application/json"));
+	CHECK(mcphttp_is_json("Application/JSON; charset=utf-8"));
+	CHECK(!mcphttp_is_json("application/jsonp"));
+	CHECK(!mcphttp_is_json("text/plain"));
+	CHECK(!mcphttp_is_json(NULL));
+}
+
 TEST(session_ids)
 {
 	char long_id[MCPHTTP_SESSION_MAX + 2];
@@ -89,4 +98,4 @@ TEST(session_ids)
 	CHECK(!mcphttp_session_ok(NULL));
 }
 
-TEST_MAIN(T(accept), T(bearer), T(host), T(origin), T(session_ids))
+TEST_MAIN(T(accept), T(bearer), T(host), T(origin), T(content_type), T(session_ids))
