@@ -616,7 +616,7 @@ static int token_load(struct http *h, const char *file)
 		if (!fgets(tok, sizeof tok, f))
 			tok[0] = '\0';
 		fclose(f);
-	} else if (env) {
+	} else if (env && *env) {
 		snprintf(tok, sizeof tok, "%s", env);
 	} else {
 		unsigned char raw[32];
