@@ -55,6 +55,12 @@
  * WRITE -> (sent) READ, or closed; a refusal goes from READ to WRITE.
  */
 enum conn_state { C_FREE, C_READ, C_WAIT, C_WRITE, C_NSTATES };
+static const unsigned conn_moves[C_NSTATES] = {
+	[C_FREE] = 1u << C_READ,
+	[C_READ] = 1u << C_WAIT | 1u << C_WRITE | 1u << C_FREE,
+	[C_WAIT] = 1u << C_WRITE | 1u << C_FREE,
+	[C_WRITE] = 1u << C_READ | 1u << C_FREE,
+};
 enum form { F_NONE, F_JSON, F_SSE }; /* how the request in WAIT is answered */
 
 struct sess {
@@ -105,6 +111,13 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_to(struct conn *c, enum conn_state st)
+{
+	if (!(conn_moves[c->st] & (1u << st)))
+		abort(); /* a bug here, not the client's doing */
+	c->st = st;
 }
 
 static const struct {
@@ -180,7 +193,6 @@ static void head(struct conn *c, unsigned status, const char *ctype, long long l
 	if (!c->keep)
 		out_fmt(c, "Connection: close\r\n");
 	out_fmt(c, "%s\r\n", extra ? extra : "");
-	c->st = C_WRITE;
 	c->deadline = now_ms() + HTTP_WRITE_MS;
 }
 
@@ -190,6 +202,7 @@ static void respond(struct conn *c, unsigned status, const char *body, const cha
 	head(c, status, body ? "application/json" : NULL, body ? (long long)strlen(body) : 0, extra);
 	if (body)
 		out_put(c, body, strlen(body));
+	conn_to(c, C_WRITE);
 }
 
 /* An HTTP error with a JSON-RPC error (id null) as its body, as the spec suggests. */
@@ -216,7 +229,7 @@ static void sse_end(struct conn *c)
 {
 	if (c->chunked)
 		out_put(c, "0\r\n\r\n", 5);
-	c->st = C_WRITE;
+	conn_to(c, C_WRITE);
 	c->deadline = now_ms() + HTTP_WRITE_MS;
 }
 
@@ -245,13 +258,14 @@ static void http_send(void *ctx, void *to, char *line, int last)
 		}
 		c->form = F_SSE;
 		head(c, 200, "text/event-stream", -1, NULL);
-		c->st = C_WAIT;
 	}
 	if (line && (last || c->out_len - c->out_off < HTTP_PROGRESS_BACKLOG))
 		sse_event(c, line);
 	free(line);
 	if (last)
 		sse_end(c);
+	else if (c->out_off < c->out_len && !c->deadline)
+		c->deadline = now_ms() + HTTP_WRITE_MS; /* a client not reading its stream */
 }
 
 /* ---- sessions ---- */
@@ -373,7 +387,7 @@ static void post(struct http *h, struct conn *c, const struct httpmsg_request *r
 		jsonrpc_free(&msg);
 		return;
 	}
-	c->st = C_WAIT;
+	conn_to(c, C_WAIT);
 	c->form = F_NONE;
 	c->deadline = 0;
 	mcp_dispatch(h->srv, &s->ms, c, &msg);
@@ -434,7 +448,7 @@ static void conn_close(struct http *h, struct conn *c)
 	c->out = NULL;
 	c->out_len = c->out_off = c->out_cap = 0;
 	c->in_len = 0;
-	c->st = C_FREE;
+	conn_to(c, C_FREE);
 	c->fd = -1;
 }
 
@@ -501,7 +515,7 @@ static void conn_write(struct http *h, struct conn *c)
 		return;
 	}
 	httpsrv_next(&c->srv);
-	c->st = C_READ;
+	conn_to(c, C_READ);
 	c->deadline = now_ms() + (c->in_len ? HTTP_READ_MS : HTTP_IDLE_MS);
 	conn_frame(h, c);
 }
@@ -526,7 +540,7 @@ static void conn_accept(struct http *h)
 	c->fd = fd;
 	c->body = body;
 	c->in_len = 0;
-	c->st = C_READ;
+	conn_to(c, C_READ);
 	c->deadline = now_ms() + HTTP_IDLE_MS;
 	httpsrv_init(&c->srv, body, JSONRPC_MAX);
 }
@@ -546,7 +560,7 @@ static int http_fds(void *ctx, struct pollfd *p, int max)
 			free_conns++;
 			continue;
 		}
-		short ev = c->st == C_READ ? POLLIN : POLLRDHUP;
+		short ev = c->st == C_READ ? POLLIN : c->st == C_WAIT ? POLLRDHUP : 0;
 		if (c->out_off < c->out_len)
 			ev |= POLLOUT;
 		h->polled[n] = c;
@@ -572,8 +586,9 @@ static void http_ready(void *ctx, struct pollfd *p, int n)
 		}
 		if (c->st == C_FREE || c->fd != p[k].fd)
 			continue;
-		if (c->st != C_READ && (p[k].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-			conn_close(h, c); /* gone, or half-closed while we answer: cancel */
+		if ((c->st == C_WAIT && (p[k].revents & POLLRDHUP)) ||
+		    (c->st != C_READ && (p[k].revents & (POLLHUP | POLLERR)))) {
+			conn_close(h, c); /* gone (or done sending) during its call: cancel it */
 			continue;
 		}
 		if (p[k].revents & POLLOUT)
