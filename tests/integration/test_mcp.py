@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 from conftest import hearth_bin, npm_installed
 from hearthd_harness import Hearthd, busybox_images
@@ -147,6 +148,7 @@ def test_mcp_over_streamable_http(tmp_path):
         # the client's DELETE ended its session
         st, _, _ = req(port, "POST", body=PING, headers={"Mcp-Session-Id": out["sessionId"]})
         assert st == 404
+        hangup = hang_up_during_a_call(port)
         err = stop_http(p)
         p = None
     finally:
@@ -157,6 +159,51 @@ def test_mcp_over_streamable_http(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{64}", out["sessionId"]), out["sessionId"]
     check_flow(out, audit)
     assert TOKEN not in err and TOKEN not in audit.read_text()
+    assert hangup == "stopped\ngone\n", hangup
+    assert any('client="raw/1" tool=exec' in l and "outcome=cancelled" in l
+               for l in audit.read_text().splitlines()), audit.read_text()
+
+
+def call(port, sid, name, args, rid=10):
+    st, _, body = req(port, "POST", json.dumps({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+                                                "params": {"name": name, "arguments": args}}),
+                      headers={"Mcp-Session-Id": sid, "Accept": "application/json"})
+    assert st == 200, (st, body)
+    return json.loads(body)["result"]
+
+
+def hang_up_during_a_call(port):
+    """A raw client whose connection closes while its exec runs (after the
+    first progress event of its SSE stream): the command stops in the VM.
+    Returns what a later exec says about it."""
+    st, hdr, _ = req(port, "POST", INIT)
+    assert st == 200
+    sid = hdr["mcp-session-id"]
+    vm = json.loads(call(port, sid, "run_microvm", {"image": "busybox"})["content"][0]["text"])
+    vid = vm["microvmId"]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/mcp", body=json.dumps({
+        "jsonrpc": "2.0", "id": 11, "method": "tools/call",
+        "params": {"name": "exec", "_meta": {"progressToken": "p"},
+                   "arguments": {"id": vid, "command":
+                                 "echo $$ > /tmp/longpid; sleep 60; echo done > /tmp/finished"}}}),
+        headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json",
+                 "Accept": "application/json, text/event-stream", "Mcp-Session-Id": sid})
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+    line = r.fp.readline()  # the chunk's size, then the event
+    while b"notifications/progress" not in line:
+        line = r.fp.readline()
+        assert line, "the stream ended before any progress"
+    c.sock.shutdown(2)
+    c.close()
+    time.sleep(3)
+    res = call(port, sid, "exec", {"id": vid, "command":
+                                   "test -e /tmp/finished && echo finished || echo stopped; "
+                                   "kill -0 $(cat /tmp/longpid) 2>/dev/null && echo alive || echo gone"},
+               rid=12)
+    call(port, sid, "terminate_microvm", {"id": vid}, rid=13)
+    return res["structuredContent"]["stdout"]
 
 
 INIT = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
