@@ -8,8 +8,6 @@ PROTO_SRCS += protocol/dnsmsg.c
 PROTO_SRCS += protocol/idmsg.c
 # TLS ClientHello peeking (the ingress picks its TLS front by ALPN).
 PROTO_SRCS += protocol/tlshello.c
-# MCP Streamable HTTP header checks (hearth mcp --http).
-PROTO_SRCS += protocol/mcphttp.c
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(OBJ)/%.o)
 $(OBJ)/libproto.a: $(PROTO_OBJS)
 	@mkdir -p $(dir $@)
