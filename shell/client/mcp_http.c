@@ -75,16 +75,17 @@ struct conn {
 	int fd;
 	struct httpsrv srv;
 	uint8_t *body;             /* JSONRPC_MAX bytes: the collected request body */
-	uint8_t in[65536];         /* read, not yet framed */
-	size_t in_len;
+	size_t in_len;             /* bytes in in[] */
 	char *out;                 /* to write */
 	size_t out_len, out_off, out_cap;
 	long long deadline;        /* READ: the request's; WAIT/WRITE: while out is pending */
 	unsigned accept;           /* MCPHTTP_ACCEPT_* of the request in WAIT */
 	enum form form;
 	int keep;                  /* the connection stays after this answer */
+	int started;               /* a request's first bytes have come (READ) */
 	int chunked;               /* SSE framed by chunks (HTTP/1.1) */
 	char sid[65];              /* initialize: the new session's id for the answer, else "" */
+	uint8_t in[65536];         /* read, not yet framed (last: accept clears what is before) */
 };
 
 struct http {
@@ -484,8 +485,10 @@ static void conn_read(struct http *h, struct conn *c)
 		conn_close(h, c);
 		return;
 	}
-	if (c->in_len == 0 && c->srv.state == HTTPSRV_HEAD && c->srv.head_len == 0)
-		c->deadline = now_ms() + HTTP_READ_MS; /* a request starts */
+	if (!c->started) {
+		c->started = 1;
+		c->deadline = now_ms() + HTTP_READ_MS; /* a request starts: it has 30 s */
+	}
 	c->in_len += (size_t)n;
 	conn_frame(h, c);
 }
@@ -516,7 +519,8 @@ static void conn_write(struct http *h, struct conn *c)
 	}
 	httpsrv_next(&c->srv);
 	conn_to(c, C_READ);
-	c->deadline = now_ms() + (c->in_len ? HTTP_READ_MS : HTTP_IDLE_MS);
+	c->started = c->in_len > 0;
+	c->deadline = now_ms() + (c->started ? HTTP_READ_MS : HTTP_IDLE_MS);
 	conn_frame(h, c);
 }
 
