@@ -275,6 +275,11 @@ def test_mcp_http_refusals(tmp_path):
         st, _, _ = req(port, "POST", b"x" * 65536,
                        headers={"Mcp-Session-Id": sid, "Content-Length": str((16 << 20) + 1)})
         assert st == 413
+        st, _, _ = req(port, "POST", PING, headers={"Mcp-Session-Id": sid, "Accept": "text/html"})
+        assert st == 406
+        st, _, _ = req(port, "POST", PING, headers={"Mcp-Session-Id": sid,
+                                                    "Content-Type": "text/plain"})
+        assert st == 415
         st, _, _ = req(port, "DELETE", headers={"Mcp-Session-Id": sid})
         assert st == 200
         st, _, _ = req(port, "POST", PING, headers={"Mcp-Session-Id": sid})
@@ -313,3 +318,23 @@ def test_mcp_http_token_and_bind(tmp_path):
     r = subprocess.run([HEARTH, "mcp", "--http-allow-remote"], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 2
+
+
+def test_mcp_http_request_deadline(tmp_path):
+    """A request that never completes is dropped after 30 s; the server keeps serving."""
+    import socket
+    p, port = start_http(tmp_path)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        s.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        t0 = time.monotonic()
+        assert s.recv(100) == b""  # closed by the server, not by our timeout
+        took = time.monotonic() - t0
+        assert 25 < took < 45, took
+        s.close()
+        assert req(port, "POST", INIT)[0] == 200
+        stop_http(p)
+        p = None
+    finally:
+        if p:
+            p.kill()
