@@ -407,20 +407,44 @@ static void del_session(struct http *h, struct conn *c, const struct httpmsg_req
 }
 
 /* A whole request: the checks in the specification's order of concern. */
+/* Who may ask at all: 0, or the refusal's status (403, 401). */
+static unsigned gate(struct http *h, const struct httpmsg_request *rq)
+{
+	const char *origin = httpmsg_get(rq, "Origin");
+	if ((h->loopback && !mcphttp_host_loopback(httpmsg_get(rq, "Host"))) ||
+	    (origin && !mcphttp_origin_loopback(origin) &&
+	     !(h->allow_origin && !strcmp(origin, h->allow_origin))))
+		return 403;
+	return token_ok(h, rq) ? 0 : 401;
+}
+
+/*
+ * httpsrv's stream_pick, called once a head with a body is read: the body of
+ * a request the gate refuses is streamed (to be dropped) rather than
+ * collected, so nobody without the token makes us hold 16 MiB.
+ */
+static int pick(void *ctx, const struct httpmsg_request *rq)
+{
+	return gate(ctx, rq) ? HTTPSRV_STREAM_YES : HTTPSRV_STREAM_NO;
+}
+
+static int drop(void *ctx, const uint8_t *p, size_t n)
+{
+	return 0;
+}
+
 static void request(struct http *h, struct conn *c)
 {
 	const struct httpmsg_request *rq = &c->srv.rq;
-	const char *origin = httpmsg_get(rq, "Origin");
+	unsigned refused = gate(h, rq);
 	c->keep = c->srv.keep_alive;
 	c->chunked = !c->srv.http10;
 	c->sid[0] = '\0';
-	if ((h->loopback && !mcphttp_host_loopback(httpmsg_get(rq, "Host"))) ||
-	    (origin && !mcphttp_origin_loopback(origin) &&
-	     !(h->allow_origin && !strcmp(origin, h->allow_origin)))) {
+	if (refused == 403) {
 		refuse(c, 403, "Forbidden: Host or Origin not allowed", NULL);
 		return;
 	}
-	if (!token_ok(h, rq)) {
+	if (refused || rq->body_streamed) {
 		refuse(c, 401, "Unauthorized", "WWW-Authenticate: Bearer realm=\"hearth-mcp\"\r\n");
 		return;
 	}
@@ -457,7 +481,9 @@ static void conn_close(struct http *h, struct conn *c)
 static void conn_frame(struct http *h, struct conn *c)
 {
 	while (c->st == C_READ) {
-		size_t k = httpsrv_feed(&c->srv, c->in, c->in_len);
+		size_t k = c->srv.state == HTTPSRV_STREAM
+				   ? httpsrv_stream(&c->srv, c->in, c->in_len, drop, NULL)
+				   : httpsrv_feed(&c->srv, c->in, c->in_len);
 		memmove(c->in, c->in + k, c->in_len - k);
 		c->in_len -= k;
 		if (c->srv.state == HTTPSRV_READY) {
@@ -547,6 +573,9 @@ static void conn_accept(struct http *h)
 	conn_to(c, C_READ);
 	c->deadline = now_ms() + HTTP_IDLE_MS;
 	httpsrv_init(&c->srv, body, JSONRPC_MAX);
+	c->srv.stream_pick = pick;
+	c->srv.stream_ctx = h;
+	c->srv.stream_max = JSONRPC_MAX;
 }
 
 /* ---- the transport's poll hooks ---- */

@@ -237,6 +237,17 @@ def test_mcp_http_refusals(tmp_path):
         assert st == 401
         st, _, _ = req(port, "POST", INIT, headers={"Authorization": "Basic " + TOKEN})
         assert st == 401
+        # an unauthenticated body is read and dropped (not collected); the
+        # connection then serves the next request
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        c.request("POST", "/mcp", body=b" " * (1 << 20), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        assert r.status == 401 and json.loads(r.read())["error"]["message"] == "Unauthorized"
+        c.request("POST", "/mcp", body=INIT, headers={"Content-Type": "application/json",
+                                                      "Authorization": "Bearer " + TOKEN})
+        r = c.getresponse()
+        assert r.status == 200 and json.loads(r.read())["result"]["serverInfo"]["name"] == "hearth"
+        c.close()
         # DNS rebinding: a foreign Origin or Host, even with the token
         st, _, _ = req(port, "POST", INIT, headers={"Origin": "http://evil.example"})
         assert st == 403
