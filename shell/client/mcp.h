@@ -1,7 +1,8 @@
 /*
- * mcp.h - `hearth mcp`, a Model Context Protocol server over stdio
- * (cmd_mcp.c: the JSON-RPC loop, lifecycle, jobs, cancellation, progress,
- * audit; mcp_tools.c: the tool table). Every tool call runs as one child
+ * mcp.h - `hearth mcp`, a Model Context Protocol server (cmd_mcp.c: options
+ * and the stdio transport; mcp_http.c: the Streamable HTTP transport;
+ * mcp_server.c: the dispatcher, lifecycle, jobs, cancellation, progress,
+ * audit and the poll loop both transports share; mcp_tools.c: the tools). Every tool call runs as one child
  * `hearth` process (a job): `hearth run/get/.../exec` with the arguments the
  * tool's schema allows, so a tool does exactly what the command line does,
  * and a cancelled call is a SIGTERM that `hearth exec` passes on to the
@@ -15,6 +16,10 @@
 #include <stdio.h>
 
 #include <json-c/json.h>
+
+#include "protocol/jsonrpc.h"
+
+struct pollfd;
 
 #define MCP_ARGV_MAX 300          /* child argv entries (exec: 256 argv + options) */
 #define MCP_OUTPUT_DEFAULT 65536  /* exec stdout/stderr kept per stream, bytes */
@@ -68,5 +73,70 @@ int mcp_spec_add(struct mcp_spec *s, const char *fmt, ...) __attribute__((format
 void mcp_spec_free(struct mcp_spec *s);
 /* A CallToolResult holding one text item. */
 json_object *mcp_text_result(const char *text, size_t len, int is_error);
+
+
+/* ---- the server core (mcp_server.c) ---- */
+
+#define MCP_JOBS_MAX 32       /* tool calls running at once */
+#define MCP_TRANSPORT_FDS 80  /* fds a transport may add to the poll set */
+
+/* A client session: stdio has one, HTTP one per Mcp-Session-Id. */
+struct mcp_sess {
+	char client[160]; /* clientInfo name/version, for the audit */
+};
+
+/*
+ * A transport. "to" is its stream for one request's messages (stdio: the
+ * one stdout; HTTP: the POST that carried the request).
+ */
+struct mcp_transport {
+	void *ctx;
+	/* One message for to (line malloc'd, taken). last: the request's answer.
+	 * line NULL (with last): the request ends unanswered (it was cancelled). */
+	void (*send)(void *ctx, void *to, char *line, int last);
+	/* Its fds to poll, at most max: returns how many it put in p. */
+	int (*fds)(void *ctx, struct pollfd *p, int max);
+	/* After poll: the same fds with their revents. */
+	void (*ready)(void *ctx, struct pollfd *p, int n);
+	/* Milliseconds to its next deadline, -1 for none. */
+	int (*timeout)(void *ctx);
+	/* 1 once it has ended (its calls are then stopped and mcp_run returns). */
+	int (*ended)(void *ctx);
+};
+
+struct mcp_server;
+/* NULL with err on failure. audit: where the audit lines go. */
+struct mcp_server *mcp_server_new(const struct mcp_opts *o, FILE *audit,
+				  const struct mcp_transport *t, char *err, size_t errlen);
+/* Kills the calls still running. */
+void mcp_server_free(struct mcp_server *m);
+/* Poll the transport and the calls until the transport ends and no call is
+ * left: 0, or 1 when poll fails. */
+int mcp_run(struct mcp_server *m);
+/* One message (bytes from the client, parsed here) of session s; what it
+ * asks for is answered on to (a parse error too). */
+void mcp_handle(struct mcp_server *m, struct mcp_sess *s, void *to, const char *p, size_t n);
+/* The same for a message already parsed. */
+void mcp_dispatch(struct mcp_server *m, struct mcp_sess *s, void *to, const struct jsonrpc_msg *msg);
+/* The stream to is gone (the client hung up): its calls are cancelled. */
+void mcp_abandon(struct mcp_server *m, void *to);
+/* Session s ends: its calls are cancelled (each stream gets its NULL). */
+void mcp_end_session(struct mcp_server *m, struct mcp_sess *s);
+/* 1 when s has a call running. */
+int mcp_sess_busy(const struct mcp_server *m, const struct mcp_sess *s);
+/* 1 when v is a protocol revision this server speaks. */
+int mcp_version_known(const char *v);
+
+/* ---- the Streamable HTTP transport (mcp_http.c) ---- */
+
+struct mcp_http_opts {
+	const char *listen;      /* ADDR:PORT */
+	const char *token_file;  /* the bearer token's file, or NULL */
+	const char *allow_origin; /* one more Origin allowed besides loopback ones, or NULL */
+	int allow_remote;        /* a non-loopback address is allowed */
+};
+
+/* Serve until SIGINT/SIGTERM: 0, or 1 (with a message on stderr). */
+int mcp_http_serve(const struct mcp_http_opts *h, const struct mcp_opts *o, FILE *audit);
 
 #endif

@@ -3,7 +3,7 @@
 # protocol/argsplit.c, protocol/sigv4.c and protocol/awsini.c to sign API
 # requests) are built here.
 CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c shell/agent/tarfs.c \
-	protocol/jsonrpc.c \
+	protocol/jsonrpc.c protocol/mcphttp.c \
 	protocol/sigv4.c protocol/awsini.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
 CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
@@ -39,3 +39,7 @@ UNIT_LIBS_jsonrpc := -ljson-c
 $(OBJ)/protocol/jsonrpc.o: CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
 # Recursive (=): API_LIBDIR comes from session/module.mk, read later.
 FUZZ_EXTRA_SRCS_jsonrpc = protocol/jsonrpc.c $(API_LIBDIR)/libjson-c.so
+
+# hearth mcp --http's header checks (protocol/mcphttp.c): unit test and fuzz target.
+UNIT_OBJS_mcphttp := $(OBJ)/protocol/mcphttp.o
+FUZZ_EXTRA_SRCS_mcphttp := protocol/mcphttp.c

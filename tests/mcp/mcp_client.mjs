@@ -2,20 +2,28 @@
 // (driven by tests/integration/test_mcp.py, which starts hearthd and checks
 // what this prints). Environment: HEARTH (the hearth binary), AUDIT (the audit
 // log path), IMAGE; the API/CA variables are passed on to `hearth mcp`.
+// MCP_URL and MCP_TOKEN: connect to a running `hearth mcp --http` with the
+// SDK's Streamable HTTP transport (bearer token in the request headers)
+// instead of starting `hearth mcp` on stdio.
 // Prints one JSON object of observations; the Python side asserts on them.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const out = {};
 const text = (r) => r.content.filter((c) => c.type === "text").map((c) => c.text).join("");
 const LONG = { timeout: 600000 };
 
-const transport = new StdioClientTransport({
-  command: process.env.HEARTH,
-  args: ["mcp", "--audit-log", process.env.AUDIT, "--max-output", "100000"],
-  env: process.env,
-  stderr: "inherit",
-});
+const transport = process.env.MCP_URL
+  ? new StreamableHTTPClientTransport(new URL(process.env.MCP_URL), {
+    requestInit: { headers: { Authorization: `Bearer ${process.env.MCP_TOKEN}` } },
+  })
+  : new StdioClientTransport({
+    command: process.env.HEARTH,
+    args: ["mcp", "--audit-log", process.env.AUDIT, "--max-output", "100000"],
+    env: process.env,
+    stderr: "inherit",
+  });
 const client = new Client({ name: "hearth-test", version: "1.2.3" });
 await client.connect(transport);
 out.server = client.getServerVersion();
@@ -90,5 +98,9 @@ r = await call("get_microvm", { id });
 out.get = JSON.parse(text(r)).state;
 r = await call("terminate_microvm", { id });
 out.terminate = { isError: r.isError };
+if (process.env.MCP_URL) {
+  out.sessionId = transport.sessionId;
+  await transport.terminateSession(); // DELETE: the session ends
+}
 await client.close();
 console.log(JSON.stringify(out));
