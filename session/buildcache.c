@@ -181,12 +181,13 @@ static int link_entries(const char *root, struct entry *v, unsigned n, char *err
 	return 0;
 }
 
-/* The least recently used entry nothing backs onto (incomplete ones first), or -1. */
-static int pick(const struct entry *v, unsigned n)
+/* The least recently used entry nothing backs onto (incomplete ones first),
+ * not used since keep_ns, or -1. */
+static int pick(const struct entry *v, unsigned n, int64_t keep_ns)
 {
 	int best = -1;
 	for (unsigned i = 0; i < n; i++) {
-		if (v[i].gone || v[i].children)
+		if (v[i].gone || v[i].children || v[i].used_ns >= keep_ns)
 			continue;
 		if (best < 0 || v[i].complete < v[best].complete ||
 		    (v[i].complete == v[best].complete && v[i].used_ns < v[best].used_ns))
@@ -195,8 +196,8 @@ static int pick(const struct entry *v, unsigned n)
 	return best;
 }
 
-int buildcache_evict(const char *state_dir, uint64_t max_bytes, struct buildcache_stats *st,
-		     char *err, size_t errlen)
+int buildcache_evict(const char *state_dir, uint64_t max_bytes, int64_t keep_ns,
+		     struct buildcache_stats *st, char *err, size_t errlen)
 {
 	char root[PATH_MAX], dir[PATH_MAX];
 	struct entry *v = NULL;
@@ -214,7 +215,7 @@ int buildcache_evict(const char *state_dir, uint64_t max_bytes, struct buildcach
 		st->bytes += v[i].bytes;
 	uint64_t held = st->bytes;
 	for (;;) {
-		int i = pick(v, n);
+		int i = pick(v, n, keep_ns);
 		if (i < 0 || (v[i].complete && held <= max_bytes))
 			break;
 		fsutil_pathf(dir, sizeof dir, "%s/%s", root, v[i].key);

@@ -8,7 +8,8 @@
  * backend, which a restore must match. A snapshot's disk is backed by the
  * previous one's, so entries form chains: an entry is removed only when no
  * other entry backs onto it (buildcache_evict), least recently used first,
- * and only while no build runs (the builder's lock).
+ * and never one used since the oldest running build started (the builder
+ * marks what it uses with buildcache_touch).
  */
 #ifndef HEARTH_BUILDCACHE_H
 #define HEARTH_BUILDCACHE_H
@@ -37,11 +38,14 @@ struct buildcache_stats {
  * Bring the cache down to at most max_bytes: remove incomplete entries (left
  * by a failed snapshot) that nothing backs onto, then the least recently used
  * entries that no other entry's disk backs onto, one at a time (a removal can
- * make its parent removable), until the rest fits. Bytes count files with a
- * single link (a hard link shared with a built image frees nothing). The
- * caller guarantees that no build uses the cache meanwhile. 0, or -1 with err.
+ * make its parent removable), until the rest fits. An entry used (touched or
+ * made) at or after keep_ns (CLOCK_REALTIME ns; INT64_MAX: none) stays, and
+ * so do the entries it backs onto: the running builds' own. Bytes count files
+ * with a single link (a hard link shared with a built image frees nothing).
+ * The caller serializes this with its own lookups and touches. 0, or -1 with
+ * err.
  */
-int buildcache_evict(const char *state_dir, uint64_t max_bytes, struct buildcache_stats *st,
-		     char *err, size_t errlen);
+int buildcache_evict(const char *state_dir, uint64_t max_bytes, int64_t keep_ns,
+		     struct buildcache_stats *st, char *err, size_t errlen);
 
 #endif

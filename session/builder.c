@@ -44,9 +44,17 @@ struct builder {
 	struct workers *w;
 	builder_done_fn done;
 	struct bjob *jobs; /* event-loop thread only */
-	/* Builds hold it shared while they use the step cache; eviction takes it
-	 * exclusively, and only when no build runs (it never waits for one). */
-	pthread_rwlock_t cache_lock;
+	/*
+	 * The step cache is shared by concurrent builds. A build looks entries
+	 * up and marks what it uses (buildcache_touch) under cache_mu, after
+	 * recording when it started in run_start; eviction, at the end of each
+	 * build and also under cache_mu, keeps every entry used or made since
+	 * the oldest running build started (and so every entry those back
+	 * onto). It never waits for other builds to end, so a queue that never
+	 * empties still has its cache kept under the cap.
+	 */
+	pthread_mutex_t cache_mu;
+	int64_t run_start[BUILDER_MAX_PARALLEL]; /* ns, 0 = free slot */
 };
 
 void builder_log_path(const struct hearthd *hd, const char *build_id, char *out, size_t n)
@@ -268,12 +276,24 @@ static void vm_spec(struct brun *r, size_t s, char *run, size_t runlen, char *id
 	};
 }
 
+/* Is a complete entry stored under key? If so it is marked used, under
+ * cache_mu, so no eviction removes it while this build runs. */
+static int cache_lookup(struct brun *r, const char *key)
+{
+	pthread_mutex_lock(&r->b->cache_mu);
+	int has = buildcache_has(r->hd->cfg.state_dir, key);
+	if (has)
+		buildcache_touch(r->hd->cfg.state_dir, key);
+	pthread_mutex_unlock(&r->b->cache_mu);
+	return has;
+}
+
 /* Flush the guest's writes, then snapshot under key (if not there yet). */
 static int save_step(struct brun *r, struct buildvm *bv, const char *key)
 {
 	char dir[PATH_MAX], err[1200];
-	if (buildcache_has(r->hd->cfg.state_dir, key))
-		return 0;
+	if (cache_lookup(r, key))
+		return 0; /* made meanwhile by another build (now marked used) */
 	const char *sync_argv[] = { "sync", NULL };
 	if (buildstep_exec(&r->sc, bv, "sync", sync_argv) < 0)
 		return -1;
@@ -308,23 +328,21 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 	const struct df_stage *st = &r->plan.stages[s];
 	const char *sd = r->hd->cfg.state_dir;
 	size_t k = st->nsteps; /* steps covered by the cache */
-	while (k > 0 && !buildcache_has(sd, r->keys[s][k - 1]))
+	while (k > 0 && !cache_lookup(r, r->keys[s][k - 1]))
 		k--;
 	int from_stage_snap = k == 0 && st->base_stage >= 0;
 	char snap[PATH_MAX] = "";
 	const char *used = k > 0 ? r->keys[s][k - 1] : from_stage_snap ? r->key0[s] : "";
 	if (used[0]) {
 		buildcache_dir(sd, used, snap, sizeof snap);
-		buildcache_touch(sd, used);
+		cache_lookup(r, used); /* marks the stage snapshot used too */
 	}
 	for (size_t i = 0; i < k; i++)
 		buildlog_line(r->log, "[%d/%d] CACHED %s", r->done_steps + (int)i + 1, r->total,
 			      st->steps[i].display);
 	r->done_steps += (int)k;
-	if (k == st->nsteps && !need_vm && buildcache_has(sd, r->final[s])) {
-		buildcache_touch(sd, r->final[s]);
+	if (k == st->nsteps && !need_vm && cache_lookup(r, r->final[s]))
 		return 0;
-	}
 	if (brun_cancelled(r))
 		return -1;
 	char run[PATH_MAX], id[64], err[1200];
@@ -456,16 +474,43 @@ static void brun_free(struct brun *r)
 	dfignore_free(r->ign);
 }
 
-/* After a build, when no other build runs: the step cache back under its cap. */
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Record that r runs from now. The second of margin covers file times,
+ * which come from a coarser clock than clock_gettime. */
+static void run_begin(struct brun *r)
+{
+	pthread_mutex_lock(&r->b->cache_mu);
+	for (int i = 0; i < BUILDER_MAX_PARALLEL; i++)
+		if (!r->b->run_start[i]) {
+			r->run_slot = i;
+			r->b->run_start[i] = wall_ns() - 1000000000;
+			break;
+		}
+	pthread_mutex_unlock(&r->b->cache_mu);
+}
+
+/* r's build has ended (its VMs are stopped): the step cache back under its
+ * cap, keeping what running builds use. */
 static void evict(struct brun *r)
 {
 	struct buildcache_stats st;
 	char err[256];
-	if (pthread_rwlock_trywrlock(&r->b->cache_lock) != 0)
-		return;
-	int rc = buildcache_evict(r->hd->cfg.state_dir, r->hd->cfg.build_cache_max, &st, err,
-				  sizeof err);
-	pthread_rwlock_unlock(&r->b->cache_lock);
+	pthread_mutex_lock(&r->b->cache_mu);
+	if (r->run_slot >= 0)
+		r->b->run_start[r->run_slot] = 0;
+	int64_t keep = INT64_MAX;
+	for (int i = 0; i < BUILDER_MAX_PARALLEL; i++)
+		if (r->b->run_start[i] && r->b->run_start[i] < keep)
+			keep = r->b->run_start[i];
+	int rc = buildcache_evict(r->hd->cfg.state_dir, r->hd->cfg.build_cache_max, keep, &st,
+				  err, sizeof err);
+	pthread_mutex_unlock(&r->b->cache_mu);
 	if (rc < 0)
 		buildlog_line(r->log, "cache: %s", err);
 	else if (st.evicted)
@@ -492,6 +537,8 @@ static void job_run(void *ctx, struct work_item *it)
 	r->j = j;
 	r->t0 = clock_ms();
 	r->sc.reason = BR_NONE;
+	r->run_slot = -1;
+	run_begin(r);
 	atomic_store(&j->phase, BUILD_IN_PROGRESS);
 	const char *sd = r->hd->cfg.state_dir;
 	fsutil_pathf(r->work, sizeof r->work, "%s/builds/%s", sd, j->spec.build_id);
@@ -519,9 +566,7 @@ static void job_run(void *ctx, struct work_item *it)
 		      "build log: %s", err);
 	} else if (!brun_cancelled(r)) {
 		r->sc.ign = NULL;
-		pthread_rwlock_rdlock(&r->b->cache_lock);
 		build(r);
-		pthread_rwlock_unlock(&r->b->cache_lock);
 	}
 	brun_free(r);
 	fsutil_rm_rf(r->work);
@@ -568,7 +613,7 @@ struct builder *builder_create(struct hearthd *hd, int max_parallel, builder_don
 			       char *err, size_t errlen)
 {
 	struct builder *b = calloc(1, sizeof *b);
-	int locked = 0;
+	int mu = 0;
 	if (!b) {
 		fsutil_pathf(err, errlen, "out of memory");
 		return NULL;
@@ -580,11 +625,13 @@ struct builder *builder_create(struct hearthd *hd, int max_parallel, builder_don
 		fsutil_pathf(err, errlen, "unknown engine %s", hd->cfg.engine);
 		goto fail;
 	}
-	if (pthread_rwlock_init(&b->cache_lock, NULL) != 0) {
+	if (pthread_mutex_init(&b->cache_mu, NULL) != 0) {
 		fsutil_pathf(err, errlen, "cannot create the step cache lock");
 		goto fail;
 	}
-	locked = 1;
+	mu = 1;
+	if (max_parallel > BUILDER_MAX_PARALLEL)
+		max_parallel = BUILDER_MAX_PARALLEL;
 	b->w = workers_create(max_parallel > 0 ? max_parallel : 1, job_run, b, err, errlen);
 	if (!b->w)
 		goto fail;
@@ -594,8 +641,8 @@ struct builder *builder_create(struct hearthd *hd, int max_parallel, builder_don
 	}
 	return b;
 fail:
-	if (locked)
-		pthread_rwlock_destroy(&b->cache_lock);
+	if (mu)
+		pthread_mutex_destroy(&b->cache_mu);
 	free(b);
 	return NULL;
 }
@@ -607,7 +654,7 @@ void builder_destroy(struct builder *b)
 	for (struct bjob *j = b->jobs; j; j = j->next)
 		atomic_store(&j->cancel, 1);
 	workers_destroy(b->w, job_done, b);
-	pthread_rwlock_destroy(&b->cache_lock);
+	pthread_mutex_destroy(&b->cache_mu);
 	free(b);
 }
 

@@ -33,6 +33,8 @@
 struct hearthd;
 struct builder;
 
+#define BUILDER_MAX_PARALLEL 64 /* --max-builds' upper bound */
+
 #define BUILDER_ENV_JSON 16384
 
 struct build_spec {

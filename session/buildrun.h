@@ -34,6 +34,7 @@ struct bjob {
 };
 
 struct brun {
+	int run_slot; /* in the builder's run_start (the step cache's pins), -1 none */
 	struct builder *b;
 	struct hearthd *hd;
 	struct bjob *j;

@@ -374,13 +374,18 @@ out:
 #define FROM_GLOB_OUT (256u * 1024) /* bytes of one wildcard's matches */
 #define FROM_GLOB_MAX 4096          /* paths one COPY --from may copy */
 
-/* The stage path of a source: absolute, trailing '/' dropped (same tree). */
-static void from_path(const char *src, char *out, size_t n)
+/* The stage path of a source: absolute, trailing '/' and '/.' dropped (the
+ * same tree). 0, or -1 when a component is "..". */
+static int from_path(const char *src, char *out, size_t n)
 {
 	fsutil_pathf(out, n, "%s%s", src[0] == '/' ? "" : "/", src);
 	size_t l = strlen(out);
-	while (l > 1 && out[l - 1] == '/')
+	while (l > 1 && (out[l - 1] == '/' || (out[l - 1] == '.' && out[l - 2] == '/')))
 		out[--l] = '\0';
+	for (const char *p = out; (p = strstr(p, "/..")); p += 3)
+		if (p[3] == '/' || p[3] == '\0')
+			return -1;
+	return 0;
 }
 
 /* The paths of the stage's VM a wildcard source matches, as its shell
@@ -390,7 +395,8 @@ static int from_glob(struct buildstep_ctx *c, struct buildvm *from, const struct
 		     const char *pattern, char **buf, const char **paths, size_t *n)
 {
 	static const char script[] =
-		"IFS=; for f in $1; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then "
+		"IFS=; for f in $1; do case ${f##*/} in .|..) continue;; esac; "
+		"if [ -e \"$f\" ] || [ -L \"$f\" ]; then "
 		"case $f in *\"\n\"*) ;; *) printf '%s\\n' \"$f\";; esac; fi; done";
 	const char *argv[] = { "/bin/sh", "-c", script, "sh", pattern, NULL };
 	int code = 0;
@@ -498,7 +504,12 @@ static int copy_from(struct buildstep_ctx *c, struct buildvm *bv, const struct d
 		goto out;
 	}
 	for (size_t i = 0; i < st->nsrc; i++) {
-		from_path(st->src[i], lit[i], sizeof lit[i]);
+		if (from_path(st->src[i], lit[i], sizeof lit[i]) < 0) {
+			fail(c, BR_CONTAINER_BUILD_FAILED,
+			     "Dockerfile line %d: COPY --from: %s: a path with \"..\" is not supported",
+			     st->line, st->src[i]);
+			goto out;
+		}
 		if (!strpbrk(lit[i], "*?[")) {
 			if (n == FROM_GLOB_MAX) {
 				fail(c, BR_CONTAINER_BUILD_FAILED,

@@ -470,13 +470,15 @@ def test_add_tar_chmod_heredoc(hd):
 MULTI_DOCKERFILE = """\
 FROM busybox AS gen
 RUN mkdir -p /out/sub /css/in && echo generated > /out/sub/g.txt && echo one > /out/one.txt \
-    && echo a > /css/a.css && echo b > /css/b.css && echo no > /css/c.txt && echo d > /css/in/d.css
+    && echo a > /css/a.css && echo b > /css/b.css && echo no > /css/c.txt && echo d > /css/in/d.css \
+    && echo h > /css/.h
 FROM busybox AS unused
 RUN exit 1
 FROM busybox
 COPY --from=gen /out/ /www/
 COPY --from=gen /out/one.txt /www/renamed.txt
 COPY --from=gen /css/*.css /css/i? /www/css/
+COPY --from=gen /css/.* /www/dot/
 EXPOSE 8080
 CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 """
@@ -490,7 +492,7 @@ def test_multi_stage(hd):
     log = build_log(hd, "multi", "1.0")
     assert v["state"] == "SUCCESSFUL", (v, log)
     assert "exit 1" not in log, log
-    assert re.search(r"^\[2/4\] COPY --from=gen /out/ /www/$", log, re.M), log
+    assert re.search(r"^\[2/5\] COPY --from=gen /out/ /www/$", log, re.M), log
     st, _, vm = hd.run(imageIdentifier="multi")
     assert st == 200, vm
     vid = vm["microvmId"]
@@ -502,6 +504,10 @@ def test_multi_stage(hd):
     assert fetch(hd, vid, "/css/b.css") == (200, "b\n")
     assert fetch(hd, vid, "/css/d.css") == (200, "d\n")
     assert fetch(hd, vid, "/css/c.txt")[0] == 404
+    # .* matches dot files, never . or .. (the stage's whole tree).
+    assert fetch(hd, vid, "/dot/.h") == (200, "h\n")
+    assert fetch(hd, vid, "/dot/a.css")[0] == 404
+    assert fetch(hd, vid, "/dot/bin/sh")[0] == 404
     hd.call("DELETE", "/microvms/" + vid)
     hd.wait_state(vid, "TERMINATED", 60)
     assert_nothing_left_but_the_version(hd)
@@ -516,6 +522,8 @@ def test_copy_from_wildcard_errors(hd):
         "notdir": ("COPY --from=gen /out/*.txt /www\n",
                    "line 4: COPY --from: when using COPY with more than one source file, "
                    "the destination must be a directory and end with a /"),
+        "dotdot": ("COPY --from=gen /out/.. /www/\n",
+                   'line 4: COPY --from: /out/..: a path with ".." is not supported'),
     }
     for name, (line, msg) in cases.items():
         df = ("FROM busybox AS gen\nRUN mkdir /out && echo 1 > /out/1.txt && echo 2 > /out/2.txt\n"

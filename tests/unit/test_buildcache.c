@@ -3,6 +3,7 @@
  * entries always, hard links not counted. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -99,7 +100,7 @@ TEST(under_the_cap_nothing_goes)
 	fresh();
 	CHECK_EQ(mk('a', 0, 64, 100, 0), 0);
 	CHECK_EQ(mk('b', 'a', 64, 200, 0), 0);
-	CHECK_EQ(buildcache_evict(state, 1024 * KIB, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 1024 * KIB, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK_EQ(st.entries, 2u);
 	CHECK_EQ(st.evicted, 0u);
 	CHECK(st.bytes >= 128 * KIB);
@@ -118,7 +119,7 @@ TEST(least_recently_used_leaf_first)
 	CHECK_EQ(mk('c', 'b', 64, 300, 0), 0);
 	CHECK_EQ(mk('d', 0, 64, 200, 0), 0);
 	/* One entry's worth over: d goes (a and b are older, but c needs them). */
-	CHECK_EQ(buildcache_evict(state, 220 * KIB, &st, err, sizeof err), 0); /* 4 x ~68 KiB */
+	CHECK_EQ(buildcache_evict(state, 220 * KIB, INT64_MAX, &st, err, sizeof err), 0); /* 4 x ~68 KiB */
 	CHECK_EQ(st.evicted, 1u);
 	CHECK(!there('d'));
 	CHECK(there('a') && there('b') && there('c'));
@@ -136,12 +137,12 @@ TEST(removing_a_leaf_frees_its_parent)
 	CHECK_EQ(mk('b', 'a', 64, 110, 0), 0);
 	CHECK_EQ(mk('c', 'b', 64, 120, 0), 0);
 	CHECK_EQ(mk('d', 0, 64, 500, 0), 0);
-	CHECK_EQ(buildcache_evict(state, 140 * KIB, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 140 * KIB, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK_EQ(st.evicted, 2u);
 	CHECK(!there('c') && !there('b'));
 	CHECK(there('a') && there('d'));
 	/* Zero: everything, children before parents. */
-	CHECK_EQ(buildcache_evict(state, 0, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 0, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK_EQ(st.evicted, 2u);
 	CHECK(!there('a') && !there('d'));
 	fsutil_rm_rf(state);
@@ -155,7 +156,7 @@ TEST(incomplete_entries_go_unless_backed_onto)
 	CHECK_EQ(mk('a', 0, 8, 900, 1), 0);   /* a failed snapshot, recent */
 	CHECK_EQ(mk('b', 0, 8, 100, 1), 0);   /* incomplete, but c backs onto it */
 	CHECK_EQ(mk('c', 'b', 8, 100, 0), 0);
-	CHECK_EQ(buildcache_evict(state, 1024 * KIB, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 1024 * KIB, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK_EQ(st.evicted, 1u);
 	CHECK(!there('a'));
 	CHECK(there('b') && there('c'));
@@ -172,7 +173,7 @@ TEST(hard_links_free_nothing)
 	snprintf(f, sizeof f, "%s/memory.bin", d);
 	snprintf(l, sizeof l, "%s/kept-image", state);
 	CHECK_EQ(link(f, l), 0); /* as a built image's file is */
-	CHECK_EQ(buildcache_evict(state, 1024 * KIB, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 1024 * KIB, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK(st.bytes < 64 * KIB);
 	CHECK_EQ(access(l, R_OK), 0);
 	fsutil_rm_rf(state);
@@ -187,8 +188,25 @@ TEST(touch_makes_recent)
 	CHECK_EQ(mk('b', 0, 64, 200, 0), 0);
 	key_of('a', k);
 	buildcache_touch(state, k);
-	CHECK_EQ(buildcache_evict(state, 100 * KIB, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 100 * KIB, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK(there('a') && !there('b'));
+	fsutil_rm_rf(state);
+}
+
+TEST(entries_used_by_running_builds_stay)
+{
+	struct buildcache_stats st;
+	char err[256];
+	fresh();
+	/* a <- b, b used at 500 by a running build (started at 400); c old. */
+	CHECK_EQ(mk('a', 0, 64, 100, 0), 0);
+	CHECK_EQ(mk('b', 'a', 64, 500, 0), 0);
+	CHECK_EQ(mk('c', 0, 64, 200, 0), 0);
+	CHECK_EQ(mk('d', 0, 8, 450, 1), 0); /* being written by that build */
+	CHECK_EQ(buildcache_evict(state, 0, 400LL * 1000000000, &st, err, sizeof err), 0);
+	CHECK_EQ(st.evicted, 1u);
+	CHECK(!there('c'));
+	CHECK(there('a') && there('b') && there('d'));
 	fsutil_rm_rf(state);
 }
 
@@ -197,10 +215,11 @@ TEST(no_cache_yet)
 	struct buildcache_stats st;
 	char err[256];
 	snprintf(state, sizeof state, "/tmp/test_buildcache.none.%d", (int)getpid());
-	CHECK_EQ(buildcache_evict(state, 0, &st, err, sizeof err), 0);
+	CHECK_EQ(buildcache_evict(state, 0, INT64_MAX, &st, err, sizeof err), 0);
 	CHECK_EQ(st.entries, 0u);
 }
 
 TEST_MAIN(T(under_the_cap_nothing_goes), T(least_recently_used_leaf_first),
 	  T(removing_a_leaf_frees_its_parent), T(incomplete_entries_go_unless_backed_onto),
-	  T(hard_links_free_nothing), T(touch_makes_recent), T(no_cache_yet))
+	  T(hard_links_free_nothing), T(touch_makes_recent), T(entries_used_by_running_builds_stay),
+	  T(no_cache_yet))
