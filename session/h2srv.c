@@ -477,7 +477,7 @@ static int s_tls_pull(struct h2s *st)
 	return st->st == H2S_DONE && !st->resp_ended ? -1 : 0;
 }
 
-static int s_open(struct h2s *st, const void *first, size_t firstlen);
+static int s_open(struct h2s *st, int tls, const void *first, size_t firstlen);
 
 static void s_tls_expired(void *owner)
 {
@@ -509,7 +509,7 @@ static void s_tls_restart(struct h2s *st)
 	st->pr = (struct upstls_probe){ 0 }; /* s_close_chan must not free it */
 	agentlink_close(st->ch);
 	st->ch = NULL;
-	if (s_open(st, pr.p, pr.len) == 0)
+	if (s_open(st, 1, pr.p, pr.len) == 0)
 		s_flush_up(st);
 	upstls_probe_end(&pr);
 }
@@ -820,17 +820,19 @@ static void s_request(struct h2s *st, int end_stream)
 	st->head_req = !strcmp(hr.method, "HEAD");
 	st->port = port;
 	st->st = H2S_OPEN;
-	s_open(st, NULL, 0);
+	s_open(st, 0, NULL, 0);
 }
 
 /* The stream's channel to the app: inside TLS when it is known to speak it
  * (first: plaintext for right after the handshake), else in clear with the
  * probe on. 0, or -1 refused. */
-static int s_open(struct h2s *st, const void *first, size_t firstlen)
+/* The stream's channel: in TLS when tls is set (the probe's retry) or the
+ * port is known to speak it, else in clear with the probe on. */
+static int s_open(struct h2s *st, int tls, const void *first, size_t firstlen)
 {
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[200];
-	if (first || upstls_known(st->vm_id, st->port)) {
+	if (tls || upstls_known(st->vm_id, st->port)) {
 		st->tls = upstls_new(st->hc->hd, st->vm_id, st->port, &h2s_tls, st, first, firstlen,
 				     err, sizeof err);
 		if (!st->tls) {

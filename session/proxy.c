@@ -200,11 +200,15 @@ static void flush_up(struct proxy *p)
 
 /* A channel to port: in TLS when the app is known to speak it (first:
  * plaintext to send after the handshake), else in clear with the probe on. */
-static int open_chan(struct proxy *p, unsigned port, const void *first, size_t firstlen)
+/* A channel to port: in TLS when tls is set (the probe's retry, first being
+ * what the probe sent) or the port is known to speak it, else in clear with
+ * the probe on. */
+static int open_chan(struct proxy *p, unsigned port, int tls, const void *first,
+		     size_t firstlen)
 {
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
 	char err[160], msg[240];
-	if (first || upstls_known(p->vm_id, port)) {
+	if (tls || upstls_known(p->vm_id, port)) {
 		p->tls = upstls_new(p->hd, p->vm_id, port, &proxy_tls, p, first, firstlen, err,
 				    sizeof err);
 		if (!p->tls) {
@@ -312,7 +316,7 @@ static int next_request(struct proxy *p)
 			return -1;
 		}
 		buf_reset(&p->up);
-		if (open_chan(p, port, NULL, 0) < 0)
+		if (open_chan(p, port, 0, NULL, 0) < 0)
 			return -1;
 	}
 	buf_put(&p->up, out, hr.out_len); /* fits: checked above */
@@ -570,7 +574,7 @@ static void tls_restart(struct proxy *p)
 	struct upstls_probe pr = p->pr;
 	p->pr = (struct upstls_probe){ 0 }; /* close_chan must not free it */
 	close_chan(p);
-	if (open_chan(p, port, pr.p, pr.len) == 0)
+	if (open_chan(p, port, 1, pr.p, pr.len) == 0)
 		flush_up(p);
 	upstls_probe_end(&pr);
 }
