@@ -1,7 +1,8 @@
 # vmm/: the VM engine (QEMU microvm over QMP), the agent control helper and
 # the hearth-vm dev/test CLI.
 VMM_SRCS := vmm/engine.c vmm/qemu.c vmm/qmp.c vmm/qmpc.c vmm/proc.c vmm/snapfile.c \
-	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c vmm/conlog.c
+	vmm/agentctl.c vmm/image.c vmm/fdio.c vmm/host.c vmm/conlog.c \
+	vmm/ramfile.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
 VMM_LIBS := -ljson-c -lpthread
 

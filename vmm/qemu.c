@@ -29,12 +29,15 @@
 #include "vmm/engine.h"
 #include "vmm/proc.h"
 #include "vmm/qmpc.h"
+#include "vmm/ramfile.h"
 #include "vmm/snapfile.h"
 
 #define QEMU_LOG "qemu.log"
 #define QEMU_CONSOLE VM_CONSOLE_LOG
 #define QEMU_IMG_LOG "qemu-img.log"
-#define QEMU_MAX_ARGS 64
+#define QEMU_RAM "ram.bin" /* in run_dir: the empty base a booted VM's RAM maps */
+#define QEMU_FDSET_STATE 1000000 /* fd set ids for state files (disk overlays: gen + 1) */
+#define QEMU_MAX_ARGS 80
 #define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
@@ -54,6 +57,14 @@ struct vm {
 	char id[64];
 	struct conlog *con;  /* the guest's serial console, rotated into run_dir */
 	struct snap_manifest info; /* what a snapshot of this VM must record */
+	/* Guest RAM (snapshot format 2): a private mapping of ram_path, held open
+	 * as ram_fd so a base renamed or deleted meanwhile stays readable. ""
+	 * for a VM restored from a format 1 snapshot (or HEARTH_SNAP_EAGER=1):
+	 * anonymous RAM, snapshots in format 1. */
+	char ram_path[PATH_MAX];
+	int ram_fd;
+	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
+	int loading;         /* the incoming stream is a format 2 device state */
 };
 
 /* ---- small helpers ---- */
@@ -241,7 +252,17 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 	char esc[2 * PATH_MAX];
 	arg(a, qemu);
 	arg(a, "-M");
-	arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
+	if (vm->ram_path[0]) {
+		argf(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off,"
+			"memory-backend=ram0");
+		/* Private (copy-on-write) mapping: the file is never written, its
+		 * clean pages are page cache shared by every VM mapping it. */
+		arg(a, "-object");
+		argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,mem-path=%s", m->mem_mib,
+		     qopt_escape(vm->ram_path, esc, sizeof(esc)));
+	} else {
+		arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
+	}
 	arg(a, "-nodefaults");
 	arg(a, "-no-user-config");
 	arg(a, "-display");
@@ -324,6 +345,12 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		arg(a, "virtio-net-device,netdev=net0");
 	}
 	if (f->incoming >= 0) {
+		if (vm->loading) {
+			/* Format 2: RAM is mapped, the stream is SNAP_STATE (from
+			 * xen-save-devices-state: no RAM, no configuration section). */
+			arg(a, "-global");
+			arg(a, "migration.send-configuration=off");
+		}
 		arg(a, "-incoming");
 		argf(a, "fd:%d", f->incoming);
 	} else {
@@ -353,6 +380,7 @@ static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
 		return NULL;
 	}
 	vm->agent_fd = -1;
+	vm->ram_fd = -1;
 	vm->qmp.fd = -1;
 	vm->proc.pid = -1;
 	vm->proc.pidfd = -1;
@@ -391,6 +419,10 @@ static void vm_free(struct vm *vm)
 	if (vm->agent_fd >= 0)
 		close(vm->agent_fd);
 	conlog_stop(vm->con, 1000); /* QEMU is gone: its last console bytes land first */
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->ram_made)
+		unlink(vm->ram_path);
 	for (unsigned g = vm->first_gen; g <= vm->disk_gen; g++) {
 		disk_path(vm, g, p, sizeof(p));
 		unlink(p);
@@ -519,6 +551,37 @@ fail:
 	return -1;
 }
 
+/* Format 1 on request (benchmarks compare it): HEARTH_SNAP_EAGER=1. */
+static int snap_eager(void)
+{
+	const char *e = getenv("HEARTH_SNAP_EAGER");
+	return e && !strcmp(e, "1");
+}
+
+/* A booted VM's RAM maps an empty sparse file of its size (format 2). */
+static int ram_boot_base(struct vm *vm, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	vm->info.version = snap_eager() ? SNAP_VERSION_EAGER : SNAP_VERSION;
+	if (vm->info.version != SNAP_VERSION)
+		return 0;
+	vm_path(vm, vm->ram_path, sizeof(vm->ram_path), QEMU_RAM);
+	unlink(vm->ram_path);
+	if (ramfile_create_zero(vm->ram_path, (uint64_t)vm->info.mem_mib << 20, emsg,
+				sizeof(emsg)) < 0) {
+		vm->ram_path[0] = 0;
+		seterr(err, "boot: %s", emsg);
+		return -1;
+	}
+	vm->ram_made = 1;
+	vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+	if (vm->ram_fd < 0) {
+		seterr(err, "boot: %s: %s", vm->ram_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **out,
 		     struct vm_err *err)
 {
@@ -547,6 +610,8 @@ static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 		if (qimg_create(vm, m->base_disk, "raw", 0, dl, err) < 0)
 			goto fail;
 	}
+	if (ram_boot_base(vm, err) < 0)
+		goto fail;
 	if (vm_start(vm, -1, dl, err) < 0)
 		goto fail;
 	*out = vm;
@@ -693,6 +758,81 @@ static int migrate_to_file(struct vm *vm, const char *snapdir, int64_t dl, struc
 	}
 }
 
+/*
+ * Run a QMP command that opens file "/dev/fdset/<id>" on fd (QEMU, dropped
+ * to its uid, opens nothing by path); the set is removed afterwards.
+ */
+static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object *args,
+		     int64_t dl, char *emsg, size_t n)
+{
+	static unsigned next;
+	unsigned id = QEMU_FDSET_STATE + (next++ % 1000000u);
+	char path[32];
+	struct json_object *af = json_object_new_object();
+	json_object_object_add(af, "fdset-id", json_object_new_int64(id));
+	if (qmpc_cmd(&vm->qmp, "add-fd", af, fd, dl, NULL, emsg, n) < 0) {
+		json_object_put(args);
+		return -1;
+	}
+	pathf(path, sizeof(path), "/dev/fdset/%u", id);
+	json_object_object_add(args, "filename", json_object_new_string(path));
+	int rc = qmpc_cmd(&vm->qmp, cmd, args, -1, dl, NULL, emsg, n);
+	struct json_object *rf = json_object_new_object();
+	json_object_object_add(rf, "fdset-id", json_object_new_int64(id));
+	char e2[256];
+	qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, dl, NULL, e2, sizeof(e2));
+	return rc;
+}
+
+/*
+ * Format 2, the VM paused: device state alone into snapdir/SNAP_STATE (QMP
+ * xen-save-devices-state: the migration format without RAM, and without
+ * handing the disks over), then the RAM file (ramfile.h): the base's data
+ * plus the pages the VM wrote. Both are removed on failure.
+ */
+static int save_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+{
+	char st[PATH_MAX], mem[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
+	int fd = open(st, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		seterr(err, "snapshot %s: %s", st, strerror(errno));
+		return -1;
+	}
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "live", json_object_new_boolean(0));
+	int rc = fdset_cmd(vm, fd, "xen-save-devices-state", a, dl, emsg, sizeof(emsg));
+	close(fd);
+	if (rc < 0) {
+		unlink(st);
+		vm_fail(vm, err, "snapshot: saving the device state", emsg);
+		return -1;
+	}
+	fd = open(mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct ramfile_stats rs;
+	if (fd < 0 || ramfile_save(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20, fd,
+				   &rs, emsg, sizeof(emsg)) < 0) {
+		if (fd < 0)
+			pathf(emsg, sizeof(emsg), "%s: %s", mem, strerror(errno));
+		else
+			close(fd);
+		unlink(mem);
+		unlink(st);
+		vm_fail(vm, err, "snapshot: writing guest memory", emsg);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Memory + device state into snapdir in the VM's format; the VM must be paused. */
+static int save_memory(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+{
+	return vm->ram_path[0] ? save_mapped(vm, snapdir, dl, err)
+			       : migrate_to_file(vm, snapdir, dl, err);
+}
+
 static int hash_into(const char *dir, const char *name, uint64_t *size, uint64_t *hash,
 		     struct vm_err *err)
 {
@@ -720,8 +860,15 @@ static int finish_manifest(const struct snap_manifest *info, const char *snapdir
 {
 	char emsg[VM_ERR_LEN];
 	struct snap_manifest m = *info;
-	if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0)
+	if (m.version == SNAP_VERSION) {
+		/* Synced by ramfile_save; mapped, not hashed (snapfile.h). */
+		m.mem_size = (uint64_t)m.mem_mib << 20;
+		m.mem_hash = 0;
+		if (hash_into(snapdir, SNAP_STATE, &m.state_size, &m.state_hash, err) < 0)
+			return -1;
+	} else if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0) {
 		return -1;
+	}
 	if (m.has_disk && hash_into(snapdir, SNAP_DISK, &m.disk_size, &m.disk_hash, err) < 0)
 		return -1;
 	if (snapfile_write(snapdir, &m, emsg, sizeof(emsg)) < 0) {
@@ -752,6 +899,8 @@ static int snapdir_prepare(const char *dir, char *abs, struct vm_err *err)
 	}
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
 	unlink(p); /* leftovers of a failed attempt */
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
 	return 0;
@@ -761,6 +910,8 @@ static void snapdir_discard(const char *abs)
 {
 	char p[PATH_MAX];
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
 	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
@@ -858,10 +1009,12 @@ static int qemu_snapshot(struct vm *vm, const char *dir, int deadline_ms, struct
 			 SNAP_DISK);
 	}
 	int rc = 0;
-	if (migrate_to_file(vm, abs, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
+	if (save_memory(vm, abs, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
 		/* The frozen disk stays in abs: the VM's overlay is backed by it. */
 		char p[PATH_MAX];
 		pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
 		unlink(p);
 		rc = -1;
 	}
@@ -970,7 +1123,9 @@ static int qemu_suspend(struct vm *vm, const char *dir, int deadline_ms, struct 
 	int was_running = !vm->paused;
 	if (pause_for_snapshot(vm, dl, err) < 0)
 		goto undo;
-	if (migrate_to_file(vm, abs, dl, err) < 0 ||
+	/* Format 2: the pause flushed the disk (QEMU's stop drains and flushes
+	 * every block device), which stays QEMU's until it ends. */
+	if (save_memory(vm, abs, dl, err) < 0 ||
 	    (vm->info.has_disk && link_disk(vm, abs, err) < 0) ||
 	    finish_manifest(&vm->info, abs, err) < 0)
 		goto undo;
@@ -1045,6 +1200,38 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
 	return 0;
 }
 
+/*
+ * Format 2: QEMU maps snapdir's memory file copy-on-write as the guest's RAM
+ * (nothing is read now: pages fault in as the guest touches them), loads the
+ * device state and runs.
+ */
+static int restore_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+{
+	char st[PATH_MAX];
+	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", snapdir, SNAP_MEMORY);
+	vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+	if (vm->ram_fd < 0) {
+		seterr(err, "restore %s: %s", vm->ram_path, strerror(errno));
+		return -1;
+	}
+	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	int fd = open(st, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, "restore %s: %s", st, strerror(errno));
+		return -1;
+	}
+	/* An incoming migration without a RAM section: only the devices load
+	 * (QEMU 7.2's xen-load-devices-state would do the same but aborts on
+	 * an unregistered yank instance). */
+	vm->loading = 1;
+	int rc = vm_start(vm, fd, dl, err);
+	vm->loading = 0;
+	close(fd);
+	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int deadline_ms,
 			struct vm **out, struct vm_err *err)
 {
@@ -1092,6 +1279,12 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs, SNAP_DISK);
 		if (qimg_create(vm, vm->info.disk_backing, "qcow2", 0, dl, err) < 0)
 			goto fail;
+	}
+	if (vm->info.version == SNAP_VERSION) {
+		if (restore_mapped(vm, abs, dl, err) < 0)
+			goto fail;
+		*out = vm;
+		return 0;
 	}
 	pathf(path, sizeof(path), "%s/%s", abs, SNAP_MEMORY);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -381,8 +381,9 @@ def test_truncated_snapshot_refused(busybox_snap, tmp):
 
 
 def test_corrupt_snapshot_refused(busybox_snap, tmp):
+    """The device state is hashed (format 2 maps memory.bin unread: size only)."""
     snap = copy_snap(busybox_snap, os.path.join(tmp, "s"))
-    mem = os.path.join(snap, "memory.bin")
+    mem = os.path.join(snap, "state.bin")
     with open(mem, "r+b") as f:
         f.seek(os.path.getsize(mem) // 3)
         b = f.read(1)
@@ -407,18 +408,19 @@ def test_bad_manifest_refused(busybox_snap, tmp):
 
 
 def test_incoming_failure_reported(busybox_snap, tmp):
-    """A memory file QEMU cannot load (checksum made to match) fails fast with QEMU's words."""
+    """A device state QEMU cannot load (checksum made to match) fails fast with QEMU's words."""
     import json
     import sys
     sys.path.insert(0, os.path.dirname(__file__))
     snap = copy_snap(busybox_snap, os.path.join(tmp, "s"))
-    mem = os.path.join(snap, "memory.bin")
+    mem = os.path.join(snap, "state.bin")
     with open(mem, "r+b") as f:
         f.write(b"NOTQEMU!")   # the stream magic
     man = os.path.join(snap, "manifest.json")
     with open(man) as f:
         m = json.load(f)
-    m["memory"]["xxh64"] = xxh64_file(mem)
+    assert m["version"] == 2
+    m["state"]["xxh64"] = xxh64_file(mem)
     with open(man, "w") as f:
         json.dump(m, f)
     ln, _ = restore_fails(snap, os.path.join(tmp, "run"))
@@ -576,3 +578,43 @@ def test_bulk_output_intact_under_backpressure(tmp):
         a.close()
     finally:
         vm.close()
+
+
+def test_format1_snapshot_still_restores(tmp):
+    """A snapshot in the old eager format (HEARTH_SNAP_EAGER=1 writes it) restores, and
+    its VM suspends again in that format; an unknown version is refused by name."""
+    import json
+    need_image("busybox")
+    env = dict(os.environ, HEARTH_SNAP_EAGER="1")
+    vm = HearthVM(["boot", "--image", image_json("busybox")], os.path.join(tmp, "run"), env=env)
+    snap = os.path.join(tmp, "v1")
+    try:
+        vm.ready()
+        a = vm.agent()
+        run_ok(a, "echo v1 > /tmp/v1")
+        a.close()
+        r = vm.cmd(f"suspend {snap}")
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    with open(os.path.join(snap, "manifest.json")) as f:
+        m = json.load(f)
+    assert m["version"] == 1 and "xxh64" in m["memory"]
+    assert not os.path.exists(os.path.join(snap, "state.bin"))
+    vm = HearthVM.restore(snap, os.path.join(tmp, "run2"))
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert run_ok(a, "cat /tmp/v1").strip() == "v1"
+        a.close()
+        r = vm.cmd(f"suspend {snap}b")
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    with open(os.path.join(snap + "b", "manifest.json")) as f:
+        assert json.load(f)["version"] == 1
+    m["version"] = 3
+    with open(os.path.join(snap, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    ln, _ = restore_fails(snap, os.path.join(tmp, "run3"))
+    assert "version 3 not supported" in ln, ln

@@ -1,0 +1,254 @@
+/*
+ * ramfile.c - guest RAM as a file: save the pages a VM wrote over its base.
+ */
+#include "vmm/ramfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define RAM_PAGE 4096u
+#define RAM_CHUNK 512u /* pages per pagemap read and per /proc/pid/mem read (2 MiB) */
+#define RAM_MAX_MAPS 64 /* VMAs of the base file in one process (QEMU: 1) */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61) /* a file page (clean, from the base) or shared */
+
+struct ram_map {
+	uint64_t start, end, off; /* virtual range and its offset in the base file */
+};
+
+int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		snprintf(err, errlen, "guest RAM file %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The base file's data extents into out (in the kernel; holes stay holes). */
+static int copy_extents(int in, int out, uint64_t size, struct ramfile_stats *st, char *err,
+			size_t errlen)
+{
+	off_t pos = 0;
+	while ((uint64_t)pos < size) {
+		off_t d = lseek(in, pos, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			break;
+		off_t h = d < 0 ? -1 : lseek(in, d, SEEK_HOLE);
+		if (d < 0 || h < 0) {
+			snprintf(err, errlen, "memory base: seek: %s", strerror(errno));
+			return -1;
+		}
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		off_t ri = d, ro = d;
+		while (ri < h) {
+			ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)(h - ri), 0);
+			if (n <= 0) {
+				snprintf(err, errlen, "memory copy: %s",
+					 n < 0 ? strerror(errno) : "short copy");
+				return -1;
+			}
+			st->base_bytes += (uint64_t)n;
+		}
+		pos = h;
+	}
+	return 0;
+}
+
+/* The VMAs of pid that map the base file (matched by device and inode). */
+static int find_maps(pid_t pid, const struct stat *bs, struct ram_map *maps, int *nmaps,
+		     char *err, size_t errlen)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*nmaps = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, off, ino;
+		unsigned maj, min;
+		char perm[8];
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perm, &off, &maj, &min,
+			   &ino) != 7)
+			continue;
+		if (ino != (unsigned long long)bs->st_ino || maj != major(bs->st_dev) ||
+		    min != minor(bs->st_dev) || e <= s)
+			continue;
+		if (*nmaps == RAM_MAX_MAPS) {
+			fclose(f);
+			snprintf(err, errlen, "guest RAM: too many mappings in pid %d", (int)pid);
+			return -1;
+		}
+		maps[(*nmaps)++] = (struct ram_map){ s, e, off };
+	}
+	fclose(f);
+	if (!*nmaps) {
+		snprintf(err, errlen, "guest RAM: pid %d does not map its memory file", (int)pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+	static const unsigned char z[RAM_PAGE];
+	return memcmp(p, z, n) == 0;
+}
+
+/* Pages [off, off+n) of the file from buf: non-zero pages written, zero ones punched. */
+static int put_pages(int out, const unsigned char *buf, uint64_t off, unsigned n,
+		     struct ramfile_stats *st, char *err, size_t errlen)
+{
+	unsigned i = 0;
+	while (i < n) {
+		int z = all_zero(buf + (size_t)i * RAM_PAGE, RAM_PAGE);
+		unsigned j = i + 1;
+		while (j < n && all_zero(buf + (size_t)j * RAM_PAGE, RAM_PAGE) == z)
+			j++;
+		off_t o = (off_t)(off + (uint64_t)i * RAM_PAGE);
+		size_t len = (size_t)(j - i) * RAM_PAGE;
+		if (z) {
+			/* A hole reads as zero; where the base had data it must go. */
+			if (fallocate(out, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, o,
+				      (off_t)len) < 0) {
+				snprintf(err, errlen, "memory: punching a hole: %s", strerror(errno));
+				return -1;
+			}
+		} else {
+			const unsigned char *p = buf + (size_t)i * RAM_PAGE;
+			size_t done = 0;
+			while (done < len) {
+				ssize_t w = pwrite(out, p + done, len - done, o + (off_t)done);
+				if (w <= 0) {
+					snprintf(err, errlen, "memory: write: %s",
+						 w < 0 ? strerror(errno) : "short write");
+					return -1;
+				}
+				done += (size_t)w;
+			}
+			st->dirty_bytes += len;
+		}
+		st->dirty_pages += j - i;
+		i = j;
+	}
+	return 0;
+}
+
+/* One run of written pages: read from the process, put into the file. */
+static int copy_run(int mem, int out, uint64_t va, uint64_t off, unsigned n, unsigned char *buf,
+		    struct ramfile_stats *st, char *err, size_t errlen)
+{
+	size_t len = (size_t)n * RAM_PAGE, got = 0;
+	while (got < len) {
+		ssize_t r = pread(mem, buf + got, len - got, (off_t)(va + got));
+		if (r <= 0) {
+			snprintf(err, errlen, "reading guest RAM: %s", r < 0 ? strerror(errno) : "EOF");
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return put_pages(out, buf, off, n, st, err, errlen);
+}
+
+static int save_map(int pm, int mem, int out, const struct ram_map *m, uint64_t size,
+		    unsigned char *buf, struct ramfile_stats *st, char *err, size_t errlen)
+{
+	uint64_t ent[RAM_CHUNK];
+	for (uint64_t va = m->start; va < m->end; va += (uint64_t)RAM_CHUNK * RAM_PAGE) {
+		uint64_t left = (m->end - va) / RAM_PAGE;
+		unsigned n = left < RAM_CHUNK ? (unsigned)left : RAM_CHUNK;
+		ssize_t r = pread(pm, ent, n * sizeof(ent[0]), (off_t)(va / RAM_PAGE * sizeof(ent[0])));
+		if (r != (ssize_t)(n * sizeof(ent[0]))) {
+			snprintf(err, errlen, "reading pagemap: %s", r < 0 ? strerror(errno) : "short");
+			return -1;
+		}
+		unsigned i = 0;
+		while (i < n) {
+			/* Written = an anonymous (copied-on-write) page, in RAM or swapped. */
+			int w = ((ent[i] & PM_PRESENT) && !(ent[i] & PM_FILE)) ||
+				(ent[i] & PM_SWAPPED);
+			unsigned j = i + 1;
+			while (j < n && (((ent[j] & PM_PRESENT) && !(ent[j] & PM_FILE)) ||
+					 (ent[j] & PM_SWAPPED)) == w)
+				j++;
+			uint64_t off = m->off + (va - m->start) + (uint64_t)i * RAM_PAGE;
+			if (w && off < size) {
+				unsigned k = j - i;
+				if (off + (uint64_t)k * RAM_PAGE > size)
+					k = (unsigned)((size - off) / RAM_PAGE);
+				if (copy_run(mem, out, va + (uint64_t)i * RAM_PAGE, off, k, buf, st, err,
+					     errlen) < 0)
+					return -1;
+			}
+			i = j;
+		}
+	}
+	return 0;
+}
+
+int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
+		 char *err, size_t errlen)
+{
+	struct stat bs;
+	struct ram_map maps[RAM_MAX_MAPS];
+	int nmaps = 0, pm = -1, mem = -1, rc = -1;
+	unsigned char *buf = NULL;
+	memset(st, 0, sizeof(*st));
+	if (fstat(base_fd, &bs) < 0) {
+		snprintf(err, errlen, "memory base: %s", strerror(errno));
+		return -1;
+	}
+	if (find_maps(pid, &bs, maps, &nmaps, err, errlen) < 0)
+		return -1;
+	if (copy_extents(base_fd, out_fd, size, st, err, errlen) < 0)
+		return -1;
+	if (ftruncate(out_fd, (off_t)size) < 0) {
+		snprintf(err, errlen, "memory: %s", strerror(errno));
+		return -1;
+	}
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/pagemap", (int)pid);
+	pm = open(p, O_RDONLY | O_CLOEXEC);
+	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
+	mem = open(p, O_RDONLY | O_CLOEXEC);
+	buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
+	if (pm < 0 || mem < 0 || !buf) {
+		snprintf(err, errlen, "guest RAM of pid %d: %s", (int)pid,
+			 buf ? strerror(errno) : "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < nmaps; i++)
+		if (save_map(pm, mem, out_fd, &maps[i], size, buf, st, err, errlen) < 0)
+			goto out;
+	/* Durable before the manifest names it. */
+	if (fdatasync(out_fd) < 0) {
+		snprintf(err, errlen, "memory: fdatasync: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	if (pm >= 0)
+		close(pm);
+	if (mem >= 0)
+		close(mem);
+	return rc;
+}
