@@ -64,6 +64,7 @@ struct vm {
 	char ram_path[PATH_MAX];
 	int ram_fd;
 	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
+	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
 	int loading;         /* the incoming stream is a format 2 device state */
 };
 
@@ -790,14 +791,43 @@ static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object 
  * handing the disks over), then the RAM file (ramfile.h): the base's data
  * plus the pages the VM wrote. Both are removed on failure.
  */
-static int save_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+/*
+ * After a resume from a suspend snapshot, suspend again as a delta: only the
+ * pages written since the resume, appended to SNAP_DELTA; SNAP_MEMORY is a
+ * link to the base (restore applies the delta to it). 1: done; 0: not
+ * possible here (another filesystem, the base gone), nothing left behind.
+ */
+static int save_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
 {
-	char st[PATH_MAX], mem[PATH_MAX], emsg[VM_ERR_LEN];
-	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	char mem[PATH_MAX], delta[PATH_MAX], self[64];
 	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
-	int fd = open(st, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
+	pathf(self, sizeof(self), "/proc/self/fd/%d", vm->ram_fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, mem, AT_SYMLINK_FOLLOW) < 0)
+		return 0;
+	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct ramfile_stats rs;
+	if (fd < 0 || ramfile_save_delta(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20,
+					 fd, &rs, emsg, n) < 0) {
+		if (fd < 0)
+			pathf(emsg, n, "%s: %s", delta, strerror(errno));
+		else
+			close(fd);
+		unlink(delta);
+		unlink(mem);
+		return -1;
+	}
+	close(fd);
+	return 1;
+}
+
+/* The device state (xen-save-devices-state: no RAM, disks left to QEMU) into path. */
+static int save_state(struct vm *vm, const char *path, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		seterr(err, "snapshot %s: %s", st, strerror(errno));
+		seterr(err, "snapshot %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct json_object *a = json_object_new_object();
@@ -805,11 +835,54 @@ static int save_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm
 	int rc = fdset_cmd(vm, fd, "xen-save-devices-state", a, dl, emsg, sizeof(emsg));
 	close(fd);
 	if (rc < 0) {
-		unlink(st);
+		unlink(path);
 		vm_fail(vm, err, "snapshot: saving the device state", emsg);
-		return -1;
 	}
-	fd = open(mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return rc;
+}
+
+/* 1 when two (small) files have the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC), same = 0;
+	char x[8192], y[8192];
+	for (ssize_t n, m; fa >= 0 && fb >= 0;) {
+		n = read(fa, x, sizeof(x));
+		m = read(fb, y, sizeof(y));
+		if (n != m || n < 0 || memcmp(x, y, (size_t)n) != 0)
+			break;
+		if (n == 0) {
+			same = 1;
+			break;
+		}
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/* The RAM in the VM's way (a delta after a resume from a suspend snapshot). */
+static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		    struct vm_err *err)
+{
+	char mem[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
+	m->consumable = suspend;
+	m->has_delta = 0;
+	if (suspend && vm->ram_consumable) {
+		int d = save_delta(vm, snapdir, emsg, sizeof(emsg));
+		if (d < 0) {
+			vm_fail(vm, err, "snapshot: writing guest memory", emsg);
+			return -1;
+		}
+		if (d == 1) {
+			m->has_delta = 1;
+			return 0;
+		}
+	}
+	int fd = open(mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	struct ramfile_stats rs;
 	if (fd < 0 || ramfile_save(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20, fd,
 				   &rs, emsg, sizeof(emsg)) < 0) {
@@ -818,7 +891,6 @@ static int save_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm
 		else
 			close(fd);
 		unlink(mem);
-		unlink(st);
 		vm_fail(vm, err, "snapshot: writing guest memory", emsg);
 		return -1;
 	}
@@ -826,10 +898,53 @@ static int save_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm
 	return 0;
 }
 
-/* Memory + device state into snapdir in the VM's format; the VM must be paused. */
-static int save_memory(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+/*
+ * Format 2, the VM paused: device state into snapdir/SNAP_STATE, the RAM
+ * (ramfile.h), then the device state once more. A paused VM's devices still
+ * take host input (a chardev delivers into buffers the guest posted), which
+ * writes RAM and moves device state; nothing tracks those writes here (no
+ * migration dirty log), so the pair is kept only when the state did not
+ * move meanwhile, else taken again. Everything is removed on failure.
+ */
+static int save_mapped(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		       int64_t dl, struct vm_err *err)
 {
-	return vm->ram_path[0] ? save_mapped(vm, snapdir, dl, err)
+	char st[PATH_MAX], chk[PATH_MAX], p[PATH_MAX];
+	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	pathf(chk, sizeof(chk), "%s/.%s.check", snapdir, SNAP_STATE);
+	for (int tries = 0;; tries++) {
+		if (save_state(vm, st, dl, err) < 0)
+			return -1;
+		if (save_ram(vm, snapdir, suspend, m, err) < 0) {
+			unlink(st);
+			return -1;
+		}
+		int rc = save_state(vm, chk, dl, err);
+		int same = rc == 0 && same_bytes(st, chk);
+		unlink(chk);
+		if (same)
+			return 0;
+		unlink(st);
+		pathf(p, sizeof(p), "%s/%s", snapdir, SNAP_MEMORY);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", snapdir, SNAP_DELTA);
+		unlink(p);
+		if (rc < 0)
+			return -1;
+		if (tries == 3 || clock_left(dl) <= 0) {
+			seterr(err, "snapshot: the paused VM's devices kept changing its memory");
+			return -1;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 }; /* let pending input land */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Memory + device state into snapdir in the VM's format; the VM must be paused. */
+static int save_memory(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		       int64_t dl, struct vm_err *err)
+{
+	return vm->ram_path[0] ? save_mapped(vm, snapdir, suspend, m, dl, err)
 			       : migrate_to_file(vm, snapdir, dl, err);
 }
 
@@ -864,7 +979,9 @@ static int finish_manifest(const struct snap_manifest *info, const char *snapdir
 		/* Synced by ramfile_save; mapped, not hashed (snapfile.h). */
 		m.mem_size = (uint64_t)m.mem_mib << 20;
 		m.mem_hash = 0;
-		if (hash_into(snapdir, SNAP_STATE, &m.state_size, &m.state_hash, err) < 0)
+		if (hash_into(snapdir, SNAP_STATE, &m.state_size, &m.state_hash, err) < 0 ||
+		    (m.has_delta &&
+		     hash_into(snapdir, SNAP_DELTA, &m.delta_size, &m.delta_hash, err) < 0))
 			return -1;
 	} else if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0) {
 		return -1;
@@ -901,6 +1018,8 @@ static int snapdir_prepare(const char *dir, char *abs, struct vm_err *err)
 	unlink(p); /* leftovers of a failed attempt */
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
 	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
+	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
 	return 0;
@@ -912,6 +1031,8 @@ static void snapdir_discard(const char *abs)
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
 	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
 	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
@@ -1009,12 +1130,14 @@ static int qemu_snapshot(struct vm *vm, const char *dir, int deadline_ms, struct
 			 SNAP_DISK);
 	}
 	int rc = 0;
-	if (save_memory(vm, abs, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
+	if (save_memory(vm, abs, 0, info, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
 		/* The frozen disk stays in abs: the VM's overlay is backed by it. */
 		char p[PATH_MAX];
 		pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
 		unlink(p);
 		pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
 		unlink(p);
 		rc = -1;
 	}
@@ -1125,7 +1248,7 @@ static int qemu_suspend(struct vm *vm, const char *dir, int deadline_ms, struct 
 		goto undo;
 	/* Format 2: the pause flushed the disk (QEMU's stop drains and flushes
 	 * every block device), which stays QEMU's until it ends. */
-	if (save_memory(vm, abs, dl, err) < 0 ||
+	if (save_memory(vm, abs, 1, &vm->info, dl, err) < 0 ||
 	    (vm->info.has_disk && link_disk(vm, abs, err) < 0) ||
 	    finish_manifest(&vm->info, abs, err) < 0)
 		goto undo;
@@ -1207,8 +1330,28 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
  */
 static int restore_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
 {
-	char st[PATH_MAX];
+	char st[PATH_MAX], emsg[VM_ERR_LEN];
 	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", snapdir, SNAP_MEMORY);
+	if (vm->info.has_delta) {
+		/* Idempotent: a restore that dies halfway is simply done again. */
+		pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_DELTA);
+		int d = open(st, O_RDONLY | O_CLOEXEC);
+		int mf = open(vm->ram_path, O_RDWR | O_CLOEXEC);
+		int rc = d < 0 || mf < 0 ? -1 : 0;
+		if (rc < 0)
+			pathf(emsg, sizeof(emsg), "%s", strerror(errno));
+		else
+			rc = ramfile_apply_delta(d, mf, vm->info.mem_size, emsg, sizeof(emsg));
+		if (d >= 0)
+			close(d);
+		if (mf >= 0)
+			close(mf);
+		if (rc < 0) {
+			seterr(err, "restore %s: applying %s: %s", snapdir, SNAP_DELTA, emsg);
+			return -1;
+		}
+	}
+	vm->ram_consumable = vm->info.consumable;
 	vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
 	if (vm->ram_fd < 0) {
 		seterr(err, "restore %s: %s", vm->ram_path, strerror(errno));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -113,8 +114,52 @@ static int all_zero(const unsigned char *p, size_t n)
 	return memcmp(p, z, n) == 0;
 }
 
-/* Pages [off, off+n) of the file from buf: non-zero pages written, zero ones punched. */
-static int put_pages(int out, const unsigned char *buf, uint64_t off, unsigned n,
+/* Where written pages go: into a full memory file, or appended to a delta. */
+struct ram_sink {
+	int fd;
+	int delta;       /* append records (ramfile.h) instead of writing in place */
+	uint64_t dpos;   /* the delta's length so far */
+};
+
+static int write_all(int fd, const void *p, size_t len, off_t o, char *err, size_t errlen)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = pwrite(fd, (const char *)p + done, len - done, o + (off_t)done);
+		if (w <= 0) {
+			snprintf(err, errlen, "memory: write: %s", w < 0 ? strerror(errno) : "short write");
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* One run of n pages at file offset off, all zero (p NULL) or data. */
+static int sink_put(struct ram_sink *k, uint64_t off, unsigned n, const unsigned char *p,
+		    char *err, size_t errlen)
+{
+	size_t len = (size_t)n * RAM_PAGE;
+	if (k->delta) {
+		struct ramfile_rec r = { off, n, p ? 0 : 1 };
+		if (write_all(k->fd, &r, sizeof(r), (off_t)k->dpos, err, errlen) < 0 ||
+		    (p && write_all(k->fd, p, len, (off_t)(k->dpos + sizeof(r)), err, errlen) < 0))
+			return -1;
+		k->dpos += sizeof(r) + (p ? len : 0);
+		return 0;
+	}
+	if (p)
+		return write_all(k->fd, p, len, (off_t)off, err, errlen);
+	/* A hole reads as zero; where the base had data it must go. */
+	if (fallocate(k->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
+		snprintf(err, errlen, "memory: punching a hole: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Pages [off, off+n) from buf: runs of non-zero pages and runs of zero pages. */
+static int put_pages(struct ram_sink *k, const unsigned char *buf, uint64_t off, unsigned n,
 		     struct ramfile_stats *st, char *err, size_t errlen)
 {
 	unsigned i = 0;
@@ -123,53 +168,45 @@ static int put_pages(int out, const unsigned char *buf, uint64_t off, unsigned n
 		unsigned j = i + 1;
 		while (j < n && all_zero(buf + (size_t)j * RAM_PAGE, RAM_PAGE) == z)
 			j++;
-		off_t o = (off_t)(off + (uint64_t)i * RAM_PAGE);
-		size_t len = (size_t)(j - i) * RAM_PAGE;
-		if (z) {
-			/* A hole reads as zero; where the base had data it must go. */
-			if (fallocate(out, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, o,
-				      (off_t)len) < 0) {
-				snprintf(err, errlen, "memory: punching a hole: %s", strerror(errno));
-				return -1;
-			}
-		} else {
-			const unsigned char *p = buf + (size_t)i * RAM_PAGE;
-			size_t done = 0;
-			while (done < len) {
-				ssize_t w = pwrite(out, p + done, len - done, o + (off_t)done);
-				if (w <= 0) {
-					snprintf(err, errlen, "memory: write: %s",
-						 w < 0 ? strerror(errno) : "short write");
-					return -1;
-				}
-				done += (size_t)w;
-			}
-			st->dirty_bytes += len;
-		}
+		if (sink_put(k, off + (uint64_t)i * RAM_PAGE, j - i,
+			     z ? NULL : buf + (size_t)i * RAM_PAGE, err, errlen) < 0)
+			return -1;
+		if (!z)
+			st->dirty_bytes += (uint64_t)(j - i) * RAM_PAGE;
 		st->dirty_pages += j - i;
 		i = j;
 	}
 	return 0;
 }
 
-/* One run of written pages: read from the process, put into the file. */
-static int copy_run(int mem, int out, uint64_t va, uint64_t off, unsigned n, unsigned char *buf,
-		    struct ramfile_stats *st, char *err, size_t errlen)
+/* One run of written pages: read from the process, put into the sink. */
+static int copy_run(pid_t pid, struct ram_sink *k, uint64_t va, uint64_t off, unsigned n,
+		    unsigned char *buf, struct ramfile_stats *st, char *err, size_t errlen)
 {
 	size_t len = (size_t)n * RAM_PAGE, got = 0;
 	while (got < len) {
-		ssize_t r = pread(mem, buf + got, len - got, (off_t)(va + got));
+		/* Straight from the process (pinned pages, no bounce through /proc). */
+		struct iovec l = { buf + got, len - got };
+		struct iovec rm = { (void *)(uintptr_t)(va + got), len - got };
+		ssize_t r = process_vm_readv(pid, &l, 1, &rm, 1, 0);
 		if (r <= 0) {
 			snprintf(err, errlen, "reading guest RAM: %s", r < 0 ? strerror(errno) : "EOF");
 			return -1;
 		}
 		got += (size_t)r;
 	}
-	return put_pages(out, buf, off, n, st, err, errlen);
+	return put_pages(k, buf, off, n, st, err, errlen);
 }
 
-static int save_map(int pm, int mem, int out, const struct ram_map *m, uint64_t size,
-		    unsigned char *buf, struct ramfile_stats *st, char *err, size_t errlen)
+static int written(uint64_t e)
+{
+	/* An anonymous (copied-on-write) page, in RAM or swapped. */
+	return ((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED);
+}
+
+static int save_map(pid_t pid, int pm, struct ram_sink *k, const struct ram_map *m,
+		    uint64_t size, unsigned char *buf, struct ramfile_stats *st, char *err,
+		    size_t errlen)
 {
 	uint64_t ent[RAM_CHUNK];
 	for (uint64_t va = m->start; va < m->end; va += (uint64_t)RAM_CHUNK * RAM_PAGE) {
@@ -182,19 +219,16 @@ static int save_map(int pm, int mem, int out, const struct ram_map *m, uint64_t 
 		}
 		unsigned i = 0;
 		while (i < n) {
-			/* Written = an anonymous (copied-on-write) page, in RAM or swapped. */
-			int w = ((ent[i] & PM_PRESENT) && !(ent[i] & PM_FILE)) ||
-				(ent[i] & PM_SWAPPED);
+			int w = written(ent[i]);
 			unsigned j = i + 1;
-			while (j < n && (((ent[j] & PM_PRESENT) && !(ent[j] & PM_FILE)) ||
-					 (ent[j] & PM_SWAPPED)) == w)
+			while (j < n && written(ent[j]) == w)
 				j++;
 			uint64_t off = m->off + (va - m->start) + (uint64_t)i * RAM_PAGE;
 			if (w && off < size) {
-				unsigned k = j - i;
-				if (off + (uint64_t)k * RAM_PAGE > size)
-					k = (unsigned)((size - off) / RAM_PAGE);
-				if (copy_run(mem, out, va + (uint64_t)i * RAM_PAGE, off, k, buf, st, err,
+				unsigned c = j - i;
+				if (off + (uint64_t)c * RAM_PAGE > size)
+					c = (unsigned)((size - off) / RAM_PAGE);
+				if (copy_run(pid, k, va + (uint64_t)i * RAM_PAGE, off, c, buf, st, err,
 					     errlen) < 0)
 					return -1;
 			}
@@ -204,42 +238,32 @@ static int save_map(int pm, int mem, int out, const struct ram_map *m, uint64_t 
 	return 0;
 }
 
-int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
-		 char *err, size_t errlen)
+static int save_written(pid_t pid, int base_fd, uint64_t size, struct ram_sink *k,
+			struct ramfile_stats *st, char *err, size_t errlen)
 {
 	struct stat bs;
 	struct ram_map maps[RAM_MAX_MAPS];
-	int nmaps = 0, pm = -1, mem = -1, rc = -1;
-	unsigned char *buf = NULL;
-	memset(st, 0, sizeof(*st));
+	int nmaps = 0, rc = -1;
 	if (fstat(base_fd, &bs) < 0) {
 		snprintf(err, errlen, "memory base: %s", strerror(errno));
 		return -1;
 	}
 	if (find_maps(pid, &bs, maps, &nmaps, err, errlen) < 0)
 		return -1;
-	if (copy_extents(base_fd, out_fd, size, st, err, errlen) < 0)
-		return -1;
-	if (ftruncate(out_fd, (off_t)size) < 0) {
-		snprintf(err, errlen, "memory: %s", strerror(errno));
-		return -1;
-	}
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/pagemap", (int)pid);
-	pm = open(p, O_RDONLY | O_CLOEXEC);
-	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
-	mem = open(p, O_RDONLY | O_CLOEXEC);
-	buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
-	if (pm < 0 || mem < 0 || !buf) {
+	int pm = open(p, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
+	if (pm < 0 || !buf) {
 		snprintf(err, errlen, "guest RAM of pid %d: %s", (int)pid,
 			 buf ? strerror(errno) : "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < nmaps; i++)
-		if (save_map(pm, mem, out_fd, &maps[i], size, buf, st, err, errlen) < 0)
+		if (save_map(pid, pm, k, &maps[i], size, buf, st, err, errlen) < 0)
 			goto out;
 	/* Durable before the manifest names it. */
-	if (fdatasync(out_fd) < 0) {
+	if (fdatasync(k->fd) < 0) {
 		snprintf(err, errlen, "memory: fdatasync: %s", strerror(errno));
 		goto out;
 	}
@@ -248,7 +272,81 @@ out:
 	free(buf);
 	if (pm >= 0)
 		close(pm);
-	if (mem >= 0)
-		close(mem);
+	return rc;
+}
+
+int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
+		 char *err, size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	if (copy_extents(base_fd, out_fd, size, st, err, errlen) < 0)
+		return -1;
+	if (ftruncate(out_fd, (off_t)size) < 0) {
+		snprintf(err, errlen, "memory: %s", strerror(errno));
+		return -1;
+	}
+	struct ram_sink k = { .fd = out_fd };
+	return save_written(pid, base_fd, size, &k, st, err, errlen);
+}
+
+int ramfile_save_delta(pid_t pid, int base_fd, uint64_t size, int delta_fd,
+		       struct ramfile_stats *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	struct ram_sink k = { .fd = delta_fd, .delta = 1 };
+	if (save_written(pid, base_fd, size, &k, st, err, errlen) < 0)
+		return -1;
+	/* The base's replayed pages too: the snapshot links to it. */
+	if (fdatasync(base_fd) < 0) {
+		snprintf(err, errlen, "memory base: fdatasync: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size_t errlen)
+{
+	unsigned char *buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct ram_sink k = { .fd = mem_fd };
+	uint64_t pos = 0;
+	int rc = -1;
+	for (;;) {
+		struct ramfile_rec r;
+		ssize_t n = pread(delta_fd, &r, sizeof(r), (off_t)pos);
+		if (n == 0)
+			break;
+		if (n != (ssize_t)sizeof(r)) {
+			snprintf(err, errlen, "memory delta: truncated record at %llu",
+				 (unsigned long long)pos);
+			goto out;
+		}
+		/* Checked before use: aligned, inside the RAM, at most one chunk. */
+		if (r.off % RAM_PAGE || !r.pages || r.pages > RAM_CHUNK || r.zero > 1 ||
+		    r.off > size || (uint64_t)r.pages * RAM_PAGE > size - r.off) {
+			snprintf(err, errlen, "memory delta: bad record at %llu",
+				 (unsigned long long)pos);
+			goto out;
+		}
+		pos += sizeof(r);
+		size_t len = (size_t)r.pages * RAM_PAGE;
+		if (!r.zero) {
+			n = pread(delta_fd, buf, len, (off_t)pos);
+			if (n != (ssize_t)len) {
+				snprintf(err, errlen, "memory delta: truncated data at %llu",
+					 (unsigned long long)pos);
+				goto out;
+			}
+			pos += len;
+		}
+		if (sink_put(&k, r.off, r.pages, r.zero ? NULL : buf, err, errlen) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
 	return rc;
 }

@@ -7,7 +7,13 @@
  * every VM mapping the same file. Saving writes a new, self-contained memory
  * file: the base's data extents copied in the kernel (holes stay holes), then
  * only the pages the VM wrote since it mapped its base (its anonymous pages,
- * found in /proc/PID/pagemap and read from /proc/PID/mem).
+ * found in /proc/PID/pagemap and read with process_vm_readv).
+ *
+ * A VM whose base is a suspend snapshot that the next suspend supersedes
+ * saves a delta instead: records of the pages it wrote, appended to a new
+ * file; the new snapshot links the base file (same inode) and names the
+ * delta, which restore applies to it in place (idempotent) before mapping.
+ * The previous snapshot stays restorable until the new one is restored.
  */
 #ifndef HEARTH_RAMFILE_H
 #define HEARTH_RAMFILE_H
@@ -33,5 +39,20 @@ int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errle
  */
 int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
 		 char *err, size_t errlen);
+
+/* A delta record; data (pages * 4096 bytes) follows unless zero. */
+struct ramfile_rec {
+	uint64_t off;   /* byte offset in the RAM, page aligned */
+	uint32_t pages; /* 1..512 */
+	uint32_t zero;  /* 1: the pages are zero (no data follows) */
+};
+
+/* The pages pid wrote (as ramfile_save) appended to delta_fd as records,
+ * then delta_fd and base_fd synced. */
+int ramfile_save_delta(pid_t pid, int base_fd, uint64_t size, int delta_fd,
+		       struct ramfile_stats *st, char *err, size_t errlen);
+/* Apply a delta to the memory file mem_fd (size bytes); every record is
+ * checked against size before anything is written for it. */
+int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size_t errlen);
 
 #endif

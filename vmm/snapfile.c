@@ -192,7 +192,12 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 		json_object_object_add(mo, "file", json_object_new_string(SNAP_MEMORY));
 		json_object_object_add(mo, "size", json_object_new_int64((int64_t)m->mem_size));
 		json_object_object_add(mo, "layout", json_object_new_string("raw"));
+		if (m->has_delta)
+			json_object_object_add(mo, "delta",
+					       file_obj(SNAP_DELTA, m->delta_size, m->delta_hash));
 		json_object_object_add(o, "memory", mo);
+		json_object_object_add(o, "kind",
+				       json_object_new_string(m->consumable ? "suspend" : "snapshot"));
 		json_object_object_add(o, "state", file_obj(SNAP_STATE, m->state_size, m->state_hash));
 	} else {
 		json_object_object_add(o, "memory", file_obj(SNAP_MEMORY, m->mem_size, m->mem_hash));
@@ -314,9 +319,23 @@ static int get_file(struct json_object *o, const char *name, uint64_t *size, uin
 }
 
 /* A version 2 memory entry: raw RAM of exactly the guest's memory size. */
-static int get_raw(struct json_object *o, uint64_t mem_mib, uint64_t *size, char *err,
+static int get_file(struct json_object *o, const char *name, uint64_t *size, uint64_t *hash,
+		    char *err, size_t errlen);
+
+static int get_raw(struct json_object *o, uint64_t mem_mib, struct snap_manifest *m, char *err,
 		   size_t errlen)
 {
+	uint64_t *size = &m->mem_size;
+	struct json_object *d;
+	if (json_object_object_get_ex(o, "delta", &d) && !json_object_is_type(d, json_type_null)) {
+		if (!json_object_is_type(d, json_type_object) ||
+		    get_file(d, SNAP_DELTA, &m->delta_size, &m->delta_hash, err, errlen) < 0) {
+			if (!err[0])
+				snprintf(err, errlen, "snapshot manifest: bad \"delta\"");
+			return -1;
+		}
+		m->has_delta = 1;
+	}
 	char fname[64], layout[16];
 	uint64_t sz;
 	if (get_str(o, "file", fname, sizeof(fname), 1, err, errlen) < 0 ||
@@ -388,12 +407,22 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 	m->direct = json_object_object_get_ex(o, "direct", &v) && json_object_get_boolean(v);
 	if (!json_object_object_get_ex(o, "memory", &v) ||
 	    !json_object_is_type(v, json_type_object) ||
-	    (ver == SNAP_VERSION ? get_raw(v, mem, &m->mem_size, err, errlen)
+	    (ver == SNAP_VERSION ? get_raw(v, mem, m, err, errlen)
 				 : get_file(v, SNAP_MEMORY, &m->mem_size, &m->mem_hash, err,
 					    errlen)) < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "snapshot manifest: missing \"memory\"");
 		goto out;
+	}
+	if (ver == SNAP_VERSION) {
+		char kind[16];
+		if (get_str(o, "kind", kind, sizeof(kind), 1, err, errlen) < 0)
+			goto out;
+		if (strcmp(kind, "suspend") != 0 && strcmp(kind, "snapshot") != 0) {
+			snprintf(err, errlen, "snapshot manifest: bad \"kind\"");
+			goto out;
+		}
+		m->consumable = !strcmp(kind, "suspend");
 	}
 	if (ver == SNAP_VERSION &&
 	    (!json_object_object_get_ex(o, "state", &v) ||
@@ -494,7 +523,9 @@ int snapfile_verify(const char *dir, const struct snap_manifest *m, char *err, s
 {
 	if (m->version == SNAP_VERSION) {
 		if (verify_size(dir, SNAP_MEMORY, m->mem_size, err, errlen) < 0 ||
-		    verify_one(dir, SNAP_STATE, m->state_size, m->state_hash, err, errlen) < 0)
+		    verify_one(dir, SNAP_STATE, m->state_size, m->state_hash, err, errlen) < 0 ||
+		    (m->has_delta &&
+		     verify_one(dir, SNAP_DELTA, m->delta_size, m->delta_hash, err, errlen) < 0))
 			return -1;
 	} else if (verify_one(dir, SNAP_MEMORY, m->mem_size, m->mem_hash, err, errlen) < 0) {
 		return -1;

@@ -20,6 +20,7 @@
 #define SNAP_MANIFEST "manifest.json"
 #define SNAP_MEMORY "memory.bin"
 #define SNAP_STATE "state.bin" /* version 2: device state (no RAM) */
+#define SNAP_DELTA "memory.delta" /* version 2, optional: pages to apply to SNAP_MEMORY */
 #define SNAP_DISK "disk.qcow2"
 #define SNAP_MAX_MANIFEST (64 * 1024)
 #define SNAP_MAX_CMDLINE 4096
@@ -39,6 +40,11 @@ struct snap_manifest {
 	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */
 	uint64_t mem_size, mem_hash;  /* version 2: mem_hash is not recorded (0) */
 	uint64_t state_size, state_hash; /* version 2 only */
+	/* Version 2: made by suspend (the next suspend of the VM resumed from it
+	 * may link SNAP_MEMORY and write a delta: vmm/ramfile.h). */
+	int consumable;
+	int has_delta;                /* SNAP_DELTA present */
+	uint64_t delta_size, delta_hash;
 	uint64_t disk_size, disk_hash;
 };
 
