@@ -19,6 +19,27 @@
  *  - A snapshot directory is self-contained except for the image files it
  *    names (kernel, initrd, base disk) and, after a resume, the snapshot it
  *    was resumed from (its disk is the backing file of the new one).
+ *  - Memory (snapshot format 2, vmm/snapfile.h, vmm/ramfile.h): a VM's RAM is
+ *    a private copy-on-write mapping of a snapshot's memory.bin, so restore
+ *    reads none of it up front (time independent of the memory size) and
+ *    VMs restored from one snapshot share its clean pages in the page
+ *    cache; memory.bin is never written through that mapping, so clones
+ *    stay independent. memory.bin is checked by size only (its device state
+ *    and disk are hashed). A restored VM holds its memory.bin open until it
+ *    ends: deleting the name frees nothing meanwhile.
+ *  - Suspend writes a new memory.bin (the base's data extents copied in the
+ *    kernel, holes kept, plus the pages the VM wrote), except after a resume
+ *    from a suspend snapshot: then memory.bin is a hard link to that
+ *    snapshot's and memory.delta holds only the pages written since the
+ *    resume, applied to the shared file when the new snapshot is restored.
+ *    So a suspend snapshot is good until a later suspend of the VM resumed
+ *    from it has itself been restored (then only the newest is); until then
+ *    it stays the fallback if that suspend dies halfway. Never restore one
+ *    suspend snapshot into two live VMs. snapshot() never links: its result
+ *    (an image snapshot) may be restored any number of times.
+ *  - Format 1 snapshots (QEMU's migration stream, read whole) still restore,
+ *    and a VM restored from one snapshots in format 1; HEARTH_SNAP_EAGER=1 at
+ *    boot makes format 1 (benchmarks compare the two).
  *  - Where the engine supports it, the agent also serves a direct stream
  *    (PROTOCOL.md 1.9) on the unix listening socket <run_dir>/VM_DIRECT_SOCK,
  *    one host at a time: hearthd's own sessions reach the agent there without

@@ -23,6 +23,8 @@ UNIT_OBJS_snapfile := $(OBJ)/vmm/snapfile.o
 UNIT_LIBS_snapfile := -ljson-c
 $(BIN)/tests/test_qmp: $(OBJ)/vmm/qmp.o
 $(BIN)/tests/test_snapfile: $(OBJ)/vmm/snapfile.o
+UNIT_OBJS_ramfile := $(OBJ)/vmm/ramfile.o
+$(BIN)/tests/test_ramfile: $(OBJ)/vmm/ramfile.o
 # The fuzz rule links all prerequisites ($^), so the extra sources and the
 # json-c library (by path) are listed as prerequisites of each target.
 JSONC_SO := $(shell pkg-config --variable=libdir json-c 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/libjson-c.so

@@ -1,0 +1,222 @@
+"""Guest memory in snapshot format 2 (issue 18), with real VMs (busybox, TCG unless KVM):
+RAM mapped copy-on-write from the snapshot's memory file, suspend writing the base's data
+plus the pages written (a delta after a resume from a suspend snapshot), clones of one
+image snapshot independent yet sharing its clean pages, and a keeper killed during a
+suspend leaving the previous snapshot resumable through hearthd."""
+import hashlib
+import os
+import signal
+import time
+
+from test_vm import HearthVM, need_image, pid_alive, run_ok, tmp  # noqa: F401 (tmp: fixture)
+from test_lifecycle_safety import BOOT, STEP, hd, keeper_of, sh  # noqa: F401 (hd: fixture)
+
+# MB of pattern the big test writes into guest memory (a 1 GiB guest); the issue asks 500.
+PATTERN_MB = int(os.environ.get("HEARTH_TEST_PATTERN_MB", "500"))
+MIB = 1 << 20
+
+
+def pattern_md5(tag, mb):
+    """What `fill` writes: per MiB a header line then 1 MiB of "hearth-<tag>\\n" lines, so
+    no two pages of the file are alike and a page landing elsewhere changes the digest."""
+    line = f"hearth-{tag}\n".encode()
+    p1 = (line * (MIB // len(line) + 1))[:MIB]
+    h = hashlib.md5()
+    for i in range(mb):
+        h.update(f"blk{i}\n".encode())
+        h.update(p1)
+    return h.hexdigest()
+
+
+def fill(agent, path, tag, mb, tmpfs_mb=None):
+    if tmpfs_mb:
+        run_ok(agent, f"mkdir -p /mnt/m && mount -t tmpfs -o size={tmpfs_mb}m tmpfs /mnt/m", 60)
+    run_ok(agent, f"yes hearth-{tag} | head -c {MIB} > /tmp/p1.{tag} && i=0; "
+                  f"while [ $i -lt {mb} ]; do echo blk$i; cat /tmp/p1.{tag}; i=$((i+1)); done"
+                  f" > {path} && rm /tmp/p1.{tag}", 1800)
+
+
+def md5_in_guest(agent, path):
+    return run_ok(agent, f"md5sum {path}", 1800).split()[0]
+
+
+def manifest(snap):
+    import json
+    with open(os.path.join(snap, "manifest.json")) as f:
+        return json.load(f)
+
+
+def allocated(path):
+    return os.stat(path).st_blocks * 512
+
+
+def test_pattern_survives_suspend_resume_and_a_delta_suspend(tmp):
+    """PATTERN_MB of a known pattern in guest memory: suspend, resume (mapped: nothing
+    read up front), check; dirty a little, suspend again (a delta of about that much,
+    the memory file linked, not rewritten), resume, check both."""
+    need_image("busybox")
+    want = pattern_md5("A", PATTERN_MB)
+    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"), "--mem", "1024",
+                       "--op-timeout", "600000")
+    s1, s2 = os.path.join(tmp, "s1"), os.path.join(tmp, "s2")
+    try:
+        vm.ready()
+        a = vm.agent()
+        fill(a, "/mnt/m/p", "A", PATTERN_MB, PATTERN_MB + 64)
+        assert md5_in_guest(a, "/mnt/m/p") == want
+        a.close()
+        r = vm.cmd(f"suspend {s1}", timeout=600)
+        assert r.startswith("ok suspend"), r
+        assert vm.wait_exit() == 0
+    finally:
+        vm.close()
+    m = manifest(s1)
+    assert m["version"] == 2 and m["kind"] == "suspend" and "delta" not in m["memory"], m
+    mem = os.path.join(s1, "memory.bin")
+    assert os.path.getsize(mem) == 1024 * MIB
+    # Written: the pattern (it is not zero), not the whole 1 GiB of RAM.
+    assert PATTERN_MB * MIB <= allocated(mem) < (PATTERN_MB + 200) * MIB, allocated(mem)
+
+    vm = HearthVM.restore(s1, os.path.join(tmp, "run2"), "--op-timeout", "600000")
+    try:
+        vm.ready()
+        # Mapped, not loaded: the QEMU holds far less than the pattern right after resume.
+        with open(f"/proc/{vm.pid}/status") as f:
+            rss = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) * 1024
+        assert rss < PATTERN_MB * MIB // 2, rss
+        a = vm.agent()
+        assert md5_in_guest(a, "/mnt/m/p") == want
+        fill(a, "/tmp/q", "B", 16)
+        a.close()
+        r = vm.cmd(f"suspend {s2}", timeout=600)
+        assert r.startswith("ok suspend"), r
+        assert vm.wait_exit() == 0
+    finally:
+        vm.close()
+    m = manifest(s2)
+    assert m["memory"].get("delta"), m
+    # The memory file is the first snapshot's (a link), the delta about what was written:
+    # the 16 MB file plus what reading the pattern and the shell touched, not the pattern.
+    assert os.stat(os.path.join(s2, "memory.bin")).st_ino == os.stat(mem).st_ino
+    delta = os.path.getsize(os.path.join(s2, "memory.delta"))
+    assert 16 * MIB <= delta < min(200, PATTERN_MB // 2) * MIB, delta
+
+    vm = HearthVM.restore(s2, os.path.join(tmp, "run3"), "--op-timeout", "600000")
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert md5_in_guest(a, "/mnt/m/p") == want
+        assert md5_in_guest(a, "/tmp/q") == pattern_md5("B", 16)
+        a.close()
+    finally:
+        vm.close()
+
+
+def test_clones_keep_their_own_patterns_and_share_clean_pages(tmp):
+    """Two clones of one image snapshot write different patterns at the same place: each
+    reads back only its own, the snapshot's memory file is never written, and the two
+    QEMUs share the snapshot's clean pages (one page cache, private copies only of what
+    each wrote)."""
+    need_image("busybox")
+    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"), "--mem", "256")
+    snap = os.path.join(tmp, "img")
+    try:
+        vm.ready()
+        a = vm.agent()
+        run_ok(a, "echo image > /tmp/from-image")
+        a.close()
+        assert vm.cmd(f"snapshot {snap}").startswith("ok snapshot")
+    finally:
+        vm.close()
+    assert manifest(snap)["kind"] == "snapshot"
+    mem = os.path.join(snap, "memory.bin")
+    before = hashlib.sha256(open(mem, "rb").read()).hexdigest()
+    clones = [HearthVM.restore(snap, os.path.join(tmp, f"c{i}"), "--id", f"c{i}")
+              for i in range(2)]
+    try:
+        for c in clones:
+            c.ready()
+        agents = [c.agent() for c in clones]
+        for x, tag in zip(agents, "XY"):
+            fill(x, "/tmp/p", tag, 48)
+        for x, tag in zip(agents, "XY"):
+            assert md5_in_guest(x, "/tmp/p") == pattern_md5(tag, 48)
+            assert run_ok(x, "cat /tmp/from-image").strip() == "image"
+        shared = []
+        for c in clones:
+            assert pid_alive(c.pid)
+            shared.append(mapped_shared_kb(c.pid, mem))
+        for x in agents:
+            x.close()
+    finally:
+        for c in clones:
+            c.close()
+    # Each QEMU maps pages of the snapshot's file that the other maps too.
+    assert all(s > 1024 for s in shared), shared
+    assert hashlib.sha256(open(mem, "rb").read()).hexdigest() == before
+
+
+def mapped_shared_kb(pid, path):
+    """Shared_Clean kB of pid's mappings of path (/proc/pid/smaps)."""
+    ino = os.stat(path).st_ino
+    total, inside = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for ln in f:
+            p = ln.split()
+            if "-" in p[0] and len(p) >= 5 and ":" in p[3]:
+                inside = p[4] == str(ino)
+            elif inside and p[0] == "Shared_Clean:":
+                total += int(p[1])
+    return total
+
+
+def test_keeper_killed_during_suspend_leaves_the_last_snapshot(hd):  # noqa: F811
+    """Through hearthd: suspend, resume, write, suspend (a delta), resume, write more and
+    suspend once more, killing the keeper (and so QEMU) while that snapshot is being
+    written. The VM falls back to its previous snapshot: SUSPENDED, and resumes with
+    what it held then."""
+    vid = hd.run_running(BOOT)["microvmId"]
+    vmdir = os.path.join(hd.state_dir, "vms", vid)
+
+    def cycle(word):
+        sh(hd, vid, f"echo {word} >> /root/words")
+        assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+        assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
+        assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+        assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)["state"] == "RUNNING"
+
+    cycle("one")
+    cycle("two")  # resumed from a delta snapshot
+    killed = False
+    for attempt in range(5):
+        # Enough written that the delta takes a while to write.
+        sh(hd, vid, "echo lost >> /root/words; head -c 40000000 /dev/urandom > /tmp/noise", 600)
+        keeper = keeper_of(hd, vid)
+        n = max(int(x[5:]) for x in os.listdir(vmdir) if x.startswith("susp-") and
+                x[5:].isdigit()) + 1
+        tmpdir = os.path.join(vmdir, f"susp-{n}.tmp")
+        assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+        deadline = time.monotonic() + STEP
+        while time.monotonic() < deadline:
+            if os.path.exists(os.path.join(tmpdir, "memory.delta")) or \
+               os.path.exists(os.path.join(tmpdir, "state.bin")):
+                os.kill(keeper, signal.SIGKILL)
+                killed = not os.path.exists(os.path.join(tmpdir, "manifest.json"))
+                break
+            if not os.path.isdir(tmpdir) and os.path.isdir(os.path.join(vmdir, f"susp-{n}")):
+                break  # finished before we saw it: try again
+            time.sleep(0.0002)
+        doc = hd.wait_state(vid, ("SUSPENDED", "TERMINATED", "RUNNING"), STEP)
+        if killed:
+            break
+        assert doc["state"] == "SUSPENDED", doc
+        assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+        assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)["state"] == "RUNNING"
+    assert killed, "the suspend always finished before the keeper could be killed"
+    assert doc["state"] == "SUSPENDED", (doc, hd.read_log())
+    assert "previous snapshot" in doc.get("stateReason", ""), doc
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)
+    assert doc["state"] == "RUNNING", (doc, hd.read_log())
+    words = sh(hd, vid, "cat /root/words").split()
+    assert words[:2] == ["one", "two"], words
