@@ -165,7 +165,9 @@ static void on_ctl_input(struct keeper *k)
 /*
  * What a keeper keeps of root: KILL (its QEMU runs under another uid),
  * SETUID/SETGID (QEMU's -runas drop), DAC_OVERRIDE/DAC_READ_SEARCH (image
- * files of any owner) and FOWNER (chmod of its sockets); every other
+ * files of any owner), FOWNER (chmod of its sockets) and SYS_PTRACE (a
+ * suspend reads the pages its QEMU wrote: /proc/PID/pagemap and
+ * process_vm_readv on a process of another uid, vmm/ramfile.h); every other
  * capability leaves the bounding set, so neither it nor QEMU can get it back.
  * No new privileges (setuid binaries, file capabilities) and not dumpable
  * (no core file holds its memory, which carries the agent stream).
@@ -173,7 +175,7 @@ static void on_ctl_input(struct keeper *k)
 static int drop_privileges(char *err, size_t n)
 {
 	static const cap_value_t keep[] = { CAP_KILL, CAP_SETUID, CAP_SETGID, CAP_DAC_OVERRIDE,
-					    CAP_DAC_READ_SEARCH, CAP_FOWNER };
+					    CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SYS_PTRACE };
 	const size_t nkeep = sizeof keep / sizeof keep[0];
 	if (prctl(PR_SET_DUMPABLE, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(err, n, "prctl: %s", strerror(errno));

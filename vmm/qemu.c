@@ -261,6 +261,11 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		arg(a, "-object");
 		argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,mem-path=%s", m->mem_mib,
 		     qopt_escape(vm->ram_path, esc, sizeof(esc)));
+		/* The RTC on the VM's clock: paused, no device state moves with
+		 * the host's time (save_mapped checks it did not move). The guest
+		 * gets the time pushed after every restore (agentctl). */
+		arg(a, "-rtc");
+		arg(a, "clock=vm");
 	} else {
 		arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
 	}
