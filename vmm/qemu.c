@@ -38,6 +38,10 @@
 #define QEMU_RAM "ram.bin" /* in run_dir: the empty base a booted VM's RAM maps */
 #define QEMU_FDSET_STATE 1000000 /* fd set ids for state files (disk overlays: gen + 1) */
 #define QEMU_MAX_ARGS 80
+/* Disk chains longer than this (qcow2 files, the current overlay included)
+ * are streamed down to one overlay over the base while the VM runs. */
+#define QEMU_CHAIN_MAX 3
+#define QEMU_STREAM_JOB "hearth-stream"
 #define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
@@ -66,6 +70,8 @@ struct vm {
 	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
 	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
 	int loading;         /* the incoming stream is a format 2 device state */
+	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
+	int streaming;       /* a block-stream job may be flattening the disk chain */
 };
 
 /* ---- small helpers ---- */
@@ -613,6 +619,7 @@ static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 	if (cfg->disk) {
 		m->has_disk = 1;
 		pathf(m->disk_backing, sizeof(m->disk_backing), "%s", m->base_disk);
+		m->disk_depth = 1;
 		if (qimg_create(vm, m->base_disk, "raw", 0, dl, err) < 0)
 			goto fail;
 	}
@@ -658,13 +665,109 @@ static int qemu_resume(struct vm *vm, int deadline_ms, struct vm_err *err)
  * can neither switch overlays nor migrate again; only cont takes them back in
  * QEMU 7.2, so the guest runs for an instant before it is paused again.
  */
+static int chain_settle(struct vm *vm, int64_t dl, struct vm_err *err);
+
 static int pause_for_snapshot(struct vm *vm, int64_t dl, struct vm_err *err)
 {
 	if (vm->inactive && qemu_resume(vm, clock_left(dl), err) < 0)
 		return -1;
 	if (!vm->paused && qemu_pause(vm, clock_left(dl), err) < 0)
 		return -1;
+	return chain_settle(vm, dl, err);
+}
+
+/* The top disk node's info from query-named-block-nodes (a new reference), or NULL. */
+static struct json_object *top_node(struct vm *vm, int64_t dl, char *emsg, size_t n)
+{
+	struct json_object *r = NULL;
+	if (qmpc_cmd(&vm->qmp, "query-named-block-nodes", NULL, -1, dl, &r, emsg, n) < 0)
+		return NULL;
+	char node[32];
+	pathf(node, sizeof(node), "disk%u", vm->disk_gen);
+	struct json_object *hit = NULL;
+	for (size_t i = 0; r && json_object_is_type(r, json_type_array) &&
+			   i < json_object_array_length(r); i++) {
+		struct json_object *e = json_object_array_get_idx(r, i), *nn;
+		if (json_object_object_get_ex(e, "node-name", &nn) &&
+		    !strcmp(json_object_get_string(nn), node))
+			hit = json_object_get(e);
+	}
+	json_object_put(r);
+	if (!hit)
+		pathf(emsg, n, "no block node %s", node);
+	return hit;
+}
+
+/*
+ * Before a snapshot (the VM paused): a stream job still running is
+ * cancelled (what it copied stays valid, its chain intact) and waited for;
+ * then the chain's depth and backing are read back from QEMU, shorter if
+ * the stream had completed.
+ */
+static int chain_settle(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	if (!vm->streaming)
+		return 0;
+	for (int cancelled = 0;;) {
+		struct json_object *r = NULL;
+		if (qmpc_cmd(&vm->qmp, "query-block-jobs", NULL, -1, dl, &r, emsg, sizeof(emsg)) < 0) {
+			vm_fail(vm, err, "snapshot: block jobs", emsg);
+			return -1;
+		}
+		size_t n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
+		json_object_put(r);
+		if (!n)
+			break;
+		if (!cancelled) {
+			struct json_object *c = json_object_new_object();
+			json_object_object_add(c, "device", json_object_new_string(QEMU_STREAM_JOB));
+			qmpc_cmd(&vm->qmp, "block-job-cancel", c, -1, dl, NULL, emsg, sizeof(emsg));
+			cancelled = 1;
+		}
+		if (clock_left(dl) <= 0) {
+			seterr(err, "snapshot: the disk stream job did not stop");
+			return -1;
+		}
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	vm->streaming = 0;
+	struct json_object *t = top_node(vm, dl, emsg, sizeof(emsg)), *v, *img = NULL, *bf;
+	if (!t) {
+		vm_fail(vm, err, "snapshot: disk chain", emsg);
+		return -1;
+	}
+	if (json_object_object_get_ex(t, "image", &img) &&
+	    json_object_object_get_ex(img, "backing-filename", &bf))
+		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s",
+		      json_object_get_string(bf));
+	/* The qcow2 files down the nested image info (the base is raw). */
+	unsigned depth = 0;
+	for (struct json_object *i = img; i && json_object_object_get_ex(i, "format", &v) &&
+					  !strcmp(json_object_get_string(v), "qcow2");
+	     i = json_object_object_get_ex(i, "backing-image", &v) ? v : NULL)
+		depth++;
+	vm->info.disk_depth = depth;
+	json_object_put(t);
 	return 0;
+}
+
+/* After a restore: a chain grown past QEMU_CHAIN_MAX is streamed (copied
+ * into the new overlay, which then backs onto the base directly) while the
+ * VM runs. Best effort: a failure leaves the chain as it was. */
+static void chain_trim(struct vm *vm, int64_t dl)
+{
+	char emsg[VM_ERR_LEN], node[32];
+	if (!vm->info.has_disk || vm->info.disk_depth <= QEMU_CHAIN_MAX)
+		return;
+	pathf(node, sizeof(node), "disk%u", vm->disk_gen);
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "job-id", json_object_new_string(QEMU_STREAM_JOB));
+	json_object_object_add(a, "device", json_object_new_string(node));
+	json_object_object_add(a, "base", json_object_new_string(vm->info.base_disk));
+	if (qmpc_cmd(&vm->qmp, "block-stream", a, -1, dl, NULL, emsg, sizeof(emsg)) == 0)
+		vm->streaming = 1;
 }
 
 /* Move (or, across filesystems, copy) a closed-for-writing file. */
@@ -771,8 +874,7 @@ static int migrate_to_file(struct vm *vm, const char *snapdir, int64_t dl, struc
 static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object *args,
 		     int64_t dl, char *emsg, size_t n)
 {
-	static unsigned next;
-	unsigned id = QEMU_FDSET_STATE + (next++ % 1000000u);
+	unsigned id = QEMU_FDSET_STATE + (vm->fdset_next++ % 1000000u);
 	char path[32];
 	struct json_object *af = json_object_new_object();
 	json_object_object_add(af, "fdset-id", json_object_new_int64(id));
@@ -1133,6 +1235,8 @@ static int qemu_snapshot(struct vm *vm, const char *dir, int deadline_ms, struct
 		}
 		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs,
 			 SNAP_DISK);
+		if (vm->info.disk_depth)
+			vm->info.disk_depth++;
 	}
 	int rc = 0;
 	if (save_memory(vm, abs, 0, info, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
@@ -1425,12 +1529,14 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 	free(m);
 	if (vm->info.has_disk) {
 		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs, SNAP_DISK);
+		vm->info.disk_depth = vm->info.disk_depth ? vm->info.disk_depth + 1 : 0;
 		if (qimg_create(vm, vm->info.disk_backing, "qcow2", 0, dl, err) < 0)
 			goto fail;
 	}
 	if (vm->info.version == SNAP_VERSION) {
 		if (restore_mapped(vm, abs, dl, err) < 0)
 			goto fail;
+		chain_trim(vm, dl);
 		*out = vm;
 		return 0;
 	}
@@ -1444,6 +1550,7 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 	close(fd);
 	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
 		goto fail;
+	chain_trim(vm, dl);
 	*out = vm;
 	return 0;
 fail:

@@ -205,6 +205,8 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 	if (m->has_disk) {
 		struct json_object *d = file_obj(SNAP_DISK, m->disk_size, m->disk_hash);
 		add_str(d, "backing", m->disk_backing);
+		if (m->disk_depth)
+			json_object_object_add(d, "depth", json_object_new_int64(m->disk_depth));
 		json_object_object_add(o, "disk", d);
 	} else {
 		json_object_object_add(o, "disk", json_object_new_null());
@@ -437,6 +439,12 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 		if (get_file(v, SNAP_DISK, &m->disk_size, &m->disk_hash, err, errlen) < 0 ||
 		    get_str(v, "backing", m->disk_backing, sizeof(m->disk_backing), 0, err, errlen) < 0)
 			goto out;
+		struct json_object *dv;
+		uint64_t depth = 0;
+		if (json_object_object_get_ex(v, "depth", &dv) &&
+		    get_uint(v, "depth", 100000, &depth, err, errlen) < 0)
+			goto out;
+		m->disk_depth = (unsigned)depth;
 	}
 	rc = 0;
 out:

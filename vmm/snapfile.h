@@ -38,6 +38,7 @@ struct snap_manifest {
 	int direct;                   /* the hearth.direct port exists (absent in older snapshots) */
 	int has_disk;                 /* SNAP_DISK present */
 	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */
+	unsigned disk_depth;          /* qcow2 files in SNAP_DISK's chain, itself included (0: unknown) */
 	uint64_t mem_size, mem_hash;  /* version 2: mem_hash is not recorded (0) */
 	uint64_t state_size, state_hash; /* version 2 only */
 	/* Version 2: made by suspend (the next suspend of the VM resumed from it
