@@ -32,6 +32,8 @@ FUZZ_EXTRA_SRCS_qmp := vmm/qmp.c $(JSONC_SO)
 FUZZ_EXTRA_SRCS_snapfile := vmm/snapfile.c $(JSONC_SO)
 $(O)/fuzz/fuzz_qmp: vmm/qmp.c $(JSONC_SO)
 $(O)/fuzz/fuzz_snapfile: vmm/snapfile.c $(JSONC_SO)
+FUZZ_EXTRA_SRCS_ramdelta := vmm/ramfile.c
+$(O)/fuzz/fuzz_ramdelta: vmm/ramfile.c
 UNIT_OBJS_proc := $(OBJ)/vmm/proc.o
 UNIT_LIBS_proc := -lpthread
 $(BIN)/tests/test_proc: $(OBJ)/vmm/proc.o

@@ -48,13 +48,18 @@ def timed_ready(vm):
     return (time.monotonic() - vm.t0) * 1000
 
 
-def written_mb(snap):
-    """Bytes the snapshot holds on disk (allocated blocks: holes cost nothing), disk excluded."""
+def written_mb(snap, prev=None):
+    """Bytes the suspend wrote (allocated blocks: holes cost nothing), disk excluded; a
+    memory.bin that is a link to the previous snapshot's (format 2 delta) was not written."""
     n = 0
-    for f in ("memory.bin", "state.bin", "manifest.json"):
+    for f in ("memory.bin", "memory.delta", "state.bin", "manifest.json"):
         p = os.path.join(snap, f)
-        if os.path.exists(p):
-            n += os.stat(p).st_blocks * 512
+        if not os.path.exists(p):
+            continue
+        if f == "memory.bin" and prev and \
+                os.stat(p).st_ino == os.stat(os.path.join(prev, f)).st_ino:
+            continue
+        n += os.stat(p).st_blocks * 512
     return n / 1e6
 
 
@@ -67,6 +72,7 @@ def fill(agent, mb, tag):
 
 
 def suspend(vm, snap):
+    os.sync()  # no earlier writeback left to throttle this suspend's writes
     t = time.monotonic()
     r = vm.cmd(f"suspend {snap}", timeout=600)
     if not r.startswith("ok"):
@@ -100,7 +106,7 @@ def sweep_one(tmp, mode, eager, mem, used):
         out["resuspend"] = suspend(vm, f"{d}/s2")
     finally:
         vm.close()
-    out["resuspend_mb"] = written_mb(f"{d}/s2")
+    out["resuspend_mb"] = written_mb(f"{d}/s2", f"{d}/s1")
     vm = vm_start(["restore", "--snapshot", f"{d}/s2", "--timeout", "600000"], f"{d}/r2", eager)
     try:
         out["reresume"] = timed_ready(vm)
