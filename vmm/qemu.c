@@ -574,7 +574,10 @@ static int snap_eager(void)
 static int ram_boot_base(struct vm *vm, struct vm_err *err)
 {
 	char emsg[VM_ERR_LEN];
-	vm->info.version = snap_eager() ? SNAP_VERSION_EAGER : SNAP_VERSION;
+	/* An empty base on tmpfs would be allocated as the guest touches it
+	 * (SIGBUS when full): such a run dir boots with anonymous RAM. */
+	vm->info.version = snap_eager() || !ramfile_holes_safe(vm->run_dir) ? SNAP_VERSION_EAGER
+									    : SNAP_VERSION;
 	if (vm->info.version != SNAP_VERSION)
 		return 0;
 	vm_path(vm, vm->ram_path, sizeof(vm->ram_path), QEMU_RAM);

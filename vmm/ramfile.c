@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -25,6 +26,46 @@ struct ram_map {
 	uint64_t start, end, off; /* virtual range and its offset in the base file */
 };
 
+#define RAM_TMPFS_MAGIC 0x01021994
+
+/*
+ * On tmpfs a mapped hole is allocated when the guest first touches it, and
+ * a full tmpfs then kills the VM (SIGBUS); there every page is allocated
+ * up front (the file costs its size, as RAM), elsewhere holes stay.
+ */
+static int holes_unsafe(int fd)
+{
+	struct statfs f;
+	return fstatfs(fd, &f) == 0 && f.f_type == RAM_TMPFS_MAGIC;
+}
+
+static int fill_holes(int fd, uint64_t size, char *err, size_t errlen)
+{
+	off_t pos = 0;
+	while ((uint64_t)pos < size) {
+		off_t h = lseek(fd, pos, SEEK_HOLE);
+		if (h < 0 || (uint64_t)h >= size)
+			break;
+		off_t d = lseek(fd, h, SEEK_DATA);
+		off_t end = d < 0 || (uint64_t)d > size ? (off_t)size : d;
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, h, end - h) < 0) {
+			snprintf(err, errlen, "memory: allocating: %s", strerror(errno));
+			return -1;
+		}
+		pos = end;
+	}
+	return 0;
+}
+
+int ramfile_holes_safe(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int safe = fd >= 0 && !holes_unsafe(fd);
+	if (fd >= 0)
+		close(fd);
+	return safe;
+}
+
 int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -40,11 +81,40 @@ int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errle
 	return 0;
 }
 
+/* copy_file_range's fallback across file systems: through a buffer. */
+static ssize_t copy_user(int in, off_t *ri, int out, off_t *ro, size_t len, char *err,
+			 size_t errlen)
+{
+	size_t cap = (size_t)RAM_CHUNK * RAM_PAGE, want = len < cap ? len : cap;
+	unsigned char *b = malloc(want);
+	ssize_t r = b ? pread(in, b, want, *ri) : -1;
+	if (r <= 0) {
+		snprintf(err, errlen, "memory copy: %s",
+			 !b ? "out of memory" : r < 0 ? strerror(errno) : "short read");
+		free(b);
+		return -1;
+	}
+	for (ssize_t done = 0; done < r;) {
+		ssize_t w = pwrite(out, b + done, (size_t)(r - done), *ro + done);
+		if (w <= 0) {
+			snprintf(err, errlen, "memory copy: %s", w < 0 ? strerror(errno) : "short write");
+			free(b);
+			return -1;
+		}
+		done += w;
+	}
+	free(b);
+	*ri += r;
+	*ro += r;
+	return r;
+}
+
 /* The base file's data extents into out (in the kernel; holes stay holes). */
 static int copy_extents(int in, int out, uint64_t size, struct ramfile_stats *st, char *err,
 			size_t errlen)
 {
 	off_t pos = 0;
+	err[0] = 0;
 	while ((uint64_t)pos < size) {
 		off_t d = lseek(in, pos, SEEK_DATA);
 		if (d < 0 && errno == ENXIO)
@@ -59,9 +129,13 @@ static int copy_extents(int in, int out, uint64_t size, struct ramfile_stats *st
 		off_t ri = d, ro = d;
 		while (ri < h) {
 			ssize_t n = copy_file_range(in, &ri, out, &ro, (size_t)(h - ri), 0);
+			if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS ||
+				      errno == EINVAL))
+				n = copy_user(in, &ri, out, &ro, (size_t)(h - ri), err, errlen);
 			if (n <= 0) {
-				snprintf(err, errlen, "memory copy: %s",
-					 n < 0 ? strerror(errno) : "short copy");
+				if (n == 0 || !err[0])
+					snprintf(err, errlen, "memory copy: %s",
+						 n < 0 ? strerror(errno) : "short copy");
 				return -1;
 			}
 			st->base_bytes += (uint64_t)n;
@@ -117,6 +191,7 @@ static int all_zero(const unsigned char *p, size_t n)
 /* Where written pages go: into a full memory file, or appended to a delta. */
 struct ram_sink {
 	int fd;
+	int no_holes;    /* tmpfs: a hole would be allocated on first touch (SIGBUS when full) */
 	int delta;       /* append records (ramfile.h) instead of writing in place */
 	uint64_t dpos;   /* the delta's length so far */
 };
@@ -150,6 +225,14 @@ static int sink_put(struct ram_sink *k, uint64_t off, unsigned n, const unsigned
 	}
 	if (p)
 		return write_all(k->fd, p, len, (off_t)off, err, errlen);
+	if (k->no_holes) {
+		static const unsigned char z[RAM_PAGE];
+		for (unsigned i = 0; i < n; i++)
+			if (write_all(k->fd, z, RAM_PAGE, (off_t)(off + (uint64_t)i * RAM_PAGE), err,
+				      errlen) < 0)
+				return -1;
+		return 0;
+	}
 	/* A hole reads as zero; where the base had data it must go. */
 	if (fallocate(k->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
 		snprintf(err, errlen, "memory: punching a hole: %s", strerror(errno));
@@ -285,7 +368,9 @@ int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfi
 		snprintf(err, errlen, "memory: %s", strerror(errno));
 		return -1;
 	}
-	struct ram_sink k = { .fd = out_fd };
+	struct ram_sink k = { .fd = out_fd, .no_holes = holes_unsafe(out_fd) };
+	if (k.no_holes && fill_holes(out_fd, size, err, errlen) < 0)
+		return -1;
 	return save_written(pid, base_fd, size, &k, st, err, errlen);
 }
 
@@ -311,7 +396,7 @@ int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	struct ram_sink k = { .fd = mem_fd };
+	struct ram_sink k = { .fd = mem_fd, .no_holes = holes_unsafe(mem_fd) };
 	uint64_t pos = 0;
 	int rc = -1;
 	for (;;) {

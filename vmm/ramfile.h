@@ -28,6 +28,10 @@ struct ramfile_stats {
 	uint64_t dirty_bytes; /* of those, bytes written (non-zero pages) */
 };
 
+/* 0 when a sparse memory file in dir could kill its VM (tmpfs: a hole is
+ * allocated on first touch, SIGBUS when full). Files written here on such a
+ * file system get every page allocated. */
+int ramfile_holes_safe(const char *dir);
 /* A sparse file of size bytes at path (O_EXCL, mode 0600): an all-zero base. */
 int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errlen);
 
