@@ -37,6 +37,15 @@
  *    it stays the fallback if that suspend dies halfway. Never restore one
  *    suspend snapshot into two live VMs. snapshot() never links: its result
  *    (an image snapshot) may be restored any number of times.
+ *  - On tmpfs a mapped hole is allocated when first touched (SIGBUS when the
+ *    tmpfs is full): memory files written there have every page allocated,
+ *    and a VM booted in a tmpfs run_dir uses anonymous RAM (format 1).
+ *  - The disk chain is bounded: a restore whose chain holds more than 3
+ *    qcow2 files streams it (QMP block-stream) into its new overlay while
+ *    the VM runs, so the overlay backs onto the base disk directly; a stream
+ *    still running at the next snapshot is cancelled first (what it copied
+ *    stays valid). The manifest records the chain's depth. The older
+ *    snapshot files are no longer needed by later snapshots once streamed.
  *  - Format 1 snapshots (QEMU's migration stream, read whole) still restore,
  *    and a VM restored from one snapshots in format 1; HEARTH_SNAP_EAGER=1 at
  *    boot makes format 1 (benchmarks compare the two).
