@@ -5,14 +5,15 @@
 set -euo pipefail
 PKGS=(
 	build-essential pkg-config clang libclang-rt-14-dev
-	libjson-c-dev libwebsockets-dev libsqlite3-dev libssl-dev libncurses-dev libreadline-dev libcap-dev
+	libjson-c-dev libwebsockets-dev libnghttp2-dev libsqlite3-dev libssl-dev libncurses-dev libreadline-dev libcap-dev libssh-dev libarchive-dev
 	qemu-system-x86 qemu-utils
 	linux-source-6.1 flex bison bc libelf-dev xz-utils cpio kmod
 	busybox-static debootstrap e2fsprogs
 	openssh-server openssh-client
-	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore
-	socat curl wrk hyperfine tmux
-	chromium chromium-driver
+	python3 python3-pytest python3-pytest-xdist python3-websockets python3-botocore python3-paramiko python3-h2 nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
+	python3-jwt socat sshpass rsync curl wrk hyperfine tmux
+	iproute2 nftables
+	chromium chromium-driver libnss3-tools
 	nodejs
 )
 missing=()

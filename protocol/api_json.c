@@ -153,6 +153,17 @@ int api_json_arr(struct json_object *o, const char *key, size_t minn, size_t max
 	return 1;
 }
 
+int api_json_arr_str(struct json_object *arr, size_t i, const char *key, const char **out,
+		     size_t *outlen, struct api_err *e)
+{
+	struct json_object *v = json_object_array_get_idx(arr, i);
+	if (!v || !json_object_is_type(v, json_type_string))
+		return api_fail(e, API_E_VALIDATION, "%s must be a list of strings", key);
+	*out = json_object_get_string(v);
+	*outlen = (size_t)json_object_get_string_len(v);
+	return 1;
+}
+
 int api_json_union(struct json_object *o, const char *what, const char *const *members,
 		   const char **which, struct api_err *e)
 {

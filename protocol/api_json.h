@@ -15,6 +15,8 @@
 #include <json-c/json.h>
 
 #define API_MAX_BODY (64 * 1024) /* largest request body accepted */
+/* largest streamed request body (PUT .../files with UNSIGNED-PAYLOAD) */
+#define API_MAX_STREAM_BODY ((uint64_t)8 << 30)
 #define API_MAX_DEPTH 16          /* JSON nesting limit */
 #define API_ERR_MSG 256
 
@@ -49,6 +51,10 @@ int api_json_obj(struct json_object *o, const char *key, struct json_object **ou
 		 struct api_err *e);
 int api_json_arr(struct json_object *o, const char *key, size_t minn, size_t maxn,
 		 struct json_object **out, struct api_err *e);
+/* Member i of the list key (from api_json_arr) as a string: 1 with *out and
+ * *outlen (it may hold a NUL: check), -1 when it is not a string. */
+int api_json_arr_str(struct json_object *arr, size_t i, const char *key, const char **out,
+		     size_t *outlen, struct api_err *e);
 /* Check that a present member is an object whose keys are all among the
  * union's members and that exactly one is set (AWS tagged unions). */
 int api_json_union(struct json_object *o, const char *what, const char *const *members,

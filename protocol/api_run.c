@@ -3,6 +3,8 @@
  */
 #include "api_run.h"
 
+#include "api_ingress.h"
+
 #include <string.h>
 
 static int parse_connectors(struct json_object *body, const char *key, const char **out,
@@ -14,11 +16,10 @@ static int parse_connectors(struct json_object *body, const char *key, const cha
 	if (rc <= 0)
 		return rc;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *v = json_object_array_get_idx(arr, i);
-		if (!v || !json_object_is_type(v, json_type_string))
-			return api_fail(e, API_E_VALIDATION, "%s must be a list of strings", key);
-		size_t len = (size_t)json_object_get_string_len(v);
-		const char *s = json_object_get_string(v);
+		const char *s;
+		size_t len;
+		if (api_json_arr_str(arr, i, key, &s, &len, e) < 0)
+			return -1;
 		if (len < 1 || len > API_MAX_ARN || memchr(s, '\0', len))
 			return api_fail(e, API_E_VALIDATION, "%s has an invalid connector ARN", key);
 		out[(*n)++] = s;
@@ -89,6 +90,13 @@ int api_run_parse(struct json_object *body, int64_t min_idle, struct api_run_req
 	    api_json_str(body, "clientToken", 1, API_MAX_CLIENT_TOKEN, &r->client_token, NULL, e) <
 		    0)
 		return -1;
+	for (unsigned i = 0; i < r->n_ingress; i++)
+		if (api_ingress_flags(r->ingress[i]) < 0)
+			return api_fail(e, API_E_VALIDATION,
+					"unknown ingress network connector (hearth knows HTTP_INGRESS, "
+					"SHELL_INGRESS, ALL_INGRESS and NO_INGRESS, bare or as "
+					"arn:<partition>:lambda:<region>:aws:network-connector:"
+					"aws-network-connector:<NAME>)");
 	rc = api_json_int(body, "maximumDurationInSeconds", 1, API_MAX_DURATION, &r->max_duration,
 			  e);
 	if (rc < 0)

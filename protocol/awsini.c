@@ -3,8 +3,19 @@
  */
 #include "protocol/awsini.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int awsini_path(const char *file_env, const char *home, const char *base, char *out,
+		size_t outlen)
+{
+	if (file_env && *file_env)
+		return snprintf(out, outlen, "%s", file_env) < (int)outlen ? 0 : -1;
+	if (!home || !*home)
+		return -1;
+	return snprintf(out, outlen, "%s/.aws/%s", home, base) < (int)outlen ? 0 : -1;
+}
 
 static int blank(char c)
 {

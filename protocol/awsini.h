@@ -20,6 +20,15 @@ struct awsini_profile {
 };
 
 /*
+ * Where the file lives: file_env (the value of $AWS_SHARED_CREDENTIALS_FILE
+ * or $AWS_CONFIG_FILE) when set and not empty, else home/.aws/base (base is
+ * "credentials" or "config"). 0, or -1 without a usable home or when the path
+ * does not fit in outlen bytes. file_env and home may be NULL.
+ */
+int awsini_path(const char *file_env, const char *home, const char *base, char *out,
+		size_t outlen);
+
+/*
  * The next section of text[0..len) at or after *pos: 1 with out filled and
  * *pos advanced past it, 0 at the end. Lines before the first section are
  * skipped.

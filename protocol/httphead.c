@@ -7,9 +7,18 @@
 int httphead_end(const char *p, size_t n, size_t max)
 {
 	size_t lim = n < max ? n : max;
-	for (size_t i = 0; i + 3 < lim; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n')
-			return (int)(i + 4);
+	for (size_t i = 0; i < lim; i++) {
+		if (p[i] == '\r' && i + 1 < lim && p[i + 1] != '\n')
+			return HTTPHEAD_E_BAD; /* a bare CR */
+		if (p[i] != '\n')
+			continue;
+		/* A bare LF now, not when the head times out: a head with bare LF
+		 * line ends never shows the CRLF CRLF that would end it. */
+		if (i == 0 || p[i - 1] != '\r')
+			return HTTPHEAD_E_BAD;
+		if (i >= 3 && p[i - 2] == '\n' && p[i - 3] == '\r')
+			return (int)(i + 1);
+	}
 	return n >= max ? HTTPHEAD_E_TOOBIG : HTTPHEAD_MORE;
 }
 
@@ -83,6 +92,39 @@ void httphead_trim(const char **p, size_t *n)
 	}
 	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
 		(*n)--;
+}
+
+int httphead_is_tchar(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int httphead_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int httphead_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 19)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 int httphead_name_is(const char *s, size_t n, const char *want)

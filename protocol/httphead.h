@@ -13,6 +13,7 @@
 #define HEARTH_HTTPHEAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Results, matching the head parsers built on this: > 0 is a head's length. */
 enum {
@@ -25,7 +26,9 @@ enum {
  * The length of the head at the start of p[0..n) through its first blank
  * line (the first CRLF CRLF), when that lies within the first max bytes
  * (max <= INT_MAX). HTTPHEAD_MORE when there is none yet and n < max,
- * HTTPHEAD_E_TOOBIG when there is none within max bytes.
+ * HTTPHEAD_E_TOOBIG when there is none within max bytes, HTTPHEAD_E_BAD as
+ * soon as a bare LF or bare CR shows before the end (such a head would
+ * otherwise wait for an end that never comes).
  */
 int httphead_end(const char *p, size_t n, size_t max);
 
@@ -74,6 +77,19 @@ int httphead_parse(const struct httphead_parser *hp, void *ctx, void *clear, siz
 
 /* Trim spaces and tabs (RFC 9110 OWS) off both ends of [*p, *p + *n). */
 void httphead_trim(const char **p, size_t *n);
+
+/* 1 when byte c is an RFC 9110 tchar, a byte a token (a field name, a method)
+ * may hold; 0 for NUL. */
+int httphead_is_tchar(int c);
+
+/* The value of hex digit c (either case), or -1 when c is none. */
+int httphead_hexval(int c);
+
+/*
+ * [s, s+n) as a decimal number no larger than max: 0 with *out set, -1 (*out
+ * untouched) when empty, not all digits, over 19 digits or over max.
+ */
+int httphead_dec(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 /* 1 when [s, s+n) is want, compared case-insensitively (ASCII). */
 int httphead_name_is(const char *s, size_t n, const char *want);

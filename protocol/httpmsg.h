@@ -33,6 +33,7 @@ struct httpmsg_request {
 	struct httpmsg_header headers[HTTPMSG_HEADERS_MAX];
 	const uint8_t *body;   /* the whole body (de-chunked), body_len bytes */
 	size_t body_len;
+	int body_streamed;     /* the body is handed on as it comes (httpsrv_stream), not here */
 };
 
 /* The first value of a header (case-insensitive name), or NULL. */

@@ -13,12 +13,6 @@
 #define PORT_PROTO "lambda-microvms.port."
 #define AWS_PREFIX "x-aws-proxy-"
 
-static int is_tchar(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* A byte that may not appear in a field value or chunk extension. */
 static int is_ctl(int c)
 {
@@ -31,22 +25,6 @@ static int is_ws(int c)
 }
 
 /* Decimal 1..max digits, no sign or spaces; -1 when not. */
-static int parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /*
  * Find the end of a head: returns its length (through the blank line), 0 when
  * incomplete, -1 on a bare LF, -2 when no end within max. *skip gets the
@@ -104,7 +82,7 @@ static int request_line(struct httpreq *r, const char *s, size_t n)
 	if (ml >= sizeof r->method)
 		return HTTPREQ_E_BAD;
 	for (size_t i = 0; i < ml; i++)
-		if (!is_tchar((unsigned char)s[i]))
+		if (!httphead_is_tchar((unsigned char)s[i]))
 			return HTTPREQ_E_BAD;
 	const char *t = sp1 + 1;
 	const char *sp2 = memchr(t, ' ', n - ml - 1);
@@ -154,7 +132,7 @@ static void protocols(struct httpreq *r, struct out *o, const char *line, size_t
 				size_t pl = strlen(PORT_PROTO);
 				ours = 1;
 				if (!r->ws_port && sl > pl && strncasecmp(s, PORT_PROTO, pl) == 0 &&
-				    parse_dec(s + pl, sl - pl, 65535, &port) == 0 && port > 0)
+				    httphead_dec(s + pl, sl - pl, 65535, &port) == 0 && port > 0)
 					r->ws_port = (unsigned)port;
 			} else if (pass == 1 && sl && !is_ours(s, sl)) {
 				if (!kept) {
@@ -184,7 +162,7 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 	uint64_t num;
 	httphead_trim(&v, &vl);
 	if (httphead_name_is(line, nl, "x-aws-proxy-port")) {
-		if (st->port_seen++ || parse_dec(v, vl, 65535, &num) < 0 || num == 0)
+		if (st->port_seen++ || httphead_dec(v, vl, 65535, &num) < 0 || num == 0)
 			return r->why = "X-aws-proxy-port must be one port 1..65535",
 			       HTTPREQ_E_PORT;
 		r->port = (unsigned)num;
@@ -199,7 +177,7 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 	if (httphead_name_is(line, nl, "host"))
 		st->hosts++;
 	else if (httphead_name_is(line, nl, "content-length")) {
-		if (st->cl++ || parse_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0)
+		if (st->cl++ || httphead_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0)
 			return r->why = "bad or repeated Content-Length", HTTPREQ_E_FRAMING;
 		r->length = num;
 	} else if (httphead_name_is(line, nl, "transfer-encoding")) {
@@ -225,7 +203,7 @@ static int request_header(struct httpreq *r, struct req_state *st, struct out *o
 static int header_line(const char *line, size_t ll)
 {
 	size_t nl = 0;
-	while (nl < ll && is_tchar((unsigned char)line[nl]))
+	while (nl < ll && httphead_is_tchar((unsigned char)line[nl]))
 		nl++;
 	if (nl == 0 || nl == ll || line[nl] != ':')
 		return -1; /* no name, space before the colon, or obsolete line folding */
@@ -381,7 +359,7 @@ int httpreq_parse_response(const char *p, size_t n, int head_request, struct htt
 			uint64_t num;
 			httphead_trim(&v, &vl);
 			if (httphead_name_is(line, (size_t)nl, "content-length")) {
-				if (parse_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0 ||
+				if (httphead_dec(v, vl, HTTPREQ_LENGTH_MAX, &num) < 0 ||
 				    (cl && num != r->length))
 					return r->why = "bad Content-Length", HTTPREQ_E_FRAMING;
 				cl = 1;
@@ -438,17 +416,6 @@ void httpreq_body_init(struct httpreq_body *b, enum httpreq_framing f, uint64_t 
 	b->done = f == HTTPREQ_BODY_NONE || (f == HTTPREQ_BODY_LENGTH && length == 0);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The states that take one given byte of a line end, and the state after it.
  * An LF ends a line, so the line's counters start again.
@@ -499,7 +466,7 @@ static int chunk_byte(struct httpreq_body *b, int c)
 	}
 	switch (b->state) {
 	case B_SIZE:
-		if ((h = hexval(c)) >= 0) {
+		if ((h = httphead_hexval(c)) >= 0) {
 			if (++b->digits > 16 || b->left > (HTTPREQ_LENGTH_MAX >> 4))
 				return -1;
 			b->left = b->left * 16 + (uint64_t)h;

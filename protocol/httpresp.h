@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTPRESP_MAX_HEADERS 100
-#define HTTPRESP_MAX_HEAD (64 * 1024)     /* status line plus headers */
+#include "protocol/httpreq.h"
+
+/* The proxy's limits: one parser, one set of bounds. */
+#define HTTPRESP_MAX_HEADERS HTTPREQ_RESP_HEADERS_MAX
+#define HTTPRESP_MAX_HEAD HTTPREQ_RESP_HEAD_MAX     /* status line plus headers */
 #define HTTPRESP_ERRTYPE_MAX 128
 
 enum httpresp_result {

@@ -15,23 +15,6 @@
 #define E_TOO_LARGE_HEAD "RequestHeaderFieldsTooLargeException"
 #define E_TOO_LARGE "RequestEntityTooLargeException"
 
-static int is_tchar(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int fail(struct httpsrv *s, unsigned status, const char *type, const char *msg)
 {
 	s->state = HTTPSRV_FAILED;
@@ -77,15 +60,15 @@ int httpsrv_path(const char *raw, char *out, size_t out_cap, const char **why)
 		if (c == '\\' || c <= 0x20 || c >= 0x7f)
 			return *why = "bad byte in path", -1;
 		if (c == '%') {
-			int h = hexval((unsigned char)raw[i + 1]), l;
-			if (h < 0 || (l = hexval((unsigned char)raw[i + 2])) < 0)
+			int h = httphead_hexval((unsigned char)raw[i + 1]), l;
+			if (h < 0 || (l = httphead_hexval((unsigned char)raw[i + 2])) < 0)
 				return *why = "bad %-escape in path", -1;
 			c = h * 16 + l;
 			i += 2;
 			if (c == '/' || c == '\\')
 				return *why = "encoded '/' or '\\' in path", -1;
 			if (c < 0x20 || c == 0x7f)
-				return *why = "encoded control byte in path", -1;
+				return *why = "encoded NUL or control byte in path", -1;
 		}
 		if (o + 1 >= out_cap)
 			return *why = "path too long", -1;
@@ -105,7 +88,7 @@ static int query_part(const char *p, size_t n, char *out, size_t cap, size_t *o)
 		else if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			int h = hexval((unsigned char)p[i + 1]), l = hexval((unsigned char)p[i + 2]);
+			int h = httphead_hexval((unsigned char)p[i + 1]), l = httphead_hexval((unsigned char)p[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = h * 16 + l;
@@ -157,23 +140,6 @@ int httpsrv_query(const char *raw, char *out, size_t out_cap, struct httpsrv_par
 /* ---- the head ---- */
 
 /* Decimal digits only, at most 19, no sign or spaces; -1 when not. */
-static int parse_dec(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t n = strlen(s);
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* "METHOD SP target SP HTTP/1.x", split in place. */
 static int request_line(struct httpsrv *s, char *line, size_t n)
 {
@@ -181,7 +147,7 @@ static int request_line(struct httpsrv *s, char *line, size_t n)
 	if (!sp1 || sp1 == line || sp1 - line > 32)
 		return bad(s, "bad request line");
 	for (char *q = line; q < sp1; q++)
-		if (!is_tchar((unsigned char)*q))
+		if (!httphead_is_tchar((unsigned char)*q))
 			return bad(s, "bad request method");
 	char *t = sp1 + 1;
 	char *sp2 = memchr(t, ' ', n - (size_t)(t - line));
@@ -229,7 +195,7 @@ struct head_seen {
 static int header(struct httpsrv *s, struct head_seen *h, char *line, size_t n)
 {
 	size_t nl = 0;
-	while (nl < n && is_tchar((unsigned char)line[nl]))
+	while (nl < n && httphead_is_tchar((unsigned char)line[nl]))
 		nl++;
 	if (nl == 0 || nl == n || line[nl] != ':')
 		return bad(s, "bad header line"); /* no name, space before ':', folding */
@@ -251,7 +217,7 @@ static int header(struct httpsrv *s, struct head_seen *h, char *line, size_t n)
 	if (!strcasecmp(line, "host"))
 		h->hosts++;
 	else if (!strcasecmp(line, "content-length")) {
-		if (h->cl++ || parse_dec(v, HTTPREQ_LENGTH_MAX, &h->length) < 0)
+		if (h->cl++ || httphead_dec(v, strlen(v), HTTPREQ_LENGTH_MAX, &h->length) < 0)
 			return bad(s, "bad or repeated Content-Length");
 	} else if (!strcasecmp(line, "transfer-encoding")) {
 		if (h->te++)
@@ -302,15 +268,23 @@ static int head_done(struct httpsrv *s)
 		return bad(s, "exactly one Host header is required");
 	if (h.te && (h.cl || s->http10))
 		return bad(s, "Transfer-Encoding with Content-Length or in HTTP/1.0");
-	if (h.cl && h.length > s->body_cap)
-		return fail(s, 413, E_TOO_LARGE, "request body is too large");
+	int pick = (h.te || h.length) && s->stream_pick ? s->stream_pick(s->stream_ctx, &s->rq)
+							 : HTTPSRV_STREAM_NO;
+	s->pick_signed = pick == HTTPSRV_STREAM_SIGNED;
+	if (pick == HTTPSRV_STREAM_YES && h.cl && h.length > s->stream_max)
+		return fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
+	if (pick != HTTPSRV_STREAM_YES && h.cl && h.length > s->body_cap)
+		return fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+								: "request body is too large");
 	s->keep_alive = s->http10 ? h.conn_keep && !h.conn_close : !h.conn_close;
 	s->rq.body = s->body;
 	httpreq_body_init(&s->bf, h.te ? HTTPREQ_BODY_CHUNKED
 				   : h.length ? HTTPREQ_BODY_LENGTH
 					      : HTTPREQ_BODY_NONE,
 			  h.length);
-	s->state = s->bf.done ? HTTPSRV_READY : HTTPSRV_BODY;
+	s->rq.body_streamed = pick == HTTPSRV_STREAM_YES;
+	s->streamed = 0;
+	s->state = s->bf.done ? HTTPSRV_READY : s->rq.body_streamed ? HTTPSRV_STREAM : HTTPSRV_BODY;
 	return 0;
 }
 
@@ -356,7 +330,8 @@ static size_t feed_body(struct httpsrv *s, const uint8_t *p, size_t n)
 	long took = httpreq_body_take(&s->bf, p, n, body_sink, s);
 	if (took < 0) {
 		if (s->over)
-			fail(s, 413, E_TOO_LARGE, "request body is too large");
+			fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+								 : "request body is too large");
 		else
 			bad(s, "malformed chunked body");
 		return n;
@@ -364,7 +339,47 @@ static size_t feed_body(struct httpsrv *s, const uint8_t *p, size_t n)
 	/* A chunk announced (even half-read: its digits so far are a lower
 	 * bound) that cannot fit is refused before its bytes come. */
 	if (s->bf.framing == HTTPREQ_BODY_CHUNKED && s->bf.left > s->body_cap - s->rq.body_len) {
-		fail(s, 413, E_TOO_LARGE, "request body is too large");
+		fail(s, 413, E_TOO_LARGE, s->pick_signed ? HTTPSRV_STREAM_TOO_LARGE_SIGNED
+							 : "request body is too large");
+		return n;
+	}
+	if (s->bf.done)
+		s->state = HTTPSRV_READY;
+	return (size_t)took;
+}
+
+struct stream_sink {
+	struct httpsrv *s;
+	httpreq_body_sink sink;
+	void *ctx;
+};
+
+static int stream_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct stream_sink *k = ctx;
+	if (n > k->s->stream_max - k->s->streamed)
+		return k->s->over = 1, -1;
+	k->s->streamed += n;
+	return k->sink(k->ctx, p, n);
+}
+
+size_t httpsrv_stream(struct httpsrv *s, const uint8_t *p, size_t n, httpreq_body_sink sink,
+		      void *ctx)
+{
+	if (s->state != HTTPSRV_STREAM)
+		return 0;
+	struct stream_sink k = { s, sink, ctx };
+	long took = httpreq_body_take(&s->bf, p, n, stream_sink, &k);
+	if (took < 0) {
+		if (s->over)
+			fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
+		else
+			bad(s, "malformed chunked body");
+		return n;
+	}
+	/* A chunk announced past the limit is refused before its bytes come. */
+	if (s->bf.framing == HTTPREQ_BODY_CHUNKED && s->bf.left > s->stream_max - s->streamed) {
+		fail(s, 413, E_TOO_LARGE, "request body is over the streamed upload limit");
 		return n;
 	}
 	if (s->bf.done)
@@ -385,6 +400,7 @@ static size_t (*const feeders[HTTPSRV_NSTATES])(struct httpsrv *, const uint8_t 
 	[HTTPSRV_BODY] = feed_body,
 	[HTTPSRV_READY] = feed_none,
 	[HTTPSRV_FAILED] = feed_none,
+	[HTTPSRV_STREAM] = feed_none, /* httpsrv_stream takes the body */
 };
 
 size_t httpsrv_feed(struct httpsrv *s, const uint8_t *p, size_t n)
@@ -405,12 +421,17 @@ static void reset(struct httpsrv *s)
 	memset(&s->rq, 0, sizeof s->rq);
 	memset(&s->err, 0, sizeof s->err);
 	s->http10 = s->keep_alive = s->head_only = s->expect_continue = s->over = 0;
+	s->pick_signed = 0;
+	s->streamed = 0;
 	s->head_len = s->line_start = 0;
 	s->lines = 0;
 }
 
 void httpsrv_init(struct httpsrv *s, uint8_t *body, size_t body_cap)
 {
+	s->stream_pick = NULL;
+	s->stream_ctx = NULL;
+	s->stream_max = 0;
 	s->body = body;
 	s->body_cap = body_cap;
 	reset(s);

@@ -33,6 +33,7 @@ enum httpsrv_state {
 	HTTPSRV_BODY,   /* reading its body */
 	HTTPSRV_READY,  /* a whole request in rq: handle it, then httpsrv_next */
 	HTTPSRV_FAILED, /* refused (err): answer it and close; sticky */
+	HTTPSRV_STREAM, /* a head whose body is streamed: handle it, then httpsrv_stream */
 	HTTPSRV_NSTATES
 };
 
@@ -51,7 +52,20 @@ struct httpsrv {
 	int head_only;             /* a HEAD request: the answer has no body */
 	int expect_continue;       /* the client waits for "100 Continue" before its body */
 	struct httpsrv_err err;    /* HTTPSRV_FAILED: why */
+	/*
+	 * Streamed bodies (optional, set after httpsrv_init): stream_pick says
+	 * for a framed head with a body whether that body is handed on as it
+	 * comes (HTTPSRV_STREAM_YES, bounded by stream_max, not by the buffer),
+	 * collected (NO), or collected with a refusal past the buffer that names
+	 * the streamed way (SIGNED: the route streams, the request's signature
+	 * covers the body's hash, which cannot be checked before it is used).
+	 */
+	int (*stream_pick)(void *ctx, const struct httpmsg_request *rq);
+	void *stream_ctx;
+	uint64_t stream_max;
+	uint64_t streamed; /* body bytes handed on so far */
 	/* private */
+	int pick_signed; /* the route streams but the body was collected */
 	struct httpreq_body bf;
 	uint8_t *body;
 	size_t body_cap;
@@ -71,6 +85,21 @@ void httpsrv_init(struct httpsrv *s, uint8_t *body, size_t body_cap);
  * the rest must be dropped). Takes nothing in those two states.
  */
 size_t httpsrv_feed(struct httpsrv *s, const uint8_t *p, size_t n);
+enum { HTTPSRV_STREAM_NO, HTTPSRV_STREAM_YES, HTTPSRV_STREAM_SIGNED };
+#define HTTPSRV_STREAM_TOO_LARGE_SIGNED \
+	"request body is too large to be collected; a streamed upload must be signed with " \
+	"x-amz-content-sha256: UNSIGNED-PAYLOAD"
+
+/*
+ * HTTPSRV_STREAM: take body bytes from p[0..n) (all of them, unless the
+ * body ends or is refused before), handing the de-chunked content to sink.
+ * The caller bounds n by what its sink can take (content <= raw bytes).
+ * State after: still HTTPSRV_STREAM, HTTPSRV_READY at the body's end (the
+ * rest starts the next request), or HTTPSRV_FAILED (over stream_max: 413,
+ * malformed: 400). Returns the bytes taken.
+ */
+size_t httpsrv_stream(struct httpsrv *s, const uint8_t *p, size_t n, httpreq_body_sink sink,
+		      void *ctx);
 /* After a HTTPSRV_READY request was answered: read the next one. */
 void httpsrv_next(struct httpsrv *s);
 

@@ -236,6 +236,13 @@ int mux_decode_ping(const struct mux_frame *f, uint64_t *cookie)
 	return at_end(&r);
 }
 
+/* Channel kinds this version defines (4 is kept for file channels). */
+static int kind_known(uint8_t kind)
+{
+	return (kind >= MUX_KIND_SHELL && kind <= MUX_KIND_TCP) || kind == MUX_KIND_DNS ||
+	       kind == MUX_KIND_IDENTITY;
+}
+
 /* One OPEN field: the table says which kinds may carry it and how to store it. */
 typedef int (*open_field_fn)(struct mux_open *o, const uint8_t *p, uint16_t n);
 
@@ -326,6 +333,29 @@ static int field_shell(struct mux_open *o, const uint8_t *p, uint16_t n)
 	return check_str(p, n, MUX_MAX_STR, &o->shell);
 }
 
+static int field_files(struct mux_open *o, const uint8_t *p, uint16_t n)
+{
+	if (n < 3)
+		return MUX_E_PROTO;
+	if (p[0] != MUX_FILES_PUT && p[0] != MUX_FILES_GET)
+		return MUX_E_PROTO;
+	if (p[1] & ~(MUX_FILES_RECURSIVE | MUX_FILES_MULTI))
+		return MUX_E_PROTO;
+	if ((p[1] & MUX_FILES_MULTI) && p[0] != MUX_FILES_PUT)
+		return MUX_E_PROTO; /* MULTI is a PUT's */
+	o->files_op = p[0];
+	o->files_flags = p[1];
+	return check_str(p + 2, (uint16_t)(n - 2), MUX_MAX_STR, &o->files_path);
+}
+
+static int field_detach(struct mux_open *o, const uint8_t *p, uint16_t n)
+{
+	if (n != 0)
+		return MUX_E_PROTO;
+	o->detach = 1;
+	return MUX_OK;
+}
+
 #define K_SHELL (1u << MUX_KIND_SHELL)
 #define K_EXEC (1u << MUX_KIND_EXEC)
 #define K_TCP (1u << MUX_KIND_TCP)
@@ -343,11 +373,13 @@ static const struct {
 	[MUX_TAG_USER] = { field_user, K_SHELL | K_EXEC },
 	[MUX_TAG_LOGIN] = { field_login, K_SHELL },
 	[MUX_TAG_ARGV] = { field_argv, K_EXEC | F_REPEAT },
-	[MUX_TAG_CMDLINE] = { field_cmdline, K_EXEC },
+	[MUX_TAG_CMDLINE] = { field_cmdline, K_SHELL | K_EXEC },
 	[MUX_TAG_STDIN] = { field_stdin, K_EXEC },
 	[MUX_TAG_PORT] = { field_port, K_TCP },
 	[MUX_TAG_HOST] = { field_host, K_TCP },
 	[MUX_TAG_SHELL] = { field_shell, K_SHELL },
+	[MUX_TAG_FILES] = { field_files, K_EXEC },
+	[MUX_TAG_DETACH] = { field_detach, K_EXEC },
 };
 #define OPEN_NFIELDS (sizeof(open_fields) / sizeof(open_fields[0]))
 
@@ -366,7 +398,7 @@ int mux_decode_open(const struct mux_frame *f, struct mux_open *out)
 	if (rd_u8(&r, &out->kind) || rd_u8(&r, &reserved8) || rd_u16(&r, &reserved16) ||
 	    rd_u32(&r, &out->window))
 		return MUX_E_PROTO;
-	if (out->kind < MUX_KIND_SHELL || out->kind > MUX_KIND_TCP)
+	if (!kind_known(out->kind))
 		return MUX_E_KIND;
 	if (reserved8 || reserved16)
 		return MUX_E_PROTO;
@@ -385,8 +417,15 @@ int mux_decode_open(const struct mux_frame *f, struct mux_open *out)
 		if ((rc = open_fields[tag].fn(out, p, n)) != MUX_OK)
 			return rc;
 	}
-	/* Kind-level rules: exec needs exactly one of argv / cmdline, tcp a port. */
-	if (out->kind == MUX_KIND_EXEC && (out->nargv > 0) == (out->cmdline.p != NULL))
+	/* Kind-level rules: exec needs exactly one of argv / cmdline / files, tcp a port. */
+	if (out->kind == MUX_KIND_EXEC &&
+	    (out->nargv > 0) + (out->cmdline.p != NULL) + (out->files_op != 0) != 1)
+		return MUX_E_PROTO;
+	/* PUT reads its tar stream from the channel */
+	if (out->files_op == MUX_FILES_PUT && !out->want_stdin)
+		return MUX_E_PROTO;
+	/* a detached program has no stdin from the channel and is no builtin */
+	if (out->detach && (out->want_stdin || out->files_op))
 		return MUX_E_PROTO;
 	if (out->kind == MUX_KIND_EXEC && out->nargv > 0 && out->argv[0].len == 0)
 		return MUX_E_PROTO;
@@ -514,7 +553,7 @@ int mux_decode_ctl_req(const struct mux_frame *f, struct mux_ctl_req *out)
 		return MUX_E_PROTO;
 	if (rd_u32(&r, &out->id) || rd_u8(&r, &out->op))
 		return MUX_E_PROTO;
-	if (out->op < MUX_CTL_INFO || out->op > MUX_CTL_POWEROFF)
+	if (out->op < MUX_CTL_INFO || out->op > MUX_CTL_NET_RESET)
 		return MUX_E_KIND;
 	out->arg = r.p;
 	out->arglen = (uint32_t)r.len;
@@ -720,6 +759,8 @@ static int put_open_fields(struct buf *b, const struct mux_open *o)
 		return MUX_E_LIMIT;
 	if (o->want_stdin && mux_put_tlv(b, MUX_TAG_STDIN, NULL, 0))
 		return MUX_E_LIMIT;
+	if (o->detach && mux_put_tlv(b, MUX_TAG_DETACH, NULL, 0))
+		return MUX_E_LIMIT;
 	if (o->has_port) {
 		put_be16(t, o->port);
 		if (mux_put_tlv(b, MUX_TAG_PORT, t, 2))
@@ -733,6 +774,17 @@ static int put_open_fields(struct buf *b, const struct mux_open *o)
 	for (unsigned i = 0; i < o->nargv; i++)
 		if (put_str_field(b, MUX_TAG_ARGV, o->argv[i], MUX_MAX_STR))
 			return MUX_E_LIMIT;
+	if (o->files_op) {
+		uint8_t v[2 + MUX_MAX_STR];
+		if (o->files_path.len == 0 || o->files_path.len > MUX_MAX_STR ||
+		    memchr(o->files_path.p, 0, o->files_path.len))
+			return MUX_E_LIMIT;
+		v[0] = o->files_op;
+		v[1] = o->files_flags;
+		memcpy(v + 2, o->files_path.p, o->files_path.len);
+		if (mux_put_tlv(b, MUX_TAG_FILES, v, 2 + o->files_path.len))
+			return MUX_E_LIMIT;
+	}
 	return MUX_OK;
 }
 
@@ -740,7 +792,7 @@ int mux_put_open(struct buf *b, uint32_t ch, const struct mux_open *o)
 {
 	struct frame_mark m;
 
-	if (ch == 0 || o->kind < MUX_KIND_SHELL || o->kind > MUX_KIND_TCP)
+	if (ch == 0 || !kind_known(o->kind))
 		return MUX_E_PROTO;
 	if (o->window == 0 || o->window > MUX_MAX_WINDOW)
 		return MUX_E_PROTO;
@@ -867,7 +919,7 @@ int mux_put_ctl_req(struct buf *b, uint32_t id, uint8_t op, const void *arg, siz
 {
 	struct frame_mark m;
 
-	if (op < MUX_CTL_INFO || op > MUX_CTL_POWEROFF)
+	if (op < MUX_CTL_INFO || op > MUX_CTL_NET_RESET)
 		return MUX_E_PROTO;
 	if (arglen > MUX_MAX_PAYLOAD - 5)
 		return MUX_E_LIMIT;

@@ -32,7 +32,7 @@
 #define MUX_MAX_WINDOW (16u * 1024 * 1024)    /* largest window a side may grant */
 #define MUX_DEFAULT_WINDOW (256u * 1024)
 #define MUX_MAX_STR 4096                      /* any single string field */
-#define MUX_MAX_ENV 128
+#define MUX_MAX_ENV 512                       /* an image's ENV: api_image.h */
 #define MUX_MAX_ARGV 256
 #define MUX_MAX_TERM 64
 #define MUX_MAX_USER 32
@@ -65,7 +65,14 @@ enum mux_kind {
 	MUX_KIND_SHELL = 1, /* pty shell */
 	MUX_KIND_EXEC = 2,  /* argv or command line, no pty, stdout/stderr apart */
 	MUX_KIND_TCP = 3,   /* relay to a TCP port inside the guest */
+	MUX_KIND_DNS = 5,   /* the guest's DNS stub: framed queries and answers (PROTOCOL.md 1.10) */
+	MUX_KIND_IDENTITY = 6, /* the guest's identity requests (PROTOCOL.md 1.11, idmsg.h) */
 };
+
+/* DNS channel messages (PROTOCOL.md 1.10), in DATA both ways:
+ * u32 query id | u8 flags | u16 length | length bytes of DNS message. */
+#define MUX_DNS_HDR 7
+#define MUX_DNS_F_TCP 0x01 /* query: the client asked over TCP (no 512-byte limit) */
 
 enum mux_stream {
 	MUX_STREAM_MAIN = 0,   /* pty both ways, exec stdin, tcp both ways */
@@ -86,11 +93,13 @@ enum mux_tag {
 	MUX_TAG_USER = 5,    /* string, <= MUX_MAX_USER */
 	MUX_TAG_LOGIN = 6,   /* empty: run the shell as a login shell */
 	MUX_TAG_ARGV = 7,    /* string, repeatable, <= MUX_MAX_ARGV */
-	MUX_TAG_CMDLINE = 8, /* string, run with /bin/sh -c */
+	MUX_TAG_CMDLINE = 8, /* string: exec runs /bin/sh -c it; a shell runs SHELL -c it */
 	MUX_TAG_STDIN = 9,   /* empty: exec reads stdin from the channel */
 	MUX_TAG_PORT = 10,   /* u16 */
 	MUX_TAG_HOST = 11,   /* string, a numeric IPv4/IPv6 address */
 	MUX_TAG_SHELL = 12,  /* string: program for a shell channel */
+	MUX_TAG_FILES = 13,  /* u8 op, u8 flags, path: the agent's tar builtin (1.3.1) */
+	MUX_TAG_DETACH = 14, /* empty: exec starts the program detached (1.3.2) */
 };
 
 /* EXIT how */
@@ -104,6 +113,8 @@ enum mux_ctl_op {
 	MUX_CTL_TIME = 4,     /* u64 seconds, u32 nanoseconds since the epoch */
 	MUX_CTL_LIST = 5,     /* -> u32 count, then count * {u32 id, u8 kind, u8 state, u32 pid} */
 	MUX_CTL_POWEROFF = 6, /* sync filesystems and power off (PID 1) or exit */
+	MUX_CTL_NET_RESET = 7, /* after a restore: forget the gateway's neighbour entry and
+				* abort every TCP connection not on loopback -> u32 count */
 };
 
 /* INFO reply fields: u8 tag | u16 length | value */
@@ -204,7 +215,25 @@ struct mux_open {
 	unsigned nenv;
 	struct mux_str argv[MUX_MAX_ARGV];
 	unsigned nargv;
+	uint8_t files_op;    /* MUX_FILES_PUT/GET, 0: no FILES field */
+	uint8_t files_flags; /* MUX_FILES_RECURSIVE, MUX_FILES_MULTI */
+	struct mux_str files_path;
+	int detach; /* MUX_TAG_DETACH */
 };
+
+/* HELLO features bit: the agent serves the FILES builtin (PROTOCOL.md 1.3.1). */
+#define MUX_FEATURE_FILES 0x00000001u
+
+/* FILES (PROTOCOL.md 1.3.1): an exec whose program is the agent's tar builtin. */
+enum mux_files_op {
+	MUX_FILES_PUT = 1, /* stdin is a tar stream, extracted at the path */
+	MUX_FILES_GET = 2, /* stdout is a tar stream of the path */
+};
+#define MUX_FILES_RECURSIVE 0x01 /* GET: a directory with its contents */
+/* PUT: path is a directory (made like mkdir -p, 0755, when missing) and the
+ * stream's entries, any number of roots, are extracted inside it, merging
+ * into existing directories (a build's COPY/ADD). */
+#define MUX_FILES_MULTI 0x02
 
 struct mux_open_ok {
 	uint32_t window;

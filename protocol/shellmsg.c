@@ -1,5 +1,6 @@
 /* shellmsg.c - shell WebSocket control frames; see shellmsg.h. */
 #include "protocol/shellmsg.h"
+#include "protocol/mux.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -137,9 +138,22 @@ static int parse_exec(struct json_object *o, struct shellmsg *m, char *err, size
 	struct json_object *v;
 	int64_t t;
 	int has_argv = json_object_object_get_ex(o, "argv", &v);
-	if (has_argv == has(o, "command"))
-		return fail(err, errlen, "exec needs exactly one of \"argv\" or \"command\"");
-	if (has_argv) {
+	int has_put = has(o, "put"), has_get = has(o, "get");
+	if (has_argv + has(o, "command") + has_put + has_get != 1)
+		return fail(err, errlen,
+			    "exec needs exactly one of \"argv\", \"command\", \"put\" or \"get\"");
+	if (has_put || has_get) {
+		json_object_object_get_ex(o, has_put ? "put" : "get", &v);
+		m->files_path = keep(m, v, 4096);
+		if (!m->files_path || !m->files_path[0])
+			return fail(err, errlen, "\"put\"/\"get\" must be a non-empty path (no NUL)");
+		m->files_op = has_put ? MUX_FILES_PUT : MUX_FILES_GET;
+		if (json_object_object_get_ex(o, "recursive", &v)) {
+			if (!json_object_is_type(v, json_type_boolean))
+				return fail(err, errlen, "\"recursive\" must be true or false");
+			m->files_recursive = json_object_get_boolean(v);
+		}
+	} else if (has_argv) {
 		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
 		    json_object_array_length(v) > SHELLMSG_ARGV_MAX)
 			return fail(err, errlen, "\"argv\" must be a non-empty array of strings");
@@ -170,6 +184,8 @@ static int parse_exec(struct json_object *o, struct shellmsg *m, char *err, size
 			return fail(err, errlen, "\"stdin\" must be true or false");
 		m->want_stdin = json_object_get_boolean(v);
 	}
+	if (m->files_op == MUX_FILES_PUT)
+		m->want_stdin = 1; /* the tar stream comes in as stdin */
 	return 0;
 }
 

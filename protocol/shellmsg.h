@@ -52,6 +52,11 @@ struct shellmsg {
 	const char *env[SHELLMSG_ENV_MAX];
 	unsigned nenv;
 	uint32_t timeout;              /* exec seconds, 0 none */
+	/* exec of the agent's tar builtin instead of a command (PROTOCOL.md 1.3.1):
+	 * "put":PATH (stdin is a tar stream) or "get":PATH (stdout is one) */
+	uint8_t files_op;              /* 0, or MUX_FILES_PUT / MUX_FILES_GET */
+	int files_recursive;           /* get: "recursive":true */
+	const char *files_path;
 	int want_stdin;
 	uint8_t signo;                 /* signal: 1..64 */
 	int has_data;                  /* ping */

@@ -4,6 +4,7 @@
  * query parameters, the skew window. See sigv4.h for the rules.
  */
 #include "protocol/sigv4.h"
+#include "protocol/httphead.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -76,17 +77,6 @@ static void sb_encode(struct sb *b, const char *s, size_t n, int keep_slash)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode n bytes into out (room for n + 1); a '%' not followed by
  * two hex digits stays literal, '+' stays '+'. Returns the length. */
 static size_t pct_decode(const char *s, size_t n, char *out)
@@ -94,8 +84,9 @@ static size_t pct_decode(const char *s, size_t n, char *out)
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		int h, l;
-		if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 &&
-		    (l = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n &&
+		    (h = httphead_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (l = httphead_hexval((unsigned char)s[i + 2])) >= 0) {
 			out[o++] = (char)(h << 4 | l);
 			i += 2;
 		} else {
@@ -386,12 +377,22 @@ static void canonical_headers(struct sb *b, const struct httpmsg_request *rq, co
 }
 
 /* The payload hash the request is signed with: sha256(body), which a
- * x-amz-content-sha256 header must name (an API has no unsigned payloads). */
+ * x-amz-content-sha256 header must name. Only a streamed body (handed on
+ * as it comes, so its hash is known too late) is signed UNSIGNED-PAYLOAD. */
 static enum sigv4_status payload_hash(const struct httpmsg_request *rq, char out[65], char *why,
 				      size_t whylen)
 {
-	sigv4_sha256_hex(rq->body, rq->body_len, out);
 	const char *h = httpmsg_get(rq, "x-amz-content-sha256");
+	if (rq->body_streamed) {
+		if (!h || strcmp(h, "UNSIGNED-PAYLOAD") != 0) {
+			fmt(why, whylen, "a streamed body must be signed with "
+					 "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+			return SIGV4_MISMATCH;
+		}
+		memcpy(out, "UNSIGNED-PAYLOAD", sizeof "UNSIGNED-PAYLOAD");
+		return SIGV4_OK;
+	}
+	sigv4_sha256_hex(rq->body, rq->body_len, out);
 	if (h) {
 		if (strlen(h) != 64 || strcasecmp(h, out) != 0) {
 			fmt(why, whylen,
@@ -525,9 +526,10 @@ static int parse_credential(const char *s, size_t n, struct sigv4_auth *au)
 	return 0;
 }
 
+/* A tchar, lowercase: signed header names come lowercased. */
 static int header_name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
+	return httphead_is_tchar((unsigned char)c) && !(c >= 'A' && c <= 'Z');
 }
 
 /* Lowercase, ';'-separated, strictly sorted, with host (and x-amz-date

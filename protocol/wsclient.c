@@ -32,8 +32,7 @@ static int is_token(const char *s)
 	if (!*s || strlen(s) >= WSC_PROTOCOL_MAX)
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
+		if (!httphead_is_tchar(*p))
 			return 0;
 	return 1;
 }

@@ -1,6 +1,8 @@
 /* wsproto.c - RFC 6455 server side, pure; see wsproto.h. */
 #include "protocol/wsproto.h"
 #include "protocol/httphead.h"
+#include "protocol/httpsrv.h"
+#include "protocol/utf8.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -183,4 +185,64 @@ size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len)
 	for (int i = 0; i < 8; i++)
 		out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
 	return 10;
+}
+
+int wsp_close_code_ok(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+unsigned wsp_close_check(const uint8_t *p, size_t n, unsigned *code)
+{
+	if (n == 0) {
+		*code = 1005;
+		return 0;
+	}
+	if (n == 1)
+		return WSP_CLOSE_PROTOCOL;
+	*code = (unsigned)p[0] << 8 | p[1];
+	if (!wsp_close_code_ok(*code))
+		return WSP_CLOSE_PROTOCOL;
+	return utf8_valid(p + 2, n - 2) ? 0 : WSP_CLOSE_BAD_DATA;
+}
+
+size_t wsp_close_payload(uint8_t out[WSP_CLOSE_PAYLOAD_MAX], unsigned code, const char *reason)
+{
+	size_t rl = utf8_prefix((const uint8_t *)reason, strlen(reason), WSP_CLOSE_PAYLOAD_MAX - 2);
+	out[0] = (uint8_t)(code >> 8);
+	out[1] = (uint8_t)code;
+	memcpy(out + 2, reason, rl);
+	return 2 + rl;
+}
+
+/* RFC 3986 pchar, less '%' (escapes are checked apart) and ';' (parameters). */
+static int path_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~!$&'()*+,=:@/%", c));
+}
+
+/* The bytes are checked here (lws hands the ingress a target it has not
+ * vetted); escapes and segments by the API's own checker, so the two
+ * listeners refuse the same paths. */
+const char *wsp_path_check(const char *target)
+{
+	char raw[WSP_PATH_MAX], out[WSP_PATH_MAX];
+	size_t n = strcspn(target, "?");
+	if (target[0] != '/')
+		return "the request target must be a path";
+	if (n >= sizeof raw)
+		return "path too long";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)target[i];
+		if (c == ';')
+			return "parameters (';') in path";
+		if (!path_char(c))
+			return "bad byte in path";
+	}
+	memcpy(raw, target, n);
+	raw[n] = '\0';
+	const char *why = NULL;
+	return httpsrv_path(raw, out, sizeof out, &why) < 0 ? why : NULL;
 }

@@ -73,6 +73,45 @@ long wsp_frame_take(uint8_t *p, size_t n, size_t max, struct wsp_frame *f);
 /* Write a server frame header (FIN set, unmasked) for len bytes; returns its size. */
 size_t wsp_frame_header(uint8_t *out, uint8_t opcode, size_t len);
 
+/* Close codes (RFC 6455 7.4.1) hearthd sends. */
+#define WSP_CLOSE_NORMAL 1000
+#define WSP_CLOSE_PROTOCOL 1002 /* a frame or close code RFC 6455 does not allow */
+#define WSP_CLOSE_BAD_DATA 1007 /* a TEXT message or close reason that is not UTF-8 */
+#define WSP_CLOSE_TOO_BIG 1009
+#define WSP_CLOSE_PAYLOAD_MAX 125 /* a control frame's payload: code and reason */
+
+/*
+ * 1 when code may be sent in a CLOSE frame: 1000-1003, 1007-1014 (RFC 6455
+ * and the IANA registry), 3000-4999 (libraries, applications). Never 1004,
+ * 1005, 1006, 1015 (reserved, not for the wire), 0-999, 1016-2999, 5000+.
+ */
+int wsp_close_code_ok(unsigned code);
+/*
+ * Check a peer's CLOSE payload (RFC 6455 5.5.1, 7.1.5, 8.1). Returns 0 when
+ * it is valid, with *code its status code (1005, "none", when the payload is
+ * empty); else the code to fail the connection with: 1002 for a one-byte
+ * payload or a code that may not be sent, 1007 for a reason that is not UTF-8.
+ */
+unsigned wsp_close_check(const uint8_t *p, size_t n, unsigned *code);
+/*
+ * A CLOSE payload: code, then reason cut to whole UTF-8 characters (up to its
+ * first invalid byte) within WSP_CLOSE_PAYLOAD_MAX. Returns its length.
+ */
+size_t wsp_close_payload(uint8_t out[WSP_CLOSE_PAYLOAD_MAX], unsigned code, const char *reason);
+
+/*
+ * Check the path of a request target (up to '?'), raw, before any decoding,
+ * for what could make it mean something other than it says. NULL when it is
+ * plain; else why not: no leading '/', a byte outside RFC 3986's path
+ * characters (NUL and control bytes, space, '\', 8-bit bytes), ';'
+ * parameters, a malformed %-escape, an encoded NUL or control byte, an
+ * encoded '/' or '\', a dot segment ("." or "..", raw or encoded) or an empty
+ * segment ("//"). The routes hearthd decides on itself (the shell, the web
+ * terminal) refuse such paths; the app proxy passes targets on unchanged.
+ */
+#define WSP_PATH_MAX 4096 /* longer paths are refused */
+const char *wsp_path_check(const char *target);
+
 /* A frame header as wsp_frame_head reads it. */
 struct wsp_head {
 	uint8_t fin, opcode;

@@ -47,6 +47,7 @@ struct agentlink_chan {
 	uint64_t send_window;
 	uint32_t grant, credit; /* the window we granted; credit consumed, not yet sent */
 	uint8_t open_ok, agent_closed, host_closed, released, dead;
+	uint8_t quiet; /* DNS: its traffic is not activity for the idle policy */
 };
 
 struct agentlink {
@@ -131,10 +132,11 @@ static void al_note_traffic(struct agentlink *l)
  * takes that turn off every keystroke's way to the agent. lws never writes
  * this socket itself (no lws_write), so it holds nothing we could overtake.
  */
-static void al_send_now(struct agentlink *l)
+static void al_send_now(struct agentlink *l, int note)
 {
 	int fd = lws_get_socket_fd(l->wsi);
-	al_note_traffic(l);
+	if (note)
+		al_note_traffic(l);
 	while (buf_used(&l->out)) {
 		ssize_t n = send(fd, buf_ptr(&l->out), buf_used(&l->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n <= 0)
@@ -148,7 +150,14 @@ static void al_send_now(struct agentlink *l)
 static void al_kick(struct agentlink *l)
 {
 	if (l->wsi && buf_used(&l->out))
-		al_send_now(l);
+		al_send_now(l, 1);
+}
+
+/* The same for a quiet channel's frames: not activity (PROTOCOL.md 1.10). */
+static void al_kick_chan(struct agentlink_chan *c)
+{
+	if (c->l->wsi && buf_used(&c->l->out))
+		al_send_now(c->l, !c->quiet);
 }
 
 /* Free released channels whose ids are done with, and links with nothing left. */
@@ -376,13 +385,14 @@ struct agentlink_chan *agentlink_open(struct hearthd *hd, const char *vm_id,
 	c->l = l;
 	c->ops = ops;
 	c->owner = owner;
+	c->quiet = o->kind == MUX_KIND_DNS;
 	c->next = l->chans;
 	l->chans = c;
 	/* A new link looks at the VM from the event loop, so a failure reaches
 	 * the owner through down() after this call has returned. */
 	if (fresh)
 		lws_sul_schedule(hd->lws, 0, &l->sul, al_tick, 1);
-	al_kick(l);
+	al_kick_chan(c);
 	return c;
 fail:
 	free(c);
@@ -447,7 +457,7 @@ int agentlink_data(struct agentlink_chan *c, const void *p, size_t n)
 		n -= k;
 		c->send_window -= k;
 	}
-	al_kick(c->l);
+	al_kick_chan(c);
 	return 0;
 }
 
@@ -480,7 +490,7 @@ int agentlink_window(struct agentlink_chan *c, uint32_t incr)
 	if (mux_put_window(&c->l->out, c->id, c->credit) != MUX_OK)
 		return -1;
 	c->credit = 0;
-	al_kick(c->l);
+	al_kick_chan(c);
 	return 0;
 }
 
@@ -577,6 +587,8 @@ static int al_frame(struct agentlink *l, const struct mux_frame *f)
 	struct agentlink_chan *c = al_find(l, f->hdr.channel);
 	if (!c || c->dead)
 		return 0;
+	if (!c->quiet)
+		al_note_traffic(l);
 	switch (f->hdr.type) {
 	case MUX_WINDOW:
 		if (mux_decode_window(f, &incr) != MUX_OK)
@@ -623,8 +635,9 @@ static int al_writeable(struct agentlink *l, struct lws *wsi)
 {
 	if (l->st == AL_DOWN)
 		return -1;
+	/* What is queued was counted (or not) when it was queued. */
 	if (buf_used(&l->out))
-		al_send_now(l);
+		al_send_now(l, 0);
 	al_depth++;
 	al_drained(l);
 	al_leave_link(l);
@@ -646,7 +659,6 @@ static int al_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		size_t off = 0, used;
 		if (!l || l->st == AL_DOWN)
 			return 0;
-		al_note_traffic(l);
 		int rc = 0;
 		if (al_rx_batch)
 			al_rx_batch(1);
@@ -694,7 +706,11 @@ static const struct lws_protocols al_protocols[] = {
 
 int agentlink_init(struct hearthd *hd, void (*rx_batch)(int begin), char *err, size_t errlen)
 {
-	al_rx_batch = rx_batch;
+	/* Called by the ingress and by the SSH ingress: one vhost, the ingress's batch hook. */
+	if (rx_batch)
+		al_rx_batch = rx_batch;
+	if (al_vhost)
+		return 0;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

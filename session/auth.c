@@ -24,6 +24,7 @@
 
 #include "protocol/awsini.h"
 #include "protocol/sigv4.h"
+#include "session/identity.h"
 #include "session/hearthd.h"
 
 #define AUTH_PROFILE "hearth"
@@ -228,13 +229,7 @@ static int update_file(const char *path, const char *section, const char *body,
 /* $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials; $AWS_CONFIG_FILE or ~/.aws/config. */
 static int aws_path(const char *env, const char *base, char *out, size_t outlen)
 {
-	const char *e = getenv(env);
-	if (e && *e)
-		return snprintf(out, outlen, "%s", e) < (int)outlen ? 0 : -1;
-	const char *home = getenv("HOME");
-	if (!home || !*home)
-		return -1;
-	return snprintf(out, outlen, "%s/.aws/%s", home, base) < (int)outlen ? 0 : -1;
+	return awsini_path(getenv(env), getenv("HOME"), base, out, outlen);
 }
 
 static int write_profile_files(const struct auth_key *k, char *err, size_t errlen)
@@ -392,6 +387,8 @@ int auth_check(const struct auth *a, const struct httpmsg_request *rq, int64_t n
 
 int auth_httpd_hook(void *ctx, const struct httpmsg_request *rq, struct api_err *e)
 {
+	if (identity_public(rq))
+		return 0; /* the identity keys are public by design (JWKS, discovery) */
 	if (auth_check(ctx, rq, hd_now(), e) == 0)
 		return 0;
 	/* The error names the refusal; never the signature or a secret. */

@@ -23,8 +23,15 @@ extern const char *const catalog_names[];
 /* Is name one of the managed images? */
 int catalog_known(const char *name);
 /* Load <dir>/<name>/image.json. 1 loaded, 0 not built, -1 invalid (err set).
- * Event-loop thread only (uses a static read buffer). */
+ * Any thread. */
 int catalog_load(const char *dir, const char *name, struct catalog_entry *out,
 		 struct api_err *e);
+
+/* The image a VM row names: a managed one from <image_dir>/<image>, a built
+ * one's version from builder_image_dir() (name and version set from the
+ * arguments: the snapshot cache keys on them). 1, 0 not there, -1 (err). */
+struct hearthd;
+int catalog_load_vm(const struct hearthd *hd, const char *image, int managed,
+		    const char *version, struct catalog_entry *out, struct api_err *e);
 
 #endif

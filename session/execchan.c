@@ -152,6 +152,11 @@ struct execchan *execchan_open(struct hearthd *hd, const char *vm_id, const stru
 	o.nargv = m->nargv;
 	if (m->command)
 		o.cmdline = mux_cstr(m->command);
+	if (m->files_op) {
+		o.files_op = m->files_op;
+		o.files_flags = m->files_recursive ? MUX_FILES_RECURSIVE : 0;
+		o.files_path = mux_cstr(m->files_path);
+	}
 	if (m->cwd)
 		o.cwd = mux_cstr(m->cwd);
 	for (unsigned i = 0; i < m->nenv; i++)

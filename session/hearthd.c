@@ -16,13 +16,19 @@
 #include <unistd.h>
 
 #include "protocol/api_run.h"
+#include "protocol/vmhost.h"
 #include "session/auth.h"
+#include "session/dns.h"
+#include "session/egress_int.h"
 #include "session/httpd.h"
+#include "session/identity.h"
 #include "session/ingress.h"
 #include "session/keeper.h"
 #include "session/keyfile.h"
 #include "session/lifecycle.h"
 #include "session/loop.h"
+#include "session/ops_image.h"
+#include "session/sshd.h"
 #include "session/statelock.h"
 #include "session/store.h"
 #include "session/webterm.h"
@@ -55,7 +61,8 @@ static int opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 
 enum opt_kind {
 	OPT_STR, OPT_MIN_IDLE, OPT_TICK, OPT_SHELL_GRACE, OPT_MAX_VMS, OPT_MAX_MEMORY, OPT_VERBOSE,
-	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE
+	OPT_HELP, OPT_VERSION, OPT_NO_AWS_PROFILE, OPT_API_INSECURE, OPT_MAX_BUILDS,
+	OPT_IDENTITY_TTL
 };
 
 static const struct option_def {
@@ -69,11 +76,17 @@ static const struct option_def {
 	{ "--ingress-listen", OPT_STR, offsetof(struct hd_config, ingress_listen),
 	  sizeof(((struct hd_config *)0)->ingress_listen),
 	  "HOST:PORT  ingress (HTTPS endpoints) address (127.0.0.1:7443)" },
+	{ "--ssh-listen", OPT_STR, offsetof(struct hd_config, ssh_listen),
+	  sizeof(((struct hd_config *)0)->ssh_listen),
+	  "HOST:PORT  SSH ingress address (127.0.0.1:7422; off: none)" },
 	{ "--tls-cert", OPT_STR, offsetof(struct hd_config, tls_cert),
 	  sizeof(((struct hd_config *)0)->tls_cert),
 	  "FILE  ingress certificate, PEM (default: made in STATE/tls/)" },
 	{ "--tls-key", OPT_STR, offsetof(struct hd_config, tls_key),
 	  sizeof(((struct hd_config *)0)->tls_key), "FILE  the certificate's private key, PEM" },
+	{ "--endpoint-domain", OPT_STR, offsetof(struct hd_config, endpoint_domain),
+	  sizeof(((struct hd_config *)0)->endpoint_domain),
+	  "DOMAIN  endpoints are https://<microvm-id>.DOMAIN:PORT (localhost)" },
 	{ "--credentials", OPT_STR, offsetof(struct hd_config, credentials),
 	  sizeof(((struct hd_config *)0)->credentials),
 	  "FILE  API keys: every profile of this AWS credentials file (default: STATE/credentials)" },
@@ -92,17 +105,26 @@ static const struct option_def {
 	{ "--webterm-dir", OPT_STR, offsetof(struct hd_config, webterm_dir),
 	  sizeof(((struct hd_config *)0)->webterm_dir),
 	  "DIR  web terminal files (BINDIR/../share/hearth/webterm)" },
+	{ "--dns-upstream", OPT_STR, offsetof(struct hd_config, dns_upstream),
+	  sizeof(((struct hd_config *)0)->dns_upstream),
+	  "ADDR:PORT  where the guests' DNS queries go (the first nameserver of /etc/resolv.conf)" },
 	{ "--engine", OPT_STR, offsetof(struct hd_config, engine),
 	  sizeof(((struct hd_config *)0)->engine), "NAME  VM engine: qemu, or host (no VM: the agent as a host process, for development and benchmarks)" },
+	{ "--egress-uplink", OPT_STR, offsetof(struct hd_config, egress_uplink),
+	  sizeof(((struct hd_config *)0)->egress_uplink),
+	  "NETNS  where VMs' egress leaves: host (default), a network namespace, or none (no NIC)" },
 	{ "--max-vms", OPT_MAX_VMS, 0, 0,
 	  "N  most microVMs running at once (host memory / 64 MiB, after the reserve)" },
 	{ "--max-memory", OPT_MAX_MEMORY, 0, 0,
 	  "SIZE  most guest memory at once, e.g. 8G (3/4 of the host's MemTotal)" },
+	{ "--max-builds", OPT_MAX_BUILDS, 0, 0, "N  image builds at once; the rest wait (2)" },
 	{ "--shell-grace", OPT_SHELL_GRACE, 0, 0,
 	  "SECONDS  how long a hearth.v1 shell outlives its last viewer (300)" },
 	{ "--test-min-idle", OPT_MIN_IDLE, 0, 0,
 	  "SECONDS  TEST ONLY: lower the 60 s minimum of maxIdleDurationSeconds" },
 	{ "--test-tick-ms", OPT_TICK, 0, 0, "MS  TEST ONLY: timer resolution (1000)" },
+	{ "--test-identity-ttl", OPT_IDENTITY_TTL, 0, 0,
+	  "SECONDS  TEST ONLY: identity tokens' lifetime (3600, at least 10)" },
 	{ "-v", OPT_VERBOSE, 0, 0, "verbose libwebsockets logging" },
 	{ "--help", OPT_HELP, 0, 0, "this text" },
 	{ "--version", OPT_VERSION, 0, 0, "print the version" },
@@ -135,7 +157,8 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 		}
 		int takes = o->kind == OPT_STR || o->kind == OPT_MIN_IDLE || o->kind == OPT_TICK ||
 			    o->kind == OPT_SHELL_GRACE || o->kind == OPT_MAX_VMS ||
-			    o->kind == OPT_MAX_MEMORY;
+			    o->kind == OPT_MAX_MEMORY || o->kind == OPT_MAX_BUILDS ||
+			    o->kind == OPT_IDENTITY_TTL;
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "hearthd: %s needs a value\n", o->name);
@@ -172,12 +195,26 @@ static int parse_args(int argc, char **argv, struct hd_config *c)
 			}
 			c->shell_grace = n;
 			break;
+		case OPT_IDENTITY_TTL:
+			if (opt_int(val, 10, 86400, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 10..86400\n", o->name);
+				return -1;
+			}
+			c->identity_ttl = n;
+			break;
 		case OPT_MAX_VMS:
 			if (opt_int(val, 1, 1000000, &n) < 0) {
 				fprintf(stderr, "hearthd: %s: 1..1000000\n", o->name);
 				return -1;
 			}
 			c->capacity.max_vms = n;
+			break;
+		case OPT_MAX_BUILDS:
+			if (opt_int(val, 1, 64, &n) < 0) {
+				fprintf(stderr, "hearthd: %s: 1..64\n", o->name);
+				return -1;
+			}
+			c->max_builds = (int)n;
 			break;
 		case OPT_MAX_MEMORY:
 			if (capacity_parse_size(val, &c->capacity.max_memory) < 0) {
@@ -300,6 +337,22 @@ static void on_signal(int sig)
 		lws_cancel_service(hd.lws);
 }
 
+/* VMs get a NIC when hearthd is root and runs QEMU; an uplink asked for by
+ * name must work, the default one is best effort (logged). */
+static int egress_start(const struct hd_config *c, struct egress **out, char *err, size_t n)
+{
+	const char *up = c->egress_uplink;
+	*out = NULL;
+	if (!strcmp(up, "none") || strcmp(c->engine, "qemu"))
+		return 0;
+	int named = up[0] && strcmp(up, "host");
+	*out = egress_create(c->state_dir, named ? up : NULL, err, n);
+	if (*out || named)
+		return *out ? 0 : -1;
+	hd_log("VM egress disabled: %s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], host[128], path[PATH_MAX + 32];
@@ -307,6 +360,8 @@ int main(int argc, char **argv)
 	struct hd_config *c = &hd.cfg;
 	if (argc > 1 && strcmp(argv[1], "--keeper") == 0)
 		return keeper_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--ssh-worker") == 0)
+		return sshd_worker_main(argc, argv);
 	ssize_t en = readlink("/proc/self/exe", hd.exe, sizeof hd.exe - 1);
 	if (en <= 0) {
 		fprintf(stderr, "hearthd: cannot find its own executable\n");
@@ -315,10 +370,14 @@ int main(int argc, char **argv)
 	hd.exe[en] = '\0';
 	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:7400");
 	snprintf(c->ingress_listen, sizeof c->ingress_listen, "127.0.0.1:7443");
+	snprintf(c->ssh_listen, sizeof c->ssh_listen, SSHD_DEFAULT_LISTEN);
 	snprintf(c->engine, sizeof c->engine, "qemu");
+	snprintf(c->endpoint_domain, sizeof c->endpoint_domain, "localhost");
 	c->min_idle = API_MIN_IDLE;
 	c->tick_ms = 1000;
 	c->shell_grace = 300;
+	c->max_builds = 2;
+	c->identity_ttl = IDENTITY_TTL_S;
 	const char *ti = getenv("HEARTH_TEST_MIN_IDLE");
 	if (ti && *ti) {
 		int64_t n;
@@ -327,6 +386,11 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, c) < 0) {
 		usage(stderr);
+		return 2;
+	}
+	if (!vmhost_domain_valid(c->endpoint_domain)) {
+		fprintf(stderr, "hearthd: bad --endpoint-domain %s (want DNS labels, e.g. "
+				"localhost or vms.example.com)\n", c->endpoint_domain);
 		return 2;
 	}
 	default_dirs(c, argv[0]);
@@ -380,6 +444,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (egress_start(c, &hd.egress, err, sizeof err) < 0) {
+		fprintf(stderr, "hearthd: %s\n", err);
+		store_close(hd.store);
+		return 1;
+	}
 	lws_set_log_level(c->verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, NULL);
 
 	struct lws_context_creation_info info;
@@ -412,13 +481,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lifecycle_recover(hd.lc);
+	/* Builds a crash cut short end FAILED before any new one starts. */
+	ops_image_recover(&hd);
+	hd.builder = builder_create(&hd, c->max_builds, ops_image_build_done, err, sizeof err);
+	if (!hd.builder)
+		hd_log("image builds disabled: %s", err);
 	/* The API stays useful without the ingress (e.g. its port is taken). */
 	if (ingress_start(&hd, err, sizeof err) < 0)
 		hd_log("ingress disabled: %s", err);
 	else
 		hd_log("ingress on https://%s", c->ingress_listen);
+	/* Like the ingress: a taken port costs SSH, not the daemon. */
+	if (sshd_start(&hd, err, sizeof err) < 0)
+		hd_log("ssh ingress disabled: %s", err);
+	else if (strcmp(c->ssh_listen, "off"))
+		hd_log("ssh ingress on %s (host key %s)", c->ssh_listen, sshd_fingerprint());
 	if (webterm_load(c->webterm_dir, err, sizeof err) < 0)
 		hd_log("web terminal disabled: %s", err);
+	if (dns_start(&hd, err, sizeof err) < 0)
+		hd_log("guest DNS answers SERVFAIL: %s", err);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -430,12 +511,17 @@ int main(int argc, char **argv)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
 	loop_stop(hd.loop);
+	dns_stop();
 	/* Let jobs in flight finish (bounded); running VMs stay with their keepers. */
 	hd_log("stopping (%d VM operations in flight)", lifecycle_busy(hd.lc));
 	int64_t until = hd_now_ms() + HEARTHD_STOP_MS;
 	while (lifecycle_busy(hd.lc) && hd_now_ms() < until)
 		if (lws_service(hd.lws, 0) < 0)
 			break;
+	/* Builds in flight end (cancelled, reported FAILED) while the store is open. */
+	if (hd.builder)
+		builder_destroy(hd.builder);
+	hd.builder = NULL;
 	lifecycle_destroy(hd.lc);
 	hd.lc = NULL;
 	lws_context_destroy(hd.lws);
@@ -443,6 +529,7 @@ int main(int argc, char **argv)
 	webterm_unload();
 	store_close(hd.store);
 	auth_close(hd.auth);
+	egress_destroy(hd.egress);
 	close(hd.lock_fd);
 	return 0;
 }

@@ -184,22 +184,43 @@ out:
 	return rc;
 }
 
-static int command(struct hook_io *h, const char *cmdline, int64_t dl, int *code, char *err,
-		   size_t errlen)
+/* Up to cap-1 bytes of output kept, NUL-terminated. */
+struct exec_out {
+	char *p;
+	size_t cap, len;
+};
+
+static void out_keep(struct exec_out *o, const struct mux_frame *f)
+{
+	struct mux_data d;
+	if (!o->p || mux_decode_data(f, &d) != MUX_OK || o->len + 1 >= o->cap)
+		return;
+	size_t n = d.len < o->cap - 1 - o->len ? d.len : o->cap - 1 - o->len;
+	memcpy(o->p + o->len, d.p, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static int command(struct hook_io *h, struct mux_open *o, int64_t dl, int *code,
+		   struct exec_out *keep, char *err, size_t errlen)
 {
 	struct buf out;
 	struct mux_frame f;
 	int rc = -1, opened = 0;
 	buf_init(&out, 2 * (MUX_HDR_LEN + MUX_MAX_PAYLOAD));
-	struct mux_open o = { .kind = MUX_KIND_EXEC, .window = HOOK_WINDOW };
-	o.cmdline = mux_cstr(cmdline);
-	if (mux_put_open(&out, h->ch, &o) != MUX_OK || send_buf(h, &out, dl) < 0) {
-		snprintf(err, errlen, "start command: agent channel write failed");
+	o->kind = MUX_KIND_EXEC;
+	o->window = HOOK_WINDOW;
+	if (mux_put_open(&out, h->ch, o) != MUX_OK) {
+		snprintf(err, errlen, "exceeds the agent protocol's limits");
+		goto out;
+	}
+	if (send_buf(h, &out, dl) < 0) {
+		snprintf(err, errlen, "agent channel write failed");
 		goto out;
 	}
 	for (;;) {
 		if (next_frame(h, &f, dl) < 0) {
-			snprintf(err, errlen, "start command did not finish in time");
+			snprintf(err, errlen, "did not finish in time");
 			goto out;
 		}
 		if (f.hdr.channel != h->ch)
@@ -207,24 +228,67 @@ static int command(struct hook_io *h, const char *cmdline, int64_t dl, int *code
 		if (f.hdr.type == MUX_OPEN_OK) {
 			opened = 1;
 		} else if (f.hdr.type == MUX_OPEN_FAIL) {
-			snprintf(err, errlen, "start command could not be started");
+			struct mux_fail fl;
+			if (mux_decode_fail(&f, &fl) == MUX_OK && fl.msg.len)
+				snprintf(err, errlen, "could not be started: %.*s", (int)fl.msg.len,
+					 fl.msg.p);
+			else
+				snprintf(err, errlen, "could not be started");
 			goto out;
+		} else if (f.hdr.type == MUX_DATA && opened) {
+			out_keep(keep, &f);
 		} else if (f.hdr.type == MUX_EXIT && opened) {
 			struct mux_exit ex;
 			if (mux_decode_exit(&f, &ex) != MUX_OK) {
-				snprintf(err, errlen, "start command: bad EXIT");
+				snprintf(err, errlen, "bad EXIT");
 				goto out;
 			}
 			*code = ex.how == MUX_EXIT_CODE ? ex.value : 128 + ex.value;
 			rc = 0;
 			goto out;
 		} else if (f.hdr.type == MUX_CLOSE || f.hdr.type == MUX_ERROR) {
-			snprintf(err, errlen, "start command channel closed early");
+			snprintf(err, errlen, "channel closed early");
 			goto out;
 		}
 	}
 out:
 	chan_close(h, &out, dl);
+	buf_free(&out);
+	return rc;
+}
+
+/* OPEN of a tcp channel: 1 on OPEN_OK, 0 on OPEN_FAIL, -1 otherwise. */
+static int port_open(struct hook_io *h, uint16_t port, int64_t dl, char *err, size_t errlen)
+{
+	struct buf out;
+	struct mux_frame f;
+	int rc = -1;
+	buf_init(&out, 2 * (MUX_HDR_LEN + MUX_MAX_PAYLOAD));
+	struct mux_open o = { .kind = MUX_KIND_TCP, .window = HOOK_WINDOW, .has_port = 1,
+			      .port = port };
+	if (mux_put_open(&out, h->ch, &o) != MUX_OK || send_buf(h, &out, dl) < 0) {
+		snprintf(err, errlen, "agent channel write failed");
+		goto out;
+	}
+	for (;;) {
+		if (next_frame(h, &f, dl) < 0) {
+			snprintf(err, errlen, "port %u: the agent did not answer in time", port);
+			goto out;
+		}
+		if (f.hdr.channel != h->ch)
+			continue;
+		if (f.hdr.type == MUX_OPEN_OK) {
+			rc = 1;
+			break;
+		}
+		if (f.hdr.type == MUX_OPEN_FAIL) {
+			rc = 0;
+			break;
+		}
+	}
+out:
+	if (rc != 0) /* an OPEN_FAIL leaves no channel to close */
+		chan_close(h, &out, dl);
 	buf_free(&out);
 	return rc;
 }
@@ -242,15 +306,50 @@ static struct hook_io *io_new(int fd)
 	return h;
 }
 
+int hooks_exec(int agent_fd, struct mux_open *o, int timeout_ms, int *code, char *out,
+	       size_t outlen, char *err, size_t errlen)
+{
+	struct hook_io *h = io_new(agent_fd);
+	struct exec_out keep = { out, outlen, 0 };
+	if (out && outlen)
+		out[0] = '\0';
+	else
+		keep.p = NULL;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = command(h, o, clock_ms() + timeout_ms, code, &keep, err, errlen);
+	free(h->rd);
+	free(h);
+	return rc;
+}
+
 int hooks_command(int agent_fd, const char *cmdline, int timeout_ms, int *code, char *err,
 		  size_t errlen)
+{
+	struct mux_open *o = calloc(1, sizeof *o);
+	char why[256];
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o->cmdline = mux_cstr(cmdline);
+	int rc = hooks_exec(agent_fd, o, timeout_ms, code, NULL, 0, why, sizeof why);
+	free(o);
+	if (rc < 0)
+		snprintf(err, errlen, "start command: %s", why);
+	return rc;
+}
+
+int hooks_port_open(int agent_fd, uint16_t port, int timeout_ms, char *err, size_t errlen)
 {
 	struct hook_io *h = io_new(agent_fd);
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = command(h, cmdline, clock_ms() + timeout_ms, code, err, errlen);
+	int rc = port_open(h, port, clock_ms() + timeout_ms, err, errlen);
 	free(h->rd);
 	free(h);
 	return rc;

@@ -23,6 +23,11 @@ struct httpconn {
 	struct buf out; /* answers not yet written */
 	int closing;    /* refused or the client's close: no more requests */
 	int continued;  /* "100 Continue" sent for the request in progress */
+	int deferred;   /* an answer comes later (ROUTE_DEFERRED) */
+	int deferred_close; /* ... and the connection closes after it */
+	int streaming;  /* the deferred request's body goes to its owner as it comes */
+	int processing; /* inside process(): an owner answering from a body callback
+			 * must not frame held input again (process goes on itself) */
 	char qbuf[2 * HTTPSRV_HEAD_MAX];
 	struct httpsrv_param params[ROUTE_MAX_QUERY];
 	uint8_t body[API_MAX_BODY];
@@ -84,6 +89,11 @@ struct httpconn *httpconn_new(const struct httpconn_cfg *cfg)
 	memset(c, 0, offsetof(struct httpconn, qbuf));
 	c->cfg = *cfg;
 	httpsrv_init(&c->srv, c->body, sizeof c->body);
+	if (cfg->stream_pick && cfg->body_room && cfg->body_data && cfg->body_end) {
+		c->srv.stream_pick = cfg->stream_pick;
+		c->srv.stream_ctx = cfg->ctx;
+		c->srv.stream_max = cfg->stream_max;
+	}
 	buf_init(&c->in, HTTPCONN_IN_MAX);
 	buf_init(&c->out, HTTPCONN_OUT_MAX);
 	return c;
@@ -184,17 +194,97 @@ static void handle(struct httpconn *c)
 	struct route_resp r;
 	memset(&r, 0, sizeof r);
 	c->cfg.dispatch(c->cfg.ctx, method_of(rq->method), rq, q, (unsigned)nq, &r);
+	if (r.status == ROUTE_DEFERRED) {
+		c->deferred = 1;
+		c->deferred_close = close;
+		free(r.body);
+		return;
+	}
 	answer(c, (unsigned)r.status, r.err_type, r.body, r.body ? r.len : 0, close);
 	free(r.body);
+}
+
+static void send_continue(struct httpconn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (!c->srv.expect_continue || c->continued)
+		return;
+	c->continued = 1;
+	if (buf_put(&c->out, cont, sizeof cont - 1) != BUF_OK)
+		c->closing = 1;
+}
+
+/* A head whose body streams: check and route it now; only a deferred
+ * answer takes the body, any other answer ends the connection (its body
+ * is never read). */
+static void handle_stream(struct httpconn *c)
+{
+	int keep = c->srv.keep_alive;
+	c->srv.keep_alive = 0; /* for an answer given now: the body stays unread */
+	handle(c);
+	if (!c->deferred) {
+		c->closing = 1;
+		return;
+	}
+	c->deferred_close = !keep;
+	c->streaming = 1;
+	send_continue(c);
+}
+
+static int body_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct httpconn *c = ctx;
+	return c->cfg.body_data(c->cfg.ctx, p, n);
+}
+
+/* Hand body bytes to the owner as far as it has room; returns the bytes taken. */
+static size_t stream_body(struct httpconn *c, const uint8_t *p, size_t n)
+{
+	size_t used = 0;
+	while (c->streaming && used < n) {
+		size_t room = c->cfg.body_room(c->cfg.ctx);
+		if (!room)
+			break;
+		size_t want = n - used < room ? n - used : room;
+		size_t took = httpsrv_stream(&c->srv, p + used, want, body_sink, c);
+		used += took;
+		if (!c->streaming) /* the owner answered meanwhile: the rest is dropped */
+			return n;
+		if (c->srv.state == HTTPSRV_FAILED) {
+			c->streaming = 0;
+			c->deferred = 0;
+			c->cfg.body_end(c->cfg.ctx, 0);
+			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
+			return n;
+		}
+		if (c->srv.state == HTTPSRV_READY) {
+			c->streaming = 0;
+			c->cfg.body_end(c->cfg.ctx, 1);
+			httpsrv_next(&c->srv);
+			c->continued = 0;
+		} else if (!took) {
+			break;
+		}
+	}
+	return used;
 }
 
 /* Frame and answer what p[0..n) holds; returns the bytes taken. */
 static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0;
-	while (!c->closing && buf_used(&c->out) < HTTPCONN_OUT_HIGH) {
+	c->processing = 1;
+	for (;;) {
+		if (c->streaming && !c->closing)
+			used += stream_body(c, p + used, n - used);
+		if (c->streaming || c->closing || c->deferred ||
+		    buf_used(&c->out) >= HTTPCONN_OUT_HIGH)
+			break;
 		used += httpsrv_feed(&c->srv, p + used, n - used);
 		switch (c->srv.state) {
+		case HTTPSRV_STREAM:
+			handle_stream(c);
+			continue;
 		case HTTPSRV_READY:
 			handle(c);
 			httpsrv_next(&c->srv);
@@ -203,19 +293,16 @@ static size_t process(struct httpconn *c, const uint8_t *p, size_t n)
 		case HTTPSRV_FAILED:
 			answer_error(c, c->srv.err.status, c->srv.err.type, c->srv.err.msg, 1);
 			c->closing = 1;
-			return n; /* the rest is never looked at */
+			break;
 		case HTTPSRV_BODY:
-			if (c->srv.expect_continue && !c->continued) {
-				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-				c->continued = 1;
-				if (buf_put(&c->out, cont, sizeof cont - 1) != BUF_OK)
-					c->closing = 1;
-			}
-			return used;
+			send_continue(c);
+			break;
 		default:
-			return used;
+			break;
 		}
+		break;
 	}
+	c->processing = 0;
 	return c->closing ? n : used;
 }
 
@@ -262,10 +349,90 @@ int httpconn_written(struct httpconn *c, size_t n)
 
 int httpconn_paused(const struct httpconn *c)
 {
-	return !c->closing && buf_used(&c->in) > 0 && buf_used(&c->out) >= HTTPCONN_OUT_HIGH;
+	/* Input is held while the output drains, or while a streamed body's
+	 * owner has no room: either way the socket is not read meanwhile. */
+	return !c->closing && buf_used(&c->in) > 0 &&
+	       (buf_used(&c->out) >= HTTPCONN_OUT_HIGH || c->streaming);
+}
+
+void httpconn_resume(struct httpconn *c)
+{
+	if (buf_used(&c->in) && !c->closing && !c->processing)
+		process_held(c);
+}
+
+int httpconn_streaming(const struct httpconn *c)
+{
+	return c->streaming;
 }
 
 int httpconn_closing(const struct httpconn *c)
 {
 	return c->closing;
+}
+
+int httpconn_deferred(const struct httpconn *c)
+{
+	return c->deferred;
+}
+
+void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctype)
+{
+	char head[512];
+	size_t hl = 0;
+	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
+				     "Transfer-Encoding: chunked\r\n%s\r\n",
+	     status, reason(status), ctype,
+	     c->deferred_close || c->streaming ? "Connection: close\r\n" : "");
+	if (buf_put(&c->out, head, hl) != BUF_OK)
+		c->closing = 1;
+}
+
+int httpconn_stream_data(struct httpconn *c, const void *p, size_t n)
+{
+	char len[24];
+	int l = snprintf(len, sizeof len, "%zx\r\n", n);
+	if (n == 0)
+		return 0; /* a zero chunk would end the body */
+	if (buf_room(&c->out) < (size_t)l + n + 2 || buf_put(&c->out, len, (size_t)l) != BUF_OK ||
+	    buf_put(&c->out, p, n) != BUF_OK || buf_put(&c->out, "\r\n", 2) != BUF_OK) {
+		c->closing = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The deferred answer is complete: go on with the requests held meanwhile. */
+static void deferred_done(struct httpconn *c, int close)
+{
+	c->deferred = 0;
+	if (c->streaming) { /* answered before the body's end: the rest is never read */
+		c->streaming = 0;
+		close = 1;
+	}
+	if (close || c->deferred_close)
+		c->closing = 1;
+	if (!c->closing && !c->processing && buf_used(&c->in))
+		process_held(c);
+}
+
+void httpconn_stream_end(struct httpconn *c, int complete)
+{
+	if (complete && buf_put(&c->out, "0\r\n\r\n", 5) != BUF_OK)
+		complete = 0;
+	deferred_done(c, !complete);
+}
+
+void httpconn_deferred_answer(struct httpconn *c, unsigned status, const char *err_type,
+			      const char *json_body)
+{
+	answer(c, status, err_type, json_body, strlen(json_body),
+	       c->deferred_close || c->streaming);
+	deferred_done(c, 0);
+}
+
+size_t httpconn_out_room(const struct httpconn *c)
+{
+	size_t used = buf_used(&c->out);
+	return used < HTTPCONN_OUT_HIGH ? HTTPCONN_OUT_HIGH - used : 0;
 }

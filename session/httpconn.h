@@ -26,11 +26,26 @@ typedef void (*httpconn_dispatch_fn)(void *ctx, enum route_method m,
 				     const struct route_query *query, unsigned nquery,
 				     struct route_resp *resp);
 
+/*
+ * Streamed request bodies (protocol/httpsrv.h, stream_pick): the request is
+ * checked and routed as soon as its head is read; a route that defers its
+ * answer then takes the body through body_room/body_data as it comes, at
+ * most body_room() bytes at a time (0: the client is not read until
+ * httpconn_resume), then body_end(ok): 1 at the body's end, 0 when it is
+ * refused (over stream_max, malformed): the owner gives up without
+ * answering, the connection answers the refusal and closes. An answer given
+ * before the body's end closes the connection after it.
+ */
 struct httpconn_cfg {
 	httpconn_dispatch_fn dispatch;
 	void *ctx;
 	httpd_auth_fn auth; /* NULL: every request is let through */
 	void *auth_ctx;
+	int (*stream_pick)(void *ctx, const struct httpmsg_request *rq); /* NULL: none */
+	uint64_t stream_max;
+	size_t (*body_room)(void *ctx);
+	int (*body_data)(void *ctx, const uint8_t *p, size_t n);
+	void (*body_end)(void *ctx, int ok);
 };
 
 struct httpconn;
@@ -48,5 +63,24 @@ int httpconn_written(struct httpconn *c, size_t n);
 int httpconn_paused(const struct httpconn *c);
 /* 1 once no more requests will be read (refused, or the client's close). */
 int httpconn_closing(const struct httpconn *c);
+
+/*
+ * Answers given later (a route returned ROUTE_DEFERRED): no further request
+ * is handled until one of stream_end or deferred_answer. A stream is a
+ * chunked body: begin, data..., end (complete: the last chunk; else the
+ * connection closes, so the client sees a cut body).
+ */
+int httpconn_deferred(const struct httpconn *c);
+void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctype);
+int httpconn_stream_data(struct httpconn *c, const void *p, size_t n);
+void httpconn_stream_end(struct httpconn *c, int complete);
+void httpconn_deferred_answer(struct httpconn *c, unsigned status, const char *err_type,
+			      const char *json_body);
+/* The stream owner has room again: take the body bytes held meanwhile. */
+void httpconn_resume(struct httpconn *c);
+/* 1 while a request's body is being streamed to its owner. */
+int httpconn_streaming(const struct httpconn *c);
+/* Output bytes that may still be queued before the output is "full". */
+size_t httpconn_out_room(const struct httpconn *c);
 
 #endif

@@ -12,11 +12,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "session/apistream.h"
+#include "protocol/httpsrv.h"
 #include "session/httpconn.h"
 #include "session/routes.h"
 
 #define HTTPD_PROTO "hearth-api"
 #define HTTPD_IDLE_S 30    /* a connection that sends nothing for this long is closed */
+/* a streamed body waits this long at most for its owner's room (the VM resuming) */
+#define HTTPD_BODY_WAIT_S 300
 #define HTTPD_LINGER_S 2   /* after the last answer: how long its unread input is drained */
 #define HTTPD_CHUNK (16u * 1024)
 #define HTTPD_WRITES_PER_TURN 16
@@ -24,6 +28,10 @@
 struct httpd_sess {
 	struct httpconn *hc;
 	int lingering; /* the last answer is out and our side shut: drain until EOF */
+	struct lws *wsi;
+	struct hearthd *hd;
+	const struct apistream_ops *sops; /* a deferred answer's owner (apistream.h) */
+	void *sowner;
 };
 
 static uint8_t scratch[LWS_PRE + HTTPD_CHUNK];
@@ -54,8 +62,109 @@ int httpd_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 static void route(void *ctx, enum route_method m, const struct httpmsg_request *rq,
 		  const struct route_query *query, unsigned nquery, struct route_resp *resp)
 {
-	routes_dispatch(ctx, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
-			resp);
+	struct httpd_sess *s = ctx;
+	routes_dispatch(s->hd, m, rq->path, query, nquery, (const char *)rq->body, rq->body_len,
+			rq->body_streamed, s, resp);
+}
+
+static void want(struct lws *wsi, struct httpd_sess *s);
+
+/* Streamed bodies: the route says which; only an unsigned payload (or no
+ * auth at all) streams, a signed one is collected and its hash checked. */
+static int stream_pick(void *ctx, const struct httpmsg_request *rq)
+{
+	(void)ctx;
+	enum route_method m = RM_OTHER;
+	if (!strcmp(rq->method, "PUT"))
+		m = RM_PUT;
+	if (!routes_streams_body(m, rq->path))
+		return HTTPSRV_STREAM_NO;
+	const char *h = httpmsg_get(rq, "x-amz-content-sha256");
+	if (!auth_fn || (h && !strcmp(h, "UNSIGNED-PAYLOAD")))
+		return HTTPSRV_STREAM_YES;
+	return HTTPSRV_STREAM_SIGNED;
+}
+
+static size_t body_room(void *ctx)
+{
+	struct httpd_sess *s = ctx;
+	return s->sops && s->sops->body_room ? s->sops->body_room(s->sowner) : 0;
+}
+
+static int body_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct httpd_sess *s = ctx;
+	return s->sops && s->sops->body_data ? s->sops->body_data(s->sowner, p, n) : -1;
+}
+
+static void body_end(void *ctx, int ok)
+{
+	struct httpd_sess *s = ctx;
+	const struct apistream_ops *o = s->sops;
+	void *owner = s->sowner;
+	if (!o || !o->body_end)
+		return;
+	if (!ok) { /* the connection answers the refusal: the owner is gone */
+		s->sops = NULL;
+		s->sowner = NULL;
+	}
+	o->body_end(owner, ok);
+}
+
+void apistream_body_resume(void *conn)
+{
+	struct httpd_sess *s = conn;
+	if (!httpconn_streaming(s->hc))
+		return;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
+	httpconn_resume(s->hc);
+	want(s->wsi, s);
+}
+
+void apistream_attach(void *conn, const struct apistream_ops *ops, void *owner)
+{
+	struct httpd_sess *s = conn;
+	s->sops = ops;
+	s->sowner = owner;
+}
+
+void apistream_begin(void *conn, unsigned status, const char *ctype)
+{
+	struct httpd_sess *s = conn;
+	httpconn_stream_begin(s->hc, status, ctype);
+	want(s->wsi, s);
+}
+
+int apistream_data(void *conn, const void *p, size_t n)
+{
+	struct httpd_sess *s = conn;
+	int rc = httpconn_stream_data(s->hc, p, n);
+	want(s->wsi, s);
+	return rc;
+}
+
+size_t apistream_room(void *conn)
+{
+	struct httpd_sess *s = conn;
+	return httpconn_out_room(s->hc);
+}
+
+void apistream_end(void *conn, int complete)
+{
+	struct httpd_sess *s = conn;
+	s->sops = NULL;
+	s->sowner = NULL;
+	httpconn_stream_end(s->hc, complete);
+	want(s->wsi, s);
+}
+
+void apistream_answer(void *conn, unsigned status, const char *err_type, const char *json)
+{
+	struct httpd_sess *s = conn;
+	s->sops = NULL;
+	s->sowner = NULL;
+	httpconn_deferred_answer(s->hc, status, err_type, json);
+	want(s->wsi, s);
 }
 
 /* The auth hook as it is when the request comes (it may be set late). */
@@ -72,7 +181,11 @@ static void want(struct lws *wsi, struct httpd_sess *s)
 	httpconn_output(s->hc, &n);
 	if (n || httpconn_closing(s->hc))
 		lws_callback_on_writable(wsi);
-	lws_rx_flow_control(wsi, !httpconn_paused(s->hc));
+	int paused = httpconn_paused(s->hc);
+	/* A body held for its owner (not the client's stall): a longer bound. */
+	if (paused && httpconn_streaming(s->hc))
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_BODY_WAIT_S);
+	lws_rx_flow_control(wsi, !paused);
 }
 
 static int on_writeable(struct lws *wsi, struct httpd_sess *s)
@@ -95,6 +208,9 @@ static int on_writeable(struct lws *wsi, struct httpd_sess *s)
 			break;
 	}
 	size_t left;
+	httpconn_output(s->hc, &left);
+	if (s->sops && httpconn_out_room(s->hc) > 0)
+		s->sops->drained(s->sowner); /* may queue more, or end the stream */
 	httpconn_output(s->hc, &left);
 	if (left || lws_partial_buffered(wsi)) {
 		lws_callback_on_writable(wsi);
@@ -119,8 +235,21 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	struct httpd_sess *s = user;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT: {
-		struct httpconn_cfg cfg = { .dispatch = route, .ctx = hd, .auth = check_auth };
-		if (!s || !(s->hc = httpconn_new(&cfg)))
+		struct httpconn_cfg cfg = { .dispatch = route,
+					    .ctx = s,
+					    .auth = check_auth,
+					    .stream_pick = stream_pick,
+					    .stream_max = API_MAX_STREAM_BODY,
+					    .body_room = body_room,
+					    .body_data = body_data,
+					    .body_end = body_end };
+		if (!s)
+			return -1;
+		s->wsi = wsi;
+		s->hd = hd;
+		s->sops = NULL;
+		s->sowner = NULL;
+		if (!(s->hc = httpconn_new(&cfg)))
 			return -1;
 		s->lingering = 0;
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTPD_IDLE_S);
@@ -140,6 +269,11 @@ static int httpd_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		return s && s->hc ? on_writeable(wsi, s) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
 		if (s) {
+			if (s->sops) { /* a deferred answer's owner: the client left */
+				const struct apistream_ops *o = s->sops;
+				s->sops = NULL;
+				o->gone(s->sowner);
+			}
 			httpconn_free(s->hc);
 			s->hc = NULL;
 		}

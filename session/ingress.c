@@ -2,7 +2,9 @@
  * ingress.c - the TLS endpoint vhost and the front end of every ingress
  * connection (ingress_conn.h): read the request head, route it by a
  * dispatch table, then hand the connection to its handler for good.
- * lws terminates TLS and hands us raw bytes (its raw-skt role); HTTP and
+ * tlsfront.c accepts every connection; the ones it does not terminate
+ * itself (h2 by ALPN, ingress_front.h) come to lws's vhost here, which
+ * terminates TLS and hands us raw bytes (its raw-skt role); HTTP and
  * WebSocket are spoken by the handlers with protocol/wsproto (wsproto.h says
  * why). Everything runs on hearthd's event-loop thread.
  */
@@ -17,26 +19,32 @@
 
 #include "protocol/buf.h"
 #include "protocol/token.h"
+#include "protocol/vmhost.h"
 #include "protocol/wsproto.h"
 #include "session/agentlink.h"
+#include "session/certcache.h"
+#include "session/h2srv.h"
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
+#include "session/ingress_front.h"
 #include "session/proxy.h"
 #include "session/shellhub.h"
 #include "session/shellws.h"
 #include "session/store.h"
 #include "session/tlscert.h"
+#include "session/tlsfront.h"
 #include "session/webterm.h"
 
 #define INGRESS_CLIENT_PROTO "hearth-ingress"
-#define INGRESS_HEAD_S 30                     /* seconds to send the request head */
 #define INGRESS_AUTH_PREFIX "lambda-microvms.authentication."
 #define INGRESS_CHUNK (16u * 1024)            /* bytes per lws_write (one TLS record) */
 #define INGRESS_WRITES_PER_TURN 16            /* lws_writes per WRITEABLE while not choked */
 
 struct ingress_conn {
 	struct hearthd *hd;
-	struct lws *wsi;
+	struct lws *wsi; /* lws's raw TLS socket, or NULL: ... */
+	const struct ingress_front_ops *fo; /* ... hearthd's own TLS front (tlsfront.c) */
+	void *t;
 	struct buf rin;  /* the request head */
 	struct buf wout; /* bytes to the client */
 	const struct ingress_handler_ops *ops;
@@ -77,20 +85,33 @@ void ingress_conn_bind(struct ingress_conn *c, const struct ingress_handler_ops 
 	c->ops = ops;
 	c->h = h;
 	/* The handler keeps its own time from now on. */
-	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	ingress_conn_deadline(c, 0);
 }
 
 void ingress_conn_deadline(struct ingress_conn *c, unsigned secs)
 {
-	lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK : NO_PENDING_TIMEOUT, (int)secs);
+	if (!c->wsi)
+		c->fo->deadline(c->t, secs);
+	else
+		lws_set_timeout(c->wsi, secs ? PENDING_TIMEOUT_USER_OK : NO_PENDING_TIMEOUT,
+				(int)secs);
+}
+
+/* Ask the transport to write (the fresh list is lws's short cut). */
+static void want_write(struct ingress_conn *c)
+{
+	if (!c->wsi)
+		c->fo->want_write(c->t);
+	else
+		lws_callback_on_writable(c->wsi);
 }
 
 int ingress_conn_write(struct ingress_conn *c, const void *p, size_t n)
 {
 	if (c->hangup || buf_room(&c->wout) < n || buf_put(&c->wout, p, n) != BUF_OK)
 		return -1;
-	if (!batching) {
-		lws_callback_on_writable(c->wsi);
+	if (!batching || !c->wsi) {
+		want_write(c);
 		return 0;
 	}
 	if (!c->fresh) {
@@ -140,40 +161,56 @@ size_t ingress_conn_room(const struct ingress_conn *c)
 
 void ingress_conn_rx_pause(struct ingress_conn *c, int paused)
 {
-	lws_rx_flow_control(c->wsi, !paused);
+	if (!c->wsi)
+		c->fo->rx_pause(c->t, paused);
+	else
+		lws_rx_flow_control(c->wsi, !paused);
 }
 
 void ingress_conn_hangup(struct ingress_conn *c)
 {
 	if (!c->hangup)
 		c->hangup = 1;
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 void ingress_conn_abort(struct ingress_conn *c)
 {
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (!c->wsi)
+		c->fo->abort(c->t);
+	else
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* Status, reason phrase and the x-amzn-ErrorType every refusal carries (the
+ * API's names where the API has one: the endpoint answers in the same shape). */
 static const struct {
 	unsigned status;
-	const char *reason;
+	const char *reason, *type;
 } ingress_reasons[] = {
-	{ 400, "Bad Request" },	 { 401, "Unauthorized" },
-	{ 403, "Forbidden" },	 { 404, "Not Found" },
-	{ 405, "Method Not Allowed" }, { 409, "Conflict" },
-	{ 413, "Payload Too Large" }, { 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },	 { 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
+	{ 400, "Bad Request", "ValidationException" },
+	{ 401, "Unauthorized", "UnauthorizedException" },
+	{ 403, "Forbidden", "AccessDeniedException" },
+	{ 404, "Not Found", "ResourceNotFoundException" },
+	{ 405, "Method Not Allowed", "MethodNotAllowedException" },
+	{ 409, "Conflict", "ConflictException" },
+	{ 413, "Payload Too Large", "RequestEntityTooLargeException" },
+	{ 431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLargeException" },
+	{ 500, "Internal Server Error", "InternalServerException" },
+	{ 501, "Not Implemented", "NotImplementedException" },
+	{ 502, "Bad Gateway", "BadGatewayException" },
+	{ 503, "Service Unavailable", "ServiceUnavailableException" },
+	{ 504, "Gateway Timeout", "GatewayTimeoutException" },
 };
 
 void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *msg)
 {
-	const char *reason = "Error";
+	const char *reason = "Error", *type = "InternalServerException";
 	for (size_t i = 0; i < sizeof ingress_reasons / sizeof ingress_reasons[0]; i++)
-		if (ingress_reasons[i].status == status)
+		if (ingress_reasons[i].status == status) {
 			reason = ingress_reasons[i].reason;
+			type = ingress_reasons[i].type;
+		}
 	struct json_object *o = json_object_new_object();
 	const char *body = "{}";
 	if (o) {
@@ -183,9 +220,9 @@ void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *ms
 	}
 	char head[256];
 	int hl = snprintf(head, sizeof head,
-			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+			  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nx-amzn-ErrorType: %s\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			  status, reason, strlen(body));
+			  status, reason, type, strlen(body));
 	ingress_conn_write(c, head, (size_t)hl);
 	ingress_conn_write(c, body, strlen(body));
 	json_object_put(o);
@@ -194,29 +231,46 @@ void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *ms
 
 /* ---- authorization ---- */
 
-/* "<id>.localhost[:port]" -> id; -1 when the Host names no VM. */
-static int host_vm_id(const char *hosthdr, char *id, size_t idlen)
+/* The token of r: 1 found (in tok), 0 none, -1 too long. */
+static int request_token(const struct wsp_request *r, char *tok, size_t cap)
 {
-	char host[256];
-	snprintf(host, sizeof host, "%s", hosthdr);
-	char *colon = strchr(host, ':');
-	if (colon)
-		*colon = '\0';
-	char *dot = strchr(host, '.');
-	if (!dot || dot == host || (size_t)(dot - host) >= idlen || strcasecmp(dot + 1, "localhost"))
-		return -1;
-	memcpy(id, host, (size_t)(dot - host));
-	id[dot - host] = '\0';
-	return 0;
+	int found = wsp_find_protocol(r->protocols, INGRESS_AUTH_PREFIX, tok, cap);
+	if (found == 0 && r->auth[0]) {
+		size_t n = strnlen(r->auth, cap);
+		if (n >= cap)
+			return -1;
+		memcpy(tok, r->auth, n + 1);
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * The VM a request is for: the one its Host names ("<id>.<domain>[:port]"),
+ * else (a client that reached the ingress by address or as localhost, with
+ * no name to resolve) the one its token is bound to when the token verifies:
+ * tokens name one VM, so the token is as good an address as the Host.
+ * "" for neither; the handler still authorizes the token for that VM.
+ */
+static void request_vm_id(struct hearthd *hd, const struct wsp_request *r, char *id, size_t cap)
+{
+	char tok[TOKEN_MAX_LEN + 2];
+	struct token_claims cl;
+	if (vmhost_parse(r->host, strlen(r->host), hd->cfg.endpoint_domain, 1, id, cap) == 0)
+		return;
+	id[0] = '\0';
+	if (request_token(r, tok, sizeof tok) == 1 &&
+	    token_verify(hd->key, sizeof hd->key, tok, strlen(tok), (uint64_t)hd_now(), &cl) ==
+		    TOKEN_OK &&
+	    strlen(cl.vm_id) < cap)
+		snprintf(id, cap, "%s", cl.vm_id);
 }
 
 enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request *r,
 				    const char *vm_id, struct token_claims *cl)
 {
 	char tok[TOKEN_MAX_LEN + 2];
-	int found = wsp_find_protocol(r->protocols, INGRESS_AUTH_PREFIX, tok, sizeof tok);
-	if (found == 0 && r->auth[0])
-		found = snprintf(tok, sizeof tok, "%s", r->auth) < (int)sizeof tok ? 1 : -1;
+	int found = request_token(r, tok, sizeof tok);
 	if (found == 0)
 		return INGRESS_AUTH_MISSING;
 	if (found < 0 || !vm_id[0])
@@ -234,12 +288,12 @@ enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request
 
 /* ---- routing ---- */
 
-/* The shell: a WebSocket upgrade at / or /shell whose token is a shell token of this VM. */
+/* The shell: a WebSocket upgrade whose token is a shell token of this VM
+ * (shellws_handle answers 404 for paths other than / and /shell). */
 static int route_shell(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id)
 {
 	struct token_claims cl;
 	return vm_id[0] && wsp_is_upgrade(r) &&
-	       (!strcmp(r->path, "/") || !strcmp(r->path, "/shell")) &&
 	       ingress_authorize(c->hd, r, vm_id, &cl) == INGRESS_AUTH_OK &&
 	       cl.kind == TOKEN_KIND_SHELL;
 }
@@ -251,6 +305,27 @@ static int route_vm(struct ingress_conn *c, const struct wsp_request *r, const c
 	return vm_id[0] != '\0';
 }
 
+/* No VM by Host or token, yet a token was sent: a bad one (expired,
+ * forged, of a VM gone), refused as the VM's own endpoint would refuse it
+ * rather than answered with the web terminal's page. */
+static int route_bad_token(struct ingress_conn *c, const struct wsp_request *r,
+			   const char *vm_id)
+{
+	char tok[TOKEN_MAX_LEN + 2];
+	(void)c;
+	return !vm_id[0] && request_token(r, tok, sizeof tok) != 0;
+}
+
+static void refuse_bad_token(struct ingress_conn *c, const struct wsp_request *r,
+			     const char *head, size_t headlen, const char *vm_id)
+{
+	(void)r;
+	(void)head;
+	(void)headlen;
+	(void)vm_id;
+	ingress_conn_refuse(c, 403, "the token is not valid for this endpoint");
+}
+
 static int route_any(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id)
 {
 	(void)c;
@@ -259,27 +334,37 @@ static int route_any(struct ingress_conn *c, const struct wsp_request *r, const 
 	return 1;
 }
 
-/* First match wins. */
+/* First match wins. raw_target: the handler passes the request target on
+ * unchanged (the application decides what it means); every other handler
+ * decides on the path itself, so a path that could mean something else
+ * (wsp_path_check: %00, encoded '/', dot or empty segments, ...) is refused
+ * before it gets there. */
 static const struct {
 	int (*match)(struct ingress_conn *c, const struct wsp_request *r, const char *vm_id);
 	ingress_handler_fn handle;
+	int raw_target;
 } ingress_routes[] = {
-	{ route_shell, shellws_handle },
-	{ route_vm, proxy_handle },
-	{ route_any, webterm_handle },
+	{ route_shell, shellws_handle, 0 },
+	{ route_vm, proxy_handle, 1 },
+	{ route_bad_token, refuse_bad_token, 1 },
+	{ route_any, webterm_handle, 0 },
 };
 
 static void ingress_route(struct ingress_conn *c, const struct wsp_request *r, const char *head,
 			  size_t headlen)
 {
 	char vm_id[TOKEN_MAX_ID + 1];
-	if (host_vm_id(r->host, vm_id, sizeof vm_id) < 0)
-		vm_id[0] = '\0';
-	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++)
-		if (ingress_routes[i].match(c, r, vm_id)) {
+	request_vm_id(c->hd, r, vm_id, sizeof vm_id);
+	for (size_t i = 0; i < sizeof ingress_routes / sizeof ingress_routes[0]; i++) {
+		if (!ingress_routes[i].match(c, r, vm_id))
+			continue;
+		const char *why = ingress_routes[i].raw_target ? NULL : wsp_path_check(r->path);
+		if (why)
+			ingress_conn_refuse(c, 400, why);
+		else
 			ingress_routes[i].handle(c, r, head, headlen, vm_id);
-			return;
-		}
+		return;
+	}
 }
 
 /* ---- lws callbacks ---- */
@@ -296,6 +381,17 @@ static struct ingress_conn *conn_new(struct hearthd *hd, struct lws *wsi)
 	return c;
 }
 
+struct ingress_conn *ingress_conn_new(struct hearthd *hd, const struct ingress_front_ops *fo,
+				      void *t)
+{
+	struct ingress_conn *c = conn_new(hd, NULL);
+	if (c) {
+		c->fo = fo;
+		c->t = t;
+	}
+	return c;
+}
+
 static void conn_free(struct ingress_conn *c)
 {
 	fresh_remove(c);
@@ -305,7 +401,7 @@ static void conn_free(struct ingress_conn *c)
 }
 
 /* The request head, then (routed) the handler's bytes. */
-static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
+int ingress_conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 {
 	if (c->hangup)
 		return 0;
@@ -315,6 +411,12 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 		return c->ops->rx(c->h, in, len);
 	}
 	size_t take = len;
+	/* HTTP/2: the client opens with the preface, not a head. */
+	if (!buf_used(&c->rin) && h2srv_preface(in, len) == 1) {
+		c->routed = 1;
+		h2srv_handle(c, in, len);
+		return 0;
+	}
 	if (take > buf_room(&c->rin))
 		take = buf_room(&c->rin);
 	buf_put(&c->rin, in, take);
@@ -324,6 +426,18 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	int n = wsp_parse_request((const char *)buf_ptr(&c->rin), buf_used(&c->rin), r);
 	if (n == 0 && take < len)
 		n = -2; /* the head does not fit */
+	int h2 = h2srv_preface(buf_ptr(&c->rin), buf_used(&c->rin));
+	if (h2 >= 0) {
+		/* The preface in pieces (its first 18 bytes look like a whole
+		 * head): wait for all of it, then hand everything over. */
+		free(r);
+		if (h2 == 1) {
+			c->routed = 1;
+			h2srv_handle(c, buf_ptr(&c->rin), buf_used(&c->rin));
+			buf_free(&c->rin);
+		}
+		return 0;
+	}
 	if (n < 0) {
 		c->routed = 1;
 		ingress_conn_refuse(c, n == -2 ? 431 : 400, "malformed request");
@@ -351,6 +465,32 @@ static int conn_rx(struct ingress_conn *c, const uint8_t *in, size_t len)
 	int rc = c->ops->rx(c->h, tail, rest);
 	free(tail);
 	return rc;
+}
+
+size_t ingress_conn_out(struct ingress_conn *c, const uint8_t **p, size_t max)
+{
+	size_t n = buf_used(&c->wout);
+	*p = buf_ptr(&c->wout);
+	return n < max ? n : max;
+}
+
+void ingress_conn_sent(struct ingress_conn *c, size_t n)
+{
+	buf_consume(&c->wout, n);
+	if (c->ops && !c->hangup && buf_used(&c->wout) < INGRESS_CONN_OUT_MAX / 2)
+		c->ops->writable(c->h);
+}
+
+int ingress_conn_finished(const struct ingress_conn *c)
+{
+	return c->hangup && !buf_used(&c->wout);
+}
+
+void ingress_conn_gone(struct ingress_conn *c)
+{
+	if (c->ops)
+		c->ops->closed(c->h);
+	conn_free(c);
 }
 
 static int conn_writeable(struct ingress_conn *c, struct lws *wsi)
@@ -388,6 +528,12 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 			     void *in, size_t len)
 {
 	struct hearthd *hd = lws_context_user(lws_get_context(wsi));
+	/* The vhost's server SSL_CTX, once made (user is the SSL_CTX here). */
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) {
+		if (!hd->cfg.tls_cert[0])
+			certcache_attach(user);
+		return 0;
+	}
 	struct ingress_conn **slot = user;
 	struct ingress_conn *c = slot ? *slot : NULL;
 	switch (reason) {
@@ -398,7 +544,7 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, INGRESS_HEAD_S);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
-		return c ? conn_rx(c, in, len) : -1;
+		return c ? ingress_conn_rx(c, in, len) : -1;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c ? conn_writeable(c, wsi) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
@@ -438,14 +584,18 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 			return -1;
 		cert = tp.cert;
 		key = tp.key;
+		/* Our own CA: a leaf per VM name (SNI), see certcache.h. */
+		if (certcache_init(hd, &tp, err, errlen) < 0)
+			return -1;
 	}
 	if (agentlink_init(hd, ingress_flush, err, errlen) < 0)
 		return -1;
 	shellhub_set_default_grace((unsigned)hd->cfg.shell_grace);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = port;
-	info.iface = host;
+	/* hearthd listens (tlsfront.c) and hands this vhost every connection
+	 * that does not ask for h2: lws's TLS, then raw bytes to us. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.vhost_name = "ingress";
 	info.protocols = ingress_protocols;
 	info.ssl_cert_filepath = cert;
@@ -460,10 +610,17 @@ int ingress_start(struct hearthd *hd, char *err, size_t errlen)
 		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(host, ':') == NULL);
-	if (!lws_create_vhost(hd->lws, &info)) {
-		snprintf(err, errlen, "cannot listen on %s with certificate %s", hd->cfg.ingress_listen,
+	struct lws_vhost *vh = lws_create_vhost(hd->lws, &info);
+	if (!vh) {
+		snprintf(err, errlen, "cannot serve %s with certificate %s", hd->cfg.ingress_listen,
 			 cert);
 		return -1;
 	}
-	return 0;
+	return tlsfront_start(hd, host, port, cert, key, !hd->cfg.tls_cert[0], vh,
+			      INGRESS_CLIENT_PROTO, err, errlen);
+}
+
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen)
+{
+	request_vm_id(hd, r, id, idlen); /* by Host, else by the token (connect by address) */
 }

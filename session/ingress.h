@@ -4,7 +4,8 @@
  * protocol/wsproto) on --ingress-listen in hearthd's event loop.
  *
  * Each connection's request head is routed by a dispatch table in
- * ingress.c (Host "<microvm-id>.localhost[:port]", upgrade, token kind) to
+ * ingress.c (Host "<microvm-id>.<domain>[:port]" or, by address, the VM
+ * the token names; upgrade, token kind) to
  * a handler that then owns the connection through ingress_conn.h: the
  * shell WebSocket (shellws.h, PROTOCOL.md section 2), the app proxy
  * (proxy.h) or, for a Host that names no VM, the web terminal (webterm.h).
@@ -23,5 +24,11 @@
  * start). 0, or -1 with err (the API keeps working without the ingress).
  */
 int ingress_start(struct hearthd *hd, char *err, size_t errlen);
+
+/* The VM a request is for, as the ingress routes it (its Host
+ * "<microvm-id>.localhost[:port]"), "" for none: the HTTP/2 front end
+ * (h2srv.c) routes each stream by it. */
+struct wsp_request;
+void ingress_vm_of(struct hearthd *hd, const struct wsp_request *r, char *id, size_t idlen);
 
 #endif

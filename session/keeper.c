@@ -209,6 +209,7 @@ static int drop_privileges(char *err, size_t n)
 int keeper_main(int argc, char **argv)
 {
 	const char *dir = NULL, *id = NULL, *snap = NULL, *engine = "qemu";
+	int tap_fd = -1;
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--dir"))
 			dir = argv[i + 1];
@@ -218,6 +219,8 @@ int keeper_main(int argc, char **argv)
 			snap = argv[i + 1];
 		else if (!strcmp(argv[i], "--engine"))
 			engine = argv[i + 1];
+		else if (!strcmp(argv[i], "--tap-fd"))
+			tap_fd = atoi(argv[i + 1]);
 	}
 	/* fd 3 is the status pipe to the hearthd that started us. */
 	FILE *status = fdopen(3, "w");
@@ -240,7 +243,8 @@ int keeper_main(int argc, char **argv)
 	}
 	char run[4200], err[512];
 	snprintf(run, sizeof run, "%s/run", dir);
-	struct vm_config cfg = { .id = id, .run_dir = run, .accel = VM_ACCEL_AUTO };
+	struct vm_config cfg = { .id = id, .run_dir = run, .accel = VM_ACCEL_AUTO,
+				 .net = tap_fd >= 0 ? VM_NET_TAP : VM_NET_NONE, .tap_fd = tap_fd };
 	struct vm_err verr = { { 0 } };
 	if (k.eng->restore(&cfg, snap, KEEPER_OP_MS, &k.vm, &verr) < 0) {
 		fprintf(status, "err restore failed: %s\n", verr.msg);
@@ -257,6 +261,20 @@ int keeper_main(int argc, char **argv)
 		fprintf(status, "err agent did not answer after restore: %s\n", aerr);
 		k.eng->stop(k.vm, KEEPER_OP_MS, &verr);
 		return 1;
+	}
+	/* A new link (session/egress.c): the guest's connections from before
+	 * cannot go on, so the agent aborts them now (apps reconnect at once).
+	 * An agent without NET_RESET answers UNSUPPORTED: its connections get
+	 * resets from the host on their next packet instead. */
+	if (tap_fd >= 0) {
+		uint8_t cnt[4];
+		size_t bl = 0;
+		if (agentctl_ctl(afd, MUX_CTL_NET_RESET, NULL, 0, KEEPER_REFRESH_MS, cnt, sizeof cnt,
+				 &bl, NULL, aerr, sizeof aerr) < 0)
+			fprintf(stderr, "keeper: %s: network reset: %s\n", id, aerr); /* keeper.log */
+		else if (bl == 4)
+			fprintf(stderr, "keeper: %s: %u connections cut after restore\n", id,
+				(unsigned)cnt[0] << 24 | (unsigned)cnt[1] << 16 | (unsigned)cnt[2] << 8 | cnt[3]);
 	}
 	/* An agent built before the direct stream never answers on it: take the
 	 * socket away, so hearthd goes through the relay (keeper_agent_connect). */
@@ -376,7 +394,7 @@ static int read_line(int fd, char *out, size_t n, int64_t dl)
 }
 
 int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
-		 const char *snapdir, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
+		 const char *snapdir, int tap_fd, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
 		 char *reason, size_t rlen)
 {
 	int pfd[2];
@@ -387,7 +405,8 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 		return -1;
 	}
 	char *const argv[] = { (char *)exe, "--keeper", "--dir", (char *)vmdir, "--id", (char *)id,
-			       "--snapshot", (char *)snapdir, "--engine", (char *)engine, NULL };
+			       "--snapshot", (char *)snapdir, "--engine", (char *)engine,
+			       tap_fd >= 0 ? "--tap-fd" : NULL, "4", NULL };
 	pid_t keeper = fork();
 	if (keeper < 0) {
 		snprintf(reason, rlen, "fork: %s", strerror(errno));
@@ -408,7 +427,9 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 			dup2(lf, 2);
 		}
 		dup2(pfd[1], 3);
-		close_range(4, ~0U, 0);
+		if (tap_fd >= 0)
+			dup2(tap_fd, 4); /* cleared close-on-exec: the keeper's, then QEMU's */
+		close_range(tap_fd >= 0 ? 5 : 4, ~0U, 0);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

@@ -57,6 +57,7 @@ struct lc_job {
 	size_t plen;
 	char why[256];
 	char vmdir[PATH_MAX];
+	char egress[STORE_CONNECTORS]; /* the VM's egress connectors (JSON) */
 	unsigned susp_seq;
 	enum vm_event result;  /* set by the worker */
 	int64_t t_start, t_keeper; /* ms: job start, keeper reported the VM ready */

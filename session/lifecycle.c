@@ -21,8 +21,10 @@
 
 #include "protocol/api_run.h"
 #include "session/capacity.h"
+#include "session/dns.h"
 #include "session/catalog.h"
 #include "session/fsutil.h"
+#include "session/identity.h"
 #include "session/lcint.h"
 #include "session/loop.h"
 #include "session/snapcache.h"
@@ -71,7 +73,8 @@ struct lc_vm *lc_new_vm(struct lifecycle *lc, const struct store_vm *v)
 	rv->mem_mib = LC_DEFAULT_MEM_MIB;
 	struct catalog_entry *ce = malloc(sizeof *ce);
 	struct api_err e;
-	if (ce && catalog_load(lc->hd->cfg.image_dir, v->image, ce, &e) == 1) {
+	if (ce && catalog_load_vm(lc->hd, v->image, v->image_managed, v->image_version, ce, &e) ==
+			  1) {
 		rv->hooks = ce->img.hooks;
 		if (ce->img.mem_mib)
 			rv->mem_mib = ce->img.mem_mib;
@@ -121,6 +124,7 @@ static struct lc_job *new_job(struct lifecycle *lc, struct lc_vm *rv, enum lc_op
 	fsutil_pathf(j->id, sizeof j->id, "%s", rv->row.id);
 	lc_vm_dir(lc, rv->row.id, j->vmdir, sizeof j->vmdir);
 	j->hooks = rv->hooks;
+	fsutil_pathf(j->egress, sizeof j->egress, "%s", rv->row.egress);
 	j->susp_seq = rv->susp_seq;
 	j->keeper = rv->keeper;
 	j->engine = rv->engine;
@@ -226,6 +230,7 @@ static int act_running(struct act_ctx *a)
 		if (access(st, F_OK) != 0)
 			unlink(mem);
 	}
+	identity_vm_running(a->lc->hd, &rv->row); /* a fresh token each run/resume */
 	return 0;
 }
 
@@ -381,7 +386,8 @@ int lifecycle_run(struct lifecycle *lc, const struct store_vm *v, struct api_err
 {
 	struct lc_vm *rv = lc_new_vm(lc, v);
 	struct lc_job *j = rv ? new_job(lc, rv, OP_RUN) : NULL;
-	if (!j || catalog_load(lc->hd->cfg.image_dir, v->image, &j->img, e) != 1) {
+	if (!j || catalog_load_vm(lc->hd, v->image, v->image_managed, v->image_version, &j->img,
+				  e) != 1) {
 		free(j);
 		if (rv) {
 			rv->busy = 0;
@@ -424,13 +430,21 @@ int lifecycle_suspend(struct lifecycle *lc, struct store_vm *v, struct api_err *
 	return rc < 0 ? fail_for(rc, rv, "suspended", e) : 0;
 }
 
+/* A SUSPENDED VM keeps its state until it runs again; its reason says a resume
+ * is under way (a failed one replaces it with why), so a client waiting for
+ * RUNNING can tell a failure from a resume still going. */
+static const char *resume_reason(const struct lc_vm *rv)
+{
+	return rv->st == VS_SUSPENDED ? LIFECYCLE_RESUMING : NULL;
+}
+
 int lifecycle_resume(struct lifecycle *lc, struct store_vm *v, struct api_err *e)
 {
 	struct lc_vm *rv = find_vm(lc, v->id);
 	if (!rv)
 		return api_fail(e, API_E_CONFLICT, "microVM %s is %s and cannot be resumed", v->id,
 				v->state);
-	int rc = lc_fire(lc, rv, EV_RESUME, NULL, NULL, NULL);
+	int rc = lc_fire(lc, rv, EV_RESUME, resume_reason(rv), NULL, NULL);
 	return rc < 0 ? fail_for(rc, rv, "resumed", e) : 0;
 }
 
@@ -485,7 +499,7 @@ int lifecycle_request_resume(struct lifecycle *lc, const char *id)
 	case VS_SUSPENDED:
 		if (!rv->row.has_idle || !rv->row.auto_resume)
 			return -1;
-		return lc_fire(lc, rv, EV_RESUME, NULL, NULL, NULL) < 0 ? -1 : 0;
+		return lc_fire(lc, rv, EV_RESUME, resume_reason(rv), NULL, NULL) < 0 ? -1 : 0;
 	case VS_SUSPENDING:
 		return rv->row.auto_resume ? 0 : -1;
 	case VS_PENDING:
@@ -598,6 +612,11 @@ void lifecycle_tick(struct lifecycle *lc)
 			lc_fire(lc, rv, EV_TERMINATE, why, NULL, NULL);
 			continue;
 		}
+		/* Past the checks above: it runs and stays so this tick. */
+		if (rv->st == VS_RUNNING) {
+			dns_vm_running(lc->hd, r->id, r->egress);
+			identity_vm_tick(lc->hd, r); /* its channel; the token file's refresh */
+		}
 		if (!rv->dirty && r->last_activity - rv->persisted_activity >= LC_PERSIST_EVERY)
 			save(lc, rv);
 	}
@@ -632,6 +651,8 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 		return -1;
 	}
 	lc->snaps = snapcache_create(lc->eng, lc->snaps_dir);
+	if (lc->snaps)
+		snapcache_set_egress(lc->snaps, hd->egress);
 	lc->workers = lc->snaps ? workers_create(LC_WORKERS, vmjobs_run, lc, err, errlen) : NULL;
 	if (!lc->workers) {
 		if (!lc->snaps)
@@ -642,6 +663,11 @@ int lifecycle_create(struct hearthd *hd, struct lifecycle **out, char *err, size
 	}
 	*out = lc;
 	return 0;
+}
+
+struct snapcache *lifecycle_snapcache(struct lifecycle *lc)
+{
+	return lc->snaps;
 }
 
 void lifecycle_destroy(struct lifecycle *lc)

@@ -44,6 +44,8 @@ const struct store_vm *lifecycle_row(struct lifecycle *lc, const char *id);
 int lifecycle_run(struct lifecycle *lc, const struct store_vm *v, struct api_err *e);
 int lifecycle_suspend(struct lifecycle *lc, struct store_vm *v, struct api_err *e);
 int lifecycle_resume(struct lifecycle *lc, struct store_vm *v, struct api_err *e);
+/* The stateReason of a SUSPENDED VM while a resume is under way. */
+#define LIFECYCLE_RESUMING "resuming"
 int lifecycle_terminate(struct lifecycle *lc, struct store_vm *v, const char *reason,
 			struct api_err *e);
 
@@ -58,6 +60,9 @@ void lifecycle_note_traffic(struct lifecycle *lc, const char *id);
 /* The same at most once a second per caller: *last_ms is the caller's stamp. */
 void lifecycle_note_traffic_every(struct lifecycle *lc, const char *id, int64_t *last_ms);
 int lifecycle_request_resume(struct lifecycle *lc, const char *id);
+
+/* The image snapshots every run restores (image builds build theirs there). */
+struct snapcache *lifecycle_snapcache(struct lifecycle *lc);
 
 /* Number of VMs with a job in flight (for tests and shutdown). */
 int lifecycle_busy(struct lifecycle *lc);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define LOOP_PROTOCOL "hearthd-loop"
-#define LOOP_MAX_WATCH 4
+#define LOOP_MAX_WATCH 8
 
 struct loop_watch {
 	loop_fn fn;

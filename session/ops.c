@@ -30,6 +30,27 @@ int ops_resolve_image(const char *ident, char *name, size_t n, struct api_err *e
 	return api_fail(e, API_E_NOTFOUND, "image %s not found", ident);
 }
 
+int ops_resolve_any(struct hearthd *hd, const char *ident, char *name, size_t n, int *managed,
+		    struct api_err *e)
+{
+	struct api_ident id;
+	struct store_image im;
+	if (api_ident_image(ident, &id, e) < 0)
+		return -1;
+	if (!id.managed) {
+		int rc = catalog_known(id.name) ? 0 : store_image_get(hd->store, id.name, &im);
+		if (rc < 0)
+			return api_fail(e, API_E_INTERNAL, "state store error");
+		if (rc == 1) {
+			snprintf(name, n, "%s", im.name);
+			*managed = 0;
+			return 0;
+		}
+	}
+	*managed = 1;
+	return ops_resolve_image(ident, name, n, e);
+}
+
 int ops_paging(struct route_call *c, uint8_t list, uint64_t filter, int *max,
 	       struct api_page *pg, struct api_err *e)
 {

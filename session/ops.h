@@ -13,6 +13,10 @@
 
 /* Resolve an image identifier (name or ARN) to a managed image name. */
 int ops_resolve_image(const char *ident, char *name, size_t n, struct api_err *e);
+/* Resolve an image identifier to a managed image (*managed 1) or a built
+ * image of this host (*managed 0, by name or this account's ARN). */
+int ops_resolve_any(struct hearthd *hd, const char *ident, char *name, size_t n, int *managed,
+		    struct api_err *e);
 /* maxResults/nextToken of a listing with the given filter hash. */
 int ops_paging(struct route_call *c, uint8_t list, uint64_t filter, int *max,
 	       struct api_page *pg, struct api_err *e);

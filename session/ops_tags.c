@@ -1,6 +1,6 @@
 /*
  * ops_tags.c - ListTags / TagResource / UntagResource on microVM ARNs and
- * image ARNs. Tags of a resource that does not exist are refused.
+ * image ARNs (managed and built). Tags of a resource that does not exist are refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,18 @@ static int resource_arn(struct route_call *c, char *arn, size_t n, struct api_er
 		api_ident_microvm_arn(id.name, arn, n);
 		return 0;
 	}
-	if (!id.managed || !catalog_known(id.name))
+	if (!id.managed) {
+		/* A built image of this host. */
+		struct store_image im;
+		int rc = store_image_get(c->hd->store, id.name, &im);
+		if (rc < 0)
+			return api_fail(e, API_E_INTERNAL, "state store error");
+		if (rc == 0)
+			return api_fail(e, API_E_NOTFOUND, "image %s not found", id.name);
+		api_ident_image_arn(id.name, 0, arn, n);
+		return 0;
+	}
+	if (!catalog_known(id.name))
 		return api_fail(e, API_E_NOTFOUND, "image %s not found", id.name);
 	api_ident_image_arn(id.name, 1, arn, n);
 	return 0;

@@ -2,10 +2,12 @@
  * ops_vm.c - the microVM operations: RunMicrovm, GetMicrovm, ListMicrovms,
  * Suspend/Resume/TerminateMicrovm and the two token mints.
  *
- * Ingress connectors: hearth's connector ARNs end in :ALL_INGRESS (shell and
- * app endpoint), :SHELL_INGRESS (shell only) or :NO_INGRESS. A VM run
- * without ingressNetworkConnectors gets ALL_INGRESS: hearth's endpoint is a
- * loopback service of the operator's own machine, and a shell is the point.
+ * Ingress connectors (protocol/api_ingress.h): HTTP_INGRESS (app endpoint),
+ * SHELL_INGRESS (shell), hearth's ALL_INGRESS and NO_INGRESS. A VM run
+ * without ingressNetworkConnectors gets HTTP_INGRESS, as in the service, and
+ * SHELL_INGRESS too: hearth's endpoint is a loopback service of the
+ * operator's own machine, a shell is the point, and hearth's default has
+ * always included it (ALL_INGRESS). GetMicrovm lists both.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "protocol/api_auth.h"
+#include "protocol/api_ingress.h"
 #include "protocol/api_ident.h"
 #include "protocol/api_page.h"
 #include "protocol/api_run.h"
@@ -22,45 +25,22 @@
 #include "session/lifecycle.h"
 #include "session/ops.h"
 #include "session/httpd.h"
+#include "session/egress_int.h"
 #include "session/routes.h"
 #include "session/shellhub.h"
 #include "session/store.h"
 #include "session/vmstate.h"
 
-#define CONNECTOR_PREFIX API_ARN_PREFIX API_MANAGED_ACCOUNT ":network-connector:"
 #define PAGE_LIST_MICROVMS 1
-
-enum { INGRESS_SHELL = 1, INGRESS_PROXY = 2 };
-
-static const struct {
-	const char *suffix;
-	int flags;
-} ingress_kinds[] = {
-	{ ":ALL_INGRESS", INGRESS_SHELL | INGRESS_PROXY },
-	{ ":SHELL_INGRESS", INGRESS_SHELL },
-	{ ":NO_INGRESS", 0 },
-};
-
-static int ingress_kind(const char *arn)
-{
-	size_t n = strlen(arn);
-	for (size_t i = 0; i < sizeof ingress_kinds / sizeof ingress_kinds[0]; i++) {
-		size_t sl = strlen(ingress_kinds[i].suffix);
-		if (n > sl && strcmp(arn + n - sl, ingress_kinds[i].suffix) == 0 &&
-		    strncmp(arn, "arn:", 4) == 0)
-			return (int)i;
-	}
-	return -1;
-}
 
 int ops_vm_ingress_flags(const struct store_vm *v)
 {
 	struct json_object *a = json_tokener_parse(v->ingress);
 	int flags = 0;
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-		int k = ingress_kind(json_object_get_string(json_object_array_get_idx(a, i)));
+		int k = api_ingress_flags(json_object_get_string(json_object_array_get_idx(a, i)));
 		if (k >= 0)
-			flags |= ingress_kinds[k].flags;
+			flags |= k;
 	}
 	json_object_put(a);
 	return flags;
@@ -120,13 +100,14 @@ struct json_object *ops_vm_json(struct hearthd *hd, const struct store_vm *v)
 	if (live)
 		v = live;
 	struct json_object *o = json_object_new_object();
-	char arn[512], endpoint[256], host[128];
+	char arn[512], endpoint[320], host[128];
 	int port = 7443;
 	json_object_object_add(o, "microvmId", json_object_new_string(v->id));
 	json_object_object_add(o, "state", json_object_new_string(v->state));
 	if (httpd_parse_listen(hd->cfg.ingress_listen, host, sizeof host, &port) < 0)
 		port = 7443;
-	snprintf(endpoint, sizeof endpoint, "https://%s.localhost:%d", v->id, port);
+	snprintf(endpoint, sizeof endpoint, "https://%s.%s:%d", v->id, hd->cfg.endpoint_domain,
+		 port);
 	json_object_object_add(o, "endpoint", json_object_new_string(endpoint));
 	api_ident_image_arn(v->image, v->image_managed, arn, sizeof arn);
 	json_object_object_add(o, "imageArn", json_object_new_string(arn));
@@ -203,29 +184,96 @@ static int connectors_json(const char *const *list, unsigned n, const char *dflt
 	return rc;
 }
 
+/* The ingress connectors applied (api_ingress.h), bare names as ARNs. */
+static int ingress_json(const char *const *list, unsigned n, char *out, size_t cap,
+			struct api_err *e)
+{
+	static const char *const dflt[] = { API_INGRESS_ARN_PREFIX "HTTP_INGRESS",
+					    API_INGRESS_ARN_PREFIX "SHELL_INGRESS" };
+	char arns[API_MAX_CONNECTORS][API_MAX_ARN + 80];
+	const char *given[API_MAX_CONNECTORS];
+	if (n == 0)
+		return connectors_json(dflt, 2, NULL, out, cap, e);
+	for (unsigned i = 0; i < n && i < API_MAX_CONNECTORS; i++) {
+		if (api_ingress_canonical(list[i], arns[i], sizeof arns[i]) < 0)
+			return api_fail(e, API_E_VALIDATION, "network connector name is too long");
+		given[i] = arns[i];
+	}
+	return connectors_json(given, n, NULL, out, cap, e);
+}
+
+/* The version of built image `image` a run gets: the given one (it must have
+ * built), else the latest ACTIVE one that built. 0, or -1 with e. */
+static int built_version(struct hearthd *hd, const char *image, const char *given, char *out,
+			 size_t n, struct api_err *e)
+{
+	struct store_version *v = malloc(sizeof *v);
+	struct store_image im;
+	int rc = -1, f;
+	if (!v)
+		return api_fail(e, API_E_INTERNAL, "out of memory");
+	if (store_image_get(hd->store, image, &im) == 1 && strcmp(im.state, "DELETING") == 0) {
+		api_fail(e, API_E_CONFLICT, "image %s is being deleted", image);
+		goto out;
+	}
+	if (given)
+		f = store_version_get(hd->store, image, given, v);
+	else
+		f = store_version_latest(hd->store, image, "SUCCESSFUL", 1, v);
+	if (f < 0) {
+		api_fail(e, API_E_INTERNAL, "state store error");
+	} else if (f == 0 && given) {
+		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, given);
+	} else if (f == 0) {
+		api_fail(e, API_E_VALIDATION,
+			 "image %s has no ACTIVE version that built successfully (image state %s)",
+			 image, im.state);
+	} else if (strcmp(v->state, "SUCCESSFUL") != 0) {
+		api_fail(e, API_E_VALIDATION, "version %s of image %s is %s, not SUCCESSFUL",
+			 v->version, image, v->state);
+	} else {
+		snprintf(out, n, "%s", v->version);
+		rc = 0;
+	}
+out:
+	free(v);
+	return rc;
+}
+
 static int run_body(struct route_call *c, struct json_object *body, struct json_object **out,
 		    struct api_err *e)
 {
 	struct hearthd *hd = c->hd;
 	struct api_run_req r;
-	char image[129];
+	char image[129], version[65] = "";
+	int managed = 1;
 	struct catalog_entry ce;
 	struct store_vm *v = calloc(1, sizeof *v);
 	int rc = -1;
 	if (!v)
 		return api_fail(e, API_E_INTERNAL, "out of memory");
 	if (api_run_parse(body, hd->cfg.min_idle, &r, e) < 0 ||
-	    ops_resolve_image(r.image, image, sizeof image, e) < 0)
+	    ops_resolve_any(hd, r.image, image, sizeof image, &managed, e) < 0)
 		goto out;
 	if (r.image_version && api_ident_version(r.image_version, e) < 0)
 		goto out;
-	for (unsigned i = 0; i < r.n_ingress; i++)
-		if (ingress_kind(r.ingress[i]) < 0) {
+	if (r.n_egress > 1) {
+		api_fail(e, API_E_VALIDATION, "at most one egress network connector");
+		goto out;
+	}
+	for (unsigned i = 0; i < r.n_egress; i++)
+		if (!egress_connector_known(hd->cfg.state_dir, r.egress[i])) {
 			api_fail(e, API_E_VALIDATION,
-				 "unknown ingress network connector (hearth knows *:ALL_INGRESS, "
-				 "*:SHELL_INGRESS and *:NO_INGRESS)");
+				 "unknown egress network connector (hearth knows *:INTERNET_EGRESS, "
+				 "*:NO_EGRESS and its allowlists, *:allowlist/NAME)");
 			goto out;
 		}
+	/* Asked for by name, internet egress is never silently missing. */
+	if (r.n_egress && !hd->egress && strstr(r.egress[0], ":INTERNET_EGRESS")) {
+		api_fail(e, API_E_VALIDATION, "INTERNET_EGRESS is not available: this hearthd "
+					      "gives VMs no network (not root, or --egress-uplink none)");
+		goto out;
+	}
 	if (r.client_token) {
 		int f = store_vm_by_client_token(hd->store, r.client_token, v);
 		char fp[17];
@@ -245,14 +293,21 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 			goto out;
 		}
 	}
-	int lr = catalog_load(hd->cfg.image_dir, image, &ce, e);
+	if (!managed && built_version(hd, image, r.image_version, version, sizeof version, e) < 0)
+		goto out;
+	int lr = catalog_load_vm(hd, image, managed, version, &ce, e);
 	if (lr < 0)
 		goto out;
+	if (lr == 0 && !managed) {
+		api_fail(e, API_E_INTERNAL, "version %s of image %s has no files on this host",
+			 version, image);
+		goto out;
+	}
 	if (lr == 0) {
 		api_fail(e, API_E_NOTFOUND, "managed image %s is not built on this host", image);
 		goto out;
 	}
-	if (r.image_version && strcmp(r.image_version, ce.img.version) != 0) {
+	if (managed && r.image_version && strcmp(r.image_version, ce.img.version) != 0) {
 		api_fail(e, API_E_NOTFOUND, "image %s has no version %s", image, r.image_version);
 		goto out;
 	}
@@ -267,7 +322,7 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 	}
 	snprintf(v->state, sizeof v->state, "%s", vmstate_name(VS_PENDING));
 	snprintf(v->image, sizeof v->image, "%s", image);
-	v->image_managed = 1;
+	v->image_managed = managed;
 	snprintf(v->image_version, sizeof v->image_version, "%s", ce.img.version);
 	if (r.execution_role)
 		snprintf(v->exec_role, sizeof v->exec_role, "%s", r.execution_role);
@@ -282,9 +337,9 @@ static int run_body(struct route_call *c, struct json_object *body, struct json_
 		snprintf(v->client_token, sizeof v->client_token, "%s", r.client_token);
 	snprintf(v->fingerprint, sizeof v->fingerprint, "%016llx",
 		 (unsigned long long)api_run_fingerprint(&r));
-	if (connectors_json(r.ingress, r.n_ingress, CONNECTOR_PREFIX "ALL_INGRESS", v->ingress,
-			    sizeof v->ingress, e) < 0 ||
-	    connectors_json(r.egress, r.n_egress, NULL, v->egress, sizeof v->egress, e) < 0)
+	if (ingress_json(r.ingress, r.n_ingress, v->ingress, sizeof v->ingress, e) < 0 ||
+	    connectors_json(r.egress, r.n_egress, hd->egress ? API_INGRESS_ARN_PREFIX "INTERNET_EGRESS" : NULL,
+			    v->egress, sizeof v->egress, e) < 0)
 		goto out;
 	if (store_vm_insert(hd->store, v, r.hook_payload, r.hook_payload_len) < 0) {
 		api_fail(e, API_E_INTERNAL, "state store error: %s", store_errmsg(hd->store));
@@ -358,7 +413,8 @@ int ops_vm_list(struct route_call *c, struct json_object **out, struct api_err *
 	char image[129];
 	int max, more = 0;
 	struct api_page pg;
-	if (img && ops_resolve_image(img, image, sizeof image, e) < 0)
+	int managed;
+	if (img && ops_resolve_any(c->hd, img, image, sizeof image, &managed, e) < 0)
 		return -1;
 	if (ver && api_ident_version(ver, e) < 0)
 		return -1;
@@ -440,11 +496,12 @@ static int mint(struct route_call *c, struct json_object **out, struct api_err *
 		goto out;
 	}
 	int flags = ops_vm_ingress_flags(v);
-	if (!(flags & (kind == TOKEN_KIND_PROXY ? INGRESS_PROXY : INGRESS_SHELL))) {
+	if (!(flags & (kind == TOKEN_KIND_PROXY ? API_INGRESS_HTTP : API_INGRESS_SHELL))) {
 		api_fail(e, API_E_VALIDATION,
 			 kind == TOKEN_KIND_PROXY
-				 ? "microVM was not run with the ALL_INGRESS network connector"
-				 : "microVM was not run with the SHELL_INGRESS or ALL_INGRESS "
+				 ? "microVM was not run with the HTTP_INGRESS (or ALL_INGRESS) "
+				   "network connector"
+				 : "microVM was not run with the SHELL_INGRESS (or ALL_INGRESS) "
 				   "network connector");
 		goto out;
 	}

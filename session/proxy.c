@@ -467,11 +467,26 @@ static void app_ended(struct proxy *p)
 	}
 }
 
+void proxy_fail_text(const struct mux_frame *f, unsigned port, char *msg, size_t n)
+{
+	struct mux_fail fl;
+	if (mux_decode_fail(f, &fl) != MUX_OK) {
+		fl.code = 0;
+		fl.msg.len = 0;
+		fl.msg.p = "";
+	}
+	int len = fl.msg.len > 100 ? 100 : (int)fl.msg.len;
+	if (f->hdr.type == MUX_OPEN_FAIL && fl.code == MUX_E_CONNECT)
+		snprintf(msg, n, "nothing is listening on port %u in the microVM (%.*s)", port, len,
+			 fl.msg.p);
+	else
+		snprintf(msg, n, "cannot reach port %u in the microVM: %.*s", port, len, fl.msg.p);
+}
+
 static void link_frame(void *owner, const struct mux_frame *f)
 {
 	struct proxy *p = owner;
 	struct mux_data d;
-	struct mux_fail fl;
 	char msg[240];
 	if (p->done)
 		return;
@@ -482,18 +497,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 	case MUX_OPEN_FAIL:
 	case MUX_ERROR:
 		close_chan(p);
-		if (mux_decode_fail(f, &fl) != MUX_OK) {
-			fl.code = 0;
-			fl.msg.len = 0;
-			fl.msg.p = "";
-		}
-		if (f->hdr.type == MUX_OPEN_FAIL && fl.code == MUX_E_CONNECT)
-			snprintf(msg, sizeof msg,
-				 "nothing is listening on port %u in the microVM (%.*s)", p->port,
-				 fl.msg.len > 100 ? 100 : (int)fl.msg.len, fl.msg.p);
-		else
-			snprintf(msg, sizeof msg, "cannot reach port %u in the microVM: %.*s",
-				 p->port, fl.msg.len > 100 ? 100 : (int)fl.msg.len, fl.msg.p);
+		proxy_fail_text(f, p->port, msg, sizeof msg);
 		fail(p, 502, msg);
 		return;
 	case MUX_DATA:

@@ -25,6 +25,12 @@
 #define PROXY_UP_MAX (64u * 1024)    /* forwarded bytes waiting for the agent's window */
 #define PROXY_IDLE_MS 60000          /* a kept-alive connection without a request ends */
 
+struct mux_frame;
+
+/* The client's text for an app channel the agent refused (OPEN_FAIL) or
+ * broke (ERROR), from frame f, on port; shared by HTTP/1.1 and h2. */
+void proxy_fail_text(const struct mux_frame *f, unsigned port, char *msg, size_t n);
+
 /* The ingress handler (ingress_handler_fn) for every request to a VM's Host
  * that is not the shell. */
 void proxy_handle(struct ingress_conn *c, const struct wsp_request *r, const char *head,

@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/lcint.h"
+#include "session/lifecycle.h"
 
 #define DL_PING 5000
 #define DL_STOP 10000
@@ -66,6 +68,11 @@ static int recover_one(const struct store_vm *v, void *ctx)
 	rv->susp_seq = vmjobs_latest_suspend(dir);
 	enum vm_state s = rv->st;
 	if ((s == VS_RUNNING || s == VS_SUSPENDING) && adopt(rv, dir)) {
+		struct egress_policy *pol = lc->hd->egress ? malloc(sizeof *pol) : NULL;
+		char why[256];
+		if (pol && egress_policy_from_connectors(lc->hd->cfg.state_dir, v->egress, pol, why, sizeof why) == 0)
+			egress_vm_adopt(lc->hd->egress, v->id, pol); /* its namespace stays */
+		free(pol);
 		/* An interrupted suspend left the VM running. */
 		lc_fire(lc, rv, EV_ADOPT,
 			s == VS_SUSPENDING ? "suspend interrupted by a hearthd restart" : NULL, NULL,
@@ -77,7 +84,10 @@ static int recover_one(const struct store_vm *v, void *ctx)
 		stop_leftover(rv, dir);
 		fsutil_pathf(run, sizeof run, "%s/run", dir);
 		fsutil_rm_rf(run);
-		lc_fire(lc, rv, EV_KEEP_SUSPENDED, v->reason, NULL, NULL);
+		lc_fire(lc, rv, EV_KEEP_SUSPENDED,
+			strcmp(v->reason, LIFECYCLE_RESUMING) ? v->reason
+							      : "resume interrupted by a hearthd restart",
+			NULL, NULL);
 		return 0;
 	}
 	const char *why;
@@ -102,4 +112,6 @@ void recover_all(struct lifecycle *lc)
 {
 	if (store_vm_live(lc->hd->store, recover_one, lc) < 0)
 		hd_log("store: recovery scan failed: %s", store_errmsg(lc->hd->store));
+	else if (lc->hd->egress)
+		egress_sweep(lc->hd->egress); /* namespaces of VMs that did not survive */
 }

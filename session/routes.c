@@ -23,22 +23,36 @@ static const struct route route_table[] = {
 	{ RM_POST, "/2025-09-09/microvms/{}/resume", ops_vm_resume },
 	{ RM_POST, "/2025-09-09/microvms/{}/auth-token", ops_vm_auth_token },
 	{ RM_POST, "/2025-09-09/microvms/{}/shell-auth-token", ops_vm_shell_token },
+	/* hearth's own: files in and out as a tar stream (hearthd.8, FILES) */
+	{ RM_GET, "/2025-09-09/microvms/{}/files", ops_files_get },
+	{ RM_PUT, "/2025-09-09/microvms/{}/files", ops_files_put },
+	/* hearth extension: allowlist egress connectors (hearthd.8 NETWORK) */
+	{ RM_POST, "/2025-09-09/network-connectors", ops_conn_create },
+	{ RM_GET, "/2025-09-09/network-connectors", ops_conn_list },
+	{ RM_GET, "/2025-09-09/network-connectors/{}", ops_conn_get },
+	{ RM_DELETE, "/2025-09-09/network-connectors/{}", ops_conn_delete },
 	{ RM_GET, "/2025-09-09/managed-microvm-images", ops_image_managed_list },
 	{ RM_GET, "/2025-09-09/managed-microvm-images/{}/versions", ops_image_managed_versions },
-	{ RM_POST, "/2025-09-09/microvm-images", ops_image_unsupported },
+	{ RM_POST, "/2025-09-09/microvm-images", ops_image_create },
 	{ RM_GET, "/2025-09-09/microvm-images", ops_image_list },
 	{ RM_GET, "/2025-09-09/microvm-images/{}", ops_image_get },
-	{ RM_PUT, "/2025-09-09/microvm-images/{}", ops_image_unsupported },
-	{ RM_DELETE, "/2025-09-09/microvm-images/{}", ops_image_unsupported },
-	{ RM_GET, "/2025-09-09/microvm-images/{}/versions", ops_image_unsupported },
-	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_unsupported },
-	{ RM_PATCH, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_unsupported },
-	{ RM_DELETE, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_unsupported },
-	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}/builds", ops_image_unsupported },
-	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}/builds/{}", ops_image_unsupported },
+	{ RM_PUT, "/2025-09-09/microvm-images/{}", ops_image_update },
+	{ RM_DELETE, "/2025-09-09/microvm-images/{}", ops_image_delete },
+	{ RM_GET, "/2025-09-09/microvm-images/{}/versions", ops_image_versions },
+	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_version_get },
+	{ RM_PATCH, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_version_update },
+	{ RM_DELETE, "/2025-09-09/microvm-images/{}/versions/{}", ops_image_version_delete },
+	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}/builds", ops_image_builds },
+	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}/builds/{}", ops_image_build_get },
+	/* hearth extension: a build's log (PROTOCOL.md, hearthd.8 IMAGES) */
+	{ RM_GET, "/2025-09-09/microvm-images/{}/versions/{}/builds/{}/logs", ops_image_build_logs },
 	{ RM_GET, "/2017-03-31/tags/{}", ops_tags_list },
 	{ RM_POST, "/2017-03-31/tags/{}", ops_tags_tag },
 	{ RM_DELETE, "/2017-03-31/tags/{}", ops_tags_untag },
+	{ RM_GET, "/hearth/ssh", ops_ssh_info },
+	/* hearth's own: the VM identity tokens' keys (public, unsigned GETs) */
+	{ RM_GET, "/.well-known/jwks.json", ops_identity_jwks },
+	{ RM_GET, "/.well-known/openid-configuration", ops_identity_discovery },
 };
 
 static const struct {
@@ -129,9 +143,27 @@ static int match(const char *pattern, const char *path, char seg[][2049], unsign
 	return *p == '\0' && *s == '\0';
 }
 
+/* Routes whose request body is handed to them as it comes (apistream.h). */
+static const struct {
+	enum route_method method;
+	const char *pattern;
+} streamed_routes[] = {
+	{ RM_PUT, "/2025-09-09/microvms/{}/files" },
+};
+
+int routes_streams_body(enum route_method m, const char *path)
+{
+	static char seg[ROUTE_MAX_PARAMS][2049]; /* event-loop thread only */
+	unsigned nseg = 0;
+	for (size_t i = 0; i < sizeof streamed_routes / sizeof streamed_routes[0]; i++)
+		if (streamed_routes[i].method == m && match(streamed_routes[i].pattern, path, seg, &nseg))
+			return 1;
+	return 0;
+}
+
 void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		     const struct route_query *query, unsigned nquery, const char *body,
-		     size_t body_len, struct route_resp *resp)
+		     size_t body_len, int body_streamed, void *conn, struct route_resp *resp)
 {
 	static char seg[ROUTE_MAX_PARAMS][2049]; /* event-loop thread only */
 	const struct route *hit = NULL;
@@ -156,7 +188,9 @@ void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 				     "no operation matches this method and path");
 		return;
 	}
-	struct route_call c = { .hd = hd, .body = body, .body_len = body_len };
+	struct route_call c = {
+		.hd = hd, .body = body, .body_len = body_len, .body_streamed = body_streamed, .conn = conn
+	};
 	for (unsigned i = 0; i < nseg; i++)
 		c.params[i] = seg[i];
 	c.nquery = nquery > ROUTE_MAX_QUERY ? ROUTE_MAX_QUERY : nquery;
@@ -172,6 +206,10 @@ void routes_dispatch(struct hearthd *hd, enum route_method m, const char *path,
 		return;
 	}
 	resp->status = status;
+	if (status == ROUTE_DEFERRED) { /* the handler answers through apistream */
+		json_object_put(out);
+		return;
+	}
 	if (out) {
 		const char *s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
 									JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -6,6 +6,13 @@
  * frame queued before some output (attached, exec_started, dropped) is
  * never overtaken by it. The connection is closed only from the pump, after
  * ctl is written; a shell's exit frame waits until its viewer queue is empty.
+ *
+ * Closing follows RFC 6455 7.1: after hearthd's CLOSE frame the connection
+ * stays until the client's CLOSE comes back (or the client has been silent
+ * for SHELLWS_CLOSE_WAIT_MS with everything written), and the client's bytes
+ * are read (and dropped) all the while. Hanging up on a socket with unread
+ * input makes the kernel reset the connection and throw away what it still
+ * had to send: a slow client would lose the CLOSE frame it was owed.
  */
 #include "session/shellws.h"
 
@@ -17,6 +24,7 @@
 #include "protocol/buf.h"
 #include "protocol/shellmsg.h"
 #include "protocol/token.h"
+#include "protocol/utf8.h"
 #include "protocol/wsproto.h"
 #include "session/execchan.h"
 #include "session/lifecycle.h"
@@ -41,6 +49,7 @@ struct shellws {
 	size_t tin_len;
 	int tin_over;
 	uint8_t cur_op;
+	struct utf8_check tin_utf8; /* the TEXT message being received */
 	int64_t start_ms, rx_ms, ping_ms, traffic_ms;
 	lws_sorted_usec_list_t sul;
 	int rx_paused;
@@ -58,7 +67,10 @@ struct shellws {
 	char x_reason[200];
 	/* close */
 	int closing, close_sent, close_code;
-	char close_reason[124];
+	int peer_closed;  /* the client's CLOSE came: hang up once ours is written */
+	int in_lost;      /* a framing error: the client's bytes mean nothing now */
+	int64_t flushed_ms; /* when our CLOSE and all before it had been written out */
+	char close_reason[WSP_CLOSE_PAYLOAD_MAX];
 };
 
 static void sw_pump(struct shellws *w);
@@ -94,9 +106,15 @@ static void sw_text(struct shellws *w, const char *p, int n)
 
 static void sw_error(struct shellws *w, const char *code, const char *msg)
 {
-	char f[512];
-	sw_text(w, f, shellmsg_error_code(f, sizeof f, w->v1 ? code : NULL, msg));
+	char f[512], m[256];
+	/* Reasons can carry the agent's bytes: a TEXT frame holds UTF-8 only. */
+	size_t ml = utf8_prefix((const uint8_t *)msg, strlen(msg), sizeof m - 1);
+	memcpy(m, msg, ml);
+	m[ml] = '\0';
+	sw_text(w, f, shellmsg_error_code(f, sizeof f, w->v1 ? code : NULL, m));
 }
+
+static void sw_resume_rx(struct shellws *w);
 
 /* Close after the pending control frames (not after pending output). */
 static void sw_close(struct shellws *w, int code, const char *reason)
@@ -105,8 +123,21 @@ static void sw_close(struct shellws *w, int code, const char *reason)
 		return;
 	w->closing = 1;
 	w->close_code = code;
-	snprintf(w->close_reason, sizeof w->close_reason, "%.120s", reason);
+	snprintf(w->close_reason, sizeof w->close_reason, "%s", reason);
 	w->st = SW_DONE;
+	sw_resume_rx(w); /* the client's answering CLOSE must get in */
+}
+
+/* The client broke RFC 6455 (1002, 1007, 1009): a CLOSE frame says so, with
+ * no error frame before it; framing_lost: its later bytes cannot be parsed. */
+static void sw_protocol_fail(struct shellws *w, unsigned code, const char *reason,
+			     int framing_lost)
+{
+	if (framing_lost) {
+		w->in_lost = 1;
+		buf_reset(&w->rin);
+	}
+	sw_close(w, (int)code, reason);
 }
 
 /* An error frame, then close. */
@@ -232,18 +263,19 @@ static void sw_pump(struct shellws *w)
 				return; /* the connection's writable callback comes back */
 		}
 		if (w->close_sent) {
-			ingress_conn_hangup(w->c);
+			/* The handshake is complete: hang up once ours is
+			 * written. Else wait for the client's CLOSE, reading,
+			 * from when ours is out (sw_close_wait). */
+			if (w->peer_closed)
+				ingress_conn_hangup(w->c);
+			else if (!w->flushed_ms && ingress_conn_room(w->c) == INGRESS_CONN_OUT_MAX)
+				w->flushed_ms = hd_now_ms();
 			return;
 		}
 		if (w->closing) {
-			uint8_t c[2 + sizeof w->close_reason];
-			size_t rl = strlen(w->close_reason);
-			if (rl > 123)
-				rl = 123;
-			c[0] = (uint8_t)(w->close_code >> 8);
-			c[1] = (uint8_t)w->close_code;
-			memcpy(c + 2, w->close_reason, rl);
-			sw_frame(w, WSP_CLOSE, c, 2 + rl);
+			uint8_t c[WSP_CLOSE_PAYLOAD_MAX];
+			sw_frame(w, WSP_CLOSE, c,
+				 wsp_close_payload(c, (unsigned)w->close_code, w->close_reason));
 			w->close_sent = 1;
 			continue;
 		}
@@ -541,7 +573,7 @@ static void sw_binary_in(struct shellws *w, const uint8_t *p, size_t n)
 		sw_error(w, "BadState", "send open, attach or exec first");
 }
 
-/* One client frame; -1 is a protocol error. */
+/* One client frame; -1 is a protocol error, -2 a TEXT message that is not UTF-8. */
 static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 {
 	uint8_t op = f->opcode;
@@ -552,16 +584,24 @@ static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 	case WSP_PONG:
 		return 0;
 	case WSP_CLOSE: {
-		/* Echo the client's code; the connection ends. */
-		uint8_t code[2] = { 0x03, 0xe8 };
-		if (f->len >= 2)
-			memcpy(code, f->payload, 2);
-		if (!w->closing) {
-			sw_frame(w, WSP_CLOSE, code, 2);
-			w->closing = 1;
-			w->close_sent = 1;
-			w->st = SW_DONE;
+		unsigned code, bad = wsp_close_check(f->payload, f->len, &code);
+		w->peer_closed = 1;
+		if (w->closing)
+			return 0; /* ours is queued or sent: it is the answer */
+		if (bad) {
+			sw_protocol_fail(w, bad,
+					 bad == WSP_CLOSE_BAD_DATA ? "close reason is not UTF-8"
+								   : "invalid close frame",
+					 0);
+			return 0;
 		}
+		/* Echo the client's code (none when it sent none); the
+		 * connection ends once the echo is written. */
+		uint8_t echo[2] = { (uint8_t)(code >> 8), (uint8_t)code };
+		sw_frame(w, WSP_CLOSE, echo, code == 1005 ? 0 : 2);
+		w->closing = 1;
+		w->close_sent = 1;
+		w->st = SW_DONE;
 		return 0;
 	}
 	case WSP_CONT:
@@ -575,6 +615,7 @@ static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 		if (op == WSP_TEXT) {
 			w->tin_len = 0;
 			w->tin_over = 0;
+			utf8_check_init(&w->tin_utf8);
 		}
 		break;
 	}
@@ -584,6 +625,10 @@ static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 			sw_binary_in(w, f->payload, f->len);
 		return 0;
 	}
+	/* A TEXT message must be UTF-8 (RFC 6455 8.1), checked as it comes. */
+	if (utf8_check_feed(&w->tin_utf8, f->payload, f->len) < 0 ||
+	    (f->fin && !utf8_check_done(&w->tin_utf8)))
+		return -2;
 	if (f->len > sizeof w->tin - w->tin_len)
 		w->tin_over = 1;
 	else {
@@ -595,36 +640,48 @@ static int sw_client_frame(struct shellws *w, const struct wsp_frame *f)
 	return 0;
 }
 
+/* Frames after our CLOSE: only the client's CLOSE matters now. */
+static void sw_after_close(struct shellws *w, const struct wsp_frame *f)
+{
+	if (f->opcode == WSP_CLOSE)
+		w->peer_closed = 1;
+}
+
 static int sw_rx(void *h, const uint8_t *in, size_t len)
 {
 	struct shellws *w = h;
 	struct wsp_frame f;
-	if (w->close_sent)
+	/* Read everything, even now, so the socket never closes on unread input. */
+	if (w->in_lost || w->peer_closed)
 		return 0;
 	if (buf_put(&w->rin, in, len) != BUF_OK)
 		return -1;
 	w->rx_ms = hd_now_ms();
-	while (!w->close_sent) {
+	while (!w->in_lost && !w->peer_closed) {
 		long n = wsp_frame_take((uint8_t *)buf_ptr(&w->rin), buf_used(&w->rin), WSP_FRAME_MAX,
 					&f);
 		if (n == 0)
 			break;
 		if (n < 0) {
-			buf_reset(&w->rin);
 			if (n == -2)
-				sw_fail(w, 1009, NULL, "frame too big");
+				sw_protocol_fail(w, WSP_CLOSE_TOO_BIG, "frame too big", 1);
 			else
-				sw_fail(w, 1002, NULL, "protocol error");
+				sw_protocol_fail(w, WSP_CLOSE_PROTOCOL, "protocol error", 1);
 			break;
+		}
+		if (w->close_sent) {
+			sw_after_close(w, &f);
+			buf_consume(&w->rin, (size_t)n);
+			continue;
 		}
 		if (f.opcode != WSP_PING && f.opcode != WSP_PONG)
 			sw_note_traffic(w);
 		int rc = sw_client_frame(w, &f);
 		buf_consume(&w->rin, (size_t)n);
-		if (rc < 0) {
-			sw_fail(w, 1002, NULL, "protocol error");
-			break;
-		}
+		if (rc == -2)
+			sw_protocol_fail(w, WSP_CLOSE_BAD_DATA, "text is not UTF-8", 0);
+		else if (rc < 0)
+			sw_protocol_fail(w, WSP_CLOSE_PROTOCOL, "protocol error", 0);
 	}
 	sw_pump(w);
 	return 0;
@@ -633,6 +690,25 @@ static int sw_rx(void *h, const uint8_t *in, size_t len)
 static void sw_writable(void *h)
 {
 	sw_pump(h);
+}
+
+/* Closing: hang up when the client has not answered our CLOSE, all of it
+ * written, and has sent nothing for SHELLWS_CLOSE_WAIT_MS (a client still
+ * sending is alive and may be catching up on what the kernel holds for it);
+ * after a framing error its CLOSE cannot be seen, so it gets
+ * SHELLWS_LOST_WAIT_MS to take ours and go. */
+static void sw_close_wait(struct shellws *w, int64_t now)
+{
+	if (!w->close_sent || w->peer_closed)
+		return;
+	if (!w->flushed_ms && ingress_conn_room(w->c) == INGRESS_CONN_OUT_MAX)
+		w->flushed_ms = now;
+	if (!w->flushed_ms)
+		return;
+	if (w->in_lost ? now - w->flushed_ms > SHELLWS_LOST_WAIT_MS
+		       : now - (w->flushed_ms > w->rx_ms ? w->flushed_ms : w->rx_ms) >
+				 SHELLWS_CLOSE_WAIT_MS)
+		ingress_conn_hangup(w->c);
 }
 
 static void sw_free(struct shellws *w)
@@ -667,6 +743,7 @@ static void sw_tick(lws_sorted_usec_list_t *sul)
 			sw_frame(w, WSP_PING, "hearth", 6);
 		}
 	}
+	sw_close_wait(w, now);
 	sw_pump(w);
 	lws_sul_schedule(w->hd->lws, 0, &w->sul, sw_tick, SW_TICK_MS * LWS_US_PER_MS);
 }
@@ -681,6 +758,10 @@ void shellws_handle(struct ingress_conn *c, const struct wsp_request *r, const c
 	char accept[WSP_ACCEPT_LEN + 1], msg[200], resp[512], f[160];
 	(void)head;
 	(void)headlen;
+	if (strcmp(r->path, "/") && strcmp(r->path, "/shell")) {
+		ingress_conn_refuse(c, 404, "the shell is at / or /shell");
+		return;
+	}
 	enum ingress_auth a = ingress_authorize(hd, r, vm_id, &cl);
 	if (a == INGRESS_AUTH_MISSING) {
 		ingress_conn_refuse(c, 401, "a shell token is required");

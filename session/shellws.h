@@ -18,6 +18,12 @@
 #define SHELLWS_REQUEST_MS 30000    /* v1: the first request must come by then */
 #define SHELLWS_PING_MS 20000       /* v1: WebSocket PING interval */
 #define SHELLWS_IDLE_MS 60000       /* v1: close when nothing arrived for this long */
+/* After hearthd's CLOSE is written out: hang up when the client has neither
+ * answered it nor sent anything for this long (RFC 6455 7.1.1). */
+#define SHELLWS_CLOSE_WAIT_MS 30000
+/* ... and after a framing error, when the client's answer cannot be parsed:
+ * hang up this long after hearthd's CLOSE is written out. */
+#define SHELLWS_LOST_WAIT_MS 5000
 
 /* The ingress handler (ingress_handler_fn) of the shell WebSocket. */
 void shellws_handle(struct ingress_conn *c, const struct wsp_request *r, const char *head,

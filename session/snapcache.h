@@ -1,7 +1,8 @@
 /*
  * snapcache.h - the image snapshots every run restores: one per image
  * version under <state>/snapshots/<image>@<version>/, built once (boot,
- * start command, ready hook, snapshot) on the first run that needs it while
+ * start command, the app of image.json started detached, ready hook or the
+ * app's first port accepting, snapshot) on the first run that needs it while
  * other runs of the same version wait. Worker threads only.
  */
 #ifndef HEARTH_SNAPCACHE_H
@@ -15,9 +16,19 @@ struct snapcache;
 
 struct snapcache *snapcache_create(const struct vm_engine *eng, const char *snaps_dir);
 void snapcache_destroy(struct snapcache *sc);
+/* Image VMs get a NIC (in a NO_EGRESS namespace) so snapshots carry one. */
+struct egress;
+void snapcache_set_egress(struct snapcache *sc, struct egress *eg);
 /* The snapshot directory of ce's version in out, built if missing: 0, or -1
  * with reason (STORE_REASON bytes). */
 int snapcache_get(struct snapcache *sc, const struct catalog_entry *ce, char *out, size_t n,
 		  char *reason);
+
+/* The image's /validate hook on a test VM restored from snapdir: 0 when it
+ * answered 200 or validate is disabled, -1 with reason (STORE_REASON bytes)
+ * otherwise; the test VM is gone either way. snapcache_get already runs it
+ * on every snapshot it builds, before the snapshot becomes current. */
+int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, const char *snapdir,
+		       char *reason);
 
 #endif

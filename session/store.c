@@ -2,6 +2,7 @@
  * store.c - SQLite persistence: schema creation/migration, microVM rows, tags.
  */
 #include "session/store.h"
+#include "session/store_int.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,6 +27,11 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 };
+
+sqlite3 *store_sqlite(struct store *s)
+{
+	return s->db;
+}
 
 #define VM_COLS                                                                             \
 	"id, seq, state, reason, image, image_managed, image_version, exec_role, has_idle, "  \
@@ -75,6 +81,32 @@ static const char *const migrations[] = {
 	"ALTER TABLE microvms RENAME COLUMN engine_pid TO keeper_pid;"
 	"ALTER TABLE microvms ADD COLUMN keeper_start INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE microvms ADD COLUMN engine_pid INTEGER NOT NULL DEFAULT 0;",
+	/* 3: built images (CreateMicrovmImage), their versions, builds and the
+	 * clientTokens of the calls that made them (store_image.c). */
+	"CREATE TABLE images ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+	" next_major INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE TABLE image_versions ("
+	" image TEXT NOT NULL REFERENCES images (name) ON DELETE CASCADE,"
+	" version TEXT NOT NULL, major INTEGER NOT NULL, state TEXT NOT NULL,"
+	" active INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	" message TEXT NOT NULL DEFAULT '', build_id TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, request TEXT NOT NULL,"
+	" PRIMARY KEY (image, version));"
+	"CREATE TABLE image_builds ("
+	" build_id TEXT PRIMARY KEY, image TEXT NOT NULL, version TEXT NOT NULL,"
+	" architecture TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	" message TEXT NOT NULL DEFAULT '', mem_bytes INTEGER NOT NULL DEFAULT -1,"
+	" disk_bytes INTEGER NOT NULL DEFAULT -1, code_bytes INTEGER NOT NULL DEFAULT -1,"
+	" created_at INTEGER NOT NULL, started_at INTEGER NOT NULL DEFAULT 0,"
+	" ended_at INTEGER NOT NULL DEFAULT 0,"
+	" FOREIGN KEY (image, version) REFERENCES image_versions (image, version)"
+	" ON DELETE CASCADE);"
+	"CREATE INDEX image_builds_version ON image_builds (image, version);"
+	"CREATE TABLE image_tokens ("
+	" token TEXT PRIMARY KEY, image TEXT NOT NULL REFERENCES images (name) ON DELETE CASCADE,"
+	" version TEXT NOT NULL, fingerprint TEXT NOT NULL);",
 };
 
 static void seterr(char *err, size_t n, const char *what, sqlite3 *db)

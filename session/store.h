@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_ID 65
 #define STORE_REASON 512
 #define STORE_CONNECTORS 4096
@@ -71,6 +71,83 @@ int store_tag_set(struct store *s, const char *arn, const char *key, const char 
 int store_tag_del(struct store *s, const char *arn, const char *key);
 int store_tag_list(struct store *s, const char *arn,
 		   int (*cb)(const char *k, const char *v, void *ctx), void *ctx);
+/* ---- built images (store_image.c) ---- */
+#define STORE_REQUEST 32768 /* a version's request fields, JSON (api_imgreq.h echo) */
+
+struct store_image {
+	int64_t seq; /* creation order, the paging key */
+	char name[129];
+	char state[16];      /* CREATING CREATED CREATE_FAILED UPDATING UPDATED ... DELETING */
+	char description[257];
+	int64_t next_major;  /* the major of the next version (versions are never reused) */
+	int64_t created_at, updated_at;
+};
+
+struct store_version {
+	char image[129];
+	char version[65];  /* "1.0", "2.0", ... */
+	int64_t major;
+	char state[16];    /* PENDING SUCCESSFUL FAILED (IN_PROGRESS is the builder's word) */
+	int active;        /* status ACTIVE (1) or INACTIVE */
+	char reason[48];   /* stateReason code, "" */
+	char message[STORE_REASON];
+	char build_id[65];
+	int64_t created_at, updated_at;
+	char request[STORE_REQUEST];
+};
+
+struct store_build {
+	char build_id[65];
+	char image[129];
+	char version[65];
+	char architecture[16];
+	char state[16]; /* PENDING SUCCESSFUL FAILED */
+	char reason[48];
+	char message[STORE_REASON];
+	int64_t mem_bytes, disk_bytes, code_bytes; /* -1: unknown */
+	int64_t created_at, started_at, ended_at;
+};
+
+int store_image_insert(struct store *s, struct store_image *im);
+int store_image_update(struct store *s, const struct store_image *im);
+/* 1 found, 0 not, -1 error. */
+int store_image_get(struct store *s, const char *name, struct store_image *out);
+/* Remove the image with its versions, builds and client tokens. */
+int store_image_delete(struct store *s, const char *name);
+/* Images with seq > after whose name starts with prefix (NULL: any), as store_vm_list. */
+int store_image_list(struct store *s, int64_t after, const char *prefix, int limit,
+		     int (*cb)(const struct store_image *im, void *ctx), void *ctx, int *more);
+
+int store_version_insert(struct store *s, const struct store_version *v);
+int store_version_update(struct store *s, const struct store_version *v);
+int store_version_get(struct store *s, const char *image, const char *version,
+		      struct store_version *out);
+int store_version_delete(struct store *s, const char *image, const char *version);
+/* Versions with major > after, ascending. */
+int store_version_list(struct store *s, const char *image, int64_t after, int limit,
+		       int (*cb)(const struct store_version *v, void *ctx), void *ctx,
+		       int *more);
+/* The newest version in state (and ACTIVE when active_only). 1, 0, -1. */
+int store_version_latest(struct store *s, const char *image, const char *state,
+			 int active_only, struct store_version *out);
+
+int store_build_insert(struct store *s, const struct store_build *b);
+int store_build_update(struct store *s, const struct store_build *b);
+int store_build_get(struct store *s, const char *build_id, struct store_build *out);
+int store_build_list(struct store *s, const char *image, const char *version,
+		     int (*cb)(const struct store_build *b, void *ctx), void *ctx);
+/* Builds that have not ended (PENDING): restart recovery and DeleteMicrovmImage. */
+int store_build_unfinished(struct store *s, const char *image,
+			   int (*cb)(const struct store_build *b, void *ctx), void *ctx);
+
+/* clientToken of Create/UpdateMicrovmImage -> the version it made. 1, 0, -1. */
+int store_imgtoken_get(struct store *s, const char *token, char *image, size_t in,
+		       char *version, size_t vn, char *fingerprint, size_t fn);
+int store_imgtoken_put(struct store *s, const char *token, const char *image,
+		       const char *version, const char *fingerprint);
+/* VMs not TERMINATED that run a built image (version NULL: any version). -1 on error. */
+int store_image_vms(struct store *s, const char *image, const char *version);
+
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);

@@ -55,9 +55,10 @@ static X509_NAME *make_name(const char *cn)
 	return n;
 }
 
-/* A certificate for key, named cn, signed by (issuer, ikey) or self-signed. */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey, int ca,
-		       long days)
+/* A certificate for key, named cn with the names san (a leaf), signed by
+ * (issuer, ikey) or self-signed, valid secs from an hour ago. */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer,
+		       EVP_PKEY *ikey, int ca, long secs)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = make_name(cn);
@@ -66,7 +67,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ik
 		 BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
 		 BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) &&
 		 X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
-		 X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) && X509_set_pubkey(x, key) &&
+		 X509_gmtime_adj(X509_getm_notAfter(x), secs) && X509_set_pubkey(x, key) &&
 		 X509_set_subject_name(x, name) &&
 		 X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
 	X509 *signer = issuer ? issuer : x;
@@ -77,7 +78,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ik
 		ok = add_ext(x, signer, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
 		     add_ext(x, signer, NID_key_usage, "critical,digitalSignature") == 0 &&
 		     add_ext(x, signer, NID_ext_key_usage, "serverAuth") == 0 &&
-		     add_ext(x, signer, NID_subject_alt_name, TLSCERT_SAN) == 0;
+		     add_ext(x, signer, NID_subject_alt_name, san) == 0;
 	if (ok)
 		ok = add_ext(x, signer, NID_subject_key_identifier, "hash") == 0 &&
 		     add_ext(x, signer, NID_authority_key_identifier, "keyid:always") == 0 &&
@@ -147,11 +148,42 @@ static int load_or_make_ca(const struct tlscert_paths *p, X509 **ca, EVP_PKEY **
 		return *ca && *cakey ? 0 : -1;
 	}
 	*cakey = EVP_EC_gen("P-256");
-	*ca = *cakey ? make_cert(*cakey, "hearth local CA", NULL, NULL, 1, TLSCERT_CA_DAYS) : NULL;
+	*ca = *cakey ? make_cert(*cakey, "hearth local CA", NULL, NULL, NULL, 1, TLSCERT_CA_DAYS * 86400L) : NULL;
 	if (!*ca || write_pem(p->ca_key, 0600, NULL, *cakey) < 0 ||
 	    write_pem(p->ca_cert, 0644, *ca, NULL) < 0)
 		return -1;
 	return 0;
+}
+
+int tlscert_load_ca(const struct tlscert_paths *p, X509 **ca, EVP_PKEY **cakey)
+{
+	*ca = read_cert(p->ca_cert);
+	*cakey = read_key(p->ca_key);
+	if (*ca && *cakey && X509_check_private_key(*ca, *cakey) == 1)
+		return 0;
+	X509_free(*ca);
+	EVP_PKEY_free(*cakey);
+	*ca = NULL;
+	*cakey = NULL;
+	return -1;
+}
+
+int tlscert_mint(X509 *ca, EVP_PKEY *cakey, const char *name, long secs, X509 **cert,
+		 EVP_PKEY **key)
+{
+	char san[300];
+	if ((size_t)snprintf(san, sizeof san, "DNS:%s", name) >= sizeof san)
+		return -1;
+	/* P-256: a fresh key costs well under a millisecond, so one per leaf. */
+	*key = EVP_EC_gen("P-256");
+	/* The CN is informative only (clients match the SAN) and holds 64 bytes. */
+	const char *cn = strlen(name) <= 64 ? name : "hearth microVM endpoint";
+	*cert = *key ? make_cert(*key, cn, san, ca, cakey, 0, secs) : NULL;
+	if (*cert)
+		return 0;
+	EVP_PKEY_free(*key);
+	*key = NULL;
+	return -1;
 }
 
 int tlscert_ensure(const char *state_dir, struct tlscert_paths *p, char *err, size_t errlen)
@@ -175,7 +207,8 @@ int tlscert_ensure(const char *state_dir, struct tlscert_paths *p, char *err, si
 		goto out;
 	}
 	key = EVP_EC_gen("P-256");
-	cert = key ? make_cert(key, "localhost", ca, cakey, 0, TLSCERT_DAYS) : NULL;
+	cert = key ? make_cert(key, "localhost", TLSCERT_SAN, ca, cakey, 0, TLSCERT_DAYS * 86400L)
+		   : NULL;
 	if (!cert) {
 		fail(err, errlen, "cannot create the server certificate");
 		goto out;

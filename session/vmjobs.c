@@ -20,6 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/hooks.h"
 #include "session/lcint.h"
@@ -107,10 +110,26 @@ static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snap
 	fsutil_pathf(run, sizeof run, "%s/run", j->vmdir);
 	fsutil_rm_rf(run); /* leftovers of a keeper that died with its VM */
 	j->t_start = hd_now_ms();
-	int rc = keeper_spawn(lc->hd->exe, lc->hd->cfg.engine, j->vmdir, j->id, snapdir,
+	/* A fresh namespace each run and resume: the guest's old connections
+	 * have no state there and get resets (session/egress.c). */
+	int tap = -1;
+	if (lc->hd->egress) {
+		struct egress_policy *pol = malloc(sizeof *pol);
+		int bad = !pol || egress_policy_from_connectors(lc->hd->cfg.state_dir, j->egress, pol, why, sizeof why) < 0 ||
+			  egress_vm_up(lc->hd->egress, j->id, pol, &tap, why, sizeof why) < 0;
+		free(pol);
+		if (bad) {
+			seterr(j->reason, "network: %s", pol ? why : "out of memory");
+			return -1;
+		}
+	}
+	int rc = keeper_spawn(lc->hd->exe, lc->hd->cfg.engine, j->vmdir, j->id, snapdir, tap,
 			      DL_RESTORE, &j->keeper, &j->engine, why, sizeof why);
+	if (tap >= 0)
+		close(tap); /* QEMU holds it now */
 	j->t_keeper = hd_now_ms();
 	if (rc < 0) {
+		egress_vm_down(lc->hd->egress, j->id);
 		j->keeper = (struct keeper_id){ 0, 0 };
 		j->engine = 0;
 		seterr(j->reason, "%s", why);
@@ -121,7 +140,7 @@ static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snap
 
 /* Stop the VM: ask its keeper, else SIGKILL it, but only when it is provably
  * the keeper (the VM's processes die with it). */
-static void stop_vm(struct lc_job *j)
+static void stop_vm(struct lifecycle *lc, struct lc_job *j)
 {
 	char r[KEEPER_REPLY];
 	if (j->keeper.pid > 0 && keeper_cmd(j->vmdir, "stop", DL_STOP, r, sizeof r) < 0)
@@ -129,6 +148,44 @@ static void stop_vm(struct lc_job *j)
 	keeper_reap(&j->keeper, 2000);
 	j->keeper = (struct keeper_id){ 0, 0 };
 	j->engine = 0;
+	egress_vm_down(lc->hd->egress, j->id);
+}
+
+/* The /run hook's body (PROTOCOL.md 1.11): {"microvmId":"<id>",
+ * "runHookPayload":"<the caller's payload>"}, the payload as a JSON string,
+ * left out when the run gave none. malloc'd (*len bytes), or NULL. */
+static char *run_body(const struct lc_job *j, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+	char *out = NULL;
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "microvmId", json_object_new_string(j->id));
+	if (j->payload && j->plen)
+		json_object_object_add(o, "runHookPayload",
+				       json_object_new_string_len(j->payload, (int)j->plen));
+	size_t n = 0;
+	const char *s = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	if (s && (out = malloc(n + 1))) {
+		memcpy(out, s, n + 1);
+		*len = n;
+	}
+	json_object_put(o);
+	return out;
+}
+
+static int run_hook(struct lc_job *j)
+{
+	size_t len = 0;
+	char *body = run_body(j, &len);
+	if (!body) {
+		seterr(j->reason, "run hook failed: out of memory");
+		return -1;
+	}
+	int rc = call_hook(j->vmdir, &j->hooks, API_HOOK_RUN, body, len, j->reason);
+	free(body);
+	return rc;
 }
 
 static void do_run(struct lifecycle *lc, struct lc_job *j)
@@ -144,9 +201,8 @@ static void do_run(struct lifecycle *lc, struct lc_job *j)
 		return;
 	}
 	if (restore_into(lc, j, snap) < 0 ||
-	    (j->hooks.enabled[API_HOOK_RUN] &&
-	     call_hook(j->vmdir, &j->hooks, API_HOOK_RUN, j->payload, j->plen, j->reason) < 0)) {
-		stop_vm(j);
+	    (j->hooks.enabled[API_HOOK_RUN] && run_hook(j) < 0)) {
+		stop_vm(lc, j);
 		fsutil_rm_rf(j->vmdir);
 		return;
 	}
@@ -174,7 +230,6 @@ static void do_suspend(struct lifecycle *lc, struct lc_job *j)
 {
 	char tmp[PATH_MAX], final[PATH_MAX], cmd[PATH_MAX + 16], note[STORE_REASON];
 	char r[KEEPER_REPLY];
-	(void)lc;
 	note[0] = '\0';
 	/* A failing /suspend hook does not keep the VM from suspending. */
 	if (j->hooks.enabled[API_HOOK_SUSPEND])
@@ -204,11 +259,12 @@ static void do_suspend(struct lifecycle *lc, struct lc_job *j)
 			return;
 		}
 		/* The VM is gone or wedged: end what is left of it. */
-		stop_vm(j);
+		stop_vm(lc, j);
 	} else {
 		keeper_reap(&j->keeper, 2000); /* it exits after a suspend */
 		j->keeper = (struct keeper_id){ 0, 0 };
 		j->engine = 0;
+		egress_vm_down(lc->hd->egress, j->id);
 	}
 	/* Current only once complete and durable. A snapshot the keeper finished
 	 * but could not report is as good as one it did. */
@@ -241,7 +297,7 @@ static void do_resume(struct lifecycle *lc, struct lc_job *j)
 	if (restore_into(lc, j, dir) < 0 ||
 	    (j->hooks.enabled[API_HOOK_RESUME] &&
 	     call_hook(j->vmdir, &j->hooks, API_HOOK_RESUME, NULL, 0, j->reason) < 0)) {
-		stop_vm(j);
+		stop_vm(lc, j);
 		return;
 	}
 	j->result = EV_RESUME_OK;
@@ -250,10 +306,9 @@ static void do_resume(struct lifecycle *lc, struct lc_job *j)
 static void do_terminate(struct lifecycle *lc, struct lc_job *j)
 {
 	char note[STORE_REASON];
-	(void)lc;
 	if (keeper_alive(&j->keeper, NULL) && j->hooks.enabled[API_HOOK_TERMINATE])
 		call_hook(j->vmdir, &j->hooks, API_HOOK_TERMINATE, NULL, 0, note);
-	stop_vm(j);
+	stop_vm(lc, j);
 	fsutil_rm_rf(j->vmdir);
 	j->result = EV_TERMINATE_DONE;
 }

@@ -203,11 +203,11 @@ void webterm_handle(struct ingress_conn *c, const struct wsp_request *r, const c
 			 "Cache-Control: no-cache\r\n"
 			 "Content-Security-Policy: default-src 'none'; script-src 'self'; "
 			 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
-			 "connect-src wss://*.localhost%s; base-uri 'none'; form-action 'none'; "
+			 "connect-src wss://*.%s%s; base-uri 'none'; form-action 'none'; "
 			 "frame-ancestors 'none'\r\n"
 			 "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
 			 "Cross-Origin-Opener-Policy: same-origin\r\nConnection: close\r\n\r\n",
-			 f->type, f->len, portpart);
+			 f->type, f->len, hd->cfg.endpoint_domain, portpart);
 	if (n < 0 || (size_t)n >= sizeof hdr || ingress_conn_write(c, hdr, (size_t)n) < 0) {
 		ingress_conn_abort(c);
 		return;

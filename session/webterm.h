@@ -5,7 +5,7 @@
  * A fixed set of files is read once at start from --webterm-dir; a request
  * is answered by exact name from that set, so no path reaches the file
  * system. GET and HEAD only. The page itself talks to the shell WebSocket
- * of https://<id>.localhost:<port>/ (PROTOCOL.md section 2).
+ * of https://<id>.<domain>:<port>/ (PROTOCOL.md section 2).
  */
 #ifndef HEARTH_WEBTERM_H
 #define HEARTH_WEBTERM_H

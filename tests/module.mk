@@ -29,7 +29,7 @@ fuzz: $(FUZZERS)
 # tests run, from their committed package-lock.json: installed by make check, so
 # a missing one is a build failure. npm ci only when node_modules is missing or
 # older than the lock (npm rewrites node_modules/.package-lock.json on each install).
-TEST_NPM_DIRS := tests/conformance tests/browser
+TEST_NPM_DIRS := tests/conformance tests/browser tests/mcp
 define test_npm_rule
 $(OBJ)/$(1)/npm-ci.stamp: $(1)/package-lock.json $(1)/package.json $$(if $$(wildcard $(1)/node_modules/.package-lock.json),,test-npm-missing)
 	@mkdir -p $$(dir $$@)

@@ -102,8 +102,13 @@ struct vm_config {
 	unsigned mem_mib;       /* guest memory (0: 128) */
 	unsigned vcpus;         /* 0: 1 */
 	enum vm_accel accel;    /* AUTO: HEARTH_ACCEL, else vm_accel_detect() */
-	int net;                /* 0: no network device (default) */
+	int net;                /* VM_NET_*: the network device (boot; restore checks it) */
+	int tap_fd;             /* VM_NET_TAP: an open tap (IFF_VNET_HDR), duplicated for QEMU */
 };
+
+/* Network backends; a snapshot records its own and restore refuses another. */
+enum { VM_NET_NONE = 0, VM_NET_USER = 1, VM_NET_TAP = 2 };
+#define VM_GUEST_MAC "52:54:00:68:74:01" /* the virtio-net device's, same in every VM */
 
 struct vm; /* one running or paused VM instance */
 
@@ -129,8 +134,9 @@ struct vm_engine {
 	 * its process died: then every further call fails and stop frees it. */
 	int (*suspend)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
 	/* Restore a snapshot directory into a new, independent VM with its own
-	 * overlay. From cfg only id, run_dir and accel are used: the kernel, disk,
-	 * memory, vCPUs and devices come from the snapshot. A truncated or corrupt
+	 * overlay. From cfg only id, run_dir, accel, net and tap_fd are used: the
+	 * kernel, disk, memory, vCPUs and devices come from the snapshot, and
+	 * cfg->net must name the snapshot's network backend. A truncated or corrupt
 	 * snapshot is refused before anything runs. */
 	int (*restore)(const struct vm_config *cfg, const char *snapdir, int deadline_ms,
 		       struct vm **out, struct vm_err *err);

@@ -37,12 +37,12 @@
 #define QEMU_IMG_LOG "qemu-img.log"
 #define QEMU_RAM "ram.bin" /* in run_dir: the empty base a booted VM's RAM maps */
 #define QEMU_FDSET_STATE 1000000 /* fd set ids for state files (disk overlays: gen + 1) */
-#define QEMU_MAX_ARGS 80
+#define QEMU_MAX_ARGS 88
 /* Disk chains longer than this (qcow2 files, the current overlay included)
  * are streamed down to one overlay over the base while the VM runs. */
 #define QEMU_CHAIN_MAX 3
 #define QEMU_STREAM_JOB "hearth-stream"
-#define QEMU_MAX_FDS 5      /* QMP, agent, console, incoming, direct */
+#define QEMU_MAX_FDS 7      /* QMP, agent, console, incoming, direct, tap, memory */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
@@ -52,6 +52,7 @@ struct vm {
 	struct proc proc;
 	struct qmpc qmp;
 	int agent_fd;
+	int tap_fd;          /* VM_NET_TAP: the caller's tap (not ours to close) */
 	int made_dir;
 	int paused;
 	int inactive;        /* a completed migration handed the disks over; cont takes them back */
@@ -68,6 +69,7 @@ struct vm {
 	char ram_path[PATH_MAX];
 	int ram_fd;
 	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
+	int ram_sealed;      /* ram_fd is a sealed memfd (cfg->mem_fd), QEMU maps it, not ram_path */
 	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
 	int loading;         /* the incoming stream is a format 2 device state */
 	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
@@ -238,7 +240,7 @@ static void argf(struct args *a, const char *fmt, ...)
 
 /* Where each passed fd lands in QEMU (3, 4, ...; -1 when not passed). */
 struct fdmap {
-	int qmp, agent, console, incoming, direct;
+	int qmp, agent, console, incoming, direct, tap, mem;
 };
 
 /* The uid:gid QEMU drops to (-runas) when we are root; 0 when we are not. */
@@ -265,8 +267,13 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		/* Private (copy-on-write) mapping: the file is never written, its
 		 * clean pages are page cache shared by every VM mapping it. */
 		arg(a, "-object");
-		argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,mem-path=%s", m->mem_mib,
-		     qopt_escape(vm->ram_path, esc, sizeof(esc)));
+		if (vm->ram_sealed)
+			/* QEMU opens it O_RDWR again: the seals refuse every write. */
+			argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,"
+				"mem-path=/proc/self/fd/%d", m->mem_mib, f->mem);
+		else
+			argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,mem-path=%s",
+			     m->mem_mib, qopt_escape(vm->ram_path, esc, sizeof(esc)));
 		/* The RTC on the VM's clock: paused, no device state moves with
 		 * the host's time (save_mapped checks it did not move). The guest
 		 * gets the time pushed after every restore (agentctl). */
@@ -350,7 +357,14 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		arg(a, "-device");
 		argf(a, "virtio-blk-device,drive=disk%u,id=vda", vm->disk_gen);
 	}
-	if (m->net) {
+	if (m->net == VM_NET_TAP) {
+		/* The tap is in the VM's own network namespace (session/egress.c):
+		 * the policy is enforced there, outside the guest. */
+		arg(a, "-netdev");
+		argf(a, "tap,id=net0,fd=%d,vhost=off", f->tap);
+		arg(a, "-device");
+		arg(a, "virtio-net-device,netdev=net0,mac=" VM_GUEST_MAC);
+	} else if (m->net) {
 		arg(a, "-netdev");
 		arg(a, "user,id=net0");
 		arg(a, "-device");
@@ -393,6 +407,7 @@ static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
 	}
 	vm->agent_fd = -1;
 	vm->ram_fd = -1;
+	vm->tap_fd = cfg->net == VM_NET_TAP ? cfg->tap_fd : -1;
 	vm->qmp.fd = -1;
 	vm->proc.pid = -1;
 	vm->proc.pidfd = -1;
@@ -503,7 +518,8 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 		goto fail;
 	/* fd 3 = QMP, 4 = agent, 5 = console, then incoming and direct as present. */
 	int fds[QEMU_MAX_FDS] = { qs[1], as[1], cs[1] }, nfds = 3;
-	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1 };
+	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1,
+			   .tap = -1, .mem = -1 };
 	if (incoming_fd >= 0) {
 		f.incoming = 3 + nfds;
 		fds[nfds++] = incoming_fd;
@@ -511,6 +527,20 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 	if (lfd >= 0) {
 		f.direct = 3 + nfds;
 		fds[nfds++] = lfd;
+	}
+	if (vm->info.net == VM_NET_TAP) {
+		if (vm->tap_fd < 0) {
+			seterr(err, "the VM has a tap network device but no tap was given");
+			if (lfd >= 0)
+				close(lfd);
+			goto fail;
+		}
+		f.tap = 3 + nfds;
+		fds[nfds++] = vm->tap_fd;
+	}
+	if (vm->ram_sealed) {
+		f.mem = 3 + nfds;
+		fds[nfds++] = vm->ram_fd;
 	}
 	struct args *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -1440,11 +1470,29 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
  * (nothing is read now: pages fault in as the guest touches them), loads the
  * device state and runs.
  */
-static int restore_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct vm_err *err)
+static int restore_mapped(struct vm *vm, const char *snapdir, int mem_fd, int64_t dl,
+			  struct vm_err *err)
 {
 	char st[PATH_MAX], emsg[VM_ERR_LEN];
 	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", snapdir, SNAP_MEMORY);
-	if (vm->info.has_delta) {
+	if (mem_fd > 0) {
+		/* An image snapshot's memory, sealed by the caller (engine.h). */
+		if (vm->info.has_delta) {
+			seterr(err, "restore %s: a memory fd was given for a snapshot with a delta",
+			       snapdir);
+			return -1;
+		}
+		if (ramfile_sealed(mem_fd, vm->info.mem_size, emsg, sizeof(emsg)) < 0) {
+			seterr(err, "restore %s: %s", snapdir, emsg);
+			return -1;
+		}
+		vm->ram_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 3);
+		if (vm->ram_fd < 0) {
+			seterr(err, "restore: memory fd: %s", strerror(errno));
+			return -1;
+		}
+		vm->ram_sealed = 1;
+	} else if (vm->info.has_delta) {
 		/* Idempotent: a restore that dies halfway is simply done again. */
 		pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_DELTA);
 		int d = open(st, O_RDONLY | O_CLOEXEC);
@@ -1463,8 +1511,9 @@ static int restore_mapped(struct vm *vm, const char *snapdir, int64_t dl, struct
 			return -1;
 		}
 	}
-	vm->ram_consumable = vm->info.consumable;
-	vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+	vm->ram_consumable = vm->info.consumable && !vm->ram_sealed;
+	if (!vm->ram_sealed)
+		vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
 	if (vm->ram_fd < 0) {
 		seterr(err, "restore %s: %s", vm->ram_path, strerror(errno));
 		return -1;
@@ -1528,6 +1577,15 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 		vm_free(vm);
 		return -1;
 	}
+	/* A tap is per VM and made by the caller: both sides must agree on it. */
+	if ((m->net == VM_NET_TAP) != (cfg->net == VM_NET_TAP)) {
+		static const char *const nb[] = { "none", "user", "tap" };
+		seterr(err, "restore %s: snapshot was taken with network backend %s, this VM has %s",
+		       abs, nb[(unsigned)m->net % 3], nb[(unsigned)cfg->net % 3]);
+		free(m);
+		vm_free(vm);
+		return -1;
+	}
 	vm->info = *m;
 	free(m);
 	if (vm->info.has_disk) {
@@ -1537,7 +1595,7 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 			goto fail;
 	}
 	if (vm->info.version == SNAP_VERSION) {
-		if (restore_mapped(vm, abs, dl, err) < 0)
+		if (restore_mapped(vm, abs, cfg->mem_fd, dl, err) < 0)
 			goto fail;
 		chain_trim(vm, dl);
 		*out = vm;

@@ -184,7 +184,9 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 	add_str(o, "cmdline", m->cmdline);
 	json_object_object_add(o, "memoryMiB", json_object_new_int64(m->mem_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64(m->vcpus));
-	json_object_object_add(o, "net", json_object_new_boolean(m->net));
+	json_object_object_add(o, "net", json_object_new_boolean(m->net != 0));
+	if (m->net) /* which backend: a restore with another one is refused */
+		add_str(o, "netBackend", m->net == 2 ? "tap" : "user");
 	json_object_object_add(o, "direct", json_object_new_boolean(m->direct));
 	if (v2) {
 		/* Raw RAM, mapped on restore: no hash (see snapfile_verify). */
@@ -406,6 +408,9 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 	m->mem_mib = (unsigned)mem;
 	m->vcpus = (unsigned)vcpus;
 	m->net = json_object_object_get_ex(o, "net", &v) && json_object_get_boolean(v);
+	if (m->net && json_object_object_get_ex(o, "netBackend", &v) &&
+	    json_object_is_type(v, json_type_string))
+		m->net = !strcmp(json_object_get_string(v), "tap") ? 2 : 1;
 	m->direct = json_object_object_get_ex(o, "direct", &v) && json_object_get_boolean(v);
 	if (!json_object_object_get_ex(o, "memory", &v) ||
 	    !json_object_is_type(v, json_type_object) ||

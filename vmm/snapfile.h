@@ -34,7 +34,7 @@ struct snap_manifest {
 	char base_disk[PATH_MAX];     /* "" when none */
 	char cmdline[SNAP_MAX_CMDLINE];
 	unsigned mem_mib, vcpus;
-	int net;
+	int net;                      /* 0 none, 1 user (slirp), 2 tap (VM_NET_*) */
 	int direct;                   /* the hearth.direct port exists (absent in older snapshots) */
 	int has_disk;                 /* SNAP_DISK present */
 	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */

@@ -1,6 +1,6 @@
 /*
  * webterm.js - hearth's web terminal: xterm.js on the shell WebSocket of
- * wss://<id>.localhost:<port>/ (protocol/PROTOCOL.md section 2, with the
+ * wss://<id>.<domain>:<port>/ (protocol/PROTOCOL.md section 2, with the
  * hearth.v1 extensions of 2.3 when the server selects them).
  *
  * The VM id and shell token come from the URL fragment (#vm=ID&token=TOKEN,
@@ -152,12 +152,21 @@
     return true;
   }
 
+  // The endpoints' domain: this page's host when it is a name (hearthd's
+  // --endpoint-domain, e.g. localhost), else localhost (the page was opened
+  // by address; every *.localhost name is the loopback host).
+  function endpointDomain() {
+    var h = location.hostname;
+    return /^[0-9.]+$|^\[|:/.test(h) ? 'localhost' : h;
+  }
+
   function connect() {
     retryTimer = null;
     if (finished) return;
     if (stopIfExpired()) return;
     setState(reconnects ? 'reconnecting…' : 'connecting…', 'wait');
-    var url = 'wss://' + vm + '.localhost' + (location.port ? ':' + location.port : '') + '/';
+    var url = 'wss://' + vm + '.' + endpointDomain() + (location.port ? ':' + location.port : '') +
+              '/';
     var s;
     try {
       s = new WebSocket(url, [PROTO, AUTH_PREFIX + token, V1]);
@@ -283,7 +292,8 @@
       // Refused upgrades (401/403/409) are not visible to a page: say what it may be.
       notice('cannot connect to ' + esc(vm) + ': the token may be wrong or for another ' +
              'microVM, the VM may be stopped, or this browser does not trust hearthd\'s ' +
-             'certificate for ' + esc(vm) + '.localhost (STATE/tls/ca.pem); retrying', true);
+             'certificate for ' + esc(vm) + '.' + esc(endpointDomain()) +
+             ' (its CA is STATE/tls/ca.pem); retrying', true);
     }
     reconnects++;
     var delay = Math.max(backoff, holdUntil - Date.now());

@@ -264,18 +264,25 @@ static void agent_event(struct agent *a, const struct epoll_event *ev)
 		f->hup |= hup;
 		break;
 	}
+	case SRC_DNS:
+		dns_event(s);
+		break;
+	case SRC_IDENT:
+		ident_event(s);
+		break;
 	}
 }
 
 static int agent_timeout(struct agent *a, int64_t now)
 {
-	int64_t d[3 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
-				      a->poweroff ? a->poweroff_at : 0 };
+	int64_t d[5 + CONN_COUNT] = { chan_next_deadline(a), reap_next_deadline(a),
+				      a->poweroff ? a->poweroff_at : 0, dns_next_deadline(),
+				      ident_next_deadline() };
 	int64_t best = 0;
 
 	for (int i = 0; i < CONN_COUNT; i++)
-		d[3 + i] = a->conns[i].reopen_at;
-	for (int i = 0; i < 3 + CONN_COUNT; i++)
+		d[5 + i] = a->conns[i].reopen_at;
+	for (int i = 0; i < 5 + CONN_COUNT; i++)
 		if (d[i] && (best == 0 || d[i] < best))
 			best = d[i];
 	if (best == 0)
@@ -326,6 +333,8 @@ static void agent_loop(struct agent *a)
 			progress |= chan_write_inputs(a);
 			progress |= chan_pump(a);
 			progress |= chan_advance(a, now);
+			progress |= dns_run(a, now);
+			progress |= ident_run(a, now);
 			for (int i = 0; i < CONN_COUNT; i++)
 				progress |= conn_flush(a, &a->conns[i]);
 		} while (progress && !a->quit);
@@ -369,14 +378,22 @@ int main(int argc, char **argv)
 	const char *listen[CONN_COUNT] = { NULL };
 	int rc;
 
+	/* Installed as a link named hearth-identity: the guest's token helper. */
+	const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argv[0];
+	if (base && strcmp(base, IDENT_CLI_NAME) == 0)
+		return ident_cli_main(argc, argv);
 	a->pid1 = getpid() == 1;
 	rc = agent_options(a, argc, argv, listen);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	log_init(a->verbose);
 	agent_raise_nofile();
-	if (a->pid1)
+	caps_init();
+	if (a->pid1) {
 		pid1_setup();
+		caps_boot();
+	}
 	else
 		prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our shells come back to us */
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -385,6 +402,11 @@ int main(int argc, char **argv)
 		if (a->pid1)
 			pid1_poweroff();
 		return 1;
+	}
+	/* The guest's resolver: only PID 1 owns the guest's network setup. */
+	if (a->pid1) {
+		dns_init(a);
+		ident_init(a);
 	}
 	for (int i = 0; i < CONN_COUNT; i++) {
 		if (agent_serve(a, &a->conns[i], listen[i]) < 0) {

@@ -10,11 +10,17 @@
  *   chan_shell.c pty shells (forkpty)
  *   chan_exec.c  exec channels (pipes, own process group)
  *   chan_tcp.c   tcp relay channels (non-blocking connect)
+ *   chan_dns.c   the DNS channel: a socketpair between the channel and dns.c
+ *   dns.c        the DNS stub on 127.0.0.53 and 169.254.169.253 (PID 1)
+ *   chan_ident.c the identity channel: a socketpair between the channel and identity.c
+ *   identity.c   /run/hearth/identity.sock: token requests on to hearthd (PID 1)
+ *   identity_cli.c  hearth-identity (the agent binary run under that name)
  *   spawn.c      what a child needs: user, environment, cwd, credentials
  *   passwd.c     bounded /etc/passwd and /etc/group parsing (no NSS)
  *   ctl.c        CTL_REQ operations
  *   reap.c       SIGCHLD handling and delayed kills
  *   pid1.c       PID 1 duties: mounts, loopback, power off
+ *   caps.c       the capability set of the children (HEARTH_CAPS)
  *   log.c        diagnostics to stderr
  */
 #ifndef HEARTH_AGENT_H
@@ -55,7 +61,7 @@
  * edge-triggered; EPOLLOUT is added only while a write is blocked (else every
  * write would cost a wakeup when the peer drains it).
  */
-enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN };
+enum src_type { SRC_LISTEN = 1, SRC_CONN, SRC_SIGNAL, SRC_CHAN, SRC_DNS, SRC_IDENT };
 struct src {
 	uint8_t type;
 	uint32_t events; /* current epoll mask */
@@ -175,6 +181,9 @@ int agent_watch(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_rearm(struct agent *a, int fd, struct src *s, uint32_t events);
 void agent_request_poweroff(struct agent *a);
 
+/* netreset.c: CTL NET_RESET; the number of connections aborted */
+unsigned netreset_run(void);
+
 /* log.c */
 void log_init(int verbose);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -236,6 +245,17 @@ struct chan_kind_ops {
 extern const struct chan_kind_ops chan_shell_ops;
 extern const struct chan_kind_ops chan_exec_ops;
 extern const struct chan_kind_ops chan_tcp_ops;
+extern const struct chan_kind_ops chan_dns_ops;
+extern const struct chan_kind_ops chan_ident_ops;
+/* Kinds without a process: a socket is the channel (tcp, dns). */
+int chan_is_socket(const struct chan *c);
+/* Open a channel whose input and output are one end of a socketpair, the
+ * other end handed to attach (the DNS stub, the identity socket); what
+ * names the service in the error when attach refuses. */
+int chan_socketpair_open(struct agent *a, struct chan *c, int (*attach)(struct agent *, int),
+			 const char *what, char *err, size_t errlen);
+/* host_eof of such a channel: the service reads EOF. */
+void chan_socketpair_host_eof(struct agent *a, struct chan *c);
 void chan_tcp_connected(struct agent *a, struct chan *c);
 
 /* spawn.c */
@@ -280,15 +300,50 @@ struct passwd_ent {
 int passwd_by_name(const char *path, const char *name, struct passwd_ent *out);
 int passwd_by_uid(const char *path, uid_t uid, struct passwd_ent *out);
 int passwd_groups(const char *path, const char *user, gid_t base, gid_t *list, int max);
+int passwd_group_by_name(const char *path, const char *name, gid_t *gid);
+/* A decimal id (uid or gid, < 2^31): 0 with *v, -1 when s is not one. */
+int passwd_id(const char *s, unsigned long *v);
 
 /* ctl.c */
 void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req);
+
+/* dns.c: the stub (started by PID 1 only) */
+int dns_init(struct agent *a);
+void dns_event(struct src *s);
+/* Take fd (the stub's end of a DNS channel); -1 when there is no stub. */
+int dns_attach(struct agent *a, int fd);
+int dns_run(struct agent *a, int64_t now);
+int64_t dns_next_deadline(void);
+
+/* identity.c: the identity socket (started by PID 1 only) */
+#define IDENT_SOCK "/run/hearth/identity.sock"
+int ident_init(struct agent *a);
+void ident_event(struct src *s);
+/* Take fd (the socket side of an identity channel); -1 when there is no socket. */
+int ident_attach(struct agent *a, int fd);
+int ident_run(struct agent *a, int64_t now);
+int64_t ident_next_deadline(void);
+
+/* identity_cli.c: main() of hearth-identity (argv[0]); the exit status */
+#define IDENT_CLI_NAME "hearth-identity"
+int ident_cli_main(int argc, char **argv);
 
 /* reap.c */
 void reap_children(struct agent *a);
 void reap_kill_later(struct agent *a, pid_t pgid, int64_t when);
 void reap_run_kills(struct agent *a, int64_t now);
 int64_t reap_next_deadline(const struct agent *a);
+
+/* caps.c: what HEARTH_CAPS (from the kernel command line) asks for */
+#define CAPS_ENV "HEARTH_CAPS"
+enum caps_mode { CAPS_UNCHANGED, CAPS_DEFAULT, CAPS_ALL };
+/* Read (and unset) HEARTH_CAPS; once, before anything is started. */
+enum caps_mode caps_init(void);
+/* PID 1, default set: user namespaces off, /proc/sys, /sys, cgroups read-only. */
+void caps_boot(void);
+/* In a child before exec: reduce to the default set (bounding, ambient, E/P/I);
+ * 0 or an errno. */
+int caps_child_restrict(void);
 
 /* pid1.c */
 void pid1_setup(void);

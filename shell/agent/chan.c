@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,7 +22,14 @@ static const struct chan_kind_ops *const chan_ops[] = {
 	[MUX_KIND_SHELL] = &chan_shell_ops,
 	[MUX_KIND_EXEC] = &chan_exec_ops,
 	[MUX_KIND_TCP] = &chan_tcp_ops,
+	[MUX_KIND_DNS] = &chan_dns_ops,
+	[MUX_KIND_IDENTITY] = &chan_ident_ops,
 };
+
+int chan_is_socket(const struct chan *c)
+{
+	return c->kind == MUX_KIND_TCP || c->kind == MUX_KIND_DNS || c->kind == MUX_KIND_IDENTITY;
+}
 
 static const struct chan_kind_ops *chan_kind(const struct chan *c)
 {
@@ -72,6 +80,30 @@ struct chan *chan_new(struct agent *a, struct conn *conn, uint32_t id, uint8_t k
 	c->tx_window = c->tx_initial = host_window;
 	a->chans[a->nchans++] = c;
 	return c;
+}
+
+int chan_socketpair_open(struct agent *a, struct chan *c, int (*attach)(struct agent *, int),
+			 const char *what, char *err, size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return MUX_E_LIMIT;
+	}
+	if (attach(a, sv[1]) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		snprintf(err, errlen, "no %s in this agent", what);
+		return MUX_E_UNSUPPORTED;
+	}
+	chan_set_fd(a, c, 0, sv[0], MUX_STREAM_MAIN, 1);
+	return MUX_OK;
+}
+
+void chan_socketpair_host_eof(struct agent *a, struct chan *c)
+{
+	(void)a;
+	shutdown(c->fds[0].fd, SHUT_WR);
 }
 
 void chan_set_fd(struct agent *a, struct chan *c, int idx, int fd, int stream, int input)
@@ -428,7 +460,7 @@ static int chan_read_stream(struct agent *a, struct chan *c, int idx)
 	/* 0: EOF; EIO: pty slave gone; anything else: the stream is over. */
 	if (n < 0 && errno != EIO)
 		log_debug("channel %u: read: %s", c->id, strerror(errno));
-	if (n < 0 && c->kind == MUX_KIND_TCP)
+	if (n < 0 && chan_is_socket(c))
 		chan_input_failed(a, c); /* reset: writing is over too */
 	chan_stream_ended(a, c, idx);
 	return 1;
@@ -529,7 +561,7 @@ static int chan_advance_one(struct agent *a, struct chan *c, int64_t now)
 	}
 	if (!chan_all_eof(c) || c->close_sent)
 		return progress;
-	if (c->kind == MUX_KIND_TCP) {
+	if (chan_is_socket(c)) {
 		if (!c->in_closed)
 			return progress; /* half-closed: the host may still send */
 	} else {
@@ -626,7 +658,7 @@ uint8_t chan_state(const struct chan *c)
 {
 	if (c->close_sent || c->close_rcvd)
 		return 2;
-	if (c->exited || (c->kind == MUX_KIND_TCP && c->out[0].ended))
+	if (c->exited || (chan_is_socket(c) && c->out[0].ended))
 		return 1;
 	return 0;
 }

@@ -1,15 +1,20 @@
 /*
  * chan_exec.c - exec channels: argv (execvp) or a command line (/bin/sh -c),
  * no pty, stdout and stderr on separate pipes (streams 1 and 2), stdin from
- * the channel only when asked for, in its own process group.
+ * the channel only when asked for, in its own process group. A detached exec
+ * (PROTOCOL.md 1.3.2) runs the program in a grandchild of its own session
+ * with stdout/stderr on the console; the channel's process only reports
+ * whether the exec worked.
  */
 #include "agent.h"
+#include "shell/agent/tarfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +24,8 @@ static int chan_exec_argv(struct spawn_req *r, const struct mux_open *o)
 {
 	int rc = MUX_OK;
 
+	if (o->files_op) /* the builtin: nothing is executed */
+		return MUX_OK;
 	if (o->nargv > 0) {
 		for (unsigned i = 0; i < o->nargv && rc == MUX_OK; i++)
 			rc = spawn_add_arg(r, i, o->argv[i].p, o->argv[i].len);
@@ -37,9 +44,92 @@ static void chan_exec_close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/*
+ * The FILES builtin (PROTOCOL.md 1.3.1) in the child, after the user switch
+ * and cwd: a tar stream from stdin (PUT) or to stdout (GET). A failure is one
+ * line on stderr and exit status 1, so the host reads it like any command's.
+ */
+static void chan_exec_files(const struct mux_open *o) __attribute__((noreturn));
+static void chan_exec_files(const struct mux_open *o)
+{
+	char path[MUX_MAX_STR + 1], err[1024];
+	int rc;
+	memcpy(path, o->files_path.p, o->files_path.len);
+	path[o->files_path.len] = '\0';
+	if (o->files_op == MUX_FILES_PUT && (o->files_flags & MUX_FILES_MULTI))
+		rc = tarfs_extract_multi(0, path, err, sizeof err);
+	else if (o->files_op == MUX_FILES_PUT)
+		rc = tarfs_extract(0, path, err, sizeof err);
+	else
+		rc = tarfs_write(1, path, o->files_flags & MUX_FILES_RECURSIVE, err, sizeof err);
+	if (rc != 0) {
+		dprintf(2, "%s\n", err);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+static void chan_exec_close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/*
+ * The detached program, from the channel's child (root, stdout/stderr on the
+ * channel): the console is opened before the user switch (it is root's), the
+ * grandchild gets its own session, so the channel's end signals nothing in it,
+ * and is reaped by PID 1. Exits 0 once the exec worked (its pid on stdout),
+ * else 127 with the reason on stderr. Never returns.
+ */
+static void chan_exec_detached(const struct spawn_req *r) __attribute__((noreturn));
+static void chan_exec_detached(const struct spawn_req *r)
+{
+	int rep[2], e;
+	char why[256];
+	const char *stage = "/dev/console";
+	int con = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (con < 0)
+		con = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (con < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+		dprintf(2, "detach: %s\n", strerror(errno));
+		_exit(127);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		dprintf(2, "detach: fork: %s\n", strerror(errno));
+		_exit(127);
+	}
+	if (pid == 0) {
+		close(rep[0]);
+		setsid();
+		if (dup2(con, 1) < 0 || dup2(con, 2) < 0)
+			spawn_child_fail(rep[1], stage, errno);
+		if ((e = spawn_child_setup(r, &stage)) != 0)
+			spawn_child_fail(rep[1], stage, e);
+		execvp(r->argv[0], r->argv);
+		spawn_child_fail(rep[1], r->argv[0], errno);
+	}
+	close(rep[1]);
+	if (spawn_wait_exec(rep[0], why, sizeof why) != 0) {
+		dprintf(2, "%s\n", why);
+		_exit(127);
+	}
+	dprintf(1, "%d\n", (int)pid); /* so the host can tell whether it still runs */
+	_exit(0);
+}
+
 /* In the child: wire the pipes to 0, 1, 2 and exec. Never returns. */
-static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], int errs[2],
-			    int errp[2])
+static void chan_exec_child(const struct spawn_req *r, const struct mux_open *o, int in[2],
+			    int out[2], int errs[2], int errp[2])
 {
 	const char *stage = "stdio";
 	int e, null;
@@ -57,8 +147,17 @@ static void chan_exec_child(const struct spawn_req *r, int in[2], int out[2], in
 	}
 	if (dup2(out[1], 1) < 0 || dup2(errs[1], 2) < 0)
 		spawn_child_fail(errp[1], stage, errno);
+	if (o->detach)
+		chan_exec_detached(r); /* still root: the setup is the grandchild's */
 	if ((e = spawn_child_setup(r, &stage)) != 0)
 		spawn_child_fail(errp[1], stage, e);
+	if (o->files_op) {
+		/* No exec, so O_CLOEXEC does nothing: close every inherited fd (the
+		 * agent's, other channels' pipes, our stdin's write end, errp: the
+		 * parent's wait for exec ends here) or EOFs would never come. */
+		chan_exec_close_from(3);
+		chan_exec_files(o);
+	}
 	execvp(r->argv[0], r->argv);
 	spawn_child_fail(errp[1], r->argv[0], errno);
 }
@@ -83,7 +182,7 @@ static int chan_exec_open(struct agent *a, struct chan *c, const struct mux_open
 	}
 	pid = fork();
 	if (pid == 0)
-		chan_exec_child(r, in, out, errs, errp);
+		chan_exec_child(r, o, in, out, errs, errp);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		rc = MUX_E_SPAWN;

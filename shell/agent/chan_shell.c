@@ -36,6 +36,13 @@ static int chan_shell_argv(struct spawn_req *r, const struct mux_open *o, char *
 	}
 	base = strrchr(prog, '/');
 	base = base ? base + 1 : prog;
+	/* A command on a pty (ssh -t host cmd): the shell runs it, as sshd does. */
+	if (o->cmdline.p != NULL) {
+		int rc = spawn_add_arg(r, 0, base, strlen(base));
+		if (rc == MUX_OK)
+			rc = spawn_add_arg(r, 1, "-c", 2);
+		return rc == MUX_OK ? spawn_add_arg(r, 2, o->cmdline.p, o->cmdline.len) : rc;
+	}
 	/* A login shell is told so by a leading '-' in argv[0]. */
 	n = snprintf(argv0, sizeof(argv0), "%s%s", o->login ? "-" : "", o->login ? base : prog);
 	if (n < 0 || (size_t)n >= sizeof(argv0))

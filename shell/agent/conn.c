@@ -320,7 +320,7 @@ void conn_session_start(struct agent *a, struct conn *c)
 	/* MUX_HELLO_F_DIRECT tells the keeper that hearthd may use the direct
 	 * stream (an agent without one never answers there). */
 	uint16_t flags = a->conns[CONN_DIRECT].mode != CONN_OFF ? MUX_HELLO_F_DIRECT : 0;
-	if (mux_put_hello(&c->out, flags, 0, AGENT_SOFTWARE))
+	if (mux_put_hello(&c->out, flags, MUX_FEATURE_FILES, AGENT_SOFTWARE))
 		log_msg("%s: queue full: HELLO dropped", c->name);
 	c->hello = 1;
 	chan_session_reset(a, c);

@@ -188,6 +188,16 @@ static int ctl_poweroff(struct agent *a, const struct conn *c, const struct mux_
 	return rc;
 }
 
+static int ctl_net_reset(struct agent *a, const struct conn *c, const struct mux_ctl_req *req,
+			 struct buf *body)
+{
+	int rc = ctl_no_arg(req);
+
+	if (rc == MUX_OK)
+		buf_put_u32(body, netreset_run());
+	return rc;
+}
+
 static const struct {
 	ctl_fn fn;
 	uint8_t whole_vm; /* changes the VM: main stream only */
@@ -198,6 +208,7 @@ static const struct {
 	[MUX_CTL_TIME] = { ctl_time, 1 },
 	[MUX_CTL_LIST] = { ctl_list, 0 },
 	[MUX_CTL_POWEROFF] = { ctl_poweroff, 1 },
+	[MUX_CTL_NET_RESET] = { ctl_net_reset, 1 },
 };
 
 void ctl_request(struct agent *a, struct conn *c, const struct mux_ctl_req *req)

@@ -16,3 +16,7 @@ $(AGENT_GUEST): $(AGENT_SRCS) $(PROTO_SRCS) $(wildcard shell/agent/*.h protocol/
 	$(CC) $(AGENT_GUEST_CFLAGS) -static -o $@ $(AGENT_SRCS) $(PROTO_SRCS)
 
 BINS += $(BIN)/hearth-agent $(AGENT_GUEST)
+
+# tarfs (the FILES builtin's tree <-> tar) in a unit test: single and multi-root puts.
+UNIT_OBJS_tarfs := $(OBJ)/shell/agent/tarfs.o
+$(BIN)/tests/test_tarfs: $(OBJ)/shell/agent/tarfs.o

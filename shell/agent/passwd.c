@@ -139,6 +139,37 @@ int passwd_by_uid(const char *path, uid_t uid, struct passwd_ent *out)
 	return passwd_scan(path, passwd_match, &q);
 }
 
+struct gr_name_query {
+	const char *name;
+	gid_t *gid;
+};
+
+static int passwd_group_name_line(char *line, void *arg)
+{
+	struct gr_name_query *q = arg;
+	char *f[4];
+	unsigned long gid;
+
+	if (line[0] == '#' || passwd_split(line, f, 4) < 3 || passwd_num(f[2], &gid))
+		return 0;
+	if (strcmp(f[0], q->name) != 0)
+		return 0;
+	*q->gid = (gid_t)gid;
+	return 1;
+}
+
+int passwd_group_by_name(const char *path, const char *name, gid_t *gid)
+{
+	struct gr_name_query q = { name, gid };
+
+	return passwd_scan(path, passwd_group_name_line, &q);
+}
+
+int passwd_id(const char *s, unsigned long *v)
+{
+	return passwd_num(s, v);
+}
+
 struct gr_query {
 	const char *user;
 	gid_t *list;

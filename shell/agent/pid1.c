@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,14 +26,17 @@ static const struct {
 	const char *src, *target, *type;
 	unsigned long flags;
 	const char *data;
+	int optional; /* a kernel without this filesystem (ENODEV) is fine */
 } pid1_mounts[] = {
-	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
-	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666" },
-	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
+	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
+	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0 },
+	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666", 0 },
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
+	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
+	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0 },
+	/* cgroup v2, as systemd would mount it; container runtimes look for it here. */
+	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate", 1 },
 };
 
 /* fds 0-2 must be open, or our own sockets would land there. */
@@ -67,6 +73,48 @@ static void pid1_loopback(void)
 	close(s);
 }
 
+/* The host's egress link (session/egress.c), the same in every VM: each has
+ * its own L2, so a snapshot's clones work at once, with no DHCP. The policy
+ * is enforced on the host; nothing here is trusted. */
+static void pid1_nic(void)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "eth0", 5);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { /* no NIC: nothing to do */
+		close(s);
+		return;
+	}
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.15", &sin->sin_addr);
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+		log_msg("eth0 address: %s", strerror(errno));
+	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+		log_msg("eth0 netmask: %s", strerror(errno));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			log_msg("eth0 up: %s", strerror(errno));
+	}
+	struct rtentry rt;
+	memset(&rt, 0, sizeof(rt));
+	((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+	((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+	sin = (struct sockaddr_in *)&rt.rt_gateway;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.2", &sin->sin_addr);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+		log_msg("default route: %s", strerror(errno));
+	close(s);
+}
+
 void pid1_setup(void)
 {
 	pid1_stdio();
@@ -74,7 +122,7 @@ void pid1_setup(void)
 		mkdir(pid1_mounts[i].target, 0755);
 		if (mount(pid1_mounts[i].src, pid1_mounts[i].target, pid1_mounts[i].type,
 			  pid1_mounts[i].flags, pid1_mounts[i].data) < 0 &&
-		    errno != EBUSY)
+		    errno != EBUSY && !(errno == ENODEV && pid1_mounts[i].optional))
 			log_msg("mount %s: %s", pid1_mounts[i].target, strerror(errno));
 	}
 	/* Old devtmpfs trees may lack the ptmx node; the devpts one works. */
@@ -82,6 +130,7 @@ void pid1_setup(void)
 		symlink("pts/ptmx", "/dev/ptmx");
 	pid1_stdio();
 	pid1_loopback();
+	pid1_nic();
 }
 
 static void pid1_reap_for(int ms)

@@ -96,21 +96,62 @@ int spawn_set_default_shell(const char *path)
 	return 0;
 }
 
-/* Who the child runs as, and the defaults that follow from it. */
+/* The passwd entry of a USER spec's user part: a name, or a uid that
+ * needs no entry (then named by its number, home /, group 0, as Docker). */
+static int spawn_lookup_user(const char *u, struct passwd_ent *pw, int *known, char *err,
+			     size_t errlen)
+{
+	unsigned long id;
+
+	*known = 1;
+	if (passwd_id(u, &id) == 0) {
+		if (passwd_by_uid("/etc/passwd", (uid_t)id, pw) == 0)
+			return MUX_OK;
+		memset(pw, 0, sizeof(*pw));
+		snprintf(pw->name, sizeof(pw->name), "%s", u);
+		pw->uid = (uid_t)id;
+		*known = 0;
+		return MUX_OK;
+	}
+	if (passwd_by_name("/etc/passwd", u, pw) != 0) {
+		snprintf(err, errlen, "no such user: %s", u);
+		return MUX_E_SPAWN;
+	}
+	return MUX_OK;
+}
+
+/* Who the child runs as, and the defaults that follow from it. The user is
+ * Docker's USER: name or uid, optionally ":group" (a name or a gid), which
+ * then is the only group. */
 static int spawn_user(struct spawn_req *r, const struct mux_open *o, char *err, size_t errlen)
 {
 	struct passwd_ent pw;
 	uid_t me = geteuid();
+	int known = 1, own_group = 0, rc;
 
 	if (o->user.p != NULL) {
-		if (spawn_copy_str(r->user, sizeof(r->user), o->user) != MUX_OK)
+		char spec[MUX_MAX_USER + 1], *grp;
+		unsigned long id;
+		gid_t g;
+
+		if (spawn_copy_str(spec, sizeof(spec), o->user) != MUX_OK)
 			return MUX_E_LIMIT;
-		if (passwd_by_name("/etc/passwd", r->user, &pw) != 0) {
-			snprintf(err, errlen, "no such user: %s", r->user);
-			return MUX_E_SPAWN;
+		if ((grp = strchr(spec, ':')) != NULL)
+			*grp++ = '\0';
+		if ((rc = spawn_lookup_user(spec, &pw, &known, err, errlen)) != MUX_OK)
+			return rc;
+		if (grp) {
+			if (passwd_id(grp, &id) == 0) {
+				g = (gid_t)id;
+			} else if (!grp[0] || passwd_group_by_name("/etc/group", grp, &g) != 0) {
+				snprintf(err, errlen, "no such group: %s", grp);
+				return MUX_E_SPAWN;
+			}
+			pw.gid = g;
+			own_group = 1;
 		}
-		if (me != 0 && pw.uid != me) {
-			snprintf(err, errlen, "cannot switch to user %s", r->user);
+		if (me != 0 && (pw.uid != me || (own_group && pw.gid != getegid()))) {
+			snprintf(err, errlen, "cannot switch to user %s", spec);
 			return MUX_E_PERM;
 		}
 		r->change_user = me == 0;
@@ -128,9 +169,13 @@ static int spawn_user(struct spawn_req *r, const struct mux_open *o, char *err, 
 		 spawn_default_shell[0] ? spawn_default_shell : pw.shell);
 	r->uid = pw.uid;
 	r->gid = pw.gid;
-	if (r->change_user)
+	if (r->change_user && (own_group || !known)) {
+		r->groups[0] = pw.gid;
+		r->ngroups = 1;
+	} else if (r->change_user) {
 		r->ngroups = passwd_groups("/etc/group", r->user, pw.gid, r->groups,
 					   (int)(sizeof(r->groups) / sizeof(r->groups[0])));
+	}
 	return MUX_OK;
 }
 
@@ -143,9 +188,13 @@ int spawn_prepare(struct spawn_req *r, const struct mux_open *o, const char *ter
 	if ((rc = spawn_user(r, o, err, errlen)) != MUX_OK)
 		return rc;
 	if ((rc = spawn_set_env(r, SPAWN_PATH, strlen(SPAWN_PATH))) ||
-	    (rc = spawn_env_kv(r, "HOME", r->home)) || (rc = spawn_env_kv(r, "USER", r->user)) ||
-	    (rc = spawn_env_kv(r, "LOGNAME", r->user)) ||
-	    (rc = spawn_env_kv(r, "SHELL", r->shell[0] ? r->shell : "/bin/sh")))
+	    (rc = spawn_env_kv(r, "HOME", r->home)))
+		return rc;
+	/* A detached program is an image's app: its environment is the image's
+	 * (given) plus PATH and HOME, as in a container; no login variables. */
+	if (!o->detach &&
+	    ((rc = spawn_env_kv(r, "USER", r->user)) || (rc = spawn_env_kv(r, "LOGNAME", r->user)) ||
+	     (rc = spawn_env_kv(r, "SHELL", r->shell[0] ? r->shell : "/bin/sh"))))
 		return rc;
 	if (term && (rc = spawn_env_kv(r, "TERM", term)))
 		return rc;
@@ -180,6 +229,10 @@ int spawn_child_setup(const struct spawn_req *r, const char **stage)
 		signal(s, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	*stage = "capabilities";
+	int e = caps_child_restrict();
+	if (e != 0)
+		return e;
 	if (r->change_user) {
 		*stage = "setgroups";
 		if (setgroups((size_t)r->ngroups, r->groups) < 0)

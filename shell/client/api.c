@@ -206,45 +206,6 @@ void api_print_microvm(json_object *vm)
 	table_free(&t);
 }
 
-int api_wait_state(const struct api *a, const char *id, const char *const *states, int wait_s,
-		   json_object **out)
-{
-	char enc[512], path[640];
-	*out = NULL;
-	if (api_escape(id, enc, sizeof(enc)) != 0) {
-		fprintf(stderr, "hearth: microVM id too long\n");
-		return API_EXIT_FAIL;
-	}
-	snprintf(path, sizeof(path), API_VERSION_PREFIX "/microvms/%s", enc);
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		json_object *doc = NULL;
-		int rc = api_call(a, "GET", path, NULL, &doc);
-		if (rc != 0)
-			return rc;
-		const char *st = api_str(doc, "state");
-		for (size_t i = 0; states[i]; i++)
-			if (strcmp(st, states[i]) == 0) {
-				*out = doc;
-				return 0;
-			}
-		if (strcmp(st, "TERMINATED") == 0) {
-			*out = doc;
-			return 0;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= wait_s) {
-			fprintf(stderr, "hearth: %s still %s after %d s\n", id, st, wait_s);
-			json_object_put(doc);
-			return API_EXIT_FAIL;
-		}
-		json_object_put(doc);
-		struct timespec pause = { 0, 250 * 1000 * 1000 };
-		nanosleep(&pause, NULL);
-	}
-}
-
 int api_list(const struct api *a, const char *path, int all, json_object **items, char **next)
 {
 	*items = json_object_new_array();

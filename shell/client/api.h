@@ -80,12 +80,6 @@ void api_print_microvm(json_object *vm);
 
 
 
-/* Poll GetMicrovm until its state is one of `states` (NULL-terminated) or the
- * VM is TERMINATED, for at most wait_s seconds. Returns 0 and *out (the last
- * document), or API_EXIT_FAIL after printing why. */
-int api_wait_state(const struct api *a, const char *id, const char *const *states, int wait_s,
-		   json_object **out);
-
 /* GET a paged list: path already holds its query (or none). Appends every
  * item to *items (a new array) and follows nextToken while `all`; *next gets
  * the last nextToken (or NULL; malloc'd). Returns 0 or API_EXIT_FAIL. */

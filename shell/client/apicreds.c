@@ -43,12 +43,7 @@ static char *slurp(const char *path, size_t *len)
 
 static int aws_path(const char *env, const char *base, char *out, size_t outlen)
 {
-	const char *e = getenv(env), *home = getenv("HOME");
-	if (e && *e)
-		return snprintf(out, outlen, "%s", e) < (int)outlen ? 0 : -1;
-	if (!home || !*home)
-		return -1;
-	return snprintf(out, outlen, "%s/.aws/%s", home, base) < (int)outlen ? 0 : -1;
+	return awsini_path(getenv(env), getenv("HOME"), base, out, outlen);
 }
 
 /* region: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's in the config file, us-east-1. */

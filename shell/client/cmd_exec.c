@@ -26,7 +26,7 @@
 #define EXEC_EXIT_TIMEOUT 124           /* as timeout(1) */
 #define EXEC_EXIT_NOT_STARTED 127       /* as sh(1) for a command it cannot run */
 
-enum { O_TIMEOUT = 1, O_ENV, O_CWD, O_STDIN };
+enum { O_TIMEOUT = 1, O_ENV, O_CWD, O_STDIN, O_PUT, O_GET, O_RECURSIVE };
 
 struct exec {
 	struct vmdial d;
@@ -52,14 +52,17 @@ static int parse(struct exec *x, int argc, char **argv)
 		{ "env", required_argument, NULL, O_ENV },
 		{ "cwd", required_argument, NULL, O_CWD },
 		{ "stdin", no_argument, NULL, O_STDIN },
+		{ "put", required_argument, NULL, O_PUT },
+		{ "get", required_argument, NULL, O_GET },
+		{ "recursive", no_argument, NULL, O_RECURSIVE },
 		VMDIAL_OPTIONS,
 		{ "api", required_argument, NULL, API_OPT_API },
 		{ "help", no_argument, NULL, API_OPT_HELP },
 		{ 0 },
 	};
 	json_object *env = json_object_new_object();
-	const char *command = NULL;
-	int opt;
+	const char *command = NULL, *files = NULL;
+	int opt, recursive = 0;
 	json_object_object_add(x->req, "type", json_object_new_string("exec"));
 	optind = 1;
 	opterr = 0;
@@ -102,6 +105,21 @@ static int parse(struct exec *x, int argc, char **argv)
 		case O_STDIN:
 			x->with_stdin = 1;
 			break;
+		case O_PUT: /* the agent's tar builtin (PROTOCOL.md 1.3.1): stdin is the tar */
+		case O_GET: /* stdout is the tar */
+			if (files) {
+				json_object_put(env);
+				return usage(x, "give one --put or --get");
+			}
+			files = optarg;
+			json_object_object_add(x->req, opt == O_PUT ? "put" : "get",
+					       json_object_new_string(optarg));
+			if (opt == O_PUT)
+				x->with_stdin = 1;
+			break;
+		case O_RECURSIVE:
+			recursive = 1;
+			break;
 		default:
 			if (vmdial_option(&x->d, opt, optarg) != 0 && api_option(&x->d.a, opt, optarg) != 0) {
 				json_object_put(env);
@@ -121,6 +139,13 @@ static int parse(struct exec *x, int argc, char **argv)
 	if (optind >= argc)
 		return usage(x, "want a microVM ID");
 	x->d.id = argv[optind++];
+	if (files) {
+		if (command || optind < argc)
+			return usage(x, "--put/--get take no command");
+		if (recursive)
+			json_object_object_add(x->req, "recursive", json_object_new_boolean(1));
+		goto done;
+	}
 	if (command && optind < argc)
 		return usage(x, "give either -c \"command line\" or -- CMD ARG..., not both");
 	if (command) {
@@ -133,6 +158,7 @@ static int parse(struct exec *x, int argc, char **argv)
 	} else {
 		return usage(x, "want a command: -- CMD ARG... or -c \"command line\"");
 	}
+done:
 	json_object_object_add(x->req, "timeout", json_object_new_int64(x->timeout_s));
 	if (x->with_stdin)
 		json_object_object_add(x->req, "stdin", json_object_new_boolean(1));
@@ -244,7 +270,11 @@ static int loop(struct exec *x)
 			{ x->c.fd, POLLIN | (wsconn_pending(&x->c) ? POLLOUT : 0), 0 },
 			{ term_sig_fd(), POLLIN, 0 },
 		};
-		if (poll(p, 3, -1) < 0) {
+		/* start() may have left the output, exit and CLOSE that came in
+		 * one record with exec_started in the connection's buffer, where
+		 * poll() does not see them: take them without waiting. */
+		int buffered = wsconn_buffered(&x->c);
+		if (poll(p, 3, buffered ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(x->err, sizeof x->err, "poll: %s", strerror(errno));
@@ -267,7 +297,7 @@ static int loop(struct exec *x)
 				x->stdin_done = 1;
 			}
 		}
-		if (p[1].revents) {
+		if (p[1].revents || buffered) {
 			int rc;
 			while (!x->closed &&
 			       (rc = wsconn_next(&x->c, &m, x->err, sizeof x->err)) != WSCONN_AGAIN) {
@@ -298,7 +328,8 @@ int cmd_exec(int argc, char **argv)
 	x.c.fd = -1;
 	api_init(&x.d.a, "exec",
 		 "exec ID [--timeout S] [--env K=V]... [--cwd DIR] [--stdin] "
-		 "[--cacert FILE] [--connect-to HOST:PORT] (-- CMD ARG... | -c \"command line\")");
+		 "[--cacert FILE] [--connect-to HOST:PORT] (-- CMD ARG... | -c \"command line\" | "
+		 "--put PATH | --get PATH [--recursive])");
 	x.req = json_object_new_object();
 	signal(SIGPIPE, SIG_IGN); /* a server that hangs up is an error, not a death */
 	int rc = parse(&x, argc, argv);

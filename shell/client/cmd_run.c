@@ -1,6 +1,7 @@
 /* cmd_run.c - `hearth run IMAGE ...`: RunMicrovm, optionally waiting for RUNNING. */
 #include "shell/client/api.h"
 #include "shell/client/client.h"
+#include "shell/client/vmwait.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -106,11 +107,10 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (o.wait) {
-		static const char *const running[] = { "RUNNING", NULL };
 		char id[256];
 		snprintf(id, sizeof(id), "%s", api_str(vm, "microvmId"));
 		json_object *last = NULL;
-		rc = api_wait_state(&a, id, running, o.wait_s, &last);
+		rc = vmwait(&a, id, "RUNNING", o.wait_s, &last);
 		if (rc) {
 			json_object_put(vm);
 			return rc;

@@ -303,14 +303,17 @@ static int loop(struct shell *s)
 			}
 			wait = due > 0 ? (int)due : EOF_QUIET_MS;
 		}
-		int pr = poll(p, 3, wait);
+		/* Frames that came with session_init (or behind a message we
+		 * stopped at) are already read: poll() would not report them. */
+		int buffered = !s->lost && wsconn_buffered(&s->c);
+		int pr = poll(p, 3, buffered ? 0 : wait);
 		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(s->err, sizeof s->err, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (pr == 0 && s->detach) {
+		if (pr == 0 && s->detach && !buffered) {
 			s->detach = 2; /* the server did not confirm the detach: leave anyway */
 			break;
 		}
@@ -343,7 +346,7 @@ static int loop(struct shell *s)
 			} else if (n > 0)
 				keys(s, kb, (size_t)n);
 		}
-		if (p[1].revents) {
+		if (p[1].revents || buffered) {
 			int rc;
 			while (!s->lost && (rc = wsconn_next(&s->c, &m, s->err, sizeof s->err)) !=
 						   WSCONN_AGAIN) {

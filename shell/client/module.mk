@@ -2,10 +2,12 @@
 # and readline (the prompt); the pure parsers it needs (protocol/httpresp.c,
 # protocol/argsplit.c, protocol/sigv4.c and protocol/awsini.c to sign API
 # requests) are built here.
-CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c \
+CLIENT_SRCS := $(wildcard shell/client/*.c) protocol/httpresp.c protocol/argsplit.c shell/agent/tarfs.c \
+	protocol/jsonrpc.c \
 	protocol/sigv4.c protocol/awsini.c
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(OBJ)/%.o)
 CLIENT_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) \
+	$(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive) \
 	$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo) \
 	$(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 $(CLIENT_OBJS): CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
@@ -30,3 +32,10 @@ FUZZ_EXTRA_SRCS_argsplit := protocol/argsplit.c
 
 # The detach sequence of attach and shell: unit test.
 UNIT_OBJS_detachkey := $(OBJ)/shell/client/detachkey.o
+
+# hearth mcp's JSON-RPC lines (protocol/jsonrpc.c, json-c): unit test and fuzz target.
+UNIT_OBJS_jsonrpc := $(OBJ)/protocol/jsonrpc.o
+UNIT_LIBS_jsonrpc := -ljson-c
+$(OBJ)/protocol/jsonrpc.o: CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
+# Recursive (=): API_LIBDIR comes from session/module.mk, read later.
+FUZZ_EXTRA_SRCS_jsonrpc = protocol/jsonrpc.c $(API_LIBDIR)/libjson-c.so

@@ -1,10 +1,12 @@
 /*
  * vmop.c - one action on one microVM (Suspend/Resume/TerminateMicrovm). The
  * API answers {}; the table output reads the VM back so the user sees the
- * state it moved to, and --wait polls until the settled state.
+ * state it moved to, and --wait polls until the settled state or a failure
+ * (vmwait.h).
  */
 #include "shell/client/vmop.h"
 #include "shell/client/api.h"
+#include "shell/client/vmwait.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,8 +67,7 @@ int vmop_run(const struct vmop *op, int argc, char **argv)
 	json_object_put(doc);
 	doc = NULL;
 	if (o.wait) {
-		const char *const states[] = { op->done, NULL };
-		rc = api_wait_state(&a, id, states, o.wait_s, &doc);
+		rc = vmwait(&a, id, op->done, o.wait_s, &doc);
 	} else {
 		snprintf(path, sizeof(path), API_VERSION_PREFIX "/microvms/%s", enc);
 		rc = api_call(&a, "GET", path, NULL, &doc); /* read the new state back */

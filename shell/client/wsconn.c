@@ -15,9 +15,10 @@
  *
  * Trust: --cacert FILE or $HEARTH_CACERT alone; else hearthd's own CA (from
  * its default state directory) and the system store. The endpoint's host
- * name is verified; for <id>.localhost "localhost" is accepted as well,
- * because OpenSSL does not match a wildcard (*.localhost) over a one-label
- * parent, and every *.localhost name is the loopback host (RFC 6761).
+ * name is verified exactly: hearthd serves each <id>.<domain> a certificate
+ * for that name (session/certcache.h). A *.localhost name is dialled at
+ * 127.0.0.1 without asking the resolver (RFC 6761: it is the loopback host,
+ * and a stock resolver may not know it); SNI and Host still name the VM.
  */
 #include "shell/client/wsconn.h"
 #include "protocol/httpresp.h"
@@ -208,8 +209,7 @@ static int tls_setup(struct wsconn *c, const struct wsconn_opts *o, const char *
 			ssl_err("TLS", err, errlen);
 			return -1;
 		}
-	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1 ||
-		   (is_localhost(host) && SSL_add1_host(ssl, "localhost") != 1)) {
+	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1) {
 		ssl_err("TLS", err, errlen);
 		return -1;
 	}
@@ -558,6 +558,18 @@ int wsconn_next(struct wsconn *c, struct wsconn_msg *m, char *err, size_t errlen
 		ssl_err("connection lost", err, errlen);
 		return WSCONN_FAIL;
 	}
+}
+
+int wsconn_buffered(const struct wsconn *c)
+{
+	struct wsc_frame f;
+	if (!c->ssl || !c->in)
+		return 0;
+	if (SSL_pending(c->ssl) > 0)
+		return 1;
+	/* A whole frame, or a broken one for wsconn_next to report; a partial
+	 * frame waits for the socket. */
+	return wsc_frame_take(c->in + c->in_off, c->in_len - c->in_off, WSCONN_FRAME_MAX, &f) != 0;
 }
 
 void wsconn_close(struct wsconn *c, uint16_t code)

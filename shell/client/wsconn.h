@@ -82,5 +82,13 @@ struct wsconn_msg {
  * WSCONN_OK with *m, WSCONN_AGAIN, WSCONN_EOF, or WSCONN_FAIL (err set).
  */
 int wsconn_next(struct wsconn *c, struct wsconn_msg *m, char *err, size_t errlen);
+/*
+ * 1 while a frame already read from the socket waits to be taken: poll()
+ * will not report it (the server may send nothing more), so call
+ * wsconn_next() before polling again. A wait for the first message
+ * (vmdial_wait_text) can leave the frames sent in the same TLS record
+ * behind it here. 0 after wsconn_next() returned WSCONN_AGAIN.
+ */
+int wsconn_buffered(const struct wsconn *c);
 
 #endif

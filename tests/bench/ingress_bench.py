@@ -12,27 +12,39 @@ OpenSSH on loopback in the same run.
   many        INGRESS_BENCH_SHELLS (200) shells across INGRESS_BENCH_VMS (10)
               VMs open at once (Python websockets), each answering two
               commands; none may be dropped
-The host path and OpenSSH run first, interleaved (hearth, ssh, hearth, ...),
-with no VM running: an idle TCG guest beside them takes CPU at random and
+The shell host path and OpenSSH run after the HTTP/2 part below, interleaved
+(hearth, ssh, hearth, ...), with no VM running: an idle TCG guest beside them takes CPU at random and
 blurs both. The VM path follows. Each figure is the median of BENCH_REPEAT
 repetitions. Goals (host path): round trip p50 and p99 no
 worse than OpenSSH's, throughput at least OpenSSH's and at least 50 MB/s;
 every one of the concurrent shells served.
+
+HTTP/2 and gRPC (tests/bench/ingress_h2.py), first, on the host path with no
+VM running: h2load request rate and mean/p99 latency (an h2c app and an
+HTTP/1.1 app), and gRPC unary p50/p99, through the endpoint beside the same
+apps behind nghttpx on loopback, interleaved (hearth, nghttpx, ...). Printed
+as soon as measured, not judged; a run that is not all 2xx over h2 fails the
+bench (the shell part still runs).
+
+INGRESS_BENCH_PARTS picks what runs: "h2 shell" (default), "h2" or "shell".
 """
 import asyncio
 import json
 import os
 import shutil
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from benchfig import (AB, RAWCAT, Figures, cpu_idle_note, med, row, shell_token,  # noqa: E402
+                      start_sshd)
 from hearthd_harness import BUILD, REAL_BUSYBOX as IMAGE, Hearthd, busybox_images  # noqa: E402
+import ingress_h2  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 N = int(os.environ.get("BENCH_RTT_N", "2000"))
@@ -43,34 +55,7 @@ VM_MB = int(os.environ.get("INGRESS_BENCH_VM_MB", "64"))
 SHELLS = int(os.environ.get("INGRESS_BENCH_SHELLS", "200"))
 VMS = int(os.environ.get("INGRESS_BENCH_VMS", "10"))
 WS = os.path.join(BUILD, "bin", "bench", "ws_bench")
-AB = os.path.join(BUILD, "bin", "bench", "agent_bench")
-RAWCAT = "stty raw -echo; printf 'RE''ADY'; exec cat"
-
-
-def start_sshd(d):
-    """tests/bench/sshd.sh's throwaway sshd; returns (pid, ssh argv, dest)."""
-    script = ('. %s/sshd.sh; sshd_start %s >&2 || exit 1; printf "%%s\\0" "$SSHD_PID" '
-              '"$SSHD_DEST" "${SSH[@]}"' % (HERE, d))
-    # Files, not pipes: the sshd left running keeps inherited pipes open.
-    out, err = os.path.join(d + ".out"), os.path.join(d + ".err")
-    with open(out, "wb") as o, open(err, "wb") as e:
-        rc = subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=o,
-                            stderr=e, timeout=60).returncode
-    if rc != 0:
-        raise RuntimeError("sshd: " + open(err).read()[-500:])
-    parts = open(out).read().split("\0")[:-1]
-    return int(parts[0]), parts[2:], parts[1]
-
-
-def kv(line):
-    return {k: float(v) for k, v in (w.split("=") for w in line.split()[1:])}
-
-
-def measure(argv, timeout=300):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (os.path.basename(argv[0]), r.stderr.strip()[-300:]))
-    return kv(r.stdout.strip().splitlines()[-1])
+PARTS = os.environ.get("INGRESS_BENCH_PARTS", "h2 shell").split()
 
 
 class Target:
@@ -89,8 +74,13 @@ class Target:
         return doc["microvmId"]
 
     def token(self, vm_id):
-        st, _, doc = self.hd.call("POST", "/microvms/%s/shell-auth-token" % vm_id,
-                                  {"expirationInMinutes": 60})
+        return shell_token(self.hd, vm_id)
+
+    def app_token(self, vm_id, ports):
+        """An endpoint token for vm_id's ports, valid for an hour."""
+        st, _, doc = self.hd.call("POST", "/microvms/%s/auth-token" % vm_id,
+                                  {"expirationInMinutes": 60,
+                                   "allowedPorts": [{"port": p} for p in ports]})
         if st != 200:
             raise RuntimeError(doc)
         return doc["authToken"]["X-aws-proxy-auth"]
@@ -150,26 +140,35 @@ async def many_shells(t, shells, timeout=600):
     return sum(res), dropped, open_s, lat
 
 
-def cpu_idle_note():
-    """How idle CPUs wait on this machine: every hop of a round trip wakes a
-    process, and waking one on a halted CPU costs an IPI (on a VM, an exit to
-    the hypervisor), so the figures depend on it. Printed with them."""
-    def read(p):
-        try:
-            with open(p) as f:
-                return f.read().strip()
-        except OSError:
-            return None
-    drv = read("/sys/devices/system/cpu/cpuidle/current_driver") or "none"
-    note = "cpuidle driver %s" % drv
-    poll = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
-    if poll is not None:
-        note += ", guest_halt_poll_ns=%s%s" % (poll, " (halt polling off)" if poll == "0" else "")
-    return "%s; %d CPUs" % (note, os.cpu_count() or 0)
-
-
-def med(xs):
-    return statistics.median(xs) if xs else -1
+def h2_part(t, vm_id, root, fig):
+    """h2load and gRPC unary latency through t's endpoint and through nghttpx,
+    interleaved; prints the table."""
+    apps = ingress_h2.Apps(root)
+    try:
+        tok = t.app_token(vm_id, [apps.web_port, apps.h1_port, apps.grpc_port])
+        web, h1, grpc_ = ingress_h2.fronts(apps, t.hd, vm_id, tok, t.ca)
+        log = os.path.join(root, "h2load.log")
+        loads = [("h2", web, apps.path), ("h1", h1, apps.h1_path)]
+        for _, fs, path in loads:  # warm-up: leaves minted, channels and caches up
+            for f in fs:
+                ingress_h2.h2load(f, path, min(500, ingress_h2.H2_N), log)
+        for rep in range(1, REPEAT + 1):
+            print("HTTP/2 and gRPC, hearth and nghttpx, run %d/%d ..." % (rep, REPEAT),
+                  flush=True)
+            for lab, fs, path in loads:
+                for f in fs:
+                    fig.add("%s-%s" % (lab, f.name), lambda f=f, path=path:
+                            ingress_h2.h2load(f, path, ingress_h2.H2_N, log))
+            for f in grpc_:
+                fig.rec("grpc-" + f.name, ingress_h2.grpc_client_argv(
+                    f, ingress_h2.GRPC_N, ingress_h2.GRPC_W), timeout=300)
+        for p in apps.procs:
+            if p.poll() is not None:
+                fig.fails += 1
+                print("  %s exited during the run (%d)" % (p.args[0], p.returncode))
+    finally:
+        apps.close()
+    ingress_h2.print_table(fig.m, REPEAT)
 
 
 def main():
@@ -177,23 +176,29 @@ def main():
         if not os.path.exists(p):
             print("ingress_bench: %s missing (make)" % p)
             return 1
+    if "h2" in PARTS and ingress_h2.missing_tools():
+        print("ingress_bench: %s missing (mk/deps.sh)" % " ".join(ingress_h2.missing_tools()))
+        return 1
     tmp = tempfile.mkdtemp(prefix="hearth-ingress-bench-")
-    sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
-    host = vmt = None
-    res = {}
-    fails = 0
-
-    def rec(label, argv, timeout=300):
-        nonlocal fails
-        try:
-            res.setdefault(label, []).append(measure(argv, timeout))
-        except Exception as e:
-            fails += 1
-            print("  %s failed: %s" % (label, e))
+    host = vmt = sshd_pid = None
+    fig = Figures()
+    rec, m = fig.rec, fig.m
 
     try:
         host = Target(os.path.join(tmp, "host"), "host")
         hv = host.add_vm()
+        if "h2" in PARTS:
+            try:
+                h2_part(host, hv, os.path.join(tmp, "h2"), fig)
+            except Exception as e:  # counted; the shell figures still come
+                fig.fails += 1
+                print("  HTTP/2 part failed: %r" % e)
+        if "shell" not in PARTS:
+            print()
+            fig.print_raw(12)
+            return 1 if fig.fails else 0
+        print()
+        sshd_pid, ssh, dest = start_sshd(os.path.join(tmp, "ssh"))
         htok = host.token(hv)
         nbytes = MB * 1024 * 1024
         vbytes = VM_MB * 1024 * 1024
@@ -215,19 +220,7 @@ def main():
             rec("vm-rtt", [WS, "-t", "300", "rtt", vmt.addr(), vv, vtok, str(VM_N), "20"])
             rec("vm-bulk", [WS, "-t", "300", "bulk", vmt.addr(), vv, vtok, str(vbytes)])
 
-        print("raw figures:")
-        for k, runs in res.items():
-            for r in runs:
-                print("  %-9s %s" % (k, " ".join("%s=%g" % kv_ for kv_ in r.items())))
-
-        def m(label, key):
-            return med([r[key] for r in res.get(label, []) if key in r])
-
-        def row(name, a, s, note=""):
-            ratio = "%.2f" % (a / s) if a > 0 and s > 0 else "n/a"
-            fa = "%.1f" % a if a >= 0 else "failed"
-            fs = "%.1f" % s if s >= 0 else "failed"
-            print("  %-34s %10s %10s %8s   %s" % (name, fa, fs, ratio, note))
+        fig.print_raw(12)
 
         ver = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.split(",")[0]
         print("\nshell ingress vs %s on loopback, same run, median of %d repetitions" %
@@ -271,15 +264,16 @@ def main():
               ("MET" if tp_ok else "NOT MET"))
         print("goal: %d concurrent shells across %d VMs, none dropped: %s" %
               (SHELLS, VMS, "MET" if many_ok else "NOT MET"))
-        return 1 if fails or not many_ok else 0
+        return 1 if fig.fails or not many_ok else 0
     finally:
         for t in (host, vmt):
             if t:
                 t.close()
-        try:
-            os.kill(sshd_pid, 15)
-        except OSError:
-            pass
+        if sshd_pid:
+            try:
+                os.kill(sshd_pid, 15)
+            except OSError:
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -9,6 +9,9 @@ import { chromium } from 'playwright-core';
 
 const WAIT_MS = Number(process.env.WEBTERM_WAIT_MS || 30000);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// A HOME whose ~/.pki/nssdb trusts hearthd's CA: certificates are then really
+// verified (the page at localhost and the shell at <id>.localhost alike).
+const NSS_HOME = process.env.WEBTERM_NSS_HOME;
 const [scenario, url, freshToken] = process.argv.slice(2);
 
 const log = (s) => console.log(s);
@@ -184,10 +187,11 @@ async function main() {
     headless: true,
     timeout: WAIT_MS,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
+    env: NSS_HOME ? Object.assign({}, process.env, { HOME: NSS_HOME }) : undefined,
   });
   let rc = 0;
   try {
-    const ctx = await browser.newContext({ ignoreHTTPSErrors: true,
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: !NSS_HOME,
                                            viewport: { width: 1000, height: 640 } });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'],
                                { origin: new URL(url).origin });

@@ -21,6 +21,17 @@ import {
   ListManagedMicrovmImagesCommand,
   ListManagedMicrovmImageVersionsCommand,
   CreateMicrovmImageCommand,
+  GetMicrovmImageCommand,
+  UpdateMicrovmImageCommand,
+  DeleteMicrovmImageCommand,
+  ListMicrovmImagesCommand,
+  ListMicrovmImageVersionsCommand,
+  GetMicrovmImageVersionCommand,
+  UpdateMicrovmImageVersionCommand,
+  DeleteMicrovmImageVersionCommand,
+  ListMicrovmImageBuildsCommand,
+  GetMicrovmImageBuildCommand,
+  paginateListMicrovmImages,
   TagResourceCommand,
   ListTagsCommand,
   UntagResourceCommand,
@@ -140,7 +151,104 @@ test("bad input maps to the modeled exception classes", { timeout: 60000 }, asyn
   await send(new TerminateMicrovmCommand({ microvmIdentifier: a.microvmId }));
   await assert.rejects(send(new CreateMicrovmImageCommand({
     name: "x", baseImageArn: "arn:hearth:lambda:local:aws:microvm-image:busybox",
-    buildRoleArn: "arn:aws:iam::000000000000:role/x", codeArtifact: { uri: "file:///tmp/x.zip" },
-  })), (e) => e instanceof LambdaMicrovmsServiceException && e.name === "NotImplementedException");
+    buildRoleArn: "arn:aws:iam::000000000000:role/x", codeArtifact: { uri: "http://h/x.zip" },
+  })), (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400);
+  await assert.rejects(send(new CreateMicrovmImageCommand({
+    name: "busybox", baseImageArn: "arn:hearth:lambda:local:aws:microvm-image:busybox",
+    buildRoleArn: "arn:aws:iam::000000000000:role/x", codeArtifact: { uri: "s3://b/k.zip" },
+  })), (e) => e instanceof ConflictException && e.$metadata.httpStatusCode === 409);
+  await assert.rejects(send(new GetMicrovmImageCommand({ imageIdentifier: "no-such-image" })),
+    (e) => e instanceof ResourceNotFoundException);
   await waitState(a.microvmId, ["TERMINATED"], 120000);
+});
+
+test("built images: create, read, list, builds, status, update, delete", { timeout: 120000 }, async () => {
+  // The build fails fast (no such bucket): what is checked here is every image
+  // operation's shape through the SDK; test_image_build.py builds for real.
+  const base = "arn:hearth:lambda:local:aws:microvm-image:busybox";
+  const role = "arn:aws:iam::000000000000:role/build";
+  const created = await send(new CreateMicrovmImageCommand({
+    name: "conf-img", baseImageArn: base, buildRoleArn: role,
+    codeArtifact: { uri: "s3://conf-nobucket/app.zip" }, description: "conformance",
+    hooks: { port: 9000, microvmImageHooks: { ready: "ENABLED", readyTimeoutInSeconds: 60 } },
+    environmentVariables: { MODE: "test" }, resources: [{ minimumMemoryInMiB: 256 }],
+    tags: { suite: "conformance" }, clientToken: "conf-img-1",
+  }));
+  assert.equal(created.$metadata.httpStatusCode, 201);
+  assert.equal(created.name, "conf-img");
+  assert.equal(created.imageVersion, "1.0");
+  assert.match(created.imageArn, /:microvm-image:conf-img$/);
+  assert.ok(created.createdAt instanceof Date);
+  assert.deepEqual(created.codeArtifact, { uri: "s3://conf-nobucket/app.zip" });
+  assert.deepEqual(created.environmentVariables, { MODE: "test" });
+  assert.equal(created.hooks.microvmImageHooks.ready, "ENABLED");
+  const again = await send(new CreateMicrovmImageCommand({
+    name: "conf-img", baseImageArn: base, buildRoleArn: role,
+    codeArtifact: { uri: "s3://conf-nobucket/app.zip" }, description: "conformance",
+    hooks: { port: 9000, microvmImageHooks: { ready: "ENABLED", readyTimeoutInSeconds: 60 } },
+    environmentVariables: { MODE: "test" }, resources: [{ minimumMemoryInMiB: 256 }],
+    tags: { suite: "conformance" }, clientToken: "conf-img-1",
+  }));
+  assert.equal(again.imageArn, created.imageArn);
+
+  let ver;
+  const deadline = Date.now() + 60000;
+  do {
+    ver = await send(new GetMicrovmImageVersionCommand({ imageIdentifier: "conf-img", imageVersion: "1.0" }));
+    if (ver.state === "FAILED" || ver.state === "SUCCESSFUL") break;
+    await new Promise((r) => setTimeout(r, 200));
+  } while (Date.now() < deadline);
+  assert.equal(ver.state, "FAILED");
+  assert.equal(ver.stateReason, "S3_NO_SUCH_BUCKET");
+  assert.equal(ver.status, "ACTIVE");
+  assert.ok(ver.createdAt instanceof Date);
+
+  const img = await send(new GetMicrovmImageCommand({ imageIdentifier: created.imageArn }));
+  assert.equal(img.state, "CREATE_FAILED");
+  assert.equal(img.latestFailedImageVersion, "1.0");
+  assert.deepEqual(img.tags, { suite: "conformance" });
+
+  const names = [];
+  for await (const page of paginateListMicrovmImages({ client, pageSize: 1 }, {})) {
+    names.push(...page.items.map((i) => i.name));
+  }
+  assert.ok(names.includes("conf-img"));
+  const listed = await send(new ListMicrovmImagesCommand({ nameFilter: "conf-" }));
+  assert.deepEqual(listed.items.map((i) => i.name), ["conf-img"]);
+
+  const vers = await send(new ListMicrovmImageVersionsCommand({ imageIdentifier: "conf-img" }));
+  assert.deepEqual(vers.items.map((v) => v.imageVersion), ["1.0"]);
+  const builds = await send(new ListMicrovmImageBuildsCommand({ imageIdentifier: "conf-img", imageVersion: "1.0" }));
+  assert.equal(builds.items.length, 1);
+  assert.equal(builds.items[0].buildState, "FAILED");
+  const build = await send(new GetMicrovmImageBuildCommand({
+    imageIdentifier: "conf-img", imageVersion: "1.0", buildId: builds.items[0].buildId,
+  }));
+  assert.equal(build.stateReason, "S3_NO_SUCH_BUCKET");
+  assert.ok(build.createdAt instanceof Date);
+
+  const off = await send(new UpdateMicrovmImageVersionCommand({
+    imageIdentifier: "conf-img", imageVersion: "1.0", status: "INACTIVE",
+  }));
+  assert.equal(off.status, "INACTIVE");
+
+  const upd = await send(new UpdateMicrovmImageCommand({
+    imageIdentifier: "conf-img", baseImageArn: base, buildRoleArn: role,
+    codeArtifact: { uri: "s3://conf-nobucket/app2.zip" },
+  }));
+  assert.equal(upd.imageVersion, "2.0");
+  assert.ok(upd.updatedAt instanceof Date);
+  do {
+    ver = await send(new GetMicrovmImageVersionCommand({ imageIdentifier: "conf-img", imageVersion: "2.0" }));
+    if (ver.state === "FAILED" || ver.state === "SUCCESSFUL") break;
+    await new Promise((r) => setTimeout(r, 200));
+  } while (Date.now() < deadline);
+  assert.equal(ver.state, "FAILED");
+
+  const dv = await send(new DeleteMicrovmImageVersionCommand({ imageIdentifier: "conf-img", imageVersion: "2.0" }));
+  assert.equal(dv.imageVersion, "2.0");
+  const del = await send(new DeleteMicrovmImageCommand({ imageIdentifier: "conf-img" }));
+  assert.equal(del.state, "DELETING");
+  await assert.rejects(send(new GetMicrovmImageCommand({ imageIdentifier: "conf-img" })),
+    (e) => e instanceof ResourceNotFoundException && e.$metadata.httpStatusCode === 404);
 });

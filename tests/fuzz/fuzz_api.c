@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "protocol/api_auth.h"
+#include "protocol/api_connector.h"
 #include "protocol/api_hook.h"
 #include "protocol/api_ident.h"
 #include "protocol/api_image.h"
@@ -28,10 +29,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		api_auth_parse_shell(o, &a, &e);
 		api_tags_parse(o, &t, &e);
 		api_image_parse_hooks(o, &h, &e);
+		struct api_connector *c = malloc(sizeof *c);
+		if (c)
+			api_connector_parse(o, c, &e);
+		free(c);
 		json_object_put(o);
 	}
-	struct api_image img;
-	api_image_parse((const char *)data, size, &img, &e);
+	static struct api_image img; /* large (the app's text): off the stack */
+	if (api_image_parse((const char *)data, size, &img, &e) == 0) {
+		/* Every offset must land on a NUL-terminated string inside text. */
+		size_t sum = strlen(api_image_app_workdir(&img.app)) +
+			     strlen(api_image_app_user(&img.app));
+		for (unsigned i = 0; i < img.app.argc; i++)
+			sum += strlen(api_image_app_arg(&img.app, i));
+		for (unsigned i = 0; i < img.app.envc; i++)
+			sum += strlen(api_image_app_env(&img.app, i));
+		if (sum > img.app.used || img.nports > API_IMAGE_PORTS)
+			abort();
+	}
 	int st;
 	api_hook_status((const char *)data, size, &st);
 	/* NUL-terminated copies for the string-based parsers. */
@@ -45,6 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	api_ident_image(s, &id, &e);
 	api_ident_resource(s, &id, &e);
 	api_ident_version(s, &e);
+	struct api_conn_cidr cidr;
+	char host[API_CONN_HOST_MAX + 1];
+	api_connector_cidr(s, &cidr);
+	if (strlen(s) <= API_CONN_HOST_MAX)
+		api_connector_host(s, host);
 	static const uint8_t key[32] = "fuzz";
 	struct api_page pg;
 	api_page_decode(key, sizeof key, s, 1, 0, &pg, &e);

@@ -9,7 +9,11 @@
  *    again gives the same path;
  *  - the answers are well-formed HTTP/1.1 responses, one per request that
  *    reached the auth hook, in order, plus at most one refusal, which is the
- *    last answer and says Connection: close. */
+ *    last answer and says Connection: close;
+ *  - a streamed body (PUT /s) is handed on never past the owner's room
+ *    (random, sometimes 0 until a resume) nor past the bound, and ends once;
+ *    its owner answers at the body's end, from inside the callback, or early
+ *    (then the connection closes). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct httpconn *conn;
 static unsigned dispatched, authed;
 static unsigned char heads[4096]; /* per request reaching the auth hook: was it HEAD */
+#define STREAM_MAX 3000u
+static size_t room;        /* what the streamed body's owner takes now */
+static uint64_t streamed;
+static int owning;         /* a streamed request waits for its answer */
+static unsigned owned_n;   /* the number its 200 answer carries */
 
 static int ctl(int c)
 {
@@ -90,6 +99,15 @@ static void dispatch(void *ctx, enum route_method m, const struct httpmsg_reques
 	if (httpconn_closing(conn) || rq->body_len > API_MAX_BODY || nq > ROUTE_MAX_QUERY)
 		abort();
 	check_paths(rq);
+	if (rq->body_streamed) {
+		if (owning || rq->body_len || strcmp(rq->path, "/s"))
+			abort();
+		owning = 1;
+		streamed = 0;
+		owned_n = dispatched++;
+		resp->status = ROUTE_DEFERRED;
+		return;
+	}
 	for (unsigned i = 0; i < nq; i++)
 		for (const char *s = q[i].value; *s; s++)
 			if (ctl((unsigned char)*s))
@@ -110,6 +128,56 @@ static uint32_t next_rand(void)
 {
 	rng = rng * 1103515245u + 12345u;
 	return rng >> 8;
+}
+
+/* ---- the streamed-body owner ---- */
+
+static int pick(void *ctx, const struct httpmsg_request *rq)
+{
+	(void)ctx;
+	if (!strcmp(rq->path, "/s"))
+		return HTTPSRV_STREAM_YES;
+	return !strcmp(rq->path, "/t") ? HTTPSRV_STREAM_SIGNED : HTTPSRV_STREAM_NO;
+}
+
+static size_t body_room(void *ctx)
+{
+	(void)ctx;
+	if (!owning)
+		abort();
+	return room;
+}
+
+static int body_data(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	if (!owning || n > room || streamed + n > STREAM_MAX)
+		abort();
+	room -= n;
+	streamed += n;
+	return 0;
+}
+
+static void owner_answer(void)
+{
+	char b[32];
+	snprintf(b, sizeof b, "{\"n\":%u}", owned_n);
+	owning = 0;
+	httpconn_deferred_answer(conn, 200, NULL, b);
+}
+
+static void body_end(void *ctx, int ok)
+{
+	(void)ctx;
+	if (!owning)
+		abort();
+	if (!ok) {
+		owning = 0; /* the connection answers the refusal, not a 200 */
+		dispatched--;
+		return;
+	}
+	owner_answer();
 }
 
 struct sink {
@@ -191,7 +259,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	struct httpconn_cfg cfg = { .dispatch = dispatch, .auth = auth };
+	struct httpconn_cfg cfg = { .dispatch = dispatch, .auth = auth, .stream_pick = pick,
+				    .stream_max = STREAM_MAX, .body_room = body_room,
+				    .body_data = body_data, .body_end = body_end };
+	owning = 0;
+	room = 0;
 	conn = httpconn_new(&cfg);
 	if (!conn)
 		abort();
@@ -208,7 +280,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		at += chunk;
 		drain(&out, (next_rand() & 3) == 0);
+		if (owning && httpconn_streaming(conn)) {
+			uint32_t r = next_rand();
+			if ((r & 15) == 0) {
+				owner_answer(); /* early: the rest of the body is never read */
+			} else {
+				room = r % 700;
+				httpconn_resume(conn);
+			}
+		}
 	}
+	if (owning)
+		owner_answer(); /* the client left mid-body: answered, closing */
 	while (1) {
 		size_t n;
 		httpconn_output(conn, &n);

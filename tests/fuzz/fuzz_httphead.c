@@ -1,5 +1,6 @@
 /* fuzz_httphead.c - the shared head pieces from arbitrary bytes: a head ends
- * at its first CRLF CRLF inside the input and the limit, its lines put back
+ * at its first CRLF CRLF inside the input and the limit, or is refused at a
+ * bare CR or LF before that and only then, its lines put back
  * together with CRLFs give the head again, fields and list items stay inside
  * what they were cut from and come out trimmed, copies stay in their buffer. */
 #include <stdint.h>
@@ -22,6 +23,20 @@ static void trimmed(const char *s, size_t n)
 {
 	if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
 		abort();
+}
+
+/* The first bare CR or LF within lim bytes, before any blank line: 1 if any. */
+static int bare_crlf(const char *p, size_t lim)
+{
+	for (size_t i = 0; i < lim; i++) {
+		if (i >= 3 && !memcmp(p + i - 3, "\r\n\r\n", 4))
+			return 0;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 1;
+		if (p[i] == '\r' && i + 1 < lim && p[i + 1] != '\n')
+			return 1;
+	}
+	return 0;
 }
 
 static int on_first(void *ctx, const char *line, size_t len)
@@ -77,11 +92,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			inside(line, ll + 2);
 			at = line + ll + 2;
 		}
-		if (rc == 0 && at != p + end - 2)
-			abort();
-	} else if (end != HTTPHEAD_MORE && end != HTTPHEAD_E_TOOBIG) {
+		if (rc < 0 || at != p + end - 2)
+			abort(); /* a complete head has only CRLF line ends */
+	} else if ((end == HTTPHEAD_E_BAD) != bare_crlf(p, size < max ? size : max)) {
 		abort();
-	} else if ((end == HTTPHEAD_E_TOOBIG) != (size >= max)) {
+	} else if (end != HTTPHEAD_E_BAD && end != HTTPHEAD_MORE && end != HTTPHEAD_E_TOOBIG) {
+		abort();
+	} else if (end != HTTPHEAD_E_BAD && (end == HTTPHEAD_E_TOOBIG) != (size >= max)) {
 		abort();
 	}
 	static const struct httphead_parser hp = { 512, 8, on_first, on_field };

@@ -31,9 +31,15 @@ static void check(void)
 			abort();
 		break;
 	case SHELLMSG_EXEC:
-		if ((m.nargv == 0) == (m.command == NULL) || m.nargv > SHELLMSG_ARGV_MAX ||
-		    m.nenv > SHELLMSG_ENV_MAX)
+		/* exactly one of argv, command, put/get (the tar builtin) */
+		if ((m.nargv > 0) + (m.command != NULL) + (m.files_op != 0) != 1 ||
+		    m.nargv > SHELLMSG_ARGV_MAX || m.nenv > SHELLMSG_ENV_MAX)
 			abort();
+		if (m.files_op && (!m.files_path || !m.files_path[0] ||
+				   (m.files_op == 1 && !m.want_stdin)))
+			abort();
+		if (m.files_path)
+			check_str(m.files_path);
 		for (unsigned i = 0; i < m.nargv; i++)
 			check_str(m.argv[i]);
 		if (m.nargv && !m.argv[0][0])

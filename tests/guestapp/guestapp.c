@@ -483,8 +483,10 @@ static void serve(struct conn *c)
 			int n = snprintf(msg, sizeof msg, "hello from port %d\n", c->port);
 			rc = reply(c, "200 OK", "text/plain", msg, (size_t)n, close_after);
 		} else {
-			rc = reply(c, "404 Not Found", "text/plain", "no such path\n", 13,
-				   close_after);
+			/* The target as it came, so tests see what the proxy forwarded. */
+			static char nf[1100];
+			int n = snprintf(nf, sizeof nf, "no such path: %s\n", path);
+			rc = reply(c, "404 Not Found", "text/plain", nf, (size_t)n, close_after);
 		}
 		if (rc < 0 || close_after)
 			return;

@@ -47,6 +47,10 @@ HELLO_F_HOST = 0x0001
 
 TAG_TERM, TAG_SIZE, TAG_ENV, TAG_CWD, TAG_USER, TAG_LOGIN = 1, 2, 3, 4, 5, 6
 TAG_ARGV, TAG_CMDLINE, TAG_STDIN, TAG_PORT, TAG_HOST, TAG_SHELL = 7, 8, 9, 10, 11, 12
+TAG_FILES = 13  # u8 op, u8 flags, path: the agent's tar builtin (PROTOCOL.md 1.3.1)
+TAG_DETACH = 14  # empty: exec starts the program detached (PROTOCOL.md 1.3.2)
+FILES_PUT, FILES_GET, FILES_RECURSIVE = 1, 2, 0x01
+FEATURE_FILES = 0x00000001  # HELLO features: the agent serves FILES
 
 CTL_INFO, CTL_HOSTNAME, CTL_ENTROPY, CTL_TIME, CTL_LIST, CTL_POWEROFF = 1, 2, 3, 4, 5, 6
 
@@ -741,13 +745,26 @@ class Agent:
         return self.open(KIND_SHELL, f, timeout, window=window)
 
     def open_exec(self, argv=None, cmdline=None, stdin=False, env=None, cwd=None, user=None,
-                  timeout=10, window=None):
+                  timeout=10, window=None, detach=False):
         if (argv is None) == (cmdline is None):
             raise ValueError("exactly one of argv and cmdline")
         f = b"".join(tlv(TAG_ARGV, a) for a in argv) if argv is not None \
             else tlv(TAG_CMDLINE, cmdline)
         f += self._common(env, cwd, user)
         if stdin:
+            f += tlv(TAG_STDIN)
+        if detach:
+            f += tlv(TAG_DETACH)
+        return self.open(KIND_EXEC, f, timeout, window=window)
+
+    def open_files(self, op, path, recursive=False, user=None, cwd=None, timeout=10,
+                   window=None):
+        """An exec channel running the tar builtin: PUT reads a tar from its
+        stdin, GET writes one to stdout (PROTOCOL.md 1.3.1)."""
+        p = path.encode() if isinstance(path, str) else path
+        f = tlv(TAG_FILES, bytes([op, FILES_RECURSIVE if recursive else 0]) + p)
+        f += self._common(None, cwd, user)
+        if op == FILES_PUT:
             f += tlv(TAG_STDIN)
         return self.open(KIND_EXEC, f, timeout, window=window)
 

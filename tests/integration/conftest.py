@@ -249,3 +249,7 @@ def agent(agent_server):
     except Exception:
         pass
     a.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes long (real apt installs and the like)")

@@ -125,11 +125,15 @@ def keeper_pids(state_dir):
     return found
 
 
-def busybox_images(root):
-    """<root>/images holding the built busybox image: one hearthd's private image dir."""
+def busybox_images(root, **fields):
+    """<root>/images holding the built busybox image: one hearthd's private image dir
+    (fields, e.g. additionalOsCapabilities=["ALL"], are set in its image.json)."""
     d = os.path.join(root, "images", "busybox")
     os.makedirs(d, exist_ok=True)
-    shutil.copy(built(REAL_BUSYBOX, "the busybox guest image"), os.path.join(d, "image.json"))
+    img = json.load(open(built(REAL_BUSYBOX, "the busybox guest image")))
+    img.update(fields)
+    with open(os.path.join(d, "image.json"), "w") as f:
+        json.dump(img, f)
     return os.path.join(root, "images")
 
 
@@ -188,6 +192,18 @@ class Hearthd:
         else:
             self.ingress_port = int(self.extra[self.extra.index("--ingress-listen") + 1]
                                     .rsplit(":", 1)[1])
+        # The same for the SSH ingress (default 7422).
+        if "--ssh-listen" not in self.extra:
+            self.ssh_port = free_port()
+            self.extra += ["--ssh-listen", "127.0.0.1:%d" % self.ssh_port]
+        else:
+            v = self.extra[self.extra.index("--ssh-listen") + 1]
+            self.ssh_port = None if v == "off" else int(v.rsplit(":", 1)[1])
+        # A root hearthd's VMs route egress through the host (forwarding and
+        # NAT on the machine): only tests that build their own lab uplink
+        # (test_egress.py) give VMs a network.
+        if "--egress-uplink" not in self.extra:
+            self.extra += ["--egress-uplink", "none"]
         parent = os.path.dirname(state_dir.rstrip("/")) or "."
         # This daemon's own AWS files: hearthd writes profile [hearth] there.
         self.aws_dir = os.path.join(parent, "aws-%d" % self.port)

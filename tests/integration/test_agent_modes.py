@@ -96,7 +96,10 @@ def test_unprivileged_agent():
 @needs_root
 def test_pid1_in_namespaces():
     """PID 1 in new pid/mount/net/uts namespaces: mounts, lo up, orphans
-    reaped, POWEROFF ends the namespace."""
+    reaped, POWEROFF ends the namespace. The host's files stay the host's:
+    the DNS stub names itself in /etc/resolv.conf by a bind mount private to
+    the agent's mount namespace (it once replaced the host's file)."""
+    host_resolv = open("/etc/resolv.conf", "rb").read()
     # /tmp, /run and /dev get fresh mounts inside: keep the socket elsewhere.
     d = tempfile.mkdtemp(prefix="hearth-agent-", dir="/var/tmp")
     srv = AgentProcess(prefix=["unshare", "--mount", "--pid", "--fork", "--net", "--uts",
@@ -111,6 +114,9 @@ def test_pid1_in_namespaces():
         assert out[1:6] == ["tmpfs", "tmpfs", "devpts", "tmpfs", "sysfs"]
         assert int(out[6], 16) & 1  # IFF_UP
         assert out[7].startswith("drwxrwxrwt")
+        # Inside, the stub; outside, the host's resolver, untouched.
+        assert b"nameserver 127.0.0.53" in a.run("cat /etc/resolv.conf")[2]
+        assert open("/etc/resolv.conf", "rb").read() == host_resolv
         # a pty shell works on the fresh devpts instance
         sh = a.open_shell(shell="/bin/sh", env={"PS1": "$ "})
         sh.send("echo t=$(tty)\n")
@@ -126,6 +132,7 @@ def test_pid1_in_namespaces():
     finally:
         srv.stop()
         os.rmdir(d) if os.path.isdir(d) and not os.listdir(d) else None
+    assert open("/etc/resolv.conf", "rb").read() == host_resolv
     assert srv.reports == []
 
 
@@ -258,6 +265,24 @@ def test_user_lookup_without_nss(tmp_path):
         assert sorted(lines[2].split()) == ["4343", "5000", "5004"]
         assert lines[3] == "%s tuser /bin/sh" % home
         assert lines[4] == str(home)
+        # Docker's USER forms (an image's app): name:group is the only group,
+        # a uid finds its entry, a uid without one runs as its numbers with home /.
+        ids = "id -u; id -g; id -G; echo $HOME"
+        for user, want in (("tuser:g5", ["4242", "5004", "5004", home]),
+                           ("tuser:77", ["4242", "77", "77", home]),
+                           ("4242", ["4242", "4343", None, home]),
+                           ("7777:8888", ["7777", "8888", "8888", "/"]),
+                           ("7777", ["7777", "0", "0", "/"])):
+            how, value, out, err = a.run(ids, user=user)
+            assert (how, value) == ("code", 0), (user, err)
+            got = out.decode().split("\n")[:4]
+            if want[2] is None:  # the user's groups from /etc/group
+                want[2] = got[2]
+                assert sorted(got[2].split()) == ["4343", "5000", "5004"], got
+            assert got == [str(w) for w in want], (user, got)
+        for bad in ("tuser:nosuchgroup", "tuser:", "nosuchuser:0"):
+            with pytest.raises(OpenFailed):
+                a.open_exec(cmdline="true", user=bad)
         with pytest.raises(OpenFailed):
             a.open_exec(cmdline="true", user="x" * 33)  # over MUX_MAX_USER
         with pytest.raises(OpenFailed):
@@ -270,6 +295,49 @@ def test_user_lookup_without_nss(tmp_path):
     finally:
         srv.stop()
         os.rmdir(home)
+    assert srv.reports == []
+
+
+@needs_root  # the detached program's console is root's /dev/console
+def test_detached_exec(tmp_path):
+    """DETACH (PROTOCOL.md 1.3.2): the channel ends once the program started;
+    the program lives on in its own session with the given env plus PATH and
+    HOME only; one that cannot start ends the channel with 127 and the reason."""
+    srv = AgentProcess()
+    pid = None
+    try:
+        a = srv.connect()
+        pidf, envf = tmp_path / "pid", tmp_path / "env"
+        script = "env > %s; echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 60" % (
+            envf, pidf, pidf, pidf)
+        c = a.open_exec(argv=["sh", "-c", script], env={"GREETING": "hi"}, cwd=str(tmp_path),
+                        detach=True)
+        out, err = c.collect(timeout=10)
+        assert c.wait_exit(timeout=10) == ("code", 0), err
+        c.wait_closed(timeout=10)
+        wait_for(pidf.exists, 10, "the detached program's pid file")
+        pid = int(pidf.read_text())
+        assert out == b"%d\n" % pid, out  # the channel says which process it started
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read().rsplit(")", 1)[1].split()  # state ppid pgrp session ...
+        assert int(stat[3]) == pid, stat  # its own session: no signal of the channel's
+        env = envf.read_text().splitlines()
+        assert "GREETING=hi" in env and "HOME=/root" in env, env
+        assert any(l.startswith("PATH=") for l in env), env
+        assert not [l for l in env if l.split("=")[0] in ("USER", "LOGNAME", "SHELL")], env
+        time.sleep(0.5)
+        assert not gone(pid)  # outlived its channel
+        c = a.open_exec(argv=["/no/such/prog"], detach=True)
+        out, err = c.collect(timeout=10)
+        assert c.wait_exit(timeout=10) == ("code", 127)
+        assert b"/no/such/prog: No such file or directory" in err, err
+        with pytest.raises(OpenFailed):
+            a.open_exec(argv=["true"], user="nosuchuser", detach=True)
+        a.close()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        srv.stop()
     assert srv.reports == []
 
 

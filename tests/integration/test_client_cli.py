@@ -7,12 +7,13 @@ import json
 import os
 import re
 import socket
-
 import subprocess
+import time
 
 import pytest
 
-from hearthd_harness import BUILD, Hearthd, busybox_images, fake_image_dir
+from hearthd_harness import (BUILD, Hearthd, busybox_app_images,
+                             busybox_images, fake_image_dir)
 
 HEARTH = os.path.join(BUILD, "bin", "hearth")
 BOOT = 300   # the first run of an image boots it under TCG to build the snapshot
@@ -255,6 +256,94 @@ def test_lifecycle_with_a_real_vm(tmp_path):
         assert ok_json(d, "terminate", vid) == {}
     finally:
         d.close()
+
+
+def failing_hooks_image(root):
+    """test_lifecycle's hook app (a hook fails while /tmp/fail-<hook> exists),
+    with run and resume hooks only."""
+    from test_lifecycle import HANDLER, SERVE
+    return busybox_app_images(
+        root, {"handler.sh": HANDLER.encode(), "serve.sh": SERVE.encode()}, "cli-hooks",
+        command="setsid /app/serve.sh </dev/null >/dev/null 2>&1 &",
+        hooks={"port": 8080,
+               "microvmImageHooks": {"ready": "ENABLED", "readyTimeoutInSeconds": 120},
+               "microvmHooks": {"run": "ENABLED", "runTimeoutInSeconds": 30,
+                                "resume": "ENABLED", "resumeTimeoutInSeconds": 30}})
+
+
+def test_wait_ends_on_failure_with_the_reason(tmp_path):
+    """--wait ends as soon as the VM shows the action failed, with the reason on
+    stderr and exit 1, not at --wait-timeout: a run whose /run hook fails
+    (TERMINATED), a resume whose /resume hook fails (SUSPENDED again, still
+    resumable: hearthd says "resuming" while one is under way)."""
+    from test_lifecycle import sh
+    d = Hearthd(str(tmp_path / "state"), failing_hooks_image(str(tmp_path))).start()
+    try:
+        long = "600"
+        t0 = time.monotonic()
+        p = hearth(d, "run", "busybox", "--payload", "fail", "--wait", "--wait-timeout", long,
+                   timeout=BOOT + 60)
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert "TERMINATED" in p.stderr and "run hook answered HTTP 500" in p.stderr, p.stderr
+        assert time.monotonic() - t0 < BOOT
+
+        vid = fields(ok(d, "run", "busybox", "--wait", "--wait-timeout", str(BOOT),
+                        timeout=BOOT + 60))["microvmId"]
+        sh(d, vid, "touch /tmp/fail-resume")
+        assert ok(d, "suspend", vid, "--wait", "--wait-timeout", str(STEP),
+                  timeout=STEP + 60).split() == [vid, "SUSPENDED"]
+        t0 = time.monotonic()
+        p = hearth(d, "resume", vid, "--wait", "--wait-timeout", long, timeout=STEP + 60)
+        took = time.monotonic() - t0
+        assert p.returncode == 1, (p.stdout, p.stderr, d.read_log())
+        assert "SUSPENDED" in p.stderr and "resume hook answered HTTP 500" in p.stderr, p.stderr
+        assert took < STEP, took
+        doc = ok_json(d, "get", vid)
+        assert doc["state"] == "SUSPENDED" and "resume hook" in doc["stateReason"], doc
+    finally:
+        d.close()
+
+
+def vm_server(state, reason):
+    doc = {"microvmId": "mvm-1", "state": state, "stateReason": reason}
+    body = json.dumps(doc).encode()
+    return OneShotServer(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+@pytest.mark.parametrize("cmd,state,reason", [
+    ("suspend", "RUNNING", "suspend failed, VM left running: No space left on device"),
+    ("suspend", "TERMINATED", "suspend failed and the VM ended: keeper gone"),
+    ("resume", "SUSPENDED", "resume failed: memory image unreadable"),
+    ("resume", "TERMINATING", "terminated by TerminateMicrovm"),
+])
+def test_wait_stops_at_a_failure_state(cmd, state, reason):
+    """What hearthd reports after a failed suspend (RUNNING with the reason, or
+    TERMINATED) or resume (SUSPENDED with a reason other than "resuming") ends
+    --wait at the first poll, exit 1, the reason printed."""
+    srv = vm_server(state, reason)
+    try:
+        t0 = time.monotonic()
+        p = hearth(None, cmd, "mvm-1", "--wait", "--wait-timeout", "60", "--api", srv.url,
+                   api=False, timeout=90)
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert state in p.stderr and reason in p.stderr, p.stderr
+        assert time.monotonic() - t0 < 10
+    finally:
+        srv.close()
+
+
+def test_wait_goes_on_while_resuming():
+    """A SUSPENDED VM whose reason says "resuming" is still on its way: --wait
+    waits (here until its timeout, as the fake server never changes)."""
+    srv = vm_server("SUSPENDED", "resuming")
+    try:
+        p = hearth(None, "resume", "mvm-1", "--wait", "--wait-timeout", "2", "--api", srv.url,
+                   api=False, timeout=60)
+        assert p.returncode == 1 and "still SUSPENDED after 2 s" in p.stderr, p.stderr
+        assert len(srv.requests) > 3  # polled, not given up at once
+    finally:
+        srv.close()
 
 
 class OneShotServer:

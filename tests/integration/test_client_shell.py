@@ -20,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 import websockets
@@ -353,6 +354,63 @@ def test_exec_timeout(v1):
     r = v1.hearth("exec", v1.vm_id, "--timeout", "1", "--", "sleep", "30")
     assert r.returncode == 124, r
     assert b"--timeout" in r.stderr, r.stderr
+
+
+class Stutter:
+    """Stop and continue a process in turns (SIGSTOP stop_ms, SIGCONT run_ms)
+    from a thread, until the with-block ends; always left running. Only
+    scheduling changes: what hearthd reads in a run window is everything that
+    arrived while it was stopped, all in one read."""
+
+    def __init__(self, pid, run_ms=5, stop_ms=100):
+        self.pid, self.run_s, self.stop_s = pid, run_ms / 1000, stop_ms / 1000
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._turns, daemon=True)
+
+    def _turns(self):
+        while not self.done.is_set():
+            os.kill(self.pid, signal.SIGSTOP)
+            time.sleep(self.stop_s)
+            os.kill(self.pid, signal.SIGCONT)
+            time.sleep(self.run_s)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(10)
+        os.kill(self.pid, signal.SIGCONT)
+
+
+def test_execs_right_after_run_are_not_held_back(v1):
+    """Regression: hearthd may put exec_started, the output, the exit and its
+    CLOSE in one TLS record (the agent's whole answer came in one read).
+    `hearth exec` took exec_started from that record while waiting for the
+    start, then poll()ed the socket, where nothing more came: the rest sat in
+    its buffer until hearthd gave up waiting for the CLOSE echo
+    (SHELLWS_CLOSE_WAIT_MS, 30 s) and hung up. Right output, ~31 s late: a few
+    percent of short execs on a freshly run VM. Here hearthd runs in short
+    turns (Stutter) so the agent's answer always arrives in one read, which
+    made every exec of the old client take ~31 s.
+
+    Not a speed assertion: the bound is 15 s per exec (one takes well under a
+    second here, turns included, even on a loaded machine) against the 30 s the
+    bug costs; only a command held back for hearthd's hang-up can miss it."""
+    bound = 15
+    for r in range(2):
+        vid = v1.hd.run_running(BOOT)["microvmId"]
+        try:
+            with Stutter(v1.hd.proc.pid):
+                for i in range(3):
+                    t = time.monotonic()
+                    res = v1.hearth("exec", vid, "--", "echo", "r%d-%d" % (r, i), timeout=BOOT)
+                    took = time.monotonic() - t
+                    assert res.returncode == 0 and res.stdout == b"r%d-%d\n" % (r, i), res
+                    assert took < bound, "exec %d on %s took %.1f s" % (i, vid, took)
+        finally:
+            v1.hd.call("DELETE", "/microvms/" + vid)
 
 
 def test_exec_usage(env):

@@ -386,3 +386,28 @@ def test_boot_image_and_run_through_agent(name):
         assert (after.st_mtime_ns, after.st_size) == (base_before.st_mtime_ns,
                                                       base_before.st_size), \
             "the base disk was written; only the overlay may be"
+
+
+def test_cache_entry_reports_progress(tmp_path):
+    """A long recipe is never silent: a line per stage and a heartbeat, with the
+    elapsed time and a percentage of the counted work (lib.sh guest_watch)."""
+    kind = str(tmp_path / "kind")
+    recipe = tmp_path / "recipe.sh"
+    recipe.write_text('#!/bin/sh\necho "stage: fetch"\ntouch "$1/a"\nsleep 1.5\n'
+                      'echo "stage: compile"\ntouch "$1/b"\nsleep 2.5\n')
+    os.chmod(recipe, 0o755)
+    lib = os.path.join(GUEST_SRC, "lib.sh")
+    script = (f'. "{lib}"; count() {{ ls "$1" | wc -l; }}; '
+              'GUEST_HEARTBEAT=1 GUEST_COUNT=count GUEST_TOTAL=4 GUEST_UNIT=files '
+              'guest_entry "$@"')
+    r = subprocess.run(["bash", "-c", script, "entry", kind, "k3", "test", str(recipe)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    fetch = [ln for ln in lines if "] fetch" in ln]
+    compile_ = [ln for ln in lines if "] compile" in ln]
+    assert fetch and compile_, r.stderr
+    # the heartbeat repeats the stage while it lasts, each with its elapsed time
+    assert len(compile_) >= 2, r.stderr
+    assert re.search(r"\[0m0[0-9]s\] compile 50% \(2/~4 files\)", r.stderr), r.stderr
+    assert re.search(r"built test in 0m0[3-9]s", r.stderr), r.stderr

@@ -92,5 +92,11 @@ def test_hearthd_runs_on_the_host_engine(tmp_path):
         assert doc["state"] == "RUNNING" and "cannot suspend" in doc.get("stateReason", ""), doc
         d.call("DELETE", "/microvms/%s" % vid)
         assert d.wait_state(vid, "TERMINATED", 60)["state"] == "TERMINATED"
+        # A second VM of the same image reuses the image snapshot (the host
+        # engine's has no manifest, only its mark) instead of failing to build it again.
+        st, _, vm2 = d.run()
+        assert st == 200, vm2
+        doc = d.wait_state(vm2["microvmId"], ("RUNNING", "TERMINATED"), 60)
+        assert doc["state"] == "RUNNING", (doc.get("stateReason"), d.read_log())
     finally:
         d.close()

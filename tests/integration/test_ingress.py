@@ -219,6 +219,248 @@ def raw_upgrade(env, vm_id, token=None, header=None):
     return int(head.split()[1]), body
 
 
+# ---- raw WebSocket frames: what websockets never sends ----
+
+def ws_frame(op, payload=b"", fin=True):
+    """One client frame, masked as RFC 6455 wants of clients."""
+    key = os.urandom(4)
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | op])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def read_frame(s, buf):
+    """One server frame from a raw TLS socket: (opcode, payload, rest of buf)."""
+    while True:
+        if len(buf) >= 2:
+            n, off = buf[1] & 0x7f, 2
+            if n == 126 and len(buf) >= 4:
+                n, off = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127 and len(buf) >= 10:
+                n, off = struct.unpack(">Q", buf[2:10])[0], 10
+            if n < 126 or off > 2:
+                if len(buf) >= off + n:
+                    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionError, ssl.SSLError) as e:
+            raise AssertionError("connection reset before a CLOSE frame: %r" % e) from None
+        assert chunk, "connection closed without a CLOSE frame"
+        buf += chunk
+
+
+class RawWS:
+    """A WebSocket on a raw TLS socket, for frames a library would not send."""
+
+    def __init__(self, env, path="/", v1=False, token=None, rcvbuf=None, vm_id=None):
+        protos = (["hearth.v1"] if v1 else []) + [
+            "lambda-microvms", "lambda-microvms.authentication." + (token or env.token())]
+        req = ("GET %s HTTP/1.1\r\nHost: %s.localhost:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Protocol: %s\r\n\r\n"
+               % (path, vm_id or env.vm_id, env.iport, ", ".join(protos)))
+        raw = socket.socket()
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(WAIT)
+        raw.connect(("127.0.0.1", env.iport))
+        self.s = ssl_ctx(env).wrap_socket(raw, server_hostname="localhost")
+        self.s.sendall(req.encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.s.recv(4096)
+            assert chunk, buf
+            buf += chunk
+        head, _, self.buf = buf.partition(b"\r\n\r\n")
+        self.status = int(head.split()[1])
+        self.head = head
+        self.texts = []
+
+    def close(self):
+        self.s.close()
+
+    def send(self, op, payload=b"", fin=True):
+        self.s.sendall(ws_frame(op, payload, fin))
+
+    def frame(self, timeout=WAIT):
+        self.s.settimeout(timeout)
+        op, payload, self.buf = read_frame(self.s, self.buf)
+        if op == 0x1:
+            self.texts.append(json.loads(payload))
+        return op, payload
+
+    def until_close(self, timeout=WAIT):
+        """Frames up to the server's CLOSE: (code or None, reason bytes, data ops seen)."""
+        deadline = time.monotonic() + timeout
+        ops = []
+        while True:
+            op, payload = self.frame(max(0.1, deadline - time.monotonic()))
+            if op == 0x8:
+                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+                return code, payload[2:], ops
+            ops.append(op)
+
+    def hung_up(self, timeout=WAIT):
+        """True once the server closes the TCP connection (the CLOSE handshake is over)."""
+        self.s.settimeout(timeout)
+        try:
+            while self.s.recv(65536):
+                pass
+        except (ConnectionError, ssl.SSLError):
+            pass
+        except socket.timeout:
+            return False
+        return True
+
+
+def shell_raw(env, **kw):
+    """A compatible-core shell on a raw socket, past its session_init."""
+    w = RawWS(env, **kw)
+    assert w.status == 101, w.head
+    op, payload = w.frame()
+    assert op == 0x1 and json.loads(payload)["type"] == "session_init", payload
+    return w
+
+
+# Close payloads a client may not send (RFC 6455 5.5.1, 7.4) and the answer owed.
+BAD_CLOSES = [(struct.pack(">H", c), 1002) for c in (0, 999, 1004, 1005, 1006, 1015, 1016,
+                                                     2000, 2999, 5000, 65535)] + [
+    (b"\x03", 1002),                                   # one byte: half a code
+    (struct.pack(">H", 1000) + b"bye \xff", 1007),      # a reason that is not UTF-8
+    (struct.pack(">H", 1000) + b"\xed\xa0\x80", 1007),  # a surrogate
+]
+
+
+def test_close_codes_follow_rfc6455(env):
+    """A CLOSE with a code no endpoint may send is answered 1002, one whose reason
+    is not UTF-8 1007 (never the client's own code echoed back); valid codes are
+    echoed, an empty CLOSE gets an empty one. No error frame comes first."""
+    for payload, want in BAD_CLOSES:
+        w = shell_raw(env)
+        try:
+            w.send(0x8, payload)
+            code, reason, ops = w.until_close()
+            assert code == want, (payload, code, reason)
+            assert 0x1 not in ops and w.texts[1:] == [], (payload, ops, w.texts)
+            assert w.hung_up(), payload
+        finally:
+            w.close()
+    for code in (1000, 1001, 3000, 4999):
+        w = shell_raw(env)
+        try:
+            w.send(0x8, struct.pack(">H", code) + "fin \u00e9".encode())
+            assert w.until_close()[0] == code
+        finally:
+            w.close()
+    w = shell_raw(env)
+    try:
+        w.send(0x8)
+        op, payload = w.frame()
+        while op != 0x8:
+            op, payload = w.frame()
+        assert payload == b""  # no code came, none goes back
+    finally:
+        w.close()
+
+
+def test_broken_frames_are_closed_1002_and_1009(env):
+    """A frame RFC 6455 forbids is answered 1002, one over 64 KiB 1009, each a
+    CLOSE with no error frame before it. Where framing is lost hearthd cannot
+    read the client's answer, so it hangs up on its own a few seconds after its
+    CLOSE; otherwise it waits for the answer and hangs up when it comes."""
+    unmasked = bytes([0x82, 3]) + b"abc"
+    cases = [(unmasked, 1002, True), (bytes([0x83, 0x80]) + os.urandom(4), 1002, True),
+             (ws_frame(0x9, b"p", fin=False), 1002, True),        # a fragmented PING
+             (ws_frame(0x2, b"z" * 70000), 1009, True),
+             (ws_frame(0x0, b"x"), 1002, False)]                   # a continuation of nothing
+    for data, want, lost in cases:
+        w = shell_raw(env)
+        try:
+            w.s.sendall(data)
+            code, reason, ops = w.until_close()
+            assert code == want, (data[:4], code, reason)
+            assert w.texts[1:] == [], w.texts
+            t0 = time.monotonic()
+            if not lost:
+                w.send(0x8, struct.pack(">H", code))
+            assert w.hung_up(timeout=20), data[:4]
+            assert time.monotonic() - t0 < (12 if lost else 3), (data[:4], time.monotonic() - t0)
+        finally:
+            w.close()
+
+
+def test_text_that_is_not_utf8_is_closed_1007(env):
+    """An invalid UTF-8 TEXT message fails the connection with 1007 (RFC 6455 8.1),
+    whether whole, split over fragments, or cut short at its end; a valid
+    character split between two fragments is fine."""
+    bad = [
+        [(0x1, b'{"type":"resize","cols":80,"rows":24,"x":"\xff"}', True)],
+        [(0x1, b'{"type":"x","y":"\xc3', False), (0x0, b'\x28"}', True)],  # bad continuation
+        [(0x1, b'{"type":"x","y":"\xe2\x82', True)],                   # cut short
+        [(0x1, b"\xc0\xaf", True)],                                     # overlong '/'
+    ]
+    for frames in bad:
+        w = shell_raw(env)
+        try:
+            for op, payload, fin in frames:
+                w.send(op, payload, fin)
+            code, reason, ops = w.until_close()
+            assert code == 1007, (frames, code, reason)
+            assert w.texts[1:] == [], w.texts  # a CLOSE, no error frame
+        finally:
+            w.close()
+    w = shell_raw(env)
+    try:
+        msg = '{"type":"resize","cols":91,"rows":33,"note":"\u00e9\u20ac"}'.encode()
+        cut = msg.index(b"\xe2") + 1
+        w.send(0x1, msg[:cut], fin=False)
+        w.send(0x0, msg[cut:])
+        w.send(0x2, b"stty size; echo utf-$((3*3))\n")
+        out = b""
+        deadline = time.monotonic() + WAIT
+        while b"utf-9" not in out:
+            op, payload = w.frame(max(0.1, deadline - time.monotonic()))
+            assert op != 0x8, payload
+            if op == 0x2:
+                out += payload
+        assert b"33 91" in out, out
+        assert not [t for t in w.texts if t["type"] == "error"], w.texts
+    finally:
+        w.close()
+
+
+def test_shell_paths_are_plain(env):
+    """The shell is at / and /shell. A path that could mean something else once
+    decoded (%00, an encoded '/', dot or empty segments, ';' parameters) is
+    refused 400 before anything decides on it; another plain path is 404."""
+    tok = env.token()
+    for path in ("/%00", "/shell%00", "/%2F", "/shell%2f", "/%2e/shell", "/./shell",
+                 "/shell/..", "/x/../shell", "//shell", "//", "/shell;x", "/%zz", "/%5Cshell"):
+        w = RawWS(env, path=path, token=tok)
+        try:
+            assert w.status == 400, (path, w.head)
+        finally:
+            w.close()
+    w = RawWS(env, path="/other", token=tok)
+    try:
+        assert w.status == 404, w.head
+    finally:
+        w.close()
+    for path in ("/", "/shell"):
+        w = RawWS(env, path=path, token=tok)
+        try:
+            assert w.status == 101, (path, w.head)
+        finally:
+            w.close()
+
+
 def test_refused_tokens_look_alike(env):
     now = int(time.time())
     good = env.token()
@@ -353,3 +595,37 @@ def test_shell_traffic_keeps_vm_awake(env):
     doc = env.hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), 120)
     assert doc["state"] == "SUSPENDED" and "without endpoint traffic" in doc["stateReason"], doc
     env.hd.call("DELETE", "/microvms/" + vid)
+
+
+def tls_exchange(env, data):
+    """Raw bytes to the ingress over TLS; everything it sends until it closes."""
+    with socket.create_connection(("127.0.0.1", env.iport), timeout=WAIT) as raw:
+        with ssl_ctx(env).wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(data)
+            got = b""
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
+            raise AssertionError("the ingress kept the connection open: %r" % got[:200])
+
+
+@pytest.mark.parametrize("data, status, etype", [
+    (b"garbage\r\n\r\n", 400, "ValidationException"),
+    (b"GET / HTTP/1.1\nHost: localhost\n\n", 400, "ValidationException"),
+    (b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431,
+     "RequestHeaderFieldsTooLargeException"),
+])
+def test_refusals_have_the_aws_error_shape_and_close(env, data, status, etype):
+    """Framing errors on the endpoint: the API's error shape (x-amzn-ErrorType and
+    a JSON message), Connection: close, and the connection ends."""
+    head, _, body = tls_exchange(env, data).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert int(lines[0].split()[1]) == status, head
+    h = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    assert h.get("x-amzn-errortype") == etype, head
+    assert h.get("connection") == "close", head
+    assert h.get("content-type") == "application/json", head
+    assert json.loads(body)["message"], body

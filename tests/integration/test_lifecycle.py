@@ -17,7 +17,8 @@ BOOT = 300     # first run builds the image snapshot (boot under TCG)
 STEP = 120     # restore, suspend, resume
 
 HANDLER = r"""#!/bin/sh
-# A lifecycle hook endpoint: logs "<hook> <body>" and answers 200 (500 for body "fail").
+# A lifecycle hook endpoint: logs "<hook> <body>" and answers 200 (500 for a
+# /run whose runHookPayload is "fail", or while /tmp/fail-<hook> exists).
 read -r method path proto
 len=0
 while IFS= read -r line; do
@@ -30,7 +31,8 @@ body=""
 hook=${path##*/}
 echo "$hook $body" >> /tmp/hooks.log
 code=200
-[ "$body" = "fail" ] && code=500
+case "$body" in *'"runHookPayload":"fail"'*) code=500;; esac
+[ -e "/tmp/fail-$hook" ] && code=500
 printf 'HTTP/1.1 %s X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$code"
 """
 SERVE = "#!/bin/sh\n# -ll: a persistent listener (the socket stays open across connections)\nexec nc -ll -p 8080 -e /app/handler.sh\n"
@@ -187,7 +189,9 @@ def test_hooks(tmp_path):
     try:
         vm = run_running(d, runHookPayload="payload-xyz")
         vid = vm["microvmId"]
-        assert "run payload-xyz" in sh(d, vid, "cat /tmp/hooks.log")
+        # The /run body: the VM's id and the caller's payload (PROTOCOL.md, hooks).
+        assert 'run {"microvmId":"%s","runHookPayload":"payload-xyz"}' % vid in \
+            sh(d, vid, "cat /tmp/hooks.log")
         d.call("POST", "/microvms/%s/suspend" % vid)
         assert d.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
         d.call("POST", "/microvms/%s/resume" % vid)

@@ -411,6 +411,45 @@ def test_refusals(env):
     assert st == 400, body
 
 
+def test_bare_lf_head_is_400_at_once(env):
+    """A head with bare LF line ends never shows the CRLF CRLF that would end it:
+    it is refused 400 as soon as the first bare LF arrives (PROTOCOL.md 3.1), not
+    held until the 30 s head timeout; so is one later on a kept-alive connection."""
+    lf = request(env, "/").replace("\r\n", "\n")
+    for head in (lf, lf.split("\n")[0] + "\n"):  # the whole head, or its first line only
+        c = Conn(env)
+        try:
+            t0 = time.monotonic()
+            c.send(head)
+            st, h, body = c.response(timeout=5)
+            assert st == 400 and json.loads(body)["message"], (st, body)
+            assert h["connection"] == "close"
+            assert c.closed(timeout=5)
+            assert time.monotonic() - t0 < 1.0, time.monotonic() - t0
+        finally:
+            c.close()
+    c = Conn(env)
+    try:
+        c.send(request(env, "/"))
+        assert c.response()[0] == 200
+        t0 = time.monotonic()
+        c.send(lf)
+        assert c.response(timeout=5)[0] == 400
+        assert time.monotonic() - t0 < 1.0
+        assert c.closed(timeout=5)
+    finally:
+        c.close()
+
+
+def test_odd_paths_reach_the_app_unchanged(env):
+    """The proxy decides nothing on the path (the VM comes from Host, the port from
+    the token's request): %00, encoded '/', dot and empty segments and ';' reach
+    the application byte for byte, for it to judge."""
+    for path in ("/%00", "/a%2Fb/%2e%2e/c", "/x/../y", "//z", "/./p;q=1", "/%zz"):
+        st, _, body = one(env, path)
+        assert (st, body) == (404, b"no such path: %s\n" % path.encode()), (path, st, body)
+
+
 def test_nothing_listening_is_502_and_vm_unaffected(env):
     st, body = env.curl("-H", "X-aws-proxy-auth: " + env.tok, "-H", "X-aws-proxy-port: 9000",
                         env.url("/"))

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import time
 
@@ -17,7 +18,8 @@ import websockets
 
 from agentproto import Agent
 from hearthd_harness import BUILD, Hearthd, busybox_images
-from test_ingress import BOOT, WAIT, run, sanitizer_reports, ssl_ctx
+from test_ingress import (BOOT, WAIT, read_frame, run, sanitizer_reports, shell_raw,
+                          ssl_ctx)
 
 SHELL_GRACE = 6  # long enough for the reconnect tests to come back in time
 
@@ -524,25 +526,44 @@ def test_slow_compat_client_is_closed_1013(env):
     run(go(), timeout=400)
 
 
-def read_frame(s, buf):
-    """One server frame from a raw TLS socket: (opcode, payload, rest of buf)."""
-    while True:
-        if len(buf) >= 2:
-            n, off = buf[1] & 0x7f, 2
-            if n == 126 and len(buf) >= 4:
-                n, off = struct.unpack(">H", buf[2:4])[0], 4
-            elif n == 127 and len(buf) >= 10:
-                n, off = struct.unpack(">Q", buf[2:10])[0], 10
-            if n < 126 or off > 2:
-                if len(buf) >= off + n:
-                    return buf[0] & 0x0f, buf[off:off + n], buf[off + n:]
-        chunk = s.recv(65536)
-        assert chunk, "connection closed without a CLOSE frame"
-        buf += chunk
+def test_slow_compat_close_survives_client_chatter(env):
+    """The CLOSE owed to a slow client reaches it even when the client keeps
+    sending while it catches up (a PING before every read here; websockets'
+    keepalive does the same, slower): hearthd reads the client until its CLOSE
+    comes back instead of hanging up on unread input, which would make the
+    kernel reset the connection and drop the queued tail, CLOSE and all."""
+    total = 16 * 1024 * 1024
+    w = shell_raw(env, rcvbuf=16384)
+    try:
+        async def go():
+            h, _ = await hello(await connect(env))
+            await h.send({"type": "attach", "session_id": w.texts[0]["session_id"],
+                          "mode": "ro"})
+            assert (await h.text())["type"] == "attached"
+            w.send(0x2, b"head -c %d /dev/zero | tr '\\0' Z; echo; echo end-$((7*7))\n" % total)
+            await h.expect(rb"end-49", timeout=240)
+        run(go(), timeout=300)
+        deadline = time.monotonic() + 120
+        n = 0
+        while True:
+            try:
+                w.send(0x9, b"p%d" % n)
+            except (ConnectionError, ssl.SSLError) as e:
+                raise AssertionError("connection reset before the CLOSE: %r" % e) from None
+            n += 1
+            op, payload = w.frame(max(0.1, deadline - time.monotonic()))
+            if op == 0x8:
+                break
+        assert (struct.unpack(">H", payload[:2])[0], payload[2:]) == (1013, b"viewer too slow")
+        w.send(0x8, payload[:2])  # the handshake's answer: then hearthd hangs up
+        assert w.hung_up()
+    finally:
+        w.close()
 
 
 def test_keepalive_pings_then_idle_close(env):
-    """A client that never sends a frame (not even PONG) gets PINGs, then close 1001."""
+    """A client that never sends a frame (not even PONG) gets PINGs, then close
+    1001, then (never answering it) the hang-up."""
     req = ("GET / HTTP/1.1\r\nHost: %s.localhost:%d\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -573,6 +594,16 @@ def test_keepalive_pings_then_idle_close(env):
             assert ops[0] == 0x1 and ops.count(0x9) >= 2, ops  # hello, ..., PINGs
             assert struct.unpack(">H", payload[:2])[0] == 1001
             assert payload[2:] == b"keepalive timeout"
+            # No answering CLOSE from a silent client: hearthd hangs up 30 s
+            # after its own (PROTOCOL.md 2.2), not before, not never.
+            t0 = time.monotonic()
+            s.settimeout(60)
+            try:
+                while s.recv(65536):
+                    pass
+            except (ConnectionError, ssl.SSLError):
+                pass
+            assert 25 < time.monotonic() - t0 < 45, time.monotonic() - t0
 
 
 def test_suspend_ends_shells(env):

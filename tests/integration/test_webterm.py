@@ -155,6 +155,22 @@ def test_only_the_fixed_set(env):
         assert b"root:" not in body
 
 
+def test_paths_that_could_mean_another_file_are_400(env):
+    """The page's routing decides on the raw path: one that could name another
+    file once decoded or normalised is refused 400 with the reason, not looked up."""
+    for path, why in (("/%2e%2e/%2e%2e/etc/passwd", "dot segment"), ("/./index.html", "dot segment"),
+                      ("/x/../index.html", "dot segment"), ("//index.html", "empty path segment"),
+                      ("/index.html%00", "NUL"), ("/%2Findex.html", "encoded '/'"),
+                      ("/index.html;x", "parameters"), ("/%zz", "bad %-escape"),
+                      ("/webterm.js%5c", "encoded '/' or '\\'")):
+        st, h, body = request(env, "GET", path)
+        assert st == 400, (path, st, body)
+        assert h["content-type"] == "application/json" and why in json.loads(body)["message"], \
+            (path, body)
+    # A trailing '/' is a plain path: not a file here, so 404.
+    assert request(env, "GET", "/index.html/")[0] == 404
+
+
 def test_missing_files_disable_the_page(tmp_path):
     """A --webterm-dir without the page's files: hearthd says so and answers 404."""
     (tmp_path / "wt").mkdir()
@@ -211,6 +227,20 @@ def test_reply_not_taken_within_60s_is_dropped(env):
 
 
 
+def nss_home(env):
+    """A HOME whose NSS database (what Chromium on Linux trusts) holds hearthd's CA, so the
+    browser verifies the page's and the shell endpoint's certificates for real."""
+    home = os.path.join(os.path.dirname(env.hd.state_dir), "nss-home")
+    db = os.path.join(home, ".pki", "nssdb")
+    if not os.path.exists(os.path.join(db, "cert9.db")):
+        os.makedirs(db, exist_ok=True)
+        subprocess.run(["certutil", "-N", "-d", "sql:" + db, "--empty-password"], check=True,
+                       timeout=30)
+        subprocess.run(["certutil", "-A", "-d", "sql:" + db, "-n", "hearth", "-t", "C,,",
+                        "-i", env.ca], check=True, timeout=30)
+    return home
+
+
 def browse(env, scenario, token=None, fresh=None):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("%s is required (Debian package chromium)" % CHROMIUM)
@@ -218,8 +248,8 @@ def browse(env, scenario, token=None, fresh=None):
     url = env.url(token or env.token())
     r = subprocess.run(["node", "webterm_test.mjs", scenario, url] + ([fresh] if fresh else []),
                        cwd=BROWSER,
-                       env=dict(os.environ, CHROMIUM=CHROMIUM), capture_output=True, text=True,
-                       timeout=SCENARIO)
+                       env=dict(os.environ, CHROMIUM=CHROMIUM, WEBTERM_NSS_HOME=nss_home(env)),
+                       capture_output=True, text=True, timeout=SCENARIO)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-6000:] + "\n--- hearthd log ---\n" + env.hd.read_log()
     assert "FAIL" not in out and re.search(r"^ok: ", out, re.M), out

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "protocol/api_auth.h"
+#include "protocol/api_connector.h"
 #include "protocol/api_hook.h"
 #include "protocol/api_ident.h"
 #include "protocol/api_image.h"
@@ -299,6 +300,119 @@ TEST(image_json)
 			     "\"microvmHooks\":{\"run\":\"ENABLED\"}}}";
 	CHECK_EQ(api_image_parse(noport, strlen(noport), &img, &e), -1);
 	CHECK_EQ(api_image_parse("{\"name\":\"b\"}", 12, &img, &e), -1);
+	CHECK_EQ(img.os_caps_all, 0);
+	/* additionalOsCapabilities: absent or [] = default set, ["ALL"], nothing else */
+	CHECK_EQ(api_image_parse(ok, strlen(ok), &img, &e), 0);
+	CHECK_EQ(img.os_caps_all, 0);
+	static const struct {
+		const char *caps;
+		int rc, all;
+	} capcases[] = {
+		{ "[]", 0, 0 },	       { "[\"ALL\"]", 0, 1 },	 { "[\"all\"]", -1, 0 },
+		{ "[\"NET_ADMIN\"]", -1, 0 }, { "[\"ALL\",\"ALL\"]", -1, 0 }, { "\"ALL\"", -1, 0 },
+		{ "[1]", -1, 0 },	       { "null", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof capcases / sizeof capcases[0]; i++) {
+		char doc[256];
+		snprintf(doc, sizeof doc,
+			 "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\","
+			 "\"additionalOsCapabilities\":%s}",
+			 capcases[i].caps);
+		CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), capcases[i].rc);
+		if (capcases[i].rc == 0)
+			CHECK_EQ(img.os_caps_all, capcases[i].all);
+	}
+}
+
+/* image.json's "app" and "ports" (what the image builder writes). */
+TEST(image_app)
+{
+	struct api_err e = { 0 };
+	static struct api_image img; /* large: keep it off the test's stack */
+	const char *head = "{\"name\":\"b\",\"version\":\"1\",\"kernel\":\"k\"";
+	char doc[4096];
+	snprintf(doc, sizeof doc,
+		 "%s,\"app\":{\"argv\":[\"python3\",\"app.py\",\"\"],\"env\":[\"A=1\",\"B=x=y\","
+		 "\"C=\"],\"workdir\":\"/app\",\"user\":\"1000:1000\"},\"ports\":[8080,8081]}",
+		 head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 3u);
+	CHECK_STR(api_image_app_arg(&img.app, 0), "python3");
+	CHECK_STR(api_image_app_arg(&img.app, 1), "app.py");
+	CHECK_STR(api_image_app_arg(&img.app, 2), "");
+	CHECK_EQ(img.app.envc, 3u);
+	CHECK_STR(api_image_app_env(&img.app, 1), "B=x=y");
+	CHECK_STR(api_image_app_env(&img.app, 2), "C=");
+	CHECK_STR(api_image_app_workdir(&img.app), "/app");
+	CHECK_STR(api_image_app_user(&img.app), "1000:1000");
+	CHECK_EQ(img.nports, 2u);
+	CHECK_EQ(img.ports[0], 8080);
+	CHECK_EQ(img.ports[1], 8081);
+	/* Absent: no app, no ports; an app without argv starts nothing. */
+	snprintf(doc, sizeof doc, "%s}", head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 0u);
+	CHECK_EQ(img.nports, 0u);
+	CHECK_STR(api_image_app_user(&img.app), "");
+	snprintf(doc, sizeof doc, "%s,\"app\":{\"env\":[\"A=1\"]},\"ports\":[]}", head);
+	CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), 0);
+	CHECK_EQ(img.app.argc, 0u);
+	CHECK_EQ(img.app.envc, 1u);
+	CHECK_STR(api_image_app_workdir(&img.app), "");
+	static const char *const bad[] = {
+		"\"app\":[]",
+		"\"app\":{\"argv\":\"sh\"}",
+		"\"app\":{\"argv\":[1]}",
+		"\"app\":{\"argv\":[\"\"]}",
+		"\"app\":{\"argv\":[\"a\\u0000b\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"env\":[\"NOEQUALS\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"env\":[\"=v\"]}",
+		"\"app\":{\"argv\":[\"sh\"],\"workdir\":\"rel\"}",
+		"\"app\":{\"argv\":[\"sh\"],\"workdir\":5}",
+		"\"app\":{\"argv\":[\"sh\"],\"user\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+		"\"ports\":[0]",
+		"\"ports\":[65536]",
+		"\"ports\":[\"80\"]",
+		"\"ports\":[80.5]",
+		"\"ports\":8080",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(doc, sizeof doc, "%s,%s}", head, bad[i]);
+		e.msg[0] = '\0';
+		CHECK_EQ(api_image_parse(doc, strlen(doc), &img, &e), -1);
+		CHECK(e.msg[0] != '\0');
+	}
+	/* Bounds: 256 argv entries pass, 257 fail; 512 env pass, 513 fail. */
+	static char big[API_IMAGE_MAX_JSON + 1];
+	struct {
+		const char *key, *item;
+		int n, rc;
+	} bounds[] = {
+		{ "argv", "\"a\"", 256, 0 }, { "argv", "\"a\"", 257, -1 },
+		{ "env", "\"K=V\"", 512, 0 }, { "env", "\"K=V\"", 513, -1 },
+	};
+	for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+		size_t off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[\"sh\"],\"%s\":[",
+					      head, bounds[i].key);
+		if (strcmp(bounds[i].key, "argv") == 0)
+			off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[", head);
+		for (int k = 0; k < bounds[i].n; k++)
+			off += (size_t)snprintf(big + off, sizeof big - off, "%s%s", k ? "," : "",
+						bounds[i].item);
+		snprintf(big + off, sizeof big - off, "]}}");
+		CHECK_EQ(api_image_parse(big, strlen(big), &img, &e), bounds[i].rc);
+	}
+	/* Long strings up to the 64 KiB document limit all fit in the text. */
+	size_t off = (size_t)snprintf(big, sizeof big, "%s,\"app\":{\"argv\":[", head);
+	for (int k = 0; k < 5; k++) {
+		off += (size_t)snprintf(big + off, sizeof big - off, "%s\"", k ? "," : "");
+		memset(big + off, 'x', 13000);
+		off += 13000;
+		big[off++] = '"';
+	}
+	snprintf(big + off, sizeof big - off, "]}}");
+	CHECK_EQ(api_image_parse(big, strlen(big), &img, &e), 0);
+	CHECK_EQ(strlen(api_image_app_arg(&img.app, 4)), 13000u);
 }
 
 TEST(hook_http)
@@ -323,6 +437,72 @@ TEST(hook_http)
 	CHECK_EQ(api_hook_status("HTTP/1.1 099 OK\r\n", 17, &st), -1);
 }
 
+static int conn(const char *body, struct api_connector *c)
+{
+	struct api_err e = { 0 };
+	struct json_object *o = parse(body);
+	int rc = o ? api_connector_parse(o, c, &e) : -1;
+	json_object_put(o);
+	return rc;
+}
+
+TEST(connectors)
+{
+	static struct api_connector c;
+	CHECK_EQ(conn("{\"name\":\"pkg-mirrors\",\"hosts\":[\"Deb.Debian.org\",\"*.pypi.org\"],"
+		      "\"cidrs\":[\"203.0.113.7\",\"198.51.100.0/24:443\",\"10.1.2.3/8\"]}", &c), 0);
+	CHECK_STR(c.name, "pkg-mirrors");
+	CHECK_EQ(c.n_hosts, 2u);
+	CHECK_STR(c.hosts[0], "deb.debian.org");
+	CHECK_STR(c.hosts[1], "*.pypi.org");
+	CHECK_EQ(c.n_cidrs, 3u);
+	CHECK(c.cidrs[0].addr == 0xcb007107u && c.cidrs[0].prefix == 32 && c.cidrs[0].port == 0);
+	CHECK(c.cidrs[1].addr == 0xc6336400u && c.cidrs[1].prefix == 24 && c.cidrs[1].port == 443);
+	CHECK(c.cidrs[2].addr == 0x0a000000u && c.cidrs[2].prefix == 8); /* masked */
+	static const char *const bad[] = {
+		"{}", "{\"name\":\"x\"}", "{\"name\":\"a b\",\"hosts\":[\"a.com\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"-a.com\"]}", "{\"name\":\"x\",\"hosts\":[\"a..com\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"a_b.com\"]}", "{\"name\":\"x\",\"hosts\":[\"*\"]}",
+		"{\"name\":\"x\",\"hosts\":[\"a.*.com\"]}", "{\"name\":\"x\",\"hosts\":[1]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3\"]}", "{\"name\":\"x\",\"cidrs\":[\"1.2.3.256\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4/33\"]}", "{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:0\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:65536\"]}", "{\"name\":\"x\",\"cidrs\":[\"01.2.3.4\"]}",
+		"{\"name\":\"x\",\"cidrs\":[\"1.2.3.4:80/8\"]}", "{\"name\":\"x\",\"cidrs\":[\"::1\"]}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_EQ(conn(bad[i], &c), -1);
+	char h[API_CONN_HOST_MAX + 1], big[300];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_EQ(api_connector_host(big, h), -1);
+	CHECK_EQ(api_connector_name_ok("ok_Name-1"), 1);
+	CHECK_EQ(api_connector_name_ok(""), 0);
+}
+
+/* List members that are not strings, or hold a NUL, name the list. */
+TEST(string_lists)
+{
+	static struct api_connector c;
+	struct api_run_req r;
+	struct api_err e = { 0 };
+	struct json_object *o = parse("{\"name\":\"x\",\"hosts\":[\"a.com\",1]}");
+	CHECK_EQ(api_connector_parse(o, &c, &e), -1);
+	CHECK_STR(e.msg, "hosts must be a list of strings");
+	json_object_put(o);
+	o = parse("{\"name\":\"x\",\"cidrs\":[\"1.2.3.4\\u0000\"]}");
+	CHECK_EQ(api_connector_parse(o, &c, &e), -1);
+	CHECK_STR(e.msg, "cidrs[0] is invalid");
+	json_object_put(o);
+	o = parse("{\"imageIdentifier\":\"b\",\"egressNetworkConnectors\":[null]}");
+	CHECK_EQ(api_run_parse(o, API_MIN_IDLE, &r, &e), -1);
+	CHECK_STR(e.msg, "egressNetworkConnectors must be a list of strings");
+	json_object_put(o);
+	o = parse("{\"imageIdentifier\":\"b\",\"ingressNetworkConnectors\":[\"a\\u0000\"]}");
+	CHECK_EQ(api_run_parse(o, API_MIN_IDLE, &r, &e), -1);
+	CHECK_STR(e.msg, "ingressNetworkConnectors has an invalid connector ARN");
+	json_object_put(o);
+}
+
 TEST_MAIN(T(json_parse), T(run_valid), T(run_invalid), T(run_min_idle_configurable),
-	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json),
-	  T(hook_http))
+	  T(fingerprint), T(auth_requests), T(tags), T(paging), T(identifiers), T(image_json), T(image_app),
+	  T(hook_http), T(connectors), T(string_lists))

@@ -98,4 +98,20 @@ TEST(set_section)
 	CHECK(awsini_set_section("", "", "", 0) == NULL);
 }
 
-TEST_MAIN(T(iterate), T(find), T(too_long), T(set_section))
+TEST(path)
+{
+	char out[32];
+	CHECK_EQ(awsini_path("/x/creds", "/home/u", "credentials", out, sizeof out), 0);
+	CHECK_STR(out, "/x/creds");
+	CHECK_EQ(awsini_path("", "/home/u", "config", out, sizeof out), 0);
+	CHECK_STR(out, "/home/u/.aws/config");
+	CHECK_EQ(awsini_path(NULL, "/home/u", "credentials", out, sizeof out), 0);
+	CHECK_STR(out, "/home/u/.aws/credentials");
+	CHECK_EQ(awsini_path(NULL, NULL, "config", out, sizeof out), -1);
+	CHECK_EQ(awsini_path(NULL, "", "config", out, sizeof out), -1);
+	CHECK_EQ(awsini_path(NULL, "/home/a-rather-long-name", "credentials", out, sizeof out), -1);
+	CHECK_EQ(awsini_path("/a/path/that/is/too/long/for/out", NULL, "config", out, sizeof out),
+		 -1);
+}
+
+TEST_MAIN(T(iterate), T(find), T(too_long), T(set_section), T(path))

@@ -13,8 +13,17 @@ TEST(end_of_head)
 	CHECK_EQ(httphead_end(h, strlen(h), hl - 1), HTTPHEAD_E_TOOBIG);
 	CHECK_EQ(httphead_end(h, hl - 1, hl - 1), HTTPHEAD_E_TOOBIG);
 	CHECK_EQ(httphead_end(h, hl - 2, hl - 1), HTTPHEAD_MORE);
-	/* A bare LF is not a line end: "\n\n" never ends a head. */
-	CHECK_EQ(httphead_end("GET /\n\n", 7, 1000), HTTPHEAD_MORE);
+	/* A bare LF or CR is refused as soon as it shows, not when the head
+	 * would time out: "\n\n" never ends a head. */
+	CHECK_EQ(httphead_end("GET /\n\n", 7, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET /\n", 6, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("\n", 1, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r\nA: b\n\r\n", 23, 1000), HTTPHEAD_E_BAD);
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\rA", 17, 1000), HTTPHEAD_E_BAD);
+	/* A CR at the end of what came may still get its LF. */
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r", 15, 1000), HTTPHEAD_MORE);
+	/* Bytes after the head are the body's: never checked here. */
+	CHECK_EQ(httphead_end("GET / HTTP/1.1\r\n\r\n\nx\r", 20, 1000), 18);
 	CHECK_EQ(httphead_end("\r\n\r\n", 4, 1000), 4);
 	CHECK_EQ(httphead_end("", 0, 1000), HTTPHEAD_MORE);
 }
@@ -205,5 +214,43 @@ TEST(bounded_copy)
 	CHECK_EQ(httphead_copy(out, 0, "", 0), -1);
 }
 
+TEST(tchars_and_hex_digits)
+{
+	int n = 0;
+	for (int c = 0; c < 256; c++)
+		n += httphead_is_tchar(c);
+	CHECK_EQ(n, 77); /* 62 letters and digits, 15 marks */
+	CHECK(httphead_is_tchar('!') && httphead_is_tchar('~') && httphead_is_tchar('Z'));
+	CHECK(!httphead_is_tchar(0) && !httphead_is_tchar(':') && !httphead_is_tchar(' '));
+	CHECK(!httphead_is_tchar('"') && !httphead_is_tchar(0x7f) && !httphead_is_tchar(0xe9));
+	CHECK_EQ(httphead_hexval('0'), 0);
+	CHECK_EQ(httphead_hexval('9'), 9);
+	CHECK_EQ(httphead_hexval('a'), 10);
+	CHECK_EQ(httphead_hexval('F'), 15);
+	CHECK_EQ(httphead_hexval('g'), -1);
+	CHECK_EQ(httphead_hexval('G'), -1);
+	CHECK_EQ(httphead_hexval('/'), -1);
+	CHECK_EQ(httphead_hexval(0), -1);
+}
+
+TEST(decimal_numbers)
+{
+	uint64_t v = 7;
+	CHECK_EQ(httphead_dec("0", 1, 10, &v), 0);
+	CHECK_EQ(v, 0u);
+	CHECK_EQ(httphead_dec("65535x", 5, 65535, &v), 0); /* bounded by n */
+	CHECK_EQ(v, 65535u);
+	v = 7;
+	CHECK_EQ(httphead_dec("65536", 5, 65535, &v), -1);
+	CHECK_EQ(httphead_dec("", 0, 10, &v), -1);
+	CHECK_EQ(httphead_dec("+1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec(" 1", 2, 10, &v), -1);
+	CHECK_EQ(httphead_dec("00000000000000000001", 20, UINT64_MAX, &v), -1); /* 20 digits */
+	CHECK_EQ(v, 7u);
+	CHECK_EQ(httphead_dec("9999999999999999999", 19, UINT64_MAX, &v), 0);
+	CHECK(v == 9999999999999999999u);
+}
+
 TEST_MAIN(T(end_of_head), T(lines), T(parse_calls_back_in_order), T(parse_clears_only_a_whole_head),
-	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy))
+	  T(parse_refusals), T(trim_and_names), T(lists), T(bounded_copy), T(tchars_and_hex_digits),
+	  T(decimal_numbers))

@@ -58,7 +58,9 @@ TEST(chunked)
 
 TEST(bare_newlines_and_until_close)
 {
-	const char *s = "HTTP/1.0 200 OK\nServer: x\n\nall of it";
+	/* Bare LF line ends are refused (one strict parser for every response). */
+	CHECK_EQ(parse("HTTP/1.0 200 OK\nServer: x\n\nall of it", 0), HTTPRESP_ERROR);
+	const char *s = "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nall of it";
 	CHECK_EQ(parse(s, 0), HTTPRESP_INCOMPLETE);
 	CHECK_EQ(parse(s, 1), HTTPRESP_OK);
 	CHECK_EQ(r.body_len, 9u);

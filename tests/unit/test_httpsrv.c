@@ -248,6 +248,118 @@ TEST(expect_continue)
 	CHECK_EQ(srv.state, HTTPSRV_READY);
 }
 
+/* Streamed bodies: /s streams, /signed is a streaming route signed with a hash. */
+static int pick(void *ctx, const struct httpmsg_request *rq)
+{
+	(void)ctx;
+	if (!strcmp(rq->path, "/s"))
+		return HTTPSRV_STREAM_YES;
+	return !strcmp(rq->path, "/signed") ? HTTPSRV_STREAM_SIGNED : HTTPSRV_STREAM_NO;
+}
+
+static char got[4096];
+static size_t got_len;
+
+static int take(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	if (n > sizeof got - got_len)
+		return -1;
+	memcpy(got + got_len, p, n);
+	got_len += n;
+	return 0;
+}
+
+static void stream_init(uint64_t max)
+{
+	httpsrv_init(&srv, body, sizeof body);
+	srv.stream_pick = pick;
+	srv.stream_max = max;
+	got_len = 0;
+}
+
+/* Hand s to httpsrv_stream a few bytes at a time (the owner's room). */
+static size_t stream_in(const char *s, size_t room)
+{
+	size_t n = strlen(s), at = 0;
+	while (at < n && srv.state == HTTPSRV_STREAM) {
+		size_t k = n - at < room ? n - at : room;
+		at += httpsrv_stream(&srv, (const uint8_t *)s + at, k, take, NULL);
+	}
+	return at;
+}
+
+TEST(streamed_bodies)
+{
+	/* Content-Length past the buffer: streamed, then the next request */
+	stream_init(1u << 20);
+	static const char head[] = "PUT /s HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n";
+	CHECK_EQ(feed(head), strlen(head));
+	CHECK_EQ(srv.state, HTTPSRV_STREAM);
+	CHECK(srv.rq.body_streamed);
+	CHECK_EQ(feed("more"), 0u); /* the body is httpsrv_stream's */
+	static char b[2100];
+	memset(b, 'a', 2000);
+	strcpy(b + 2000, "GET / HTTP/1.1\r\n");
+	CHECK_EQ(stream_in(b, 7), 2000u);
+	CHECK_EQ(srv.state, HTTPSRV_READY);
+	CHECK_EQ(got_len, 2000u);
+	CHECK_EQ(srv.rq.body_len, 0u);
+	httpsrv_next(&srv);
+	CHECK_EQ(one("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), HTTPSRV_READY);
+	CHECK(!srv.rq.body_streamed);
+
+	/* chunked, de-chunked as it passes */
+	stream_init(1u << 20);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+	CHECK_EQ(srv.state, HTTPSRV_STREAM);
+	stream_in("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 3);
+	CHECK_EQ(srv.state, HTTPSRV_READY);
+	CHECK_EQ(got_len, 11u);
+	CHECK(!memcmp(got, "hello world", 11));
+
+	/* over stream_max: by Content-Length at the head, by a chunk's size, by the sum */
+	stream_init(10);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n");
+	CHECK_EQ(srv.state, HTTPSRV_FAILED);
+	CHECK_EQ(srv.err.status, 413u);
+	stream_init(10);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+	stream_in("b\r\n", 1);
+	CHECK_EQ(srv.state, HTTPSRV_FAILED);
+	CHECK_EQ(srv.err.status, 413u);
+	stream_init(10);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+	stream_in("6\r\nabcdef\r\n5\r\n", 100);
+	CHECK_EQ(srv.state, HTTPSRV_FAILED);
+	CHECK_EQ(srv.err.status, 413u);
+	CHECK(got_len <= 10);
+	/* malformed chunks */
+	stream_init(100);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+	stream_in("zz\r\n", 100);
+	CHECK_EQ(srv.state, HTTPSRV_FAILED);
+	CHECK_EQ(srv.err.status, 400u);
+
+	/* a streaming route signed with the body's hash: collected, and told why past the buffer */
+	stream_init(1u << 20);
+	feed("PUT /signed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+	CHECK_EQ(srv.state, HTTPSRV_READY);
+	CHECK(!srv.rq.body_streamed);
+	CHECK_EQ(srv.rq.body_len, 2u);
+	stream_init(1u << 20);
+	feed("PUT /signed HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+	CHECK_EQ(srv.state, HTTPSRV_FAILED);
+	CHECK_EQ(srv.err.status, 413u);
+	CHECK(strstr(srv.err.msg, "UNSIGNED-PAYLOAD") != NULL);
+	/* no body: never streamed */
+	stream_init(1u << 20);
+	feed("PUT /s HTTP/1.1\r\nHost: x\r\n\r\n");
+	CHECK_EQ(srv.state, HTTPSRV_READY);
+	CHECK(!srv.rq.body_streamed);
+}
+
 TEST_MAIN(T(simple_get), T(pipelined_one_at_a_time), T(byte_by_byte_and_chunked),
 	  T(http10_and_keep_alive), T(refusals_are_final), T(head_limits_answer_431),
-	  T(paths_allowed), T(query_decoding), T(expect_continue))
+	  T(paths_allowed), T(query_decoding), T(expect_continue),
+	  T(streamed_bodies))

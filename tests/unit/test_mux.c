@@ -125,6 +125,54 @@ TEST(open_exec_and_tcp)
 	CHECK_EQ(parse_one(&b, &f), MUX_OK);
 	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
 	CHECK(d.has_port && d.port == 8080 && d.host.len == 9);
+
+	/* the FILES builtin (1.3.1) */
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_EXEC;
+	o.window = 1024;
+	o.files_op = MUX_FILES_GET;
+	o.files_flags = MUX_FILES_RECURSIVE;
+	o.files_path = mux_cstr("/etc");
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 3, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.files_op == MUX_FILES_GET && d.files_flags == MUX_FILES_RECURSIVE &&
+	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/etc", 4) && d.nargv == 0);
+
+	/* the multi-root put of a build's COPY: the flag travels in byte 2 */
+	o.files_op = MUX_FILES_PUT;
+	o.files_flags = MUX_FILES_MULTI;
+	o.want_stdin = 1;
+	o.files_path = mux_cstr("/srv");
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 4, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.files_op == MUX_FILES_PUT && d.files_flags == MUX_FILES_MULTI && d.want_stdin &&
+	      d.files_path.len == 4 && !memcmp(d.files_path.p, "/srv", 4));
+
+	/* DETACH (1.3.2): an exec flag, not with stdin; 512 env entries fit */
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_EXEC;
+	o.window = 1024;
+	o.argv[0] = mux_cstr("httpd");
+	o.nargv = 1;
+	o.detach = 1;
+	for (unsigned i = 0; i < MUX_MAX_ENV; i++)
+		o.env[i] = mux_cstr("K=V");
+	o.nenv = MUX_MAX_ENV;
+	CHECK_EQ(MUX_MAX_ENV, 512);
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 4, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_OK);
+	CHECK(d.detach && d.nenv == MUX_MAX_ENV && !d.want_stdin);
+	o.want_stdin = 1;
+	buf_reset(&b);
+	CHECK_EQ(mux_put_open(&b, 5, &o), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK_EQ(mux_decode_open(&f, &d), MUX_E_PROTO);
 	buf_free(&b);
 }
 
@@ -142,6 +190,36 @@ static int open_raw(const uint8_t *payload, uint32_t n)
 	f.hdr.length = n;
 	f.payload = frame + MUX_HDR_LEN;
 	return mux_decode_open(&f, &d);
+}
+
+TEST(open_dns_kind)
+{
+	/* kind 5 (dns) takes no fields; kind 4 is not defined here */
+	const uint8_t dns[] = { 5, 0, 0, 0, 0, 0, 1, 0 };
+	const uint8_t dnsterm[] = { 5, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 'x' };
+	const uint8_t dnsport[] = { 5, 0, 0, 0, 0, 0, 1, 0, 10, 0, 2, 0, 53 };
+	const uint8_t kind4[] = { 4, 0, 0, 0, 0, 0, 1, 0 };
+	/* kind 6 (identity) takes no fields either; 7 is unknown */
+	const uint8_t ident[] = { 6, 0, 0, 0, 0, 0, 1, 0 };
+	const uint8_t identport[] = { 6, 0, 0, 0, 0, 0, 1, 0, 10, 0, 2, 0, 53 };
+	const uint8_t kind7[] = { 7, 0, 0, 0, 0, 0, 1, 0 };
+	struct buf b;
+	struct mux_open o;
+	CHECK_EQ(open_raw(dns, sizeof(dns)), MUX_OK);
+	CHECK_EQ(open_raw(dnsterm, sizeof(dnsterm)), MUX_E_KIND);
+	CHECK_EQ(open_raw(dnsport, sizeof(dnsport)), MUX_E_KIND);
+	CHECK_EQ(open_raw(kind4, sizeof(kind4)), MUX_E_KIND);
+	CHECK_EQ(open_raw(ident, sizeof(ident)), MUX_OK);
+	CHECK_EQ(open_raw(identport, sizeof(identport)), MUX_E_KIND);
+	CHECK_EQ(open_raw(kind7, sizeof(kind7)), MUX_E_KIND);
+	buf_init(&b, 4096);
+	memset(&o, 0, sizeof(o));
+	o.kind = MUX_KIND_DNS;
+	o.window = 65536;
+	CHECK_EQ(mux_put_open(&b, 7, &o), MUX_OK);
+	o.kind = 4;
+	CHECK_EQ(mux_put_open(&b, 8, &o), MUX_E_PROTO);
+	buf_free(&b);
 }
 
 TEST(open_refusals)
@@ -175,12 +253,28 @@ TEST(open_refusals)
 	const uint8_t bigwin[] = { 1, 0, 0, 0, 0xff, 0, 0, 0 };
 	/* header cut short */
 	const uint8_t shorth[] = { 1, 0, 0 };
+	/* FILES: with argv; unknown op; unknown flag; PUT without STDIN; empty path; on a shell */
+	const uint8_t fargv[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 0, '/', 7, 0, 1, 'a' };
+	const uint8_t fop[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 9, 0, '/' };
+	const uint8_t fflag[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 4, '/' };
+	const uint8_t fput[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/' };
+	const uint8_t fputok[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 0, '/', 9, 0, 0 };
+	/* MULTI (0x02) is a PUT's flag: with GET refused, with PUT accepted */
+	const uint8_t fmultiget[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 2, '/' };
+	const uint8_t fmultiput[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 1, 2, '/', 9, 0, 0 };
+	const uint8_t fempty[] = { 2, 0, 0, 0, 0, 0, 1, 0, 13, 0, 2, 2, 0 };
+	const uint8_t fshell[] = { 1, 0, 0, 0, 0, 0, 1, 0, 13, 0, 3, 2, 0, '/' };
 
 	CHECK_EQ(open_raw(badkind, sizeof(badkind)), MUX_E_KIND);
 	CHECK_EQ(open_raw(win0, sizeof(win0)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(badtag, sizeof(badtag)), MUX_E_KIND);
 	CHECK_EQ(open_raw(trunc, sizeof(trunc)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(wrongkind, sizeof(wrongkind)), MUX_E_KIND);
+	/* CMDLINE on a shell (a command on a pty) is allowed; STDIN is not. */
+	const uint8_t shcmd[] = { 1, 0, 0, 0, 0, 0, 1, 0, 8, 0, 2, 'l', 's' };
+	const uint8_t shstdin[] = { 1, 0, 0, 0, 0, 0, 1, 0, 9, 0, 0 };
+	CHECK_EQ(open_raw(shcmd, sizeof(shcmd)), MUX_OK);
+	CHECK_EQ(open_raw(shstdin, sizeof(shstdin)), MUX_E_KIND);
 	CHECK_EQ(open_raw(noargv, sizeof(noargv)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(both, sizeof(both)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(nul, sizeof(nul)), MUX_E_PROTO);
@@ -191,6 +285,15 @@ TEST(open_refusals)
 	CHECK_EQ(open_raw(res, sizeof(res)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(bigwin, sizeof(bigwin)), MUX_E_PROTO);
 	CHECK_EQ(open_raw(shorth, sizeof(shorth)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fargv, sizeof(fargv)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fop, sizeof(fop)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fflag, sizeof(fflag)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fput, sizeof(fput)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fputok, sizeof(fputok)), MUX_OK);
+	CHECK_EQ(open_raw(fmultiget, sizeof(fmultiget)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fmultiput, sizeof(fmultiput)), MUX_OK);
+	CHECK_EQ(open_raw(fempty, sizeof(fempty)), MUX_E_PROTO);
+	CHECK_EQ(open_raw(fshell, sizeof(fshell)), MUX_E_KIND);
 }
 
 TEST(open_limits)
@@ -324,6 +427,12 @@ TEST(ctl_messages)
 	put_be32(t + 8, 1000000000u);
 	CHECK_EQ(mux_decode_ctl_time(t, 12, &sec, &nsec), MUX_E_PROTO);
 	CHECK_EQ(mux_put_ctl_req(&b, 1, 99, NULL, 0), MUX_E_PROTO);
+	/* NET_RESET is the last op; the next one is unknown */
+	buf_reset(&b);
+	CHECK_EQ(mux_put_ctl_req(&b, 78, MUX_CTL_NET_RESET, NULL, 0), MUX_OK);
+	CHECK_EQ(parse_one(&b, &f), MUX_OK);
+	CHECK(mux_decode_ctl_req(&f, &q) == MUX_OK && q.op == MUX_CTL_NET_RESET && q.arglen == 0);
+	CHECK_EQ(mux_put_ctl_req(&b, 1, MUX_CTL_NET_RESET + 1, NULL, 0), MUX_E_PROTO);
 
 	/* LIST reply with one entry */
 	buf_init(&body, 4096);
@@ -480,6 +589,7 @@ TEST(names)
 }
 
 TEST_MAIN(T(hello_roundtrip), T(ping_pong), T(open_shell_roundtrip), T(open_exec_and_tcp),
-	  T(open_refusals), T(open_limits), T(small_messages), T(data_limits), T(ctl_messages),
+	  T(open_dns_kind), T(open_refusals), T(open_limits), T(small_messages), T(data_limits),
+	  T(ctl_messages),
 	  T(reader_refusals_stay_in_sync), T(reader_oversized_skipped_bytewise),
 	  T(reader_split_everywhere), T(trailing_bytes_refused), T(names))

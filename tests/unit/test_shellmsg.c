@@ -1,5 +1,6 @@
 /* test_shellmsg.c - the shell WebSocket's TEXT control frames (protocol/shellmsg.c) */
 #include "protocol/shellmsg.h"
+#include "protocol/mux.h"
 #include "test.h"
 
 /* 0 accepted, -1 refused with a reason, -2 refused without one. */
@@ -198,4 +199,23 @@ TEST(encode)
 	CHECK_STR(out, "{\"type\":\"pong\"}");
 }
 
-TEST_MAIN(T(resize), T(open_attach), T(exec), T(small_messages), T(refused), T(encode))
+TEST(exec_files)
+{
+	static struct shellmsg m;
+	CHECK_EQ(parse("{\"type\":\"exec\",\"put\":\"/tmp/x\"}", &m), 0);
+	CHECK(m.files_op == MUX_FILES_PUT && !strcmp(m.files_path, "/tmp/x") && m.want_stdin);
+	CHECK(m.nargv == 0 && !m.command);
+	CHECK_EQ(parse("{\"type\":\"exec\",\"get\":\"/etc\",\"recursive\":true}", &m), 0);
+	CHECK(m.files_op == MUX_FILES_GET && m.files_recursive && !m.want_stdin);
+	static const char *const bad[] = {
+		"{\"type\":\"exec\",\"put\":\"\"}",
+		"{\"type\":\"exec\",\"put\":3}",
+		"{\"type\":\"exec\",\"put\":\"/a\",\"get\":\"/b\"}",
+		"{\"type\":\"exec\",\"get\":\"/a\",\"command\":\"ls\"}",
+		"{\"type\":\"exec\",\"get\":\"/a\",\"recursive\":1}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_EQ(parse(bad[i], &m), -1);
+}
+
+TEST_MAIN(T(resize), T(open_attach), T(exec), T(exec_files), T(small_messages), T(refused), T(encode))

@@ -152,6 +152,30 @@ TEST(content_sha256_header)
 	CHECK_EQ(sigv4_verify(&r, &au, SECRET, why, sizeof why), SIGV4_MISMATCH);
 }
 
+/* A streamed body (PROTOCOL.md 4.3) is signed UNSIGNED-PAYLOAD, and only it. */
+TEST(unsigned_payload_streamed_only)
+{
+	struct httpmsg_request r = req("PUT", "/2025-09-09/microvms/mvm-1/files", "path=%2Ftmp");
+	hdr(&r, "Host", "127.0.0.1:7400");
+	hdr(&r, "X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD");
+	hdr(&r, "X-Amz-Date", DATE);
+	r.body_streamed = 1;
+	char authz[1024], why[256];
+	CHECK(sigv4_sign(&r, AKID, SECRET, "us-east-1", "lambda", DATE, authz, sizeof authz) == 0);
+	hdr(&r, "Authorization", authz);
+	struct sigv4_auth au;
+	CHECK_EQ(sigv4_parse(&r, &au, why, sizeof why), SIGV4_OK);
+	CHECK_EQ(sigv4_verify(&r, &au, SECRET, why, sizeof why), SIGV4_OK);
+	/* the same request with a collected (empty) body: refused */
+	r.body_streamed = 0;
+	CHECK_EQ(sigv4_verify(&r, &au, SECRET, why, sizeof why), SIGV4_MISMATCH);
+	/* streamed but signed with a hash: refused, naming UNSIGNED-PAYLOAD */
+	r.body_streamed = 1;
+	r.headers[1].value = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	CHECK_EQ(sigv4_verify(&r, &au, SECRET, why, sizeof why), SIGV4_MISMATCH);
+	CHECK(strstr(why, "UNSIGNED-PAYLOAD") != NULL);
+}
+
 TEST(presigned_query)
 {
 	struct httpmsg_request r = req(
@@ -311,7 +335,7 @@ TEST(time_roundtrip)
 	CHECK_EQ(sigv4_time_parse("2015083OT123600Z", &t), -1);
 }
 
-TEST_MAIN(T(get_vanilla), T(get_vanilla_query_order_key_case), T(get_relative_and_utf8), T(repeated_header),
+TEST_MAIN(T(unsigned_payload_streamed_only), T(get_vanilla), T(get_vanilla_query_order_key_case), T(get_relative_and_utf8), T(repeated_header),
 	  T(hearth_post_double_encoded), T(content_sha256_header), T(presigned_query),
 	  T(tamper_and_wrong_secret), T(skew_window), T(missing_and_malformed),
 	  T(scope_date_must_match), T(time_roundtrip))

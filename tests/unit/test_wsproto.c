@@ -55,6 +55,10 @@ TEST(bad_requests)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_EQ(wsp_parse_request(bad[i], strlen(bad[i]), &r), -1);
+	/* Bare LF line ends are refused with the first one, not waited out. */
+	static const char *const lf[] = { "GET / HTTP/1.1\n", "GET / HTTP/1.1\r\nHost: x\n" };
+	for (size_t i = 0; i < sizeof lf / sizeof lf[0]; i++)
+		CHECK_EQ(wsp_parse_request(lf[i], strlen(lf[i]), &r), -1);
 	static char big[WSP_HEAD_MAX + 16];
 	memset(big, 'a', sizeof big);
 	CHECK_EQ(wsp_parse_request(big, sizeof big, &r), -2);
@@ -134,4 +138,78 @@ TEST(frame_head_mask_bit)
 	CHECK_EQ(wsp_frame_head(ping, 1, 0, &h), 0);
 }
 
-TEST_MAIN(T(request), T(bad_requests), T(accept_key), T(frames), T(frame_head_mask_bit))
+TEST(close_codes)
+{
+	static const unsigned ok[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012,
+				       1013, 1014, 3000, 3999, 4000, 4999 };
+	static const unsigned bad[] = { 0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100,
+					2000, 2999, 5000, 65535 };
+	unsigned code;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		uint8_t p[2] = { (uint8_t)(ok[i] >> 8), (uint8_t)ok[i] };
+		CHECK(wsp_close_code_ok(ok[i]));
+		CHECK_EQ(wsp_close_check(p, 2, &code), 0u);
+		CHECK_EQ(code, ok[i]);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint8_t p[2] = { (uint8_t)(bad[i] >> 8), (uint8_t)bad[i] };
+		CHECK(!wsp_close_code_ok(bad[i]));
+		CHECK_EQ(wsp_close_check(p, 2, &code), (unsigned)WSP_CLOSE_PROTOCOL);
+	}
+	CHECK_EQ(wsp_close_check((const uint8_t *)"", 0, &code), 0u);
+	CHECK_EQ(code, 1005u); /* no code: nothing to echo */
+	CHECK_EQ(wsp_close_check((const uint8_t *)"\x03", 1, &code), (unsigned)WSP_CLOSE_PROTOCOL);
+	CHECK_EQ(wsp_close_check((const uint8_t *)"\x03\xe8ok \xce\xba", 7, &code), 0u);
+	CHECK_EQ(wsp_close_check((const uint8_t *)"\x03\xe8\xce", 3, &code),
+		 (unsigned)WSP_CLOSE_BAD_DATA);
+	CHECK_EQ(wsp_close_check((const uint8_t *)"\x03\xe8\xed\xa0\x80", 5, &code),
+		 (unsigned)WSP_CLOSE_BAD_DATA);
+	/* A code that may not be sent is the first fault, whatever the reason. */
+	CHECK_EQ(wsp_close_check((const uint8_t *)"\x00\x00\xff", 3, &code),
+		 (unsigned)WSP_CLOSE_PROTOCOL);
+}
+
+TEST(close_payload)
+{
+	uint8_t out[WSP_CLOSE_PAYLOAD_MAX];
+	unsigned code;
+	CHECK_EQ(wsp_close_payload(out, 1013, "viewer too slow"), 17u);
+	CHECK(out[0] == 0x03 && out[1] == 0xf5 && memcmp(out + 2, "viewer too slow", 15) == 0);
+	/* Long reasons are cut to whole characters; bytes that are not UTF-8 end them. */
+	char r[200];
+	memset(r, 'a', 122);
+	strcpy(r + 122, "\xe2\x82\xac tail");
+	CHECK_EQ(wsp_close_payload(out, 1011, r), 124u);
+	CHECK_EQ(wsp_close_check(out, 124, &code), 0u);
+	CHECK_EQ(wsp_close_payload(out, 1011, "agent said \xff\xfe"), 13u);
+	CHECK_EQ(wsp_close_check(out, 13, &code), 0u);
+	CHECK_EQ(code, 1011u);
+}
+
+TEST(paths)
+{
+	static const char *const plain[] = {
+		"/", "/shell", "/index.html", "/a/b/", "/a?x=%00&y=..//", "/%41bc", "/...",
+		"/a.b/..c/.d", "/~user/x-y_z!$&'()*+,=:@", "/%2e%2e%2e",
+	};
+	static const char *const odd[] = {
+		"", "*", "shell", "http://x/", "//", "/a//b", "//shell", "/.", "/..", "/./shell",
+		"/a/../b", "/a/.", "/%2e", "/%2E%2e", "/.%2e/x", "/a/%2e%2e?q", "/%00", "/a%00b",
+		"/%1f", "/%7F", "/%2F", "/a%2fb", "/%5c", "/a\\b", "/%zz", "/%4", "/%", "/%g0",
+		"/a;b", "/shell;x", "/a b", "/\x80", "/a#b", "/a\"b", "/a<b", "/x%0a",
+	};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		CHECK(wsp_path_check(plain[i]) == NULL);
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		const char *why = wsp_path_check(odd[i]);
+		if (!why)
+			fprintf(stderr, "  not refused: %s\n", odd[i]);
+		CHECK(why != NULL);
+	}
+	CHECK_STR(wsp_path_check("/a%2Fb"), "encoded '/' or '\\' in path");
+	CHECK_STR(wsp_path_check("/%2e%2e/x"), "dot segment in path");
+	CHECK_STR(wsp_path_check("/a//b"), "empty path segment");
+}
+
+TEST_MAIN(T(request), T(bad_requests), T(accept_key), T(frames), T(frame_head_mask_bit),
+	  T(close_codes), T(close_payload), T(paths))

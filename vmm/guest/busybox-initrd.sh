@@ -2,7 +2,8 @@
 # vmm/guest/busybox-initrd.sh GEN_INIT_CPIO AGENT OUTDIR
 # The busybox image recipe: a gzip newc initramfs (OUTDIR/initrd.cpio.gz) holding
 # busybox-static with its applet links, a minimal /etc, /dev/console, and AGENT as /init
-# (PID 1: it mounts proc, sys, dev, devpts, tmp and run itself). gen_init_cpio from the
+# (PID 1: it mounts proc, sys, dev, devpts, tmp and run itself), and /usr/bin/hearth-identity
+# a link to it. gen_init_cpio from the
 # kernel tree writes owners 0:0 and the device node, so no root or fakeroot is needed.
 set -euo pipefail
 gen=$1 agent=$2 out=$3
@@ -47,6 +48,8 @@ list=$out/initrd.list
 	for f in passwd group hostname hosts profile; do echo "file /etc/$f $etc/$f 0644 0 0"; done
 	echo "file /etc/shadow $etc/shadow 0600 0 0"
 	echo "file /init $agent 0755 0 0"
+	# The identity helper is the agent under another name (it looks at argv[0]).
+	echo "slink /usr/bin/hearth-identity /init 0777 0 0"
 } >"$list"
 "$gen" "$list" | gzip -9 -n >"$out/initrd.cpio.gz"
 rm -rf "$etc" "$list"

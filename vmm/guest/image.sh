@@ -28,7 +28,7 @@ busybox)
 	entry=$(guest_entry "$cache/images/busybox" "$key" "busybox initramfs" \
 		"$here/busybox-initrd.sh" "$kentry/gen_init_cpio" "$agent")
 	initrd=$entry/initrd.cpio.gz
-	cmdline="console=ttyS0 quiet panic=-1 reboot=t"
+	cmdline="console=ttyS0 quiet panic=-1 reboot=t init_on_free=1"
 	mem=128
 	;;
 debian-12)
@@ -42,13 +42,20 @@ debian-12)
 	else
 		mirror=unused
 	fi
+	# Progress: debootstrap's "I:" lines (one per package and step) against an earlier
+	# base build's log; about 580 for this package list.
+	debian_steps() { grep -c '^I: ' "$2" 2>/dev/null || true; }
+	prev=$(ls -t "$base"/*/build.log 2>/dev/null | head -n 1)
+	GUEST_COUNT=debian_steps GUEST_UNIT=steps
+	GUEST_TOTAL=$(if [ -n "$prev" ]; then grep -c '^I: ' "$prev"; else echo 580; fi)
 	bentry=$(guest_entry "$base" "$bkey" "debian-12 base ($suite minbase)" \
 		"$here/debian-base.sh" "$suite" "$mirror")
+	GUEST_COUNT='' GUEST_TOTAL=''
 	key=$(guest_key "$here/debian-disk.sh" "base=$bkey" "$agent")
 	entry=$(guest_entry "$cache/images/debian-12/disk" "$key" "debian-12 disk with agent" \
 		"$here/debian-disk.sh" "$bentry/base.img" "$agent")
 	disk=$entry/disk.img
-	cmdline="console=ttyS0 quiet panic=-1 reboot=t root=/dev/vda rw init=/sbin/hearth-agent"
+	cmdline="console=ttyS0 quiet panic=-1 reboot=t init_on_free=1 root=/dev/vda rw init=/sbin/hearth-agent"
 	mem=256
 	;;
 *) guest_die "unknown image '$name' (known: busybox, debian-12)";;

@@ -2,8 +2,9 @@
 # vmm/guest/kernel-build.sh SRC_TARBALL FRAGMENT OUTDIR
 # The kernel recipe: unpack the source, `make tinyconfig`, merge FRAGMENT, refuse the
 # build if any fragment line was dropped by Kconfig, build, and copy vmlinux, bzImage,
-# .config and the release string into OUTDIR. Its hash is part of the cache key
-# (kernel.sh), so any change here rebuilds.
+# .config, the release string and the number of compiled objects into OUTDIR. Its hash
+# is part of the cache key (kernel.sh), so any change here rebuilds. "stage: X" lines
+# in the log name the step for the progress lines kernel.sh prints (lib.sh heartbeat).
 set -euo pipefail
 src=$1 frag=$2 out=$3
 work=$out/src
@@ -12,10 +13,12 @@ export ARCH
 jobs=$(nproc)
 [ "$jobs" -gt 2 ] && jobs=2 # the machine is shared; never more than -j2
 
+echo "stage: unpack"
 mkdir -p "$work"
 tar -xJf "$src" -C "$work" --strip-components=1
 cd "$work"
 
+echo "stage: config"
 make -s tinyconfig
 scripts/kconfig/merge_config.sh -m .config "$frag" >/dev/null
 make -s olddefconfig
@@ -38,9 +41,13 @@ if [ "${#dropped[@]}" -gt 0 ]; then
 	exit 1
 fi
 
+echo "stage: compile"
 make -s -j"$jobs" bzImage
 # gen_init_cpio writes initramfs archives with device nodes and 0:0 owners, no root needed.
 make -s usr/gen_init_cpio
+echo "stage: install"
+# The object count is what kernel.sh measures progress against (vmm/guest/kernel.objects).
+find . -name '*.o' | wc -l >"$out/objects"
 cp vmlinux "$out/vmlinux"
 cp usr/gen_init_cpio "$out/gen_init_cpio"
 cp arch/x86/boot/bzImage "$out/bzImage"

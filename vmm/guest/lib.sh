@@ -50,10 +50,52 @@ guest_lock() {
 
 guest_unlock() { exec 9>&-; }
 
+# Progress of a long build (guest_entry): a line whenever the recipe logs a new
+# "stage: NAME" line, and a heartbeat every GUEST_HEARTBEAT seconds, both with the
+# elapsed time; with a percentage when the caller can count the work:
+#   GUEST_COUNT  a function NAME; "NAME TMPDIR LOG" prints how many units are done
+#   GUEST_TOTAL  the expected number of units (from an earlier build), may be empty
+#   GUEST_UNIT   what a unit is ("objects", "steps")
+GUEST_HEARTBEAT=${GUEST_HEARTBEAT:-15}
+
+guest_elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+guest_progress_line() {
+	local tmp=$1 log=$2 stage=$3 secs=$4 done pct line
+	line="[$(guest_elapsed "$secs")] ${stage:-working}"
+	if [ -n "${GUEST_COUNT:-}" ]; then
+		done=$("$GUEST_COUNT" "$tmp" "$log" 2>/dev/null || echo 0)
+		if [ -n "${GUEST_TOTAL:-}" ] && [ "$GUEST_TOTAL" -gt 0 ]; then
+			pct=$((done * 100 / GUEST_TOTAL))
+			[ "$pct" -gt 99 ] && pct=99 # estimates are from an earlier build
+			line="$line $pct% ($done/~$GUEST_TOTAL ${GUEST_UNIT:-steps})"
+		else
+			line="$line ($done ${GUEST_UNIT:-steps})"
+		fi
+	fi
+	guest_log "$line"
+}
+
+# guest_watch PID TMP LOG START: report on the recipe PID until it ends.
+guest_watch() {
+	local pid=$1 tmp=$2 log=$3 start=$4 stage="" cur last now
+	last=$start
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		now=$(date +%s)
+		cur=$(grep -a '^stage: ' "$log" 2>/dev/null | tail -n 1 | cut -c8-) || cur=""
+		if [ "$cur" != "$stage" ] || [ $((now - last)) -ge "$GUEST_HEARTBEAT" ]; then
+			stage=$cur
+			last=$now
+			guest_progress_line "$tmp" "$log" "$stage" $((now - start))
+		fi
+	done
+}
+
 # guest_entry KINDDIR KEY WHAT CMD...: ensure the cache entry KINDDIR/KEY exists and print
 # its path. On a miss, runs CMD... TMPDIR_OF_ENTRY under the lock (output to a log beside
-# the entry), and renames the temp dir into place only if CMD succeeded. An entry counts
-# as present when it holds the ".done" marker, written last.
+# the entry, progress to stderr: guest_watch), and renames the temp dir into place only
+# if CMD succeeded. An entry counts as present when it holds the ".done" marker, written last.
 guest_entry() {
 	local kind=$1 key=$2 what=$3
 	shift 3
@@ -70,17 +112,20 @@ guest_entry() {
 		printf '%s\n' "$entry"
 		return 0
 	fi
-	local tmp=$kind/.tmp-$key log=$kind/.build-$key.log start rc=0
+	local tmp=$kind/.tmp-$key log=$kind/.build-$key.log start rc=0 pid
 	rm -f "$kind"/.build-*.log
 	mkdir -p "$tmp"
-	guest_log "building $what (key $key); this may take minutes"
+	guest_log "building $what (key $key); progress every ${GUEST_HEARTBEAT}s, log: $log"
 	start=$(date +%s)
-	"$@" "$tmp" >"$log" 2>&1 || rc=$?
+	"$@" "$tmp" >"$log" 2>&1 &
+	pid=$!
+	guest_watch "$pid" "$tmp" "$log" "$start"
+	wait "$pid" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		rm -rf "$tmp"
 		guest_unlock
 		tail -n 30 "$log" >&2
-		guest_log "error: building $what failed (exit $rc); full log: $log"
+		guest_log "error: building $what failed (exit $rc) after $(guest_elapsed $(($(date +%s) - start))); full log: $log"
 		return 1
 	fi
 	printf '%s\n' "$(( $(date +%s) - start ))" >"$tmp/build-seconds"
@@ -89,7 +134,7 @@ guest_entry() {
 	rm -rf "$entry"
 	mv "$tmp" "$entry"
 	guest_unlock
-	guest_log "built $what in $(cat "$entry/build-seconds")s: $entry"
+	guest_log "built $what in $(guest_elapsed "$(cat "$entry/build-seconds")"): $entry"
 	printf '%s\n' "$entry"
 }
 
