@@ -37,6 +37,19 @@
  *    it stays the fallback if that suspend dies halfway. Never restore one
  *    suspend snapshot into two live VMs. snapshot() never links: its result
  *    (an image snapshot) may be restored any number of times.
+ *  - An image snapshot restored into many VMs must not be mapped from its
+ *    file: QEMU 7.2 opens mem-path O_RDWR even with share=off (as root,
+ *    before -runas), so a guest escaping into one QEMU could rewrite what
+ *    every sibling maps. Pass it as cfg->mem_fd instead: a memfd copy of
+ *    memory.bin sealed against writes (ramfile_seal), one per image snapshot,
+ *    shared by all its VMs. The kernel refuses write(), fallocate punching,
+ *    truncation and shared-writable mappings through every descriptor of it,
+ *    so only private copy-on-write mappings remain. Cost: one shmem copy of
+ *    the image's used memory (not reclaimable without swap) while its holder
+ *    (hearthd) keeps it, growing by the holes clones fault in, at most to the
+ *    RAM size. A suspend snapshot's memory.bin maps only into the one VM
+ *    restored from it: mapped from the file, a writable descriptor reaches
+ *    nothing but that VM's own memory.
  *  - On tmpfs a mapped hole is allocated when first touched (SIGBUS when the
  *    tmpfs is full): memory files written there have every page allocated,
  *    and a VM booted in a tmpfs run_dir uses anonymous RAM (format 1).
@@ -104,6 +117,11 @@ struct vm_config {
 	enum vm_accel accel;    /* AUTO: HEARTH_ACCEL, else vm_accel_detect() */
 	int net;                /* VM_NET_*: the network device (boot; restore checks it) */
 	int tap_fd;             /* VM_NET_TAP: an open tap (IFF_VNET_HDR), duplicated for QEMU */
+	/* Restore, format 2: > 0 is a sealed memfd holding the snapshot's
+	 * memory.bin (vmm/ramfile.h ramfile_seal), duplicated for QEMU, whose
+	 * guest RAM then maps it instead of the file; 0 (never a memfd here):
+	 * the file. Checked: sealed, the snapshot's memory size, no delta. */
+	int mem_fd;
 };
 
 /* Network backends; a snapshot records its own and restore refuses another. */
@@ -134,7 +152,7 @@ struct vm_engine {
 	 * its process died: then every further call fails and stop frees it. */
 	int (*suspend)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
 	/* Restore a snapshot directory into a new, independent VM with its own
-	 * overlay. From cfg only id, run_dir, accel, net and tap_fd are used: the
+	 * overlay. From cfg only id, run_dir, accel, net, tap_fd and mem_fd are used: the
 	 * kernel, disk, memory, vCPUs and devices come from the snapshot, and
 	 * cfg->net must name the snapshot's network backend. A truncated or corrupt
 	 * snapshot is refused before anything runs. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/uio.h>
@@ -434,4 +435,53 @@ int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size
 out:
 	free(buf);
 	return rc;
+}
+
+#define RAM_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+int ramfile_seal(int src_fd, uint64_t size, const char *name, char *err, size_t errlen)
+{
+	struct ramfile_stats st = { 0 };
+	struct stat s;
+	if (fstat(src_fd, &s) < 0) {
+		snprintf(err, errlen, "memory file: %s", strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)s.st_size != size) {
+		snprintf(err, errlen, "memory file: %llu bytes, not %llu",
+			 (unsigned long long)s.st_size, (unsigned long long)size);
+		return -1;
+	}
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (copy_extents(src_fd, fd, size, &st, err, errlen) < 0)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS, RAM_SEALS) < 0) {
+		snprintf(err, errlen, "memfd: sealing: %s", strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int ramfile_sealed(int fd, uint64_t size, char *err, size_t errlen)
+{
+	struct stat s;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & RAM_SEALS) != RAM_SEALS) {
+		snprintf(err, errlen, "memory fd %d is not a sealed memfd", fd);
+		return -1;
+	}
+	if (fstat(fd, &s) < 0 || (uint64_t)s.st_size != size) {
+		snprintf(err, errlen, "memory fd %d: size differs from the snapshot's", fd);
+		return -1;
+	}
+	return 0;
 }

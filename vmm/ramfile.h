@@ -44,6 +44,18 @@ int ramfile_create_zero(const char *path, uint64_t size, char *err, size_t errle
 int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
 		 char *err, size_t errlen);
 
+/*
+ * An image snapshot's memory, made immutable by the kernel: a new memfd
+ * (named name) of size bytes holding src_fd's data extents (holes stay
+ * holes), sealed with F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL.
+ * Whoever holds it, even reopened O_RDWR through /proc (QEMU 7.2 opens its
+ * mem-path so), can neither write it nor map it shared-writable: only a
+ * private copy-on-write mapping works. Close-on-exec; -1 on error.
+ */
+int ramfile_seal(int src_fd, uint64_t size, const char *name, char *err, size_t errlen);
+/* 0 when fd is a memfd of size bytes carrying at least those seals. */
+int ramfile_sealed(int fd, uint64_t size, char *err, size_t errlen);
+
 /* A delta record; data (pages * 4096 bytes) follows unless zero. */
 struct ramfile_rec {
 	uint64_t off;   /* byte offset in the RAM, page aligned */
