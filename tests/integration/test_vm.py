@@ -35,7 +35,7 @@ def need_image(name):
 class HearthVM:
     """One hearth-vm process driven over stdin/stdout with deadlines."""
 
-    def __init__(self, args, run_dir, env=None):
+    def __init__(self, args, run_dir, env=None, pass_fds=()):
         self.run_dir = run_dir
         self.buf = b""
         self.pid = None          # QEMU's pid
@@ -45,15 +45,15 @@ class HearthVM:
         self.errlog = tempfile.TemporaryFile()
         self.p = subprocess.Popen([HEARTH_VM] + args + ["--dir", run_dir],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.errlog, env=env)
+                                  stderr=self.errlog, env=env, pass_fds=pass_fds)
 
     @classmethod
     def boot(cls, image, run_dir, *extra):
         return cls(["boot", "--image", image_json(image), *extra], run_dir)
 
     @classmethod
-    def restore(cls, snap, run_dir, *extra):
-        return cls(["restore", "--snapshot", snap, *extra], run_dir)
+    def restore(cls, snap, run_dir, *extra, pass_fds=()):
+        return cls(["restore", "--snapshot", snap, *extra], run_dir, pass_fds=pass_fds)
 
     def line(self, timeout):
         deadline = time.monotonic() + timeout
