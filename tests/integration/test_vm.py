@@ -266,6 +266,36 @@ def test_disk_clones_are_independent(tmp):
             c.close()
 
 
+def test_first_open_after_restore_never_takes_a_live_channel_id(tmp):
+    """A snapshot taken while channel 1 is live in the agent (its client left without
+    closing it, as a client whose exec CLOSE has not reached the agent yet): a restored
+    VM's relay learns the agent's live channels before it reads any client, so a new
+    client's first OPEN on id 1, sent right after ready, gets a fresh agent id instead
+    of "channel id in use" (what made test_disk_clones_are_independent flaky)."""
+    need_image("busybox")
+    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"))
+    snap = os.path.join(tmp, "snap")
+    try:
+        vm.ready()
+        a = vm.agent()
+        c = a.open_exec(cmdline="sleep 600")
+        assert c.id == 1
+        a.close()
+        assert vm.cmd(f"snapshot {snap}").startswith("ok snapshot")
+    finally:
+        vm.close()
+    for i in range(6):
+        later = HearthVM.restore(snap, os.path.join(tmp, f"r{i}"))
+        try:
+            later.ready()
+            x = later.agent()
+            assert run_ok(x, "echo fine").strip() == "fine"
+            assert any(ch["id"] == 1 for ch in x.list_channels()), "the live channel is gone"
+            x.close()
+        finally:
+            later.close()
+
+
 @pytest.mark.parametrize("image", ["busybox", "debian-12"])
 def test_suspend_resume_keeps_state(image, tmp):
     need_image(image)
