@@ -1,6 +1,7 @@
 /* test_ramfile.c - saving the pages a process wrote over a privately mapped
  * base file (this process is the "VM"), and applying memory deltas with
  * every record checked. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,4 +137,49 @@ TEST(bad_delta_records_refused)
 	rmdir(dir);
 }
 
-TEST_MAIN(T(save_copies_base_and_written_pages), T(bad_delta_records_refused))
+/* An image's memory as a sealed memfd: the base's bytes (holes as holes),
+ * no write through any descriptor (not even one reopened read-write through
+ * /proc, as QEMU opens its mem-path), no shared-writable mapping, no size
+ * change; a private mapping takes writes that stay private; and a save with
+ * the memfd as base (a clone's first suspend) copies its data. */
+TEST(sealed_memfd_refuses_writes)
+{
+	char dir[] = "/tmp/hearth-test-ramXXXXXX", bp[300], op[300], err[256], self[64];
+	CHECK(mkdtemp(dir) != NULL);
+	int base = make_base(dir, bp, sizeof(bp));
+	CHECK(base >= 0);
+	CHECK(ramfile_seal(base, NPG * PG + PG, "t", err, sizeof(err)) < 0); /* wrong size */
+	int fd = ramfile_seal(base, NPG * PG, "t", err, sizeof(err));
+	CHECK(fd >= 0);
+	CHECK_EQ(ramfile_sealed(fd, NPG * PG, err, sizeof(err)), 0);
+	CHECK(ramfile_sealed(fd, NPG * PG - PG, err, sizeof(err)) < 0);
+	CHECK(ramfile_sealed(base, NPG * PG, err, sizeof(err)) < 0); /* a file: no seals */
+	for (int i = 0; i < NPG; i++)
+		CHECK(page_is(fd, i, i % 3 ? 0 : 'a' + i % 20));
+	struct stat s;
+	CHECK(fstat(fd, &s) == 0 && s.st_blocks * 512 <= (NPG / 3 + 1) * PG); /* holes kept */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	int rw = open(self, O_RDWR | O_CLOEXEC);
+	CHECK(rw >= 0);
+	CHECK(pwrite(rw, "x", 1, 0) < 0 && errno == EPERM);
+	CHECK(pwrite(fd, "x", 1, PG) < 0 && errno == EPERM);
+	CHECK(ftruncate(rw, 0) < 0 && ftruncate(rw, 2 * NPG * PG) < 0);
+	CHECK(fallocate(rw, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) < 0);
+	CHECK(mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0) == MAP_FAILED);
+	unsigned char *m = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, rw, 0);
+	CHECK(m != MAP_FAILED);
+	memset(m + 3 * PG, 'Z', PG);
+	CHECK(page_is(fd, 3, 'a' + 3));
+	int out = tmpfile_in(dir, "out", op, sizeof(op));
+	struct ramfile_stats st;
+	CHECK_EQ(ramfile_save(getpid(), fd, NPG * PG, out, &st, err, sizeof(err)), 0);
+	CHECK(page_is(out, 3, 'Z') && page_is(out, 6, 'a' + 6) && page_is(out, 1, 0));
+	CHECK_EQ(st.dirty_pages, 1u);
+	munmap(m, NPG * PG);
+	close(rw), close(fd), close(out), close(base);
+	unlink(bp), unlink(op);
+	rmdir(dir);
+}
+
+TEST_MAIN(T(save_copies_base_and_written_pages), T(bad_delta_records_refused),
+	  T(sealed_memfd_refuses_writes))
