@@ -43,6 +43,7 @@
 #define QEMU_CHAIN_MAX 3
 #define QEMU_STREAM_JOB "hearth-stream"
 #define QEMU_MAX_FDS 7      /* QMP, agent, console, incoming, direct, tap, memory */
+#define QEMU_FDSET_STALE 16 /* fd sets remembered for closing at the next resume */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
@@ -73,6 +74,11 @@ struct vm {
 	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
 	int loading;         /* the incoming stream is a format 2 device state */
 	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
+	/* Sets removed while paused: QEMU 7.2 closes a removed set's fd only
+	 * when the VM runs (and then only on the next fdset command), so a
+	 * failed snapshot left the file open; resume removes them again. */
+	unsigned fdset_stale[QEMU_FDSET_STALE];
+	unsigned nstale;
 	int streaming;       /* a block-stream job may be flattening the disk chain */
 };
 
@@ -689,6 +695,15 @@ static int qemu_resume(struct vm *vm, int deadline_ms, struct vm_err *err)
 	}
 	vm->paused = 0;
 	vm->inactive = 0;
+	/* Running now: removing the sets again makes QEMU close their files. */
+	unsigned n = vm->nstale < QEMU_FDSET_STALE ? vm->nstale : QEMU_FDSET_STALE;
+	for (unsigned i = 0; i < n; i++) {
+		struct json_object *rf = json_object_new_object();
+		json_object_object_add(rf, "fdset-id", json_object_new_int64(vm->fdset_stale[i]));
+		qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, clock_deadline(deadline_ms), NULL, emsg,
+			 sizeof(emsg)); /* gone already: an error, harmless */
+	}
+	vm->nstale = 0;
 	return 0;
 }
 
@@ -902,7 +917,8 @@ static int migrate_to_file(struct vm *vm, const char *snapdir, int64_t dl, struc
 
 /*
  * Run a QMP command that opens file "/dev/fdset/<id>" on fd (QEMU, dropped
- * to its uid, opens nothing by path); the set is removed afterwards.
+ * to its uid, opens nothing by path); the set is removed afterwards (again
+ * at the next resume when the VM is paused now: see fdset_stale).
  */
 static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object *args,
 		     int64_t dl, char *emsg, size_t n)
@@ -922,6 +938,8 @@ static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object 
 	json_object_object_add(rf, "fdset-id", json_object_new_int64(id));
 	char e2[256];
 	qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, dl, NULL, e2, sizeof(e2));
+	if (vm->paused)
+		vm->fdset_stale[vm->nstale++ % QEMU_FDSET_STALE] = id;
 	return rc;
 }
 
