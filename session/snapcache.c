@@ -114,22 +114,59 @@ static int mem_find_locked(struct snapcache *sc, const char *dir, dev_t dev, ino
 	return -1;
 }
 
-int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason)
+/* *size: the memory size of a snapshot that maps memory.bin (format 2),
+ * else 0 (format 1, the host engine; an unreadable manifest fails the
+ * restore anyway). -1: out of memory. */
+static int mapped_size(const char *snapdir, uint64_t *size, char *reason)
 {
-	char p[PATH_MAX], err[256];
-	dev_t dev;
-	ino_t ino;
+	char err[256];
 	struct snap_manifest *man = malloc(sizeof *man);
 	if (!man) {
 		seterr(reason, "out of memory");
 		return -1;
 	}
-	/* Only format 2 maps its memory file (the host engine has none). */
-	int mapped = snapfile_read(snapdir, man, err, sizeof err) == 0 &&
-		     man->version == SNAP_VERSION && mem_ident(snapdir, &dev, &ino) == 0;
-	uint64_t size = man->mem_size;
+	*size = snapfile_read(snapdir, man, err, sizeof err) == 0 &&
+			man->version == SNAP_VERSION ? man->mem_size : 0;
 	free(man);
-	if (!mapped)
+	return 0;
+}
+
+/* A new sealed copy of snapdir's memory.bin (whose identity goes to *st). */
+static int seal_copy(const char *snapdir, uint64_t size, struct stat *st, char *reason)
+{
+	char p[PATH_MAX], err[256];
+	fsutil_pathf(p, sizeof p, "%s/%s", snapdir, SNAP_MEMORY);
+	int src = open(p, O_RDONLY | O_CLOEXEC);
+	if (src < 0 || fstat(src, st) < 0) {
+		seterr(reason, "snapshot memory %s: %s", p, strerror(errno));
+		if (src >= 0)
+			close(src);
+		return -1;
+	}
+	int mfd = ramfile_seal(src, size, "hearth-image", err, sizeof err);
+	close(src);
+	if (mfd < 0)
+		seterr(reason, "snapshot memory %s: %s", p, err);
+	return mfd;
+}
+
+int snapcache_seal(const char *snapdir, char *reason)
+{
+	struct stat st;
+	uint64_t size;
+	if (mapped_size(snapdir, &size, reason) < 0)
+		return -1;
+	return size ? seal_copy(snapdir, size, &st, reason) : 0;
+}
+
+int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason)
+{
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+	if (mapped_size(snapdir, &size, reason) < 0)
+		return -1;
+	if (!size || mem_ident(snapdir, &dev, &ino) < 0)
 		return 0;
 	pthread_mutex_lock(&sc->mu);
 	mem_prune_locked(sc);
@@ -138,22 +175,14 @@ int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason)
 	if (fd >= 0)
 		return fd;
 	/* Copied outside the lock: other images' runs need not wait for it. */
-	fsutil_pathf(p, sizeof p, "%s/%s", snapdir, SNAP_MEMORY);
-	int src = open(p, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (src < 0 || fstat(src, &st) < 0) {
-		seterr(reason, "image memory %s: %s", p, strerror(errno));
-		if (src >= 0)
-			close(src);
+	int mfd = seal_copy(snapdir, size, &st, reason);
+	if (mfd < 0)
 		return -1;
-	}
-	int mfd = ramfile_seal(src, size, "hearth-image", err, sizeof err);
-	close(src);
-	struct sc_mem *m = mfd >= 0 ? calloc(1, sizeof *m) : NULL;
+	struct sc_mem *m = calloc(1, sizeof *m);
 	if (!m) {
-		seterr(reason, "image memory %s: %s", p, mfd < 0 ? err : "out of memory");
-		if (mfd >= 0)
-			close(mfd);
+		seterr(reason, "out of memory");
+		close(mfd);
 		return -1;
 	}
 	fsutil_pathf(m->dir, sizeof m->dir, "%s", snapdir);

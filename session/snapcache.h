@@ -38,6 +38,10 @@ int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, con
  * snapshot maps no memory file (format 1, host engine), -1 with reason.
  */
 int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason);
+/* An unshared sealed copy of snapdir's memory.bin for one restore of a
+ * snapshot other VMs may map too (the build step cache): as above, but made
+ * each time and not kept. */
+int snapcache_seal(const char *snapdir, char *reason);
 /* Drop the copies of snapshots deleted or rebuilt since (image deletion). */
 void snapcache_prune(struct snapcache *sc);
 
