@@ -20,6 +20,8 @@
 #include "session/egress_int.h"
 #include "session/fsutil.h"
 #include "session/hearthd.h"
+#include "session/snapcache.h"
+#include "session/store.h"
 #include "vmm/agentctl.h"
 #include "vmm/clock.h"
 #include "vmm/engine.h"
@@ -323,10 +325,23 @@ struct buildvm *buildvm_start(struct hearthd *hd, const struct vm_engine *eng,
 		.net = tap >= 0 ? VM_NET_TAP : VM_NET_NONE,
 		.tap_fd = tap,
 	};
+	/* A step cache snapshot may be restored by other builds at once: its
+	 * memory is mapped from a sealed copy, never the file (vmm/engine.h). */
+	char sealwhy[STORE_REASON];
+	int mem = snap ? snapcache_seal(snap, sealwhy) : 0;
+	if (mem < 0) {
+		if (tap >= 0)
+			close(tap);
+		snprintf(err, errlen, "builder VM restore failed: %s", sealwhy);
+		goto fail;
+	}
+	cfg.mem_fd = mem;
 	int rc = snap ? eng->restore(&cfg, snap, DL_BOOT, &bv->vm, &verr)
 		      : eng->boot(&cfg, DL_BOOT, &bv->vm, &verr);
 	if (tap >= 0)
 		close(tap);
+	if (mem > 0)
+		close(mem);
 	if (rc < 0) {
 		bv->vm = NULL;
 		snprintf(err, errlen, "builder VM %s failed: %s", snap ? "restore" : "boot", verr.msg);

@@ -165,7 +165,9 @@ static void on_ctl_input(struct keeper *k)
 /*
  * What a keeper keeps of root: KILL (its QEMU runs under another uid),
  * SETUID/SETGID (QEMU's -runas drop), DAC_OVERRIDE/DAC_READ_SEARCH (image
- * files of any owner) and FOWNER (chmod of its sockets); every other
+ * files of any owner), FOWNER (chmod of its sockets) and SYS_PTRACE (a
+ * suspend reads the pages its QEMU wrote: /proc/PID/pagemap and
+ * process_vm_readv on a process of another uid, vmm/ramfile.h); every other
  * capability leaves the bounding set, so neither it nor QEMU can get it back.
  * No new privileges (setuid binaries, file capabilities) and not dumpable
  * (no core file holds its memory, which carries the agent stream).
@@ -173,7 +175,7 @@ static void on_ctl_input(struct keeper *k)
 static int drop_privileges(char *err, size_t n)
 {
 	static const cap_value_t keep[] = { CAP_KILL, CAP_SETUID, CAP_SETGID, CAP_DAC_OVERRIDE,
-					    CAP_DAC_READ_SEARCH, CAP_FOWNER };
+					    CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SYS_PTRACE };
 	const size_t nkeep = sizeof keep / sizeof keep[0];
 	if (prctl(PR_SET_DUMPABLE, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(err, n, "prctl: %s", strerror(errno));
@@ -207,7 +209,7 @@ static int drop_privileges(char *err, size_t n)
 int keeper_main(int argc, char **argv)
 {
 	const char *dir = NULL, *id = NULL, *snap = NULL, *engine = "qemu";
-	int tap_fd = -1;
+	int tap_fd = -1, mem_fd = 0;
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--dir"))
 			dir = argv[i + 1];
@@ -219,6 +221,8 @@ int keeper_main(int argc, char **argv)
 			engine = argv[i + 1];
 		else if (!strcmp(argv[i], "--tap-fd"))
 			tap_fd = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--mem-fd"))
+			mem_fd = atoi(argv[i + 1]);
 	}
 	/* fd 3 is the status pipe to the hearthd that started us. */
 	FILE *status = fdopen(3, "w");
@@ -242,9 +246,13 @@ int keeper_main(int argc, char **argv)
 	char run[4200], err[512];
 	snprintf(run, sizeof run, "%s/run", dir);
 	struct vm_config cfg = { .id = id, .run_dir = run, .accel = VM_ACCEL_AUTO,
-				 .net = tap_fd >= 0 ? VM_NET_TAP : VM_NET_NONE, .tap_fd = tap_fd };
+				 .net = tap_fd >= 0 ? VM_NET_TAP : VM_NET_NONE, .tap_fd = tap_fd,
+				 .mem_fd = mem_fd > 2 ? mem_fd : 0 };
 	struct vm_err verr = { { 0 } };
-	if (k.eng->restore(&cfg, snap, KEEPER_OP_MS, &k.vm, &verr) < 0) {
+	int rrc = k.eng->restore(&cfg, snap, KEEPER_OP_MS, &k.vm, &verr);
+	if (cfg.mem_fd)
+		close(cfg.mem_fd); /* the engine holds its own duplicate */
+	if (rrc < 0) {
 		fprintf(status, "err restore failed: %s\n", verr.msg);
 		return 1;
 	}
@@ -392,8 +400,8 @@ static int read_line(int fd, char *out, size_t n, int64_t dl)
 }
 
 int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
-		 const char *snapdir, int tap_fd, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
-		 char *reason, size_t rlen)
+		 const char *snapdir, int tap_fd, int mem_fd, int timeout_ms, struct keeper_id *out,
+		 pid_t *engine_pid, char *reason, size_t rlen)
 {
 	int pfd[2];
 	char log[4200];
@@ -402,9 +410,19 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 		snprintf(reason, rlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	char *const argv[] = { (char *)exe, "--keeper", "--dir", (char *)vmdir, "--id", (char *)id,
-			       "--snapshot", (char *)snapdir, "--engine", (char *)engine,
-			       tap_fd >= 0 ? "--tap-fd" : NULL, "4", NULL };
+	/* The tap is the keeper's fd 4, the sealed memory its fd 5. */
+	char *argv[16] = { (char *)exe, "--keeper", "--dir", (char *)vmdir, "--id", (char *)id,
+			   "--snapshot", (char *)snapdir, "--engine", (char *)engine };
+	int na = 10;
+	if (tap_fd >= 0) {
+		argv[na++] = "--tap-fd";
+		argv[na++] = "4";
+	}
+	if (mem_fd > 0) {
+		argv[na++] = "--mem-fd";
+		argv[na++] = "5";
+	}
+	argv[na] = NULL;
 	pid_t keeper = fork();
 	if (keeper < 0) {
 		snprintf(reason, rlen, "fork: %s", strerror(errno));
@@ -427,7 +445,9 @@ int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const c
 		dup2(pfd[1], 3);
 		if (tap_fd >= 0)
 			dup2(tap_fd, 4); /* cleared close-on-exec: the keeper's, then QEMU's */
-		close_range(tap_fd >= 0 ? 5 : 4, ~0U, 0);
+		if (mem_fd > 0)
+			dup2(mem_fd, 5);
+		close_range(mem_fd > 0 ? 6 : tap_fd >= 0 ? 5 : 4, ~0U, 0);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

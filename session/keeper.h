@@ -31,7 +31,8 @@
 
 #define KEEPER_REPLY 1024
 
-/* Entry point of "hearthd --keeper --dir VMDIR --id ID --snapshot DIR --engine NAME". */
+/* Entry point of "hearthd --keeper --dir VMDIR --id ID --snapshot DIR --engine NAME
+ * [--tap-fd 4] [--mem-fd 5]". */
 int keeper_main(int argc, char **argv);
 
 /*
@@ -53,12 +54,14 @@ int keeper_proc_start(pid_t pid, unsigned long long *start, char *state);
  * Start a keeper restoring snapdir into vmdir/run; waits (deadline) until the
  * VM runs and its agent has fresh entropy, its hostname (id) and the time.
  * tap_fd >= 0: the VM's tap (session/egress.h), handed to the keeper as fd 4
- * (the caller keeps and closes its own copy).
+ * (the caller keeps and closes its own copy). mem_fd > 0: the image
+ * snapshot's sealed memory (snapcache_mem_fd, vm_config.mem_fd), handed as
+ * fd 5 the same way.
  * 0 with the keeper's identity and the engine's PID (QEMU), or -1 with reason.
  */
 int keeper_spawn(const char *exe, const char *engine, const char *vmdir, const char *id,
-		 const char *snapdir, int tap_fd, int timeout_ms, struct keeper_id *out, pid_t *engine_pid,
-		 char *reason, size_t rlen);
+		 const char *snapdir, int tap_fd, int mem_fd, int timeout_ms, struct keeper_id *out,
+		 pid_t *engine_pid, char *reason, size_t rlen);
 /* Send one command; 0 with the reply line (without newline), -1 when the
  * keeper is unreachable or did not answer in time. */
 int keeper_cmd(const char *vmdir, const char *cmd, int timeout_ms, char *reply, size_t n);

@@ -217,12 +217,18 @@ static int act_running(struct act_ctx *a)
 	       (long long)(hd_now_ms() - j->t_start), (int)rv->keeper.pid, (int)rv->engine,
 	       (long long)(j->t_keeper - j->t_start));
 	if (j->op == OP_RESUME) {
-		char mem[PATH_MAX];
-		/* The memory image is spent; the disk chain stays. */
+		char mem[PATH_MAX], st[PATH_MAX];
+		/* A format 1 memory image (a migration stream, read whole) is
+		 * spent; the disk chain stays. A format 2 one (it has state.bin)
+		 * is the running VM's mapped RAM, freeing no space if unlinked,
+		 * and the base its next suspend links (engine.h): it stays, and
+		 * with it a snapshot to fall back on if that suspend dies. */
 		fsutil_pathf(mem, sizeof mem, "%s/susp-%u/memory.bin", j->vmdir, j->susp_seq);
+		fsutil_pathf(st, sizeof st, "%s/susp-%u/state.bin", j->vmdir, j->susp_seq);
 		rv->row.suspended_at = 0;
 		save(a->lc, rv); /* stored RUNNING before the old memory goes */
-		unlink(mem);
+		if (access(st, F_OK) != 0)
+			unlink(mem);
 	}
 	identity_vm_running(a->lc->hd, &rv->row); /* a fresh token each run/resume */
 	return 0;

@@ -12,6 +12,9 @@
 #include "protocol/api_ident.h"
 #include "session/catalog.h"
 #include "session/fsutil.h"
+#include "session/hearthd.h"
+#include "session/lifecycle.h"
+#include "session/snapcache.h"
 #include "session/ops_image.h"
 
 #define PAGE_LIST_MANAGED 2
@@ -271,6 +274,9 @@ static void remove_snapshots(struct hearthd *hd, const char *name, const char *v
 		fsutil_rm_rf(path);
 	}
 	closedir(d);
+	/* Their sealed memory copies go too (running VMs keep their own). */
+	if (hd->lc)
+		snapcache_prune(lifecycle_snapcache(hd->lc));
 }
 
 void ops_image_remove_files(struct hearthd *hd, const char *name, const char *version)

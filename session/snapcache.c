@@ -3,6 +3,14 @@
  * hearthd on the calling worker, so the VM ends with that thread's work;
  * it is written to .build-<key>/ and renamed into place when complete and,
  * with /validate enabled, once a test VM restored from it passed.
+ *
+ * Sealed memory (vmm/engine.h): every VM of an image maps its snapshot's
+ * memory from one memfd copy of memory.bin that the kernel refuses to let
+ * anyone write (QEMU 7.2 would hold the file itself open read-write, so one
+ * escaped guest could rewrite what its siblings see). The table below keeps
+ * one per snapshot directory, tied to memory.bin's inode: a snapshot deleted
+ * or rebuilt drops its copy at the next lookup (or snapcache_prune). Keepers
+ * get a duplicate by inheritance and hold it for their VM's life.
  */
 #include "session/snapcache.h"
 
@@ -13,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "session/catalog.h"
@@ -24,6 +33,8 @@
 #include "protocol/mux.h"
 #include "vmm/agentctl.h"
 #include "vmm/engine.h"
+#include "vmm/ramfile.h"
+#include "vmm/snapfile.h"
 
 #define SC_MAX_BUILDING 16
 #define DL_BOOT 180000
@@ -41,9 +52,168 @@ struct snapcache {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char building[SC_MAX_BUILDING][300];
+	struct sc_mem *mems; /* sealed memory copies, under mu */
+};
+
+/* One image snapshot's sealed memory (memory.bin as of dev/ino). */
+struct sc_mem {
+	struct sc_mem *next;
+	char dir[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+	int fd;
 };
 
 #define seterr(out, ...) fsutil_pathf(out, STORE_REASON, __VA_ARGS__)
+
+/* memory.bin's identity in dir; -1 when it is gone. */
+static int mem_ident(const char *dir, dev_t *dev, ino_t *ino)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	fsutil_pathf(p, sizeof p, "%s/%s", dir, SNAP_MEMORY);
+	if (stat(p, &st) < 0)
+		return -1;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Drop the copies whose snapshot is gone or was rebuilt. Under mu. */
+static void mem_prune_locked(struct snapcache *sc)
+{
+	for (struct sc_mem **pp = &sc->mems; *pp;) {
+		struct sc_mem *m = *pp;
+		dev_t dev;
+		ino_t ino;
+		if (mem_ident(m->dir, &dev, &ino) == 0 && dev == m->dev && ino == m->ino) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		close(m->fd);
+		free(m);
+	}
+}
+
+void snapcache_prune(struct snapcache *sc)
+{
+	if (!sc)
+		return;
+	pthread_mutex_lock(&sc->mu);
+	mem_prune_locked(sc);
+	pthread_mutex_unlock(&sc->mu);
+}
+
+/* A duplicate of dir's copy (dev/ino), or -1 when there is none. Under mu. */
+static int mem_find_locked(struct snapcache *sc, const char *dir, dev_t dev, ino_t ino)
+{
+	for (struct sc_mem *m = sc->mems; m; m = m->next)
+		if (!strcmp(m->dir, dir) && m->dev == dev && m->ino == ino)
+			return fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+	return -1;
+}
+
+/* *size: the memory size of a snapshot that maps memory.bin (format 2),
+ * else 0 (format 1, the host engine; an unreadable manifest fails the
+ * restore anyway). -1: out of memory. */
+static int mapped_size(const char *snapdir, uint64_t *size, char *reason)
+{
+	char err[256];
+	struct snap_manifest *man = malloc(sizeof *man);
+	if (!man) {
+		seterr(reason, "out of memory");
+		return -1;
+	}
+	*size = snapfile_read(snapdir, man, err, sizeof err) == 0 &&
+			man->version == SNAP_VERSION ? man->mem_size : 0;
+	free(man);
+	return 0;
+}
+
+/* A new sealed copy of snapdir's memory.bin (whose identity goes to *st). */
+static int seal_copy(const char *snapdir, uint64_t size, struct stat *st, char *reason)
+{
+	char p[PATH_MAX], err[256];
+	fsutil_pathf(p, sizeof p, "%s/%s", snapdir, SNAP_MEMORY);
+	int src = open(p, O_RDONLY | O_CLOEXEC);
+	if (src < 0 || fstat(src, st) < 0) {
+		seterr(reason, "snapshot memory %s: %s", p, strerror(errno));
+		if (src >= 0)
+			close(src);
+		return -1;
+	}
+	int mfd = ramfile_seal(src, size, "hearth-image", err, sizeof err);
+	close(src);
+	if (mfd < 0)
+		seterr(reason, "snapshot memory %s: %s", p, err);
+	return mfd;
+}
+
+int snapcache_seal(const char *snapdir, char *reason)
+{
+	struct stat st;
+	uint64_t size;
+	if (mapped_size(snapdir, &size, reason) < 0)
+		return -1;
+	return size ? seal_copy(snapdir, size, &st, reason) : 0;
+}
+
+int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason)
+{
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+	if (mapped_size(snapdir, &size, reason) < 0)
+		return -1;
+	if (!size || mem_ident(snapdir, &dev, &ino) < 0)
+		return 0;
+	pthread_mutex_lock(&sc->mu);
+	mem_prune_locked(sc);
+	int fd = mem_find_locked(sc, snapdir, dev, ino);
+	pthread_mutex_unlock(&sc->mu);
+	if (fd >= 0)
+		return fd;
+	/* Copied outside the lock: other images' runs need not wait for it. */
+	struct stat st;
+	int mfd = seal_copy(snapdir, size, &st, reason);
+	if (mfd < 0)
+		return -1;
+	struct sc_mem *m = calloc(1, sizeof *m);
+	if (!m) {
+		seterr(reason, "out of memory");
+		close(mfd);
+		return -1;
+	}
+	fsutil_pathf(m->dir, sizeof m->dir, "%s", snapdir);
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	m->fd = mfd;
+	pthread_mutex_lock(&sc->mu);
+	fd = mem_find_locked(sc, snapdir, m->dev, m->ino); /* made meanwhile by another run */
+	if (fd >= 0) {
+		close(m->fd);
+		free(m);
+	} else {
+		m->next = sc->mems;
+		sc->mems = m;
+		fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+	}
+	pthread_mutex_unlock(&sc->mu);
+	if (fd < 0)
+		seterr(reason, "image memory: %s", strerror(errno));
+	return fd;
+}
+
+/* A snapshot directory renamed into place keeps its copy (same inode). */
+static void mem_rename(struct snapcache *sc, const char *from, const char *to)
+{
+	pthread_mutex_lock(&sc->mu);
+	for (struct sc_mem *m = sc->mems; m; m = m->next)
+		if (!strcmp(m->dir, from))
+			fsutil_pathf(m->dir, sizeof m->dir, "%s", to);
+	pthread_mutex_unlock(&sc->mu);
+}
 
 struct snapcache *snapcache_create(const struct vm_engine *eng, const char *snaps_dir)
 {
@@ -61,6 +231,12 @@ void snapcache_destroy(struct snapcache *sc)
 {
 	if (!sc)
 		return;
+	while (sc->mems) {
+		struct sc_mem *m = sc->mems;
+		sc->mems = m->next;
+		close(m->fd);
+		free(m);
+	}
 	pthread_mutex_destroy(&sc->mu);
 	pthread_cond_destroy(&sc->cv);
 	free(sc);
@@ -344,6 +520,7 @@ static int build(struct snapcache *sc, const struct catalog_entry *ce, const cha
 		seterr(reason, "image snapshot: %s: %s", final, strerror(errno));
 		goto fail;
 	}
+	mem_rename(sc, snap, final);
 	fsutil_rm_rf(tmp);
 	net_down(sc, id, tap);
 	return 0;
@@ -398,7 +575,7 @@ int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, con
 	char err[AGENTCTL_ERR];
 	struct vm_err verr = { { 0 } };
 	struct vm *vm = NULL;
-	int rc = -1, tap = -1;
+	int rc = -1, tap = -1, mem = 0;
 	fsutil_pathf(tmp, sizeof tmp, "%s/.validate-%s@%s", sc->dir, ce->img.name,
 		     ce->img.version);
 	fsutil_pathf(run, sizeof run, "%s/run", tmp);
@@ -410,12 +587,16 @@ int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, con
 	}
 	if (net_up(sc, id, &tap, reason) < 0)
 		goto out;
+	/* Sealed like every run's: the test VM cannot change the snapshot. */
+	if ((mem = snapcache_mem_fd(sc, snapdir, reason)) < 0)
+		goto out;
 	struct vm_config cfg = {
 		.id = id,
 		.run_dir = run,
 		.accel = VM_ACCEL_AUTO,
 		.net = tap >= 0 ? VM_NET_TAP : VM_NET_NONE,
 		.tap_fd = tap,
+		.mem_fd = mem,
 	};
 	if (eng->restore(&cfg, snapdir, DL_BOOT, &vm, &verr) < 0) {
 		seterr(reason, "validate: test VM restore failed: %s", verr.msg);
@@ -434,6 +615,8 @@ int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, con
 out:
 	if (vm)
 		eng->stop(vm, DL_STOP, &verr);
+	if (mem > 0)
+		close(mem);
 	net_down(sc, id, tap);
 	fsutil_rm_rf(tmp);
 	return rc;

@@ -31,4 +31,18 @@ int snapcache_get(struct snapcache *sc, const struct catalog_entry *ce, char *ou
 int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, const char *snapdir,
 		       char *reason);
 
+/*
+ * The sealed memfd copy of snapdir's memory.bin that every VM restored from
+ * this image snapshot maps (vmm/engine.h, mem_fd), made on first use and
+ * shared: a new duplicate (close-on-exec, caller closes), 0 when the
+ * snapshot maps no memory file (format 1, host engine), -1 with reason.
+ */
+int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason);
+/* An unshared sealed copy of snapdir's memory.bin for one restore of a
+ * snapshot other VMs may map too (the build step cache): as above, but made
+ * each time and not kept. */
+int snapcache_seal(const char *snapdir, char *reason);
+/* Drop the copies of snapshots deleted or rebuilt since (image deletion). */
+void snapcache_prune(struct snapcache *sc);
+
 #endif

@@ -104,7 +104,7 @@ static int call_hook(const char *vmdir, const struct api_hooks *h, enum api_hook
 
 /* Start a keeper restoring snapdir; it also makes the VM unique (entropy,
  * hostname, clock) before it reports. */
-static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snapdir)
+static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snapdir, int mem_fd)
 {
 	char run[PATH_MAX], why[STORE_REASON];
 	fsutil_pathf(run, sizeof run, "%s/run", j->vmdir);
@@ -124,7 +124,7 @@ static int restore_into(struct lifecycle *lc, struct lc_job *j, const char *snap
 		}
 	}
 	int rc = keeper_spawn(lc->hd->exe, lc->hd->cfg.engine, j->vmdir, j->id, snapdir, tap,
-			      DL_RESTORE, &j->keeper, &j->engine, why, sizeof why);
+			      mem_fd, DL_RESTORE, &j->keeper, &j->engine, why, sizeof why);
 	if (tap >= 0)
 		close(tap); /* QEMU holds it now */
 	j->t_keeper = hd_now_ms();
@@ -200,8 +200,16 @@ static void do_run(struct lifecycle *lc, struct lc_job *j)
 		fsutil_rm_rf(j->vmdir);
 		return;
 	}
-	if (restore_into(lc, j, snap) < 0 ||
-	    (j->hooks.enabled[API_HOOK_RUN] && run_hook(j) < 0)) {
+	/* The image's memory, sealed: shared by all its VMs (snapcache.h). */
+	int mem = snapcache_mem_fd(lc->snaps, snap, j->reason);
+	if (mem < 0) {
+		fsutil_rm_rf(j->vmdir);
+		return;
+	}
+	int rc = restore_into(lc, j, snap, mem);
+	if (mem > 0)
+		close(mem);
+	if (rc < 0 || (j->hooks.enabled[API_HOOK_RUN] && run_hook(j) < 0)) {
 		stop_vm(lc, j);
 		fsutil_rm_rf(j->vmdir);
 		return;
@@ -294,7 +302,7 @@ static void do_resume(struct lifecycle *lc, struct lc_job *j)
 	char dir[PATH_MAX];
 	fsutil_pathf(dir, sizeof dir, "%s/susp-%u", j->vmdir, j->susp_seq);
 	j->result = EV_RESUME_FAILED;
-	if (restore_into(lc, j, dir) < 0 ||
+	if (restore_into(lc, j, dir, 0) < 0 ||
 	    (j->hooks.enabled[API_HOOK_RESUME] &&
 	     call_hook(j->vmdir, &j->hooks, API_HOOK_RESUME, NULL, 0, j->reason) < 0)) {
 		stop_vm(lc, j);

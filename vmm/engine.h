@@ -19,6 +19,49 @@
  *  - A snapshot directory is self-contained except for the image files it
  *    names (kernel, initrd, base disk) and, after a resume, the snapshot it
  *    was resumed from (its disk is the backing file of the new one).
+ *  - Memory (snapshot format 2, vmm/snapfile.h, vmm/ramfile.h): a VM's RAM is
+ *    a private copy-on-write mapping of a snapshot's memory.bin, so restore
+ *    reads none of it up front (time independent of the memory size) and
+ *    VMs restored from one snapshot share its clean pages in the page
+ *    cache; memory.bin is never written through that mapping, so clones
+ *    stay independent. memory.bin is checked by size only (its device state
+ *    and disk are hashed). A restored VM holds its memory.bin open until it
+ *    ends: deleting the name frees nothing meanwhile.
+ *  - Suspend writes a new memory.bin (the base's data extents copied in the
+ *    kernel, holes kept, plus the pages the VM wrote), except after a resume
+ *    from a suspend snapshot: then memory.bin is a hard link to that
+ *    snapshot's and memory.delta holds only the pages written since the
+ *    resume, applied to the shared file when the new snapshot is restored.
+ *    So a suspend snapshot is good until a later suspend of the VM resumed
+ *    from it has itself been restored (then only the newest is); until then
+ *    it stays the fallback if that suspend dies halfway. Never restore one
+ *    suspend snapshot into two live VMs. snapshot() never links: its result
+ *    (an image snapshot) may be restored any number of times.
+ *  - An image snapshot restored into many VMs must not be mapped from its
+ *    file: QEMU 7.2 opens mem-path O_RDWR even with share=off (as root,
+ *    before -runas), so a guest escaping into one QEMU could rewrite what
+ *    every sibling maps. Pass it as cfg->mem_fd instead: a memfd copy of
+ *    memory.bin sealed against writes (ramfile_seal), one per image snapshot,
+ *    shared by all its VMs. The kernel refuses write(), fallocate punching,
+ *    truncation and shared-writable mappings through every descriptor of it,
+ *    so only private copy-on-write mappings remain. Cost: one shmem copy of
+ *    the image's used memory (not reclaimable without swap) while its holder
+ *    (hearthd) keeps it, growing by the holes clones fault in, at most to the
+ *    RAM size. A suspend snapshot's memory.bin maps only into the one VM
+ *    restored from it: mapped from the file, a writable descriptor reaches
+ *    nothing but that VM's own memory.
+ *  - On tmpfs a mapped hole is allocated when first touched (SIGBUS when the
+ *    tmpfs is full): memory files written there have every page allocated,
+ *    and a VM booted in a tmpfs run_dir uses anonymous RAM (format 1).
+ *  - The disk chain is bounded: a restore whose chain holds more than 3
+ *    qcow2 files streams it (QMP block-stream) into its new overlay while
+ *    the VM runs, so the overlay backs onto the base disk directly; a stream
+ *    still running at the next snapshot is cancelled first (what it copied
+ *    stays valid). The manifest records the chain's depth. The older
+ *    snapshot files are no longer needed by later snapshots once streamed.
+ *  - Format 1 snapshots (QEMU's migration stream, read whole) still restore,
+ *    and a VM restored from one snapshots in format 1; HEARTH_SNAP_EAGER=1 at
+ *    boot makes format 1 (benchmarks compare the two).
  *  - Where the engine supports it, the agent also serves a direct stream
  *    (PROTOCOL.md 1.9) on the unix listening socket <run_dir>/VM_DIRECT_SOCK,
  *    one host at a time: hearthd's own sessions reach the agent there without
@@ -74,6 +117,11 @@ struct vm_config {
 	enum vm_accel accel;    /* AUTO: HEARTH_ACCEL, else vm_accel_detect() */
 	int net;                /* VM_NET_*: the network device (boot; restore checks it) */
 	int tap_fd;             /* VM_NET_TAP: an open tap (IFF_VNET_HDR), duplicated for QEMU */
+	/* Restore, format 2: > 0 is a sealed memfd holding the snapshot's
+	 * memory.bin (vmm/ramfile.h ramfile_seal), duplicated for QEMU, whose
+	 * guest RAM then maps it instead of the file; 0 (never a memfd here):
+	 * the file. Checked: sealed, the snapshot's memory size, no delta. */
+	int mem_fd;
 };
 
 /* Network backends; a snapshot records its own and restore refuses another. */
@@ -104,7 +152,7 @@ struct vm_engine {
 	 * its process died: then every further call fails and stop frees it. */
 	int (*suspend)(struct vm *vm, const char *dir, int deadline_ms, struct vm_err *err);
 	/* Restore a snapshot directory into a new, independent VM with its own
-	 * overlay. From cfg only id, run_dir, accel, net and tap_fd are used: the
+	 * overlay. From cfg only id, run_dir, accel, net, tap_fd and mem_fd are used: the
 	 * kernel, disk, memory, vCPUs and devices come from the snapshot, and
 	 * cfg->net must name the snapshot's network backend. A truncated or corrupt
 	 * snapshot is refused before anything runs. */

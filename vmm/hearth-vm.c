@@ -2,7 +2,11 @@
  * hearth-vm - boot or restore one microVM in the foreground (dev/test tool).
  *
  *   hearth-vm boot --image IMAGE.json --dir RUN [options]
- *   hearth-vm restore --snapshot DIR --dir RUN [options]
+ *   hearth-vm restore --snapshot DIR --dir RUN [--mem-fd N] [options]
+ *
+ * --mem-fd N: guest RAM maps fd N, an inherited sealed memfd holding the
+ * snapshot's memory.bin (engine.h; hearthd hands one to each VM of an image),
+ * instead of the file.
  *
  * Once QEMU runs it prints "started pid=QEMU_PID"; when the agent has answered HELLO (and, after a restore, has been given
  * fresh entropy, a hostname and the time) it prints one line
@@ -42,6 +46,7 @@ struct opts {
 	int boot_ms, op_ms;
 	enum vm_accel accel;
 	int net;
+	int mem_fd; /* restore: an inherited sealed memfd of the snapshot's memory (0: none) */
 };
 
 struct ctx {
@@ -59,7 +64,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hearth-vm boot --image IMAGE.json --dir RUN [options]\n"
-		"       hearth-vm restore --snapshot DIR --dir RUN [options]\n"
+		"       hearth-vm restore --snapshot DIR --dir RUN [--mem-fd N] [options]\n"
 		"options: --mem MiB --vcpus N --id NAME --accel kvm|tcg --net\n"
 		"         --agent-sock PATH (default RUN/agent.sock)\n"
 		"         --timeout MS (boot/restore, default %d) --op-timeout MS (default %d)\n"
@@ -243,6 +248,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "accel", required_argument, 0, 'a' },   { "net", no_argument, 0, 'N' },
 		{ "agent-sock", required_argument, 0, 'A' },
 		{ "timeout", required_argument, 0, 't' }, { "op-timeout", required_argument, 0, 'T' },
+		{ "mem-fd", required_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	int ch;
@@ -258,6 +264,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'A': o->agent_sock = optarg; break;
 		case 't': o->boot_ms = atoi(optarg); break;
 		case 'T': o->op_ms = atoi(optarg); break;
+		case 'F':
+			o->mem_fd = atoi(optarg);
+			if (o->mem_fd <= 2)
+				return -1;
+			break;
 		case 'a':
 			if (!strcmp(optarg, "kvm"))
 				o->accel = VM_ACCEL_KVM;
@@ -307,7 +318,7 @@ int main(int argc, char **argv)
 	if (!*id)
 		snprintf(id, sizeof(id), "vm-%d", (int)getpid());
 	struct vm_config cfg = { .id = id, .run_dir = o.dir, .accel = o.accel, .net = o.net,
-				 .mem_mib = o.mem, .vcpus = o.vcpus };
+				 .mem_mib = o.mem, .vcpus = o.vcpus, .mem_fd = o.mem_fd };
 	struct image img;
 	struct vm_err err;
 	char e[AGENTCTL_ERR];

@@ -29,13 +29,21 @@
 #include "vmm/engine.h"
 #include "vmm/proc.h"
 #include "vmm/qmpc.h"
+#include "vmm/ramfile.h"
 #include "vmm/snapfile.h"
 
 #define QEMU_LOG "qemu.log"
 #define QEMU_CONSOLE VM_CONSOLE_LOG
 #define QEMU_IMG_LOG "qemu-img.log"
-#define QEMU_MAX_ARGS 64
-#define QEMU_MAX_FDS 6      /* QMP, agent, console, incoming, direct, tap */
+#define QEMU_RAM "ram.bin" /* in run_dir: the empty base a booted VM's RAM maps */
+#define QEMU_FDSET_STATE 1000000 /* fd set ids for state files (disk overlays: gen + 1) */
+#define QEMU_MAX_ARGS 88
+/* Disk chains longer than this (qcow2 files, the current overlay included)
+ * are streamed down to one overlay over the base while the VM runs. */
+#define QEMU_CHAIN_MAX 3
+#define QEMU_STREAM_JOB "hearth-stream"
+#define QEMU_MAX_FDS 7      /* QMP, agent, console, incoming, direct, tap, memory */
+#define QEMU_FDSET_STALE 16 /* fd sets remembered for closing at the next resume */
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
@@ -55,6 +63,23 @@ struct vm {
 	char id[64];
 	struct conlog *con;  /* the guest's serial console, rotated into run_dir */
 	struct snap_manifest info; /* what a snapshot of this VM must record */
+	/* Guest RAM (snapshot format 2): a private mapping of ram_path, held open
+	 * as ram_fd so a base renamed or deleted meanwhile stays readable. ""
+	 * for a VM restored from a format 1 snapshot (or HEARTH_SNAP_EAGER=1):
+	 * anonymous RAM, snapshots in format 1. */
+	char ram_path[PATH_MAX];
+	int ram_fd;
+	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
+	int ram_sealed;      /* ram_fd is a sealed memfd (cfg->mem_fd), QEMU maps it, not ram_path */
+	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
+	int loading;         /* the incoming stream is a format 2 device state */
+	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
+	/* Sets removed while paused: QEMU 7.2 closes a removed set's fd only
+	 * when the VM runs (and then only on the next fdset command), so a
+	 * failed snapshot left the file open; resume removes them again. */
+	unsigned fdset_stale[QEMU_FDSET_STALE];
+	unsigned nstale;
+	int streaming;       /* a block-stream job may be flattening the disk chain */
 };
 
 /* ---- small helpers ---- */
@@ -221,7 +246,7 @@ static void argf(struct args *a, const char *fmt, ...)
 
 /* Where each passed fd lands in QEMU (3, 4, ...; -1 when not passed). */
 struct fdmap {
-	int qmp, agent, console, incoming, direct, tap;
+	int qmp, agent, console, incoming, direct, tap, mem;
 };
 
 /* The uid:gid QEMU drops to (-runas) when we are root; 0 when we are not. */
@@ -242,7 +267,27 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 	char esc[2 * PATH_MAX];
 	arg(a, qemu);
 	arg(a, "-M");
-	arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
+	if (vm->ram_path[0]) {
+		argf(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off,"
+			"memory-backend=ram0");
+		/* Private (copy-on-write) mapping: the file is never written, its
+		 * clean pages are page cache shared by every VM mapping it. */
+		arg(a, "-object");
+		if (vm->ram_sealed)
+			/* QEMU opens it O_RDWR again: the seals refuse every write. */
+			argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,"
+				"mem-path=/proc/self/fd/%d", m->mem_mib, f->mem);
+		else
+			argf(a, "memory-backend-file,id=ram0,size=%uM,share=off,mem-path=%s",
+			     m->mem_mib, qopt_escape(vm->ram_path, esc, sizeof(esc)));
+		/* The RTC on the VM's clock: paused, no device state moves with
+		 * the host's time (save_mapped checks it did not move). The guest
+		 * gets the time pushed after every restore (agentctl). */
+		arg(a, "-rtc");
+		arg(a, "clock=vm");
+	} else {
+		arg(a, "microvm,acpi=off,x-option-roms=off,isa-serial=on,pcie=off,usb=off");
+	}
 	arg(a, "-nodefaults");
 	arg(a, "-no-user-config");
 	arg(a, "-display");
@@ -332,6 +377,12 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 		arg(a, "virtio-net-device,netdev=net0");
 	}
 	if (f->incoming >= 0) {
+		if (vm->loading) {
+			/* Format 2: RAM is mapped, the stream is SNAP_STATE (from
+			 * xen-save-devices-state: no RAM, no configuration section). */
+			arg(a, "-global");
+			arg(a, "migration.send-configuration=off");
+		}
 		arg(a, "-incoming");
 		argf(a, "fd:%d", f->incoming);
 	} else {
@@ -361,6 +412,7 @@ static struct vm *vm_new(const struct vm_config *cfg, struct vm_err *err)
 		return NULL;
 	}
 	vm->agent_fd = -1;
+	vm->ram_fd = -1;
 	vm->tap_fd = cfg->net == VM_NET_TAP ? cfg->tap_fd : -1;
 	vm->qmp.fd = -1;
 	vm->proc.pid = -1;
@@ -400,6 +452,10 @@ static void vm_free(struct vm *vm)
 	if (vm->agent_fd >= 0)
 		close(vm->agent_fd);
 	conlog_stop(vm->con, 1000); /* QEMU is gone: its last console bytes land first */
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->ram_made)
+		unlink(vm->ram_path);
 	for (unsigned g = vm->first_gen; g <= vm->disk_gen; g++) {
 		disk_path(vm, g, p, sizeof(p));
 		unlink(p);
@@ -469,7 +525,7 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 	/* fd 3 = QMP, 4 = agent, 5 = console, then incoming and direct as present. */
 	int fds[QEMU_MAX_FDS] = { qs[1], as[1], cs[1] }, nfds = 3;
 	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1,
-			   .tap = -1 };
+			   .tap = -1, .mem = -1 };
 	if (incoming_fd >= 0) {
 		f.incoming = 3 + nfds;
 		fds[nfds++] = incoming_fd;
@@ -487,6 +543,10 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 		}
 		f.tap = 3 + nfds;
 		fds[nfds++] = vm->tap_fd;
+	}
+	if (vm->ram_sealed) {
+		f.mem = 3 + nfds;
+		fds[nfds++] = vm->ram_fd;
 	}
 	struct args *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -539,6 +599,40 @@ fail:
 	return -1;
 }
 
+/* Format 1 on request (benchmarks compare it): HEARTH_SNAP_EAGER=1. */
+static int snap_eager(void)
+{
+	const char *e = getenv("HEARTH_SNAP_EAGER");
+	return e && !strcmp(e, "1");
+}
+
+/* A booted VM's RAM maps an empty sparse file of its size (format 2). */
+static int ram_boot_base(struct vm *vm, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	/* An empty base on tmpfs would be allocated as the guest touches it
+	 * (SIGBUS when full): such a run dir boots with anonymous RAM. */
+	vm->info.version = snap_eager() || !ramfile_holes_safe(vm->run_dir) ? SNAP_VERSION_EAGER
+									    : SNAP_VERSION;
+	if (vm->info.version != SNAP_VERSION)
+		return 0;
+	vm_path(vm, vm->ram_path, sizeof(vm->ram_path), QEMU_RAM);
+	unlink(vm->ram_path);
+	if (ramfile_create_zero(vm->ram_path, (uint64_t)vm->info.mem_mib << 20, emsg,
+				sizeof(emsg)) < 0) {
+		vm->ram_path[0] = 0;
+		seterr(err, "boot: %s", emsg);
+		return -1;
+	}
+	vm->ram_made = 1;
+	vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+	if (vm->ram_fd < 0) {
+		seterr(err, "boot: %s: %s", vm->ram_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **out,
 		     struct vm_err *err)
 {
@@ -564,9 +658,12 @@ static int qemu_boot(const struct vm_config *cfg, int deadline_ms, struct vm **o
 	if (cfg->disk) {
 		m->has_disk = 1;
 		pathf(m->disk_backing, sizeof(m->disk_backing), "%s", m->base_disk);
+		m->disk_depth = 1;
 		if (qimg_create(vm, m->base_disk, "raw", 0, dl, err) < 0)
 			goto fail;
 	}
+	if (ram_boot_base(vm, err) < 0)
+		goto fail;
 	if (vm_start(vm, -1, dl, err) < 0)
 		goto fail;
 	*out = vm;
@@ -598,6 +695,15 @@ static int qemu_resume(struct vm *vm, int deadline_ms, struct vm_err *err)
 	}
 	vm->paused = 0;
 	vm->inactive = 0;
+	/* Running now: removing the sets again makes QEMU close their files. */
+	unsigned n = vm->nstale < QEMU_FDSET_STALE ? vm->nstale : QEMU_FDSET_STALE;
+	for (unsigned i = 0; i < n; i++) {
+		struct json_object *rf = json_object_new_object();
+		json_object_object_add(rf, "fdset-id", json_object_new_int64(vm->fdset_stale[i]));
+		qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, clock_deadline(deadline_ms), NULL, emsg,
+			 sizeof(emsg)); /* gone already: an error, harmless */
+	}
+	vm->nstale = 0;
 	return 0;
 }
 
@@ -607,13 +713,109 @@ static int qemu_resume(struct vm *vm, int deadline_ms, struct vm_err *err)
  * can neither switch overlays nor migrate again; only cont takes them back in
  * QEMU 7.2, so the guest runs for an instant before it is paused again.
  */
+static int chain_settle(struct vm *vm, int64_t dl, struct vm_err *err);
+
 static int pause_for_snapshot(struct vm *vm, int64_t dl, struct vm_err *err)
 {
 	if (vm->inactive && qemu_resume(vm, clock_left(dl), err) < 0)
 		return -1;
 	if (!vm->paused && qemu_pause(vm, clock_left(dl), err) < 0)
 		return -1;
+	return chain_settle(vm, dl, err);
+}
+
+/* The top disk node's info from query-named-block-nodes (a new reference), or NULL. */
+static struct json_object *top_node(struct vm *vm, int64_t dl, char *emsg, size_t n)
+{
+	struct json_object *r = NULL;
+	if (qmpc_cmd(&vm->qmp, "query-named-block-nodes", NULL, -1, dl, &r, emsg, n) < 0)
+		return NULL;
+	char node[32];
+	pathf(node, sizeof(node), "disk%u", vm->disk_gen);
+	struct json_object *hit = NULL;
+	for (size_t i = 0; r && json_object_is_type(r, json_type_array) &&
+			   i < json_object_array_length(r); i++) {
+		struct json_object *e = json_object_array_get_idx(r, i), *nn;
+		if (json_object_object_get_ex(e, "node-name", &nn) &&
+		    !strcmp(json_object_get_string(nn), node))
+			hit = json_object_get(e);
+	}
+	json_object_put(r);
+	if (!hit)
+		pathf(emsg, n, "no block node %s", node);
+	return hit;
+}
+
+/*
+ * Before a snapshot (the VM paused): a stream job still running is
+ * cancelled (what it copied stays valid, its chain intact) and waited for;
+ * then the chain's depth and backing are read back from QEMU, shorter if
+ * the stream had completed.
+ */
+static int chain_settle(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	if (!vm->streaming)
+		return 0;
+	for (int cancelled = 0;;) {
+		struct json_object *r = NULL;
+		if (qmpc_cmd(&vm->qmp, "query-block-jobs", NULL, -1, dl, &r, emsg, sizeof(emsg)) < 0) {
+			vm_fail(vm, err, "snapshot: block jobs", emsg);
+			return -1;
+		}
+		size_t n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
+		json_object_put(r);
+		if (!n)
+			break;
+		if (!cancelled) {
+			struct json_object *c = json_object_new_object();
+			json_object_object_add(c, "device", json_object_new_string(QEMU_STREAM_JOB));
+			qmpc_cmd(&vm->qmp, "block-job-cancel", c, -1, dl, NULL, emsg, sizeof(emsg));
+			cancelled = 1;
+		}
+		if (clock_left(dl) <= 0) {
+			seterr(err, "snapshot: the disk stream job did not stop");
+			return -1;
+		}
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	vm->streaming = 0;
+	struct json_object *t = top_node(vm, dl, emsg, sizeof(emsg)), *v, *img = NULL, *bf;
+	if (!t) {
+		vm_fail(vm, err, "snapshot: disk chain", emsg);
+		return -1;
+	}
+	if (json_object_object_get_ex(t, "image", &img) &&
+	    json_object_object_get_ex(img, "backing-filename", &bf))
+		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s",
+		      json_object_get_string(bf));
+	/* The qcow2 files down the nested image info (the base is raw). */
+	unsigned depth = 0;
+	for (struct json_object *i = img; i && json_object_object_get_ex(i, "format", &v) &&
+					  !strcmp(json_object_get_string(v), "qcow2");
+	     i = json_object_object_get_ex(i, "backing-image", &v) ? v : NULL)
+		depth++;
+	vm->info.disk_depth = depth;
+	json_object_put(t);
 	return 0;
+}
+
+/* After a restore: a chain grown past QEMU_CHAIN_MAX is streamed (copied
+ * into the new overlay, which then backs onto the base directly) while the
+ * VM runs. Best effort: a failure leaves the chain as it was. */
+static void chain_trim(struct vm *vm, int64_t dl)
+{
+	char emsg[VM_ERR_LEN], node[32];
+	if (!vm->info.has_disk || vm->info.disk_depth <= QEMU_CHAIN_MAX)
+		return;
+	pathf(node, sizeof(node), "disk%u", vm->disk_gen);
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "job-id", json_object_new_string(QEMU_STREAM_JOB));
+	json_object_object_add(a, "device", json_object_new_string(node));
+	json_object_object_add(a, "base", json_object_new_string(vm->info.base_disk));
+	if (qmpc_cmd(&vm->qmp, "block-stream", a, -1, dl, NULL, emsg, sizeof(emsg)) == 0)
+		vm->streaming = 1;
 }
 
 /* Move (or, across filesystems, copy) a closed-for-writing file. */
@@ -713,6 +915,197 @@ static int migrate_to_file(struct vm *vm, const char *snapdir, int64_t dl, struc
 	}
 }
 
+/*
+ * Run a QMP command that opens file "/dev/fdset/<id>" on fd (QEMU, dropped
+ * to its uid, opens nothing by path); the set is removed afterwards (again
+ * at the next resume when the VM is paused now: see fdset_stale).
+ */
+static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object *args,
+		     int64_t dl, char *emsg, size_t n)
+{
+	unsigned id = QEMU_FDSET_STATE + (vm->fdset_next++ % 1000000u);
+	char path[32];
+	struct json_object *af = json_object_new_object();
+	json_object_object_add(af, "fdset-id", json_object_new_int64(id));
+	if (qmpc_cmd(&vm->qmp, "add-fd", af, fd, dl, NULL, emsg, n) < 0) {
+		json_object_put(args);
+		return -1;
+	}
+	pathf(path, sizeof(path), "/dev/fdset/%u", id);
+	json_object_object_add(args, "filename", json_object_new_string(path));
+	int rc = qmpc_cmd(&vm->qmp, cmd, args, -1, dl, NULL, emsg, n);
+	struct json_object *rf = json_object_new_object();
+	json_object_object_add(rf, "fdset-id", json_object_new_int64(id));
+	char e2[256];
+	qmpc_cmd(&vm->qmp, "remove-fd", rf, -1, dl, NULL, e2, sizeof(e2));
+	if (vm->paused)
+		vm->fdset_stale[vm->nstale++ % QEMU_FDSET_STALE] = id;
+	return rc;
+}
+
+/*
+ * Format 2, the VM paused: device state alone into snapdir/SNAP_STATE (QMP
+ * xen-save-devices-state: the migration format without RAM, and without
+ * handing the disks over), then the RAM file (ramfile.h): the base's data
+ * plus the pages the VM wrote. Both are removed on failure.
+ */
+/*
+ * After a resume from a suspend snapshot, suspend again as a delta: only the
+ * pages written since the resume, appended to SNAP_DELTA; SNAP_MEMORY is a
+ * link to the base (restore applies the delta to it). 1: done; 0: not
+ * possible here (another filesystem, the base gone), nothing left behind.
+ */
+static int save_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
+{
+	char mem[PATH_MAX], delta[PATH_MAX], self[64];
+	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
+	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
+	pathf(self, sizeof(self), "/proc/self/fd/%d", vm->ram_fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, mem, AT_SYMLINK_FOLLOW) < 0)
+		return 0;
+	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct ramfile_stats rs;
+	if (fd < 0 || ramfile_save_delta(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20,
+					 fd, &rs, emsg, n) < 0) {
+		if (fd < 0)
+			pathf(emsg, n, "%s: %s", delta, strerror(errno));
+		else
+			close(fd);
+		unlink(delta);
+		unlink(mem);
+		return -1;
+	}
+	close(fd);
+	return 1;
+}
+
+/* The device state (xen-save-devices-state: no RAM, disks left to QEMU) into path. */
+static int save_state(struct vm *vm, const char *path, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		seterr(err, "snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "live", json_object_new_boolean(0));
+	int rc = fdset_cmd(vm, fd, "xen-save-devices-state", a, dl, emsg, sizeof(emsg));
+	close(fd);
+	if (rc < 0) {
+		unlink(path);
+		vm_fail(vm, err, "snapshot: saving the device state", emsg);
+	}
+	return rc;
+}
+
+/* 1 when two (small) files have the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC), same = 0;
+	char x[8192], y[8192];
+	for (ssize_t n, m; fa >= 0 && fb >= 0;) {
+		n = read(fa, x, sizeof(x));
+		m = read(fb, y, sizeof(y));
+		if (n != m || n < 0 || memcmp(x, y, (size_t)n) != 0)
+			break;
+		if (n == 0) {
+			same = 1;
+			break;
+		}
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/* The RAM in the VM's way (a delta after a resume from a suspend snapshot). */
+static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		    struct vm_err *err)
+{
+	char mem[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
+	m->consumable = suspend;
+	m->has_delta = 0;
+	if (suspend && vm->ram_consumable) {
+		int d = save_delta(vm, snapdir, emsg, sizeof(emsg));
+		if (d < 0) {
+			vm_fail(vm, err, "snapshot: writing guest memory", emsg);
+			return -1;
+		}
+		if (d == 1) {
+			m->has_delta = 1;
+			return 0;
+		}
+	}
+	int fd = open(mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct ramfile_stats rs;
+	if (fd < 0 || ramfile_save(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20, fd,
+				   &rs, emsg, sizeof(emsg)) < 0) {
+		if (fd < 0)
+			pathf(emsg, sizeof(emsg), "%s: %s", mem, strerror(errno));
+		else
+			close(fd);
+		unlink(mem);
+		vm_fail(vm, err, "snapshot: writing guest memory", emsg);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Format 2, the VM paused: device state into snapdir/SNAP_STATE, the RAM
+ * (ramfile.h), then the device state once more. A paused VM's devices still
+ * take host input (a chardev delivers into buffers the guest posted), which
+ * writes RAM and moves device state; nothing tracks those writes here (no
+ * migration dirty log), so the pair is kept only when the state did not
+ * move meanwhile, else taken again. Everything is removed on failure.
+ */
+static int save_mapped(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		       int64_t dl, struct vm_err *err)
+{
+	char st[PATH_MAX], chk[PATH_MAX], p[PATH_MAX];
+	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	pathf(chk, sizeof(chk), "%s/.%s.check", snapdir, SNAP_STATE);
+	for (int tries = 0;; tries++) {
+		if (save_state(vm, st, dl, err) < 0)
+			return -1;
+		if (save_ram(vm, snapdir, suspend, m, err) < 0) {
+			unlink(st);
+			return -1;
+		}
+		int rc = save_state(vm, chk, dl, err);
+		int same = rc == 0 && same_bytes(st, chk);
+		unlink(chk);
+		if (same)
+			return 0;
+		unlink(st);
+		pathf(p, sizeof(p), "%s/%s", snapdir, SNAP_MEMORY);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", snapdir, SNAP_DELTA);
+		unlink(p);
+		if (rc < 0)
+			return -1;
+		if (tries == 3 || clock_left(dl) <= 0) {
+			seterr(err, "snapshot: the paused VM's devices kept changing its memory");
+			return -1;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 }; /* let pending input land */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Memory + device state into snapdir in the VM's format; the VM must be paused. */
+static int save_memory(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
+		       int64_t dl, struct vm_err *err)
+{
+	return vm->ram_path[0] ? save_mapped(vm, snapdir, suspend, m, dl, err)
+			       : migrate_to_file(vm, snapdir, dl, err);
+}
+
 static int hash_into(const char *dir, const char *name, uint64_t *size, uint64_t *hash,
 		     struct vm_err *err)
 {
@@ -740,8 +1133,17 @@ static int finish_manifest(const struct snap_manifest *info, const char *snapdir
 {
 	char emsg[VM_ERR_LEN];
 	struct snap_manifest m = *info;
-	if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0)
+	if (m.version == SNAP_VERSION) {
+		/* Synced by ramfile_save; mapped, not hashed (snapfile.h). */
+		m.mem_size = (uint64_t)m.mem_mib << 20;
+		m.mem_hash = 0;
+		if (hash_into(snapdir, SNAP_STATE, &m.state_size, &m.state_hash, err) < 0 ||
+		    (m.has_delta &&
+		     hash_into(snapdir, SNAP_DELTA, &m.delta_size, &m.delta_hash, err) < 0))
+			return -1;
+	} else if (hash_into(snapdir, SNAP_MEMORY, &m.mem_size, &m.mem_hash, err) < 0) {
 		return -1;
+	}
 	if (m.has_disk && hash_into(snapdir, SNAP_DISK, &m.disk_size, &m.disk_hash, err) < 0)
 		return -1;
 	if (snapfile_write(snapdir, &m, emsg, sizeof(emsg)) < 0) {
@@ -772,6 +1174,10 @@ static int snapdir_prepare(const char *dir, char *abs, struct vm_err *err)
 	}
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
 	unlink(p); /* leftovers of a failed attempt */
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
+	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
 	return 0;
@@ -781,6 +1187,10 @@ static void snapdir_discard(const char *abs)
 {
 	char p[PATH_MAX];
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+	unlink(p);
+	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
 	unlink(p);
 	pathf(p, sizeof(p), "%s/%s", abs, SNAP_DISK);
 	unlink(p);
@@ -876,12 +1286,18 @@ static int qemu_snapshot(struct vm *vm, const char *dir, int deadline_ms, struct
 		}
 		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs,
 			 SNAP_DISK);
+		if (vm->info.disk_depth)
+			vm->info.disk_depth++;
 	}
 	int rc = 0;
-	if (migrate_to_file(vm, abs, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
+	if (save_memory(vm, abs, 0, info, dl, err) < 0 || finish_manifest(info, abs, err) < 0) {
 		/* The frozen disk stays in abs: the VM's overlay is backed by it. */
 		char p[PATH_MAX];
 		pathf(p, sizeof(p), "%s/%s", abs, SNAP_MEMORY);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", abs, SNAP_STATE);
+		unlink(p);
+		pathf(p, sizeof(p), "%s/%s", abs, SNAP_DELTA);
 		unlink(p);
 		rc = -1;
 	}
@@ -990,7 +1406,9 @@ static int qemu_suspend(struct vm *vm, const char *dir, int deadline_ms, struct 
 	int was_running = !vm->paused;
 	if (pause_for_snapshot(vm, dl, err) < 0)
 		goto undo;
-	if (migrate_to_file(vm, abs, dl, err) < 0 ||
+	/* Format 2: the pause flushed the disk (QEMU's stop drains and flushes
+	 * every block device), which stays QEMU's until it ends. */
+	if (save_memory(vm, abs, 1, &vm->info, dl, err) < 0 ||
 	    (vm->info.has_disk && link_disk(vm, abs, err) < 0) ||
 	    finish_manifest(&vm->info, abs, err) < 0)
 		goto undo;
@@ -1065,6 +1483,77 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
 	return 0;
 }
 
+/*
+ * Format 2: QEMU maps snapdir's memory file copy-on-write as the guest's RAM
+ * (nothing is read now: pages fault in as the guest touches them), loads the
+ * device state and runs.
+ */
+static int restore_mapped(struct vm *vm, const char *snapdir, int mem_fd, int64_t dl,
+			  struct vm_err *err)
+{
+	char st[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", snapdir, SNAP_MEMORY);
+	if (mem_fd > 0) {
+		/* An image snapshot's memory, sealed by the caller (engine.h). */
+		if (vm->info.has_delta) {
+			seterr(err, "restore %s: a memory fd was given for a snapshot with a delta",
+			       snapdir);
+			return -1;
+		}
+		if (ramfile_sealed(mem_fd, vm->info.mem_size, emsg, sizeof(emsg)) < 0) {
+			seterr(err, "restore %s: %s", snapdir, emsg);
+			return -1;
+		}
+		vm->ram_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 3);
+		if (vm->ram_fd < 0) {
+			seterr(err, "restore: memory fd: %s", strerror(errno));
+			return -1;
+		}
+		vm->ram_sealed = 1;
+	} else if (vm->info.has_delta) {
+		/* Idempotent: a restore that dies halfway is simply done again. */
+		pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_DELTA);
+		int d = open(st, O_RDONLY | O_CLOEXEC);
+		int mf = open(vm->ram_path, O_RDWR | O_CLOEXEC);
+		int rc = d < 0 || mf < 0 ? -1 : 0;
+		if (rc < 0)
+			pathf(emsg, sizeof(emsg), "%s", strerror(errno));
+		else
+			rc = ramfile_apply_delta(d, mf, vm->info.mem_size, emsg, sizeof(emsg));
+		if (d >= 0)
+			close(d);
+		if (mf >= 0)
+			close(mf);
+		if (rc < 0) {
+			seterr(err, "restore %s: applying %s: %s", snapdir, SNAP_DELTA, emsg);
+			return -1;
+		}
+	}
+	vm->ram_consumable = vm->info.consumable && !vm->ram_sealed;
+	if (!vm->ram_sealed)
+		vm->ram_fd = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+	if (vm->ram_fd < 0) {
+		seterr(err, "restore %s: %s", vm->ram_path, strerror(errno));
+		return -1;
+	}
+	pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_STATE);
+	int fd = open(st, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, "restore %s: %s", st, strerror(errno));
+		return -1;
+	}
+	/* An incoming migration without a RAM section: only the devices load
+	 * (QEMU 7.2's xen-load-devices-state would do the same but aborts on
+	 * an unregistered yank instance). */
+	vm->loading = 1;
+	int rc = vm_start(vm, fd, dl, err);
+	vm->loading = 0;
+	close(fd);
+	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int deadline_ms,
 			struct vm **out, struct vm_err *err)
 {
@@ -1119,8 +1608,16 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 	free(m);
 	if (vm->info.has_disk) {
 		pathf(vm->info.disk_backing, sizeof(vm->info.disk_backing), "%s/%s", abs, SNAP_DISK);
+		vm->info.disk_depth = vm->info.disk_depth ? vm->info.disk_depth + 1 : 0;
 		if (qimg_create(vm, vm->info.disk_backing, "qcow2", 0, dl, err) < 0)
 			goto fail;
+	}
+	if (vm->info.version == SNAP_VERSION) {
+		if (restore_mapped(vm, abs, cfg->mem_fd, dl, err) < 0)
+			goto fail;
+		chain_trim(vm, dl);
+		*out = vm;
+		return 0;
 	}
 	pathf(path, sizeof(path), "%s/%s", abs, SNAP_MEMORY);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1132,6 +1629,7 @@ static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int de
 	close(fd);
 	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
 		goto fail;
+	chain_trim(vm, dl);
 	*out = vm;
 	return 0;
 fail:

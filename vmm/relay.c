@@ -360,8 +360,10 @@ static void a_ctl_resp(struct relay *r, const struct mux_frame *f)
 	if (mux_decode_ctl_resp(f, &s) != MUX_OK || req_take(r, s.id, &q) < 0)
 		return;
 	if (q.owner == RELAY_SELF) {
-		if (q.op == MUX_CTL_LIST)
+		if (q.op == MUX_CTL_LIST) {
 			list_self(r, &s);
+			r->listing = 0;
+		}
 		return;
 	}
 	if (q.owner < 0 || r->cl[q.owner].fd < 0)
@@ -505,6 +507,7 @@ int relay_open(struct relay *r, const char *path, int agent_fd, char *err, size_
 	 * restored snapshot) so new agent ids never collide with them. */
 	struct relay_req *q = req_add(r, RELAY_SELF, 0, MUX_CTL_LIST);
 	mux_put_ctl_req(&r->to_agent, q->aid, MUX_CTL_LIST, NULL, 0);
+	r->listing = 1;
 	return 0;
 }
 
@@ -516,7 +519,7 @@ void relay_poll_fds(struct relay *r, struct pollfd *pfd)
 	pfd[1] = (struct pollfd){ .fd = r->agent_eof ? -1 : r->afd,
 				  .events = POLLIN | (buf_used(&r->to_agent) ? POLLOUT : 0) };
 	/* One client read yields at most its bytes plus one buffered frame. */
-	int can_read = buf_room(&r->to_agent) >= READ_CHUNK + 2 * FRAME_MAX;
+	int can_read = !r->listing && buf_room(&r->to_agent) >= READ_CHUNK + 2 * FRAME_MAX;
 	for (int i = 0; i < RELAY_MAX_CLIENTS; i++) {
 		struct relay_client *c = &r->cl[i];
 		short ev = 0;

@@ -11,7 +11,9 @@
  *  - CTL LIST replies show the client's own channels under its ids plus
  *    "orphans" (channels no client owns) under their agent ids; the first
  *    client to send a non-OPEN frame on an orphan's id adopts it;
- *  - a client that leaves orphans its channels (they stay alive in the agent).
+ *  - a client that leaves orphans its channels (they stay alive in the agent);
+ *  - clients are read only once the agent has listed its live channels (a
+ *    restored snapshot's, a previous relay's), so an OPEN never reuses one.
  * Frames cross whole in both directions. The agent side is never blocked by
  * a client: a client whose output passes RELAY_CLIENT_OUT_MAX is disconnected.
  * Single-threaded: the caller polls the fds from relay_poll_fds and calls
@@ -66,6 +68,9 @@ struct relay {
 	int lfd, afd;
 	char path[PATH_MAX];
 	int agent_eof;
+	/* The start LIST is unanswered: clients are not read yet, or an OPEN
+	 * could take the id of a channel still live in the agent (EXISTS). */
+	int listing;
 	struct mux_reader *ard; /* agent -> relay */
 	struct buf to_agent;    /* whole frames for the agent */
 	struct relay_client cl[RELAY_MAX_CLIENTS];

@@ -174,7 +174,8 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "format", json_object_new_string(SNAP_FORMAT));
-	json_object_object_add(o, "version", json_object_new_int(SNAP_VERSION));
+	int v2 = m->version == SNAP_VERSION;
+	json_object_object_add(o, "version", json_object_new_int(v2 ? SNAP_VERSION : SNAP_VERSION_EAGER));
 	add_str(o, "engine", m->engine);
 	add_str(o, "accel", m->accel);
 	add_str(o, "kernel", m->kernel);
@@ -187,10 +188,27 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 	if (m->net) /* which backend: a restore with another one is refused */
 		add_str(o, "netBackend", m->net == 2 ? "tap" : "user");
 	json_object_object_add(o, "direct", json_object_new_boolean(m->direct));
-	json_object_object_add(o, "memory", file_obj(SNAP_MEMORY, m->mem_size, m->mem_hash));
+	if (v2) {
+		/* Raw RAM, mapped on restore: no hash (see snapfile_verify). */
+		struct json_object *mo = json_object_new_object();
+		json_object_object_add(mo, "file", json_object_new_string(SNAP_MEMORY));
+		json_object_object_add(mo, "size", json_object_new_int64((int64_t)m->mem_size));
+		json_object_object_add(mo, "layout", json_object_new_string("raw"));
+		if (m->has_delta)
+			json_object_object_add(mo, "delta",
+					       file_obj(SNAP_DELTA, m->delta_size, m->delta_hash));
+		json_object_object_add(o, "memory", mo);
+		json_object_object_add(o, "kind",
+				       json_object_new_string(m->consumable ? "suspend" : "snapshot"));
+		json_object_object_add(o, "state", file_obj(SNAP_STATE, m->state_size, m->state_hash));
+	} else {
+		json_object_object_add(o, "memory", file_obj(SNAP_MEMORY, m->mem_size, m->mem_hash));
+	}
 	if (m->has_disk) {
 		struct json_object *d = file_obj(SNAP_DISK, m->disk_size, m->disk_hash);
 		add_str(d, "backing", m->disk_backing);
+		if (m->disk_depth)
+			json_object_object_add(d, "depth", json_object_new_int64(m->disk_depth));
 		json_object_object_add(o, "disk", d);
 	} else {
 		json_object_object_add(o, "disk", json_object_new_null());
@@ -304,6 +322,39 @@ static int get_file(struct json_object *o, const char *name, uint64_t *size, uin
 	return 0;
 }
 
+/* A version 2 memory entry: raw RAM of exactly the guest's memory size. */
+static int get_file(struct json_object *o, const char *name, uint64_t *size, uint64_t *hash,
+		    char *err, size_t errlen);
+
+static int get_raw(struct json_object *o, uint64_t mem_mib, struct snap_manifest *m, char *err,
+		   size_t errlen)
+{
+	uint64_t *size = &m->mem_size;
+	struct json_object *d;
+	if (json_object_object_get_ex(o, "delta", &d) && !json_object_is_type(d, json_type_null)) {
+		if (!json_object_is_type(d, json_type_object) ||
+		    get_file(d, SNAP_DELTA, &m->delta_size, &m->delta_hash, err, errlen) < 0) {
+			if (!err[0])
+				snprintf(err, errlen, "snapshot manifest: bad \"delta\"");
+			return -1;
+		}
+		m->has_delta = 1;
+	}
+	char fname[64], layout[16];
+	uint64_t sz;
+	if (get_str(o, "file", fname, sizeof(fname), 1, err, errlen) < 0 ||
+	    get_uint(o, "size", INT64_MAX, &sz, err, errlen) < 0 ||
+	    get_str(o, "layout", layout, sizeof(layout), 1, err, errlen) < 0)
+		return -1;
+	if (strcmp(fname, SNAP_MEMORY) != 0 || strcmp(layout, "raw") != 0 ||
+	    sz != mem_mib * 1024 * 1024) {
+		snprintf(err, errlen, "snapshot manifest: bad entry for %s", SNAP_MEMORY);
+		return -1;
+	}
+	*size = sz;
+	return 0;
+}
+
 int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *err,
 		   size_t errlen)
 {
@@ -334,9 +385,10 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 	}
 	if (get_uint(o, "version", 1000, &ver, err, errlen) < 0)
 		goto out;
-	if (ver != SNAP_VERSION) {
-		snprintf(err, errlen, "snapshot format version %llu not supported (want %d)",
-			 (unsigned long long)ver, SNAP_VERSION);
+	if (ver != SNAP_VERSION && ver != SNAP_VERSION_EAGER) {
+		snprintf(err, errlen,
+			 "snapshot format version %llu not supported (this hearth reads %d and %d)",
+			 (unsigned long long)ver, SNAP_VERSION_EAGER, SNAP_VERSION);
 		goto out;
 	}
 	m->version = (int)ver;
@@ -362,9 +414,29 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 	m->direct = json_object_object_get_ex(o, "direct", &v) && json_object_get_boolean(v);
 	if (!json_object_object_get_ex(o, "memory", &v) ||
 	    !json_object_is_type(v, json_type_object) ||
-	    get_file(v, SNAP_MEMORY, &m->mem_size, &m->mem_hash, err, errlen) < 0) {
+	    (ver == SNAP_VERSION ? get_raw(v, mem, m, err, errlen)
+				 : get_file(v, SNAP_MEMORY, &m->mem_size, &m->mem_hash, err,
+					    errlen)) < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "snapshot manifest: missing \"memory\"");
+		goto out;
+	}
+	if (ver == SNAP_VERSION) {
+		char kind[16];
+		if (get_str(o, "kind", kind, sizeof(kind), 1, err, errlen) < 0)
+			goto out;
+		if (strcmp(kind, "suspend") != 0 && strcmp(kind, "snapshot") != 0) {
+			snprintf(err, errlen, "snapshot manifest: bad \"kind\"");
+			goto out;
+		}
+		m->consumable = !strcmp(kind, "suspend");
+	}
+	if (ver == SNAP_VERSION &&
+	    (!json_object_object_get_ex(o, "state", &v) ||
+	     !json_object_is_type(v, json_type_object) ||
+	     get_file(v, SNAP_STATE, &m->state_size, &m->state_hash, err, errlen) < 0)) {
+		if (!err[0])
+			snprintf(err, errlen, "snapshot manifest: missing \"state\"");
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "disk", &v) && json_object_is_type(v, json_type_object)) {
@@ -372,6 +444,12 @@ int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *
 		if (get_file(v, SNAP_DISK, &m->disk_size, &m->disk_hash, err, errlen) < 0 ||
 		    get_str(v, "backing", m->disk_backing, sizeof(m->disk_backing), 0, err, errlen) < 0)
 			goto out;
+		struct json_object *dv;
+		uint64_t depth = 0;
+		if (json_object_object_get_ex(v, "depth", &dv) &&
+		    get_uint(v, "depth", 100000, &depth, err, errlen) < 0)
+			goto out;
+		m->disk_depth = (unsigned)depth;
 	}
 	rc = 0;
 out:
@@ -436,10 +514,35 @@ static int verify_one(const char *dir, const char *name, uint64_t size, uint64_t
 	return 0;
 }
 
+/* Size only (see snapfile.h). */
+static int verify_size(const char *dir, const char *name, uint64_t size, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		snprintf(err, errlen, "snapshot %s is truncated or altered: %lld bytes, manifest says %llu",
+			 path, (long long)st.st_size, (unsigned long long)size);
+		return -1;
+	}
+	return 0;
+}
+
 int snapfile_verify(const char *dir, const struct snap_manifest *m, char *err, size_t errlen)
 {
-	if (verify_one(dir, SNAP_MEMORY, m->mem_size, m->mem_hash, err, errlen) < 0)
+	if (m->version == SNAP_VERSION) {
+		if (verify_size(dir, SNAP_MEMORY, m->mem_size, err, errlen) < 0 ||
+		    verify_one(dir, SNAP_STATE, m->state_size, m->state_hash, err, errlen) < 0 ||
+		    (m->has_delta &&
+		     verify_one(dir, SNAP_DELTA, m->delta_size, m->delta_hash, err, errlen) < 0))
+			return -1;
+	} else if (verify_one(dir, SNAP_MEMORY, m->mem_size, m->mem_hash, err, errlen) < 0) {
 		return -1;
+	}
 	if (m->has_disk && verify_one(dir, SNAP_DISK, m->disk_size, m->disk_hash, err, errlen) < 0)
 		return -1;
 	return 0;

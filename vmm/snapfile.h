@@ -11,15 +11,22 @@
 #include <stdint.h>
 
 #define SNAP_FORMAT "hearth-snapshot"
-#define SNAP_VERSION 1
+/* Version 1: SNAP_MEMORY is QEMU's migration stream (RAM + devices), read
+ * eagerly on restore. Version 2: SNAP_MEMORY is the raw guest RAM (sparse:
+ * holes read as zero), mapped copy-on-write on restore so pages fault in on
+ * demand, and SNAP_STATE the device state alone. Both are read. */
+#define SNAP_VERSION 2
+#define SNAP_VERSION_EAGER 1
 #define SNAP_MANIFEST "manifest.json"
 #define SNAP_MEMORY "memory.bin"
+#define SNAP_STATE "state.bin" /* version 2: device state (no RAM) */
+#define SNAP_DELTA "memory.delta" /* version 2, optional: pages to apply to SNAP_MEMORY */
 #define SNAP_DISK "disk.qcow2"
 #define SNAP_MAX_MANIFEST (64 * 1024)
 #define SNAP_MAX_CMDLINE 4096
 
 struct snap_manifest {
-	int version;
+	int version;                  /* SNAP_VERSION or SNAP_VERSION_EAGER */
 	char engine[16];
 	char accel[8];                /* "tcg" or "kvm" */
 	char kernel[PATH_MAX];
@@ -31,7 +38,14 @@ struct snap_manifest {
 	int direct;                   /* the hearth.direct port exists (absent in older snapshots) */
 	int has_disk;                 /* SNAP_DISK present */
 	char disk_backing[PATH_MAX];  /* backing file of SNAP_DISK (base or a previous snapshot) */
-	uint64_t mem_size, mem_hash;
+	unsigned disk_depth;          /* qcow2 files in SNAP_DISK's chain, itself included (0: unknown) */
+	uint64_t mem_size, mem_hash;  /* version 2: mem_hash is not recorded (0) */
+	uint64_t state_size, state_hash; /* version 2 only */
+	/* Version 2: made by suspend (the next suspend of the VM resumed from it
+	 * may link SNAP_MEMORY and write a delta: vmm/ramfile.h). */
+	int consumable;
+	int has_delta;                /* SNAP_DELTA present */
+	uint64_t delta_size, delta_hash;
 	uint64_t disk_size, disk_hash;
 };
 
@@ -45,7 +59,9 @@ int snapfile_read(const char *dir, struct snap_manifest *m, char *err, size_t er
 /* Parse manifest text (the pure part of snapfile_read). */
 int snapfile_parse(const char *text, size_t len, struct snap_manifest *m, char *err,
 		   size_t errlen);
-/* Check the data files against the manifest's sizes and hashes. */
+/* Check the data files against the manifest's sizes and hashes. A version 2
+ * memory file is checked by size only: hashing it would read every page and
+ * undo the point of mapping it (its device state and disk are hashed). */
 int snapfile_verify(const char *dir, const struct snap_manifest *m, char *err, size_t errlen);
 
 #endif

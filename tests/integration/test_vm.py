@@ -35,7 +35,7 @@ def need_image(name):
 class HearthVM:
     """One hearth-vm process driven over stdin/stdout with deadlines."""
 
-    def __init__(self, args, run_dir, env=None):
+    def __init__(self, args, run_dir, env=None, pass_fds=()):
         self.run_dir = run_dir
         self.buf = b""
         self.pid = None          # QEMU's pid
@@ -45,15 +45,15 @@ class HearthVM:
         self.errlog = tempfile.TemporaryFile()
         self.p = subprocess.Popen([HEARTH_VM] + args + ["--dir", run_dir],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.errlog, env=env)
+                                  stderr=self.errlog, env=env, pass_fds=pass_fds)
 
     @classmethod
     def boot(cls, image, run_dir, *extra):
         return cls(["boot", "--image", image_json(image), *extra], run_dir)
 
     @classmethod
-    def restore(cls, snap, run_dir, *extra):
-        return cls(["restore", "--snapshot", snap, *extra], run_dir)
+    def restore(cls, snap, run_dir, *extra, pass_fds=()):
+        return cls(["restore", "--snapshot", snap, *extra], run_dir, pass_fds=pass_fds)
 
     def line(self, timeout):
         deadline = time.monotonic() + timeout
@@ -266,6 +266,36 @@ def test_disk_clones_are_independent(tmp):
             c.close()
 
 
+def test_first_open_after_restore_never_takes_a_live_channel_id(tmp):
+    """A snapshot taken while channel 1 is live in the agent (its client left without
+    closing it, as a client whose exec CLOSE has not reached the agent yet): a restored
+    VM's relay learns the agent's live channels before it reads any client, so a new
+    client's first OPEN on id 1, sent right after ready, gets a fresh agent id instead
+    of "channel id in use" (what made test_disk_clones_are_independent flaky)."""
+    need_image("busybox")
+    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"))
+    snap = os.path.join(tmp, "snap")
+    try:
+        vm.ready()
+        a = vm.agent()
+        c = a.open_exec(cmdline="sleep 600")
+        assert c.id == 1
+        a.close()
+        assert vm.cmd(f"snapshot {snap}").startswith("ok snapshot")
+    finally:
+        vm.close()
+    for i in range(6):
+        later = HearthVM.restore(snap, os.path.join(tmp, f"r{i}"))
+        try:
+            later.ready()
+            x = later.agent()
+            assert run_ok(x, "echo fine").strip() == "fine"
+            assert any(ch["id"] == 1 for ch in x.list_channels()), "the live channel is gone"
+            x.close()
+        finally:
+            later.close()
+
+
 @pytest.mark.parametrize("image", ["busybox", "debian-12"])
 def test_suspend_resume_keeps_state(image, tmp):
     need_image(image)
@@ -381,8 +411,9 @@ def test_truncated_snapshot_refused(busybox_snap, tmp):
 
 
 def test_corrupt_snapshot_refused(busybox_snap, tmp):
+    """The device state is hashed (format 2 maps memory.bin unread: size only)."""
     snap = copy_snap(busybox_snap, os.path.join(tmp, "s"))
-    mem = os.path.join(snap, "memory.bin")
+    mem = os.path.join(snap, "state.bin")
     with open(mem, "r+b") as f:
         f.seek(os.path.getsize(mem) // 3)
         b = f.read(1)
@@ -407,18 +438,19 @@ def test_bad_manifest_refused(busybox_snap, tmp):
 
 
 def test_incoming_failure_reported(busybox_snap, tmp):
-    """A memory file QEMU cannot load (checksum made to match) fails fast with QEMU's words."""
+    """A device state QEMU cannot load (checksum made to match) fails fast with QEMU's words."""
     import json
     import sys
     sys.path.insert(0, os.path.dirname(__file__))
     snap = copy_snap(busybox_snap, os.path.join(tmp, "s"))
-    mem = os.path.join(snap, "memory.bin")
+    mem = os.path.join(snap, "state.bin")
     with open(mem, "r+b") as f:
         f.write(b"NOTQEMU!")   # the stream magic
     man = os.path.join(snap, "manifest.json")
     with open(man) as f:
         m = json.load(f)
-    m["memory"]["xxh64"] = xxh64_file(mem)
+    assert m["version"] == 2
+    m["state"]["xxh64"] = xxh64_file(mem)
     with open(man, "w") as f:
         json.dump(m, f)
     ln, _ = restore_fails(snap, os.path.join(tmp, "run"))
@@ -576,3 +608,43 @@ def test_bulk_output_intact_under_backpressure(tmp):
         a.close()
     finally:
         vm.close()
+
+
+def test_format1_snapshot_still_restores(tmp):
+    """A snapshot in the old eager format (HEARTH_SNAP_EAGER=1 writes it) restores, and
+    its VM suspends again in that format; an unknown version is refused by name."""
+    import json
+    need_image("busybox")
+    env = dict(os.environ, HEARTH_SNAP_EAGER="1")
+    vm = HearthVM(["boot", "--image", image_json("busybox")], os.path.join(tmp, "run"), env=env)
+    snap = os.path.join(tmp, "v1")
+    try:
+        vm.ready()
+        a = vm.agent()
+        run_ok(a, "echo v1 > /tmp/v1")
+        a.close()
+        r = vm.cmd(f"suspend {snap}")
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    with open(os.path.join(snap, "manifest.json")) as f:
+        m = json.load(f)
+    assert m["version"] == 1 and "xxh64" in m["memory"]
+    assert not os.path.exists(os.path.join(snap, "state.bin"))
+    vm = HearthVM.restore(snap, os.path.join(tmp, "run2"))
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert run_ok(a, "cat /tmp/v1").strip() == "v1"
+        a.close()
+        r = vm.cmd(f"suspend {snap}b")
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    with open(os.path.join(snap + "b", "manifest.json")) as f:
+        assert json.load(f)["version"] == 1
+    m["version"] = 3
+    with open(os.path.join(snap, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    ln, _ = restore_fails(snap, os.path.join(tmp, "run3"))
+    assert "version 3 not supported" in ln, ln

@@ -141,5 +141,74 @@ TEST(verify_catches_truncation_and_corruption)
 	rmdir(dir);
 }
 
-TEST_MAIN(T(xxh64_known_values), T(xxh64_streaming_matches_oneshot), T(manifest_round_trip),
+TEST(manifest_v2_round_trip_and_size_only_memory)
+{
+	char dir[] = "/tmp/hearth-test-snapXXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct snap_manifest a, b;
+	sample(&a);
+	a.version = SNAP_VERSION;
+	a.mem_size = (uint64_t)a.mem_mib << 20;
+	a.state_size = 5;
+	a.state_hash = snapfile_xxh64("state", 5);
+	a.consumable = 1;
+	a.has_delta = 1;
+	a.delta_size = 0;
+	a.delta_hash = snapfile_xxh64("", 0);
+	a.has_disk = 0;
+	char err[512], p[300];
+	CHECK_EQ(snapfile_write(dir, &a, err, sizeof(err)), 0);
+	CHECK_EQ(snapfile_read(dir, &b, err, sizeof(err)), 0);
+	CHECK_EQ(b.version, SNAP_VERSION);
+	CHECK_EQ(b.consumable, 1);
+	CHECK_EQ(b.has_delta, 1);
+	CHECK_EQ(b.state_hash, a.state_hash);
+	CHECK_EQ(b.mem_size, a.mem_size);
+	/* memory.bin: size only (a sparse file of the memory size). */
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_MEMORY);
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	CHECK_EQ(truncate(p, (off_t)a.mem_size), 0);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_STATE);
+	f = fopen(p, "w");
+	fputs("state", f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_DELTA);
+	f = fopen(p, "w");
+	fclose(f);
+	CHECK_EQ(snapfile_verify(dir, &b, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_MEMORY);
+	CHECK_EQ(truncate(p, 4096), 0);
+	CHECK(snapfile_verify(dir, &b, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "truncated") != NULL);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_DELTA);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_STATE);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_MEMORY);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_MANIFEST);
+	unlink(p);
+	rmdir(dir);
+	/* A memory entry whose size is not the memory size, an unknown kind. */
+	static const char *const bad[] = {
+		"{\"format\": \"hearth-snapshot\", \"version\": 2, \"engine\": \"qemu\", \"accel\": "
+		"\"tcg\", \"kernel\": \"/k\", \"memoryMiB\": 1, \"vcpus\": 1, \"kind\": \"suspend\", "
+		"\"memory\": {\"file\": \"memory.bin\", \"size\": 4096, \"layout\": \"raw\"}, "
+		"\"state\": {\"file\": \"state.bin\", \"size\": 1, \"xxh64\": \"0000000000000001\"}}",
+		"{\"format\": \"hearth-snapshot\", \"version\": 2, \"engine\": \"qemu\", \"accel\": "
+		"\"tcg\", \"kernel\": \"/k\", \"memoryMiB\": 1, \"vcpus\": 1, \"kind\": \"other\", "
+		"\"memory\": {\"file\": \"memory.bin\", \"size\": 1048576, \"layout\": \"raw\"}, "
+		"\"state\": {\"file\": \"state.bin\", \"size\": 1, \"xxh64\": \"0000000000000001\"}}",
+	};
+	struct snap_manifest m;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		CHECK(snapfile_parse(bad[i], strlen(bad[i]), &m, err, sizeof(err)) < 0);
+		CHECK(err[0] != 0);
+	}
+}
+
+TEST_MAIN(T(xxh64_known_values), T(manifest_v2_round_trip_and_size_only_memory), T(xxh64_streaming_matches_oneshot), T(manifest_round_trip),
 	  T(manifest_refusals), T(verify_catches_truncation_and_corruption))
