@@ -104,4 +104,13 @@ int agentlink_resize(struct agentlink_chan *c, uint16_t rows, uint16_t cols);
 int agentlink_signal(struct agentlink_chan *c, uint8_t signo);
 int agentlink_eof(struct agentlink_chan *c);
 
+/*
+ * agentlink_cork(1) ... agentlink_cork(0) (nestable, same event-loop turn):
+ * frames queued in between go to each agent in one send at the outermost
+ * agentlink_cork(0) instead of one send per frame, so a client's read of
+ * many requests costs one write and one wake-up of the agent. Nothing else
+ * changes: room, windows and order are those of the queue.
+ */
+void agentlink_cork(int on);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,7 @@ struct h2conn {
 	int64_t reset_window_ms;
 	unsigned resets;
 	struct h2up *ups;        /* HTTP/2 upstreams of this connection */
+	struct ingress_authcache auth; /* the last verified token (ingress_conn.h) */
 };
 
 static const struct agentlink_ops h2s_link_ops;
@@ -655,7 +657,7 @@ static void s_request(struct h2s *st, int end_stream)
 		s_refuse(st, 404, "this name is not a microVM endpoint");
 		return;
 	}
-	enum ingress_auth a = ingress_authorize(hc->hd, &r, st->vm_id, &cl);
+	enum ingress_auth a = ingress_authorize_cached(hc->hd, &r, st->vm_id, &cl, &hc->auth);
 	if (a == INGRESS_AUTH_MISSING) {
 		s_refuse(st, 401, "a token is required (X-aws-proxy-auth)");
 		return;
@@ -903,6 +905,7 @@ static void conn_closed(void *h)
 		s_free(hc->streams);
 	h2up_free_all(&hc->ups);
 	nghttp2_session_del(hc->s);
+	OPENSSL_cleanse(&hc->auth, sizeof hc->auth); /* a token is a secret */
 	free(hc);
 }
 
