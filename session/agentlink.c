@@ -470,6 +470,24 @@ void agentlink_close(struct agentlink_chan *c)
 	al_leave_link(l);
 }
 
+int agentlink_reusable(const struct agentlink_chan *c)
+{
+	const struct agentlink *l = c->l;
+	return l->st == AL_UP && l->wsi && !l->closing && c->open_ok && !c->agent_closed &&
+	       !c->host_closed && !c->released && !c->dead;
+}
+
+unsigned agentlink_chan_limit(const struct agentlink_chan *c)
+{
+	return c->l->direct ? AGENTLINK_MAX_CHANS_DIRECT : AGENTLINK_MAX_CHANS;
+}
+
+void agentlink_rebind(struct agentlink_chan *c, const struct agentlink_ops *ops, void *owner)
+{
+	c->ops = ops;
+	c->owner = owner;
+}
+
 uint32_t agentlink_id(const struct agentlink_chan *c)
 {
 	return c->id;

@@ -36,6 +36,7 @@
 #include "session/lifecycle.h"
 #include "session/proxy.h"
 #include "session/store.h"
+#include "session/uppool.h"
 
 #define H2SRV_DOWN_MAX (PROXY_WINDOW + MUX_MAX_DATA + 256)
 #define H2SRV_RESP_FIELDS 128
@@ -78,6 +79,10 @@ struct h2s {
 	size_t ownlen, ownoff;
 	struct h2s *next;
 	int64_t traffic_ms;
+	int pooled;              /* ch came from uppool: st->head is kept for a retry */
+	int head_sent;           /* st->head went to the agent */
+	int got_reply;           /* the app sent a byte on ch */
+	int reusable;            /* the exchange may leave ch for the next request */
 	int want_h2;             /* h2c to the application (h2up.h) */
 	struct h2up *h2u;
 	int32_t up_id;           /* the upstream stream, 0 once it is gone */
@@ -122,6 +127,18 @@ static void s_close_chan(struct h2s *st)
 	if (st->ch)
 		agentlink_close(st->ch);
 	st->ch = NULL;
+}
+
+/* The response ended: a channel whose exchange ended cleanly (request all
+ * sent, response framed by length or chunks, no close, nothing past it)
+ * waits in the pool for the next request to this VM and port. */
+static void s_done_chan(struct h2s *st)
+{
+	if (st->ch && st->reusable && st->req_sent && agentlink_reusable(st->ch)) {
+		uppool_put(st->hc->hd, st->ch, st->vm_id, st->port);
+		st->ch = NULL;
+	}
+	s_close_chan(st);
 }
 
 static void s_free(struct h2s *st)
@@ -228,12 +245,15 @@ static void s_flush_up(struct h2s *st)
 	}
 	if (!st->ch || st->st == H2S_HEADERS || st->st == H2S_DONE || st->req_sent)
 		return;
-	if (st->head) {
+	if (st->head && !st->head_sent) {
 		if (agentlink_send_room(st->ch) < st->headlen ||
 		    agentlink_data(st->ch, st->head, st->headlen) < 0)
 			return;
-		free(st->head);
-		st->head = NULL;
+		st->head_sent = 1;
+		if (!st->pooled) {
+			free(st->head);
+			st->head = NULL;
+		}
 	}
 	while (buf_used(&st->up)) {
 		size_t room = agentlink_send_room(st->ch), n = buf_used(&st->up);
@@ -293,7 +313,7 @@ static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 				return NGHTTP2_ERR_CALLBACK_FAILURE;
 		}
 		st->st = H2S_DONE;
-		s_close_chan(st);
+		s_done_chan(st);
 	}
 	return (ssize_t)n;
 }
@@ -324,6 +344,7 @@ static int s_response_head(struct h2s *st, size_t hl, const struct httpreq_resp 
 					  f[i].vlen, NGHTTP2_NV_FLAG_NONE };
 	httpreq_body_init(&st->respb, rs->framing, rs->length);
 	st->resp_ended = st->respb.done;
+	st->reusable = !rs->close && rs->framing != HTTPREQ_BODY_CLOSE;
 	st->st = H2S_BODY;
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
 	if (nghttp2_submit_response(st->hc->s, st->id, nv, (size_t)n + 1,
@@ -331,7 +352,7 @@ static int s_response_head(struct h2s *st, size_t hl, const struct httpreq_resp 
 		return -1;
 	if (st->resp_ended) {
 		st->st = H2S_DONE;
-		s_close_chan(st);
+		s_done_chan(st);
 	}
 	return 0;
 }
@@ -376,8 +397,10 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 		}
 	}
 	if (!n || st->st != H2S_BODY || st->resp_ended) {
-		if (n && st->ch)
+		if (n && st->ch) {
 			agentlink_window(st->ch, (uint32_t)n); /* past the response: dropped */
+			st->reusable = 0;
+		}
 		return 0;
 	}
 	size_t before = buf_used(&st->down);
@@ -391,15 +414,31 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 	size_t content = buf_used(&st->down) - before;
 	if (n > content && st->ch)
 		agentlink_window(st->ch, (uint32_t)(n - content));
-	if (st->respb.done)
+	if (st->respb.done) {
 		st->resp_ended = 1;
+		if ((size_t)k < n)
+			st->reusable = 0; /* bytes past the response */
+	}
 	s_wake(st);
 	return 0;
 }
 
+static void s_open(struct h2s *st);
+
 /* The application ended its side. */
 static void s_app_ended(struct h2s *st, const char *why)
 {
+	if (st->pooled && !st->got_reply && st->st == H2S_OPEN) {
+		/* A kept connection the app closed as we reused it (its
+		 * keep-alive ran out): the request, bodiless and idempotent, goes
+		 * again on a new one, as a browser would resend it. */
+		s_close_chan(st);
+		st->pooled = 0;
+		st->head_sent = 0;
+		st->req_sent = 0;
+		s_open(st);
+		return;
+	}
 	s_close_chan(st);
 	if (st->st == H2S_OPEN) {
 		s_refuse(st, 502, why ? why : "the application closed the connection without answering");
@@ -435,6 +474,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			break;
 		}
 		lifecycle_note_traffic_every(hc->hd->lc, st->vm_id, &st->traffic_ms);
+		st->got_reply = 1;
 		s_take(st, d.p, d.len);
 		break;
 	case MUX_EOF:
@@ -621,6 +661,17 @@ static void s_request_h2(struct h2s *st, const char *head, size_t hl, unsigned p
 		st->up_id = id;
 }
 
+/* Methods a proxy may send again when a kept connection fails before any
+ * answer (RFC 9110 9.2.2; without a body here). */
+static int h2s_idempotent(const char *m)
+{
+	static const char *const ok[] = { "GET", "HEAD", "OPTIONS" };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strcmp(m, ok[i]))
+			return 1;
+	return 0;
+}
+
 /* The request's fields are complete: authorize, rewrite, open the channel. */
 static void s_request(struct h2s *st, int end_stream)
 {
@@ -693,16 +744,29 @@ static void s_request(struct h2s *st, int end_stream)
 	st->chunked = hr.framing == HTTPREQ_BODY_CHUNKED;
 	st->head_req = !strcmp(hr.method, "HEAD");
 	st->port = port;
+	st->st = H2S_OPEN;
+	/* A kept connection only for what may be sent twice (s_app_ended). */
+	if (end_stream && h2s_idempotent(hr.method) && (st->ch = uppool_take(st->vm_id, port))) {
+		agentlink_rebind(st->ch, &h2s_link_ops, st);
+		st->pooled = 1;
+		s_flush_up(st);
+		return;
+	}
+	s_open(st);
+}
+
+/* A new channel to the app for st (OPEN_OK then sends the head). */
+static void s_open(struct h2s *st)
+{
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
-	char err[160];
+	char err[160], msg[200];
 	memset(&o, 0, sizeof o);
 	o.kind = MUX_KIND_TCP;
 	o.window = PROXY_WINDOW;
 	o.has_port = 1;
-	o.port = (uint16_t)port;
+	o.port = (uint16_t)st->port;
 	o.host = mux_cstr("127.0.0.1");
-	st->st = H2S_OPEN;
-	st->ch = agentlink_open(hc->hd, st->vm_id, &o, &h2s_link_ops, st, err, sizeof err);
+	st->ch = agentlink_open(st->hc->hd, st->vm_id, &o, &h2s_link_ops, st, err, sizeof err);
 	if (!st->ch) {
 		snprintf(msg, sizeof msg, "cannot reach the microVM: %.90s", err);
 		s_refuse(st, 503, msg);

@@ -19,7 +19,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c session/h2srv.c session/h2up.c session/tlsfront.c protocol/h2map.c session/auth.c session/log.c session/clock.c session/vmstate.c \
+	session/proxy.c session/h2srv.c session/h2up.c session/uppool.c session/tlsfront.c protocol/h2map.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
