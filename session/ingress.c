@@ -581,8 +581,16 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 		/* The request head must come in time. */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, INGRESS_HEAD_S);
 		return 0;
-	case LWS_CALLBACK_RAW_RX:
-		return c ? ingress_conn_rx(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_RX: {
+		if (!c)
+			return -1;
+		/* The read's requests (HTTP/2 streams, kept-alive HTTP/1.1)
+		 * reach the agent in one send. */
+		agentlink_cork(1);
+		int rc = ingress_conn_rx(c, in, len);
+		agentlink_cork(0);
+		return rc;
+	}
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c ? conn_writeable(c, wsi) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:
