@@ -188,6 +188,12 @@ static int decode_payload(const uint8_t *p, size_t n, struct token_claims *c)
 	return claims_valid(c) ? TOKEN_OK : TOKEN_E_FORMAT;
 }
 
+int token_current(const struct token_claims *c, uint64_t now)
+{
+	/* A minute of slack for clock adjustments between signer and verifier. */
+	return now >= c->expires || c->issued > now + 60 ? TOKEN_E_EXPIRED : TOKEN_OK;
+}
+
 int token_verify(const uint8_t *key, size_t keylen, const char *tok, size_t len, uint64_t now,
 		 struct token_claims *out)
 {
@@ -216,8 +222,7 @@ int token_verify(const uint8_t *key, size_t keylen, const char *tok, size_t len,
 	int rc = decode_payload(payload, (size_t)n, &c);
 	if (rc != TOKEN_OK)
 		return rc;
-	/* A minute of slack for clock adjustments between signer and verifier. */
-	if (now >= c.expires || c.issued > now + 60)
+	if (token_current(&c, now) != TOKEN_OK)
 		return TOKEN_E_EXPIRED;
 	if (out)
 		*out = c;

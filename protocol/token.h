@@ -54,6 +54,9 @@ int token_sign(const uint8_t *key, size_t keylen, const struct token_claims *c, 
 /* Check format, signature (constant time) and expiry against `now`. */
 int token_verify(const uint8_t *key, size_t keylen, const char *tok, size_t len, uint64_t now,
 		 struct token_claims *out);
+/* Verified claims still within their time at `now`: TOKEN_OK or TOKEN_E_EXPIRED
+ * (token_verify's own check, for a caller that keeps verified claims). */
+int token_current(const struct token_claims *c, uint64_t now);
 /* 1 when the claims allow `port`. */
 int token_allows_port(const struct token_claims *c, uint16_t port);
 const char *token_strerror(int err);

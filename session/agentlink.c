@@ -66,6 +66,8 @@ struct agentlink {
 	int blocked; /* DATA was refused for queue room: tell owners on drain */
 	int closing; /* no channels left: close once the queue is written */
 	int direct;  /* on the agent's direct stream (PROTOCOL.md 1.9), not the relay */
+	int corked;  /* frames queued while corked: on al_corked_links */
+	struct agentlink *cork_next;
 	int64_t traffic_ms; /* last time traffic was reported to the idle timer */
 	char reason[128];
 };
@@ -74,6 +76,8 @@ static struct lws_vhost *al_vhost;
 static void (*al_rx_batch)(int begin);
 static struct agentlink *al_links;
 static int al_depth;
+static int al_cork;                       /* agentlink_cork nesting */
+static struct agentlink *al_corked_links; /* links with frames held by the cork */
 
 static void al_tick(lws_sorted_usec_list_t *sul);
 
@@ -111,9 +115,22 @@ static int al_live_chans(const struct agentlink *l)
 	return n;
 }
 
+static void al_uncork_remove(struct agentlink *l)
+{
+	if (!l->corked)
+		return;
+	for (struct agentlink **pp = &al_corked_links; *pp; pp = &(*pp)->cork_next)
+		if (*pp == l) {
+			*pp = l->cork_next;
+			break;
+		}
+	l->corked = 0;
+}
+
 static void al_free(struct agentlink *l)
 {
 	al_unlist(l);
+	al_uncork_remove(l);
 	lws_sul_cancel(&l->sul);
 	buf_free(&l->out);
 	free(l->rdr);
@@ -134,9 +151,18 @@ static void al_note_traffic(struct agentlink *l)
  */
 static void al_send_now(struct agentlink *l, int note)
 {
-	int fd = lws_get_socket_fd(l->wsi);
 	if (note)
 		al_note_traffic(l);
+	if (al_cork) {
+		/* One send for all of the batch's frames (agentlink_cork). */
+		if (!l->corked) {
+			l->corked = 1;
+			l->cork_next = al_corked_links;
+			al_corked_links = l;
+		}
+		return;
+	}
+	int fd = lws_get_socket_fd(l->wsi);
 	while (buf_used(&l->out)) {
 		ssize_t n = send(fd, buf_ptr(&l->out), buf_used(&l->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n <= 0)
@@ -145,6 +171,29 @@ static void al_send_now(struct agentlink *l, int note)
 	}
 	if (buf_used(&l->out))
 		lws_callback_on_writable(l->wsi);
+}
+
+void agentlink_cork(int on)
+{
+	if (on) {
+		al_cork++;
+		return;
+	}
+	if (al_cork <= 0 || --al_cork > 0)
+		return;
+	while (al_corked_links) {
+		struct agentlink *l = al_corked_links;
+		al_corked_links = l->cork_next;
+		l->corked = 0;
+		if (!l->wsi)
+			continue;
+		if (buf_used(&l->out))
+			al_send_now(l, 0);
+		/* An owner refused for room while corked hears of the drain
+		 * from WRITEABLE (al_drained), as it would have uncorked. */
+		if (l->blocked)
+			lws_callback_on_writable(l->wsi);
+	}
 }
 
 static void al_kick(struct agentlink *l)
@@ -421,6 +470,24 @@ void agentlink_close(struct agentlink_chan *c)
 	al_leave_link(l);
 }
 
+int agentlink_reusable(const struct agentlink_chan *c)
+{
+	const struct agentlink *l = c->l;
+	return l->st == AL_UP && l->wsi && !l->closing && c->open_ok && !c->agent_closed &&
+	       !c->host_closed && !c->released && !c->dead;
+}
+
+unsigned agentlink_chan_limit(const struct agentlink_chan *c)
+{
+	return c->l->direct ? AGENTLINK_MAX_CHANS_DIRECT : AGENTLINK_MAX_CHANS;
+}
+
+void agentlink_rebind(struct agentlink_chan *c, const struct agentlink_ops *ops, void *owner)
+{
+	c->ops = ops;
+	c->owner = owner;
+}
+
 uint32_t agentlink_id(const struct agentlink_chan *c)
 {
 	return c->id;
@@ -662,6 +729,7 @@ static int al_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		int rc = 0;
 		if (al_rx_batch)
 			al_rx_batch(1);
+		agentlink_cork(1); /* window updates of the read's frames: one send */
 		al_depth++;
 		while (off < len && l->st != AL_DOWN) {
 			int r = mux_reader_feed(l->rdr, (const uint8_t *)in + off, len - off, &used,
@@ -676,6 +744,7 @@ static int al_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			}
 		}
 		al_leave_link(l);
+		agentlink_cork(0);
 		if (al_rx_batch)
 			al_rx_batch(0);
 		return rc;

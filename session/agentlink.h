@@ -89,6 +89,16 @@ struct agentlink_chan *agentlink_open(struct hearthd *hd, const char *vm_id,
 				      void *owner, char *err, size_t errlen);
 void agentlink_close(struct agentlink_chan *c);
 
+/*
+ * For a keep-alive pool of upstream connections (uppool.h): 1 when c is open
+ * and neither side has ended it, on a link that is up; the most channels
+ * c's link takes (AGENTLINK_MAX_CHANS*); agentlink_rebind hands c to a new
+ * owner (its callbacks go to ops/owner from now on).
+ */
+int agentlink_reusable(const struct agentlink_chan *c);
+unsigned agentlink_chan_limit(const struct agentlink_chan *c);
+void agentlink_rebind(struct agentlink_chan *c, const struct agentlink_ops *ops, void *owner);
+
 /* The agent's channel id on the link (for logs), and its pid from OPEN_OK (0 before). */
 uint32_t agentlink_id(const struct agentlink_chan *c);
 
@@ -103,5 +113,14 @@ int agentlink_window(struct agentlink_chan *c, uint32_t incr);
 int agentlink_resize(struct agentlink_chan *c, uint16_t rows, uint16_t cols);
 int agentlink_signal(struct agentlink_chan *c, uint8_t signo);
 int agentlink_eof(struct agentlink_chan *c);
+
+/*
+ * agentlink_cork(1) ... agentlink_cork(0) (nestable, same event-loop turn):
+ * frames queued in between go to each agent in one send at the outermost
+ * agentlink_cork(0) instead of one send per frame, so a client's read of
+ * many requests costs one write and one wake-up of the agent. Nothing else
+ * changes: room, windows and order are those of the queue.
+ */
+void agentlink_cork(int on);
 
 #endif

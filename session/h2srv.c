@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "session/proxy.h"
 #include "session/store.h"
 #include "session/upstls.h"
+#include "session/uppool.h"
 
 #define H2SRV_DOWN_MAX (PROXY_WINDOW + MUX_MAX_DATA + 256)
 #define H2SRV_RESP_FIELDS 128
@@ -78,6 +80,10 @@ struct h2s {
 	size_t ownlen, ownoff;
 	struct h2s *next;
 	int64_t traffic_ms;
+	int pooled;              /* ch came from uppool: st->head is kept for a retry */
+	int head_sent;           /* st->head went to the agent */
+	int got_reply;           /* the app sent a byte on ch */
+	int reusable;            /* the exchange may leave ch for the next request */
 	int want_h2;             /* h2c to the application (h2up.h) */
 	struct h2up *h2u;
 	int32_t up_id;           /* the upstream stream, 0 once it is gone */
@@ -101,6 +107,7 @@ struct h2conn {
 	int64_t reset_window_ms;
 	unsigned resets;
 	struct h2up *ups;        /* HTTP/2 upstreams of this connection */
+	struct ingress_authcache auth; /* the last verified token (ingress_conn.h) */
 };
 
 static const struct agentlink_ops h2s_link_ops;
@@ -150,6 +157,18 @@ static void s_credit(struct h2s *st, size_t n)
 {
 	if (n && st->ch && !st->tls)
 		agentlink_window(st->ch, (uint32_t)n);
+}
+
+/* The response ended: a channel whose exchange ended cleanly (request all
+ * sent, response framed by length or chunks, no close, nothing past it)
+ * waits in the pool for the next request to this VM and port. */
+static void s_done_chan(struct h2s *st)
+{
+	if (st->ch && !st->tls && st->reusable && st->req_sent && agentlink_reusable(st->ch)) {
+		uppool_put(st->hc->hd, st->ch, st->vm_id, st->port);
+		st->ch = NULL;
+	}
+	s_close_chan(st);
 }
 
 static void s_free(struct h2s *st)
@@ -264,11 +283,14 @@ static void s_flush_up(struct h2s *st)
 	}
 	if (st->req_sent)
 		return;
-	if (st->head) {
+	if (st->head && !st->head_sent) {
 		if ((size_t)r < st->headlen || s_send(st, st->head, st->headlen) < 0)
 			return;
-		free(st->head);
-		st->head = NULL;
+		st->head_sent = 1;
+		if (!st->pooled) {
+			free(st->head);
+			st->head = NULL;
+		}
 	}
 	while (buf_used(&st->up)) {
 		r = s_room(st);
@@ -330,7 +352,7 @@ static ssize_t resp_read(nghttp2_session *s, int32_t id, uint8_t *b, size_t len,
 				return NGHTTP2_ERR_CALLBACK_FAILURE;
 		}
 		st->st = H2S_DONE;
-		s_close_chan(st);
+		s_done_chan(st);
 	}
 	return (ssize_t)n;
 }
@@ -361,6 +383,7 @@ static int s_response_head(struct h2s *st, size_t hl, const struct httpreq_resp 
 					  f[i].vlen, NGHTTP2_NV_FLAG_NONE };
 	httpreq_body_init(&st->respb, rs->framing, rs->length);
 	st->resp_ended = st->respb.done;
+	st->reusable = !rs->close && rs->framing != HTTPREQ_BODY_CLOSE;
 	st->st = H2S_BODY;
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
 	if (nghttp2_submit_response(st->hc->s, st->id, nv, (size_t)n + 1,
@@ -368,7 +391,7 @@ static int s_response_head(struct h2s *st, size_t hl, const struct httpreq_resp 
 		return -1;
 	if (st->resp_ended) {
 		st->st = H2S_DONE;
-		s_close_chan(st);
+		s_done_chan(st);
 	}
 	return 0;
 }
@@ -414,6 +437,8 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 	}
 	if (!n || st->st != H2S_BODY || st->resp_ended) {
 		s_credit(st, n); /* past the response: dropped */
+		if (n)
+			st->reusable = 0;
 		return 0;
 	}
 	size_t before = buf_used(&st->down);
@@ -427,15 +452,31 @@ static int s_take(struct h2s *st, const uint8_t *b, size_t n)
 	size_t content = buf_used(&st->down) - before;
 	if (n > content)
 		s_credit(st, n - content);
-	if (st->respb.done)
+	if (st->respb.done) {
 		st->resp_ended = 1;
+		if ((size_t)k < n)
+			st->reusable = 0; /* bytes past the response */
+	}
 	s_wake(st);
 	return 0;
 }
 
+static int s_open(struct h2s *st, int tls, const void *first, size_t firstlen);
+
 /* The application ended its side. */
 static void s_app_ended(struct h2s *st, const char *why)
 {
+	if (st->pooled && !st->got_reply && st->st == H2S_OPEN) {
+		/* A kept connection the app closed as we reused it (its
+		 * keep-alive ran out): the request, bodiless and idempotent, goes
+		 * again on a new one, as a browser would resend it. */
+		s_close_chan(st);
+		st->pooled = 0;
+		st->head_sent = 0;
+		st->req_sent = 0;
+		s_open(st, 0, NULL, 0);
+		return;
+	}
 	s_close_chan(st);
 	if (st->st == H2S_OPEN) {
 		s_refuse(st, 502, why ? why : "the application closed the connection without answering");
@@ -476,8 +517,6 @@ static int s_tls_pull(struct h2s *st)
 	}
 	return st->st == H2S_DONE && !st->resp_ended ? -1 : 0;
 }
-
-static int s_open(struct h2s *st, int tls, const void *first, size_t firstlen);
 
 static void s_tls_expired(void *owner)
 {
@@ -540,6 +579,7 @@ static void link_frame(void *owner, const struct mux_frame *f)
 			break;
 		}
 		upstls_probe_end(&st->pr); /* the app answers in clear (or in TLS) */
+		st->got_reply = 1;
 		if (!st->tls)
 			s_take(st, d.p, d.len);
 		else if (upstls_feed(st->tls, d.p, d.len) < 0)
@@ -747,6 +787,17 @@ static void s_request_h2(struct h2s *st, const char *head, size_t hl, unsigned p
 		st->up_id = id;
 }
 
+/* Methods a proxy may send again when a kept connection fails before any
+ * answer (RFC 9110 9.2.2; without a body here). */
+static int h2s_idempotent(const char *m)
+{
+	static const char *const ok[] = { "GET", "HEAD", "OPTIONS" };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strcmp(m, ok[i]))
+			return 1;
+	return 0;
+}
+
 /* The request's fields are complete: authorize, rewrite, open the channel. */
 static void s_request(struct h2s *st, int end_stream)
 {
@@ -783,7 +834,7 @@ static void s_request(struct h2s *st, int end_stream)
 		s_refuse(st, 404, "this name is not a microVM endpoint");
 		return;
 	}
-	enum ingress_auth a = ingress_authorize(hc->hd, &r, st->vm_id, &cl);
+	enum ingress_auth a = ingress_authorize_cached(hc->hd, &r, st->vm_id, &cl, &hc->auth);
 	if (a == INGRESS_AUTH_MISSING) {
 		s_refuse(st, 401, "a token is required (X-aws-proxy-auth)");
 		return;
@@ -820,14 +871,21 @@ static void s_request(struct h2s *st, int end_stream)
 	st->head_req = !strcmp(hr.method, "HEAD");
 	st->port = port;
 	st->st = H2S_OPEN;
+	/* A kept connection only for what may be sent twice (s_app_ended);
+	 * kept connections are clear ones (a TLS channel is never pooled). */
+	if (end_stream && h2s_idempotent(hr.method) && (st->ch = uppool_take(st->vm_id, port))) {
+		agentlink_rebind(st->ch, &h2s_link_ops, st);
+		st->pooled = 1;
+		s_flush_up(st);
+		return;
+	}
 	s_open(st, 0, NULL, 0);
 }
 
-/* The stream's channel to the app: inside TLS when it is known to speak it
- * (first: plaintext for right after the handshake), else in clear with the
- * probe on. 0, or -1 refused. */
-/* The stream's channel: in TLS when tls is set (the probe's retry) or the
- * port is known to speak it, else in clear with the probe on. */
+/* The stream's channel to the app (OPEN_OK then sends the head): in TLS when
+ * tls is set (the probe's retry, first being what the probe sent) or the
+ * port is known to speak it, else in clear with the probe on. 0, or -1
+ * refused. */
 static int s_open(struct h2s *st, int tls, const void *first, size_t firstlen)
 {
 	static struct mux_open o; /* large (env/argv arrays): not on the stack */
@@ -1052,6 +1110,7 @@ static void conn_closed(void *h)
 		s_free(hc->streams);
 	h2up_free_all(&hc->ups);
 	nghttp2_session_del(hc->s);
+	OPENSSL_cleanse(&hc->auth, sizeof hc->auth); /* a token is a secret */
 	free(hc);
 }
 

@@ -11,8 +11,9 @@
  * Every stream is one request, authorized on its own with the app proxy's
  * rules (a refusal is that stream's 401/403/409/502/503, the connection goes
  * on), rewritten to HTTP/1.1 (protocol/h2map.h, then protocol/httpreq.h:
- * x-aws-proxy-* removed) and sent to the application on its own agent tcp
- * channel. Flow control is end to end: a stream's receive window is only
+ * x-aws-proxy-* removed) and sent to the application on an agent tcp
+ * channel of its own while it runs (a new one, or one kept idle from an
+ * earlier request to the same VM and port: uppool.h). Flow control is end to end: a stream's receive window is only
  * reopened as the agent takes its body, and the application's output is
  * acknowledged to the agent only as the client's stream window takes it.
  */

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "session/httpd.h"
 #include "session/ingress_conn.h"
 #include "session/ingress_front.h"
+#include "session/lifecycle.h"
 #include "session/proxy.h"
 #include "session/shellhub.h"
 #include "session/shellws.h"
@@ -266,8 +268,29 @@ static void request_vm_id(struct hearthd *hd, const struct wsp_request *r, char 
 		snprintf(id, cap, "%s", cl.vm_id);
 }
 
-enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request *r,
-				    const char *vm_id, struct token_claims *cl)
+/* The token's run is the VM's run: the lifecycle's copy of a live VM's row
+ * (no store read per request), else the stored row. */
+static int vm_generation_ok(struct hearthd *hd, const char *vm_id, uint32_t generation)
+{
+	const struct store_vm *live = hd->lc ? lifecycle_row(hd->lc, vm_id) : NULL;
+	if (live)
+		return (uint32_t)live->generation == generation;
+	struct store_vm *v = malloc(sizeof *v);
+	int ok = v && store_vm_get(hd->store, vm_id, v) == 1 &&
+		 (uint32_t)v->generation == generation;
+	free(v);
+	return ok;
+}
+
+/* The cache holds tok (same length, same bytes, constant time): its claims. */
+static int authcache_hit(const struct ingress_authcache *ac, const char *tok, size_t len)
+{
+	return ac && ac->len && ac->len == len && CRYPTO_memcmp(ac->tok, tok, len) == 0;
+}
+
+enum ingress_auth ingress_authorize_cached(struct hearthd *hd, const struct wsp_request *r,
+					   const char *vm_id, struct token_claims *cl,
+					   struct ingress_authcache *ac)
 {
 	char tok[TOKEN_MAX_LEN + 2];
 	int found = request_token(r, tok, sizeof tok);
@@ -275,15 +298,30 @@ enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request
 		return INGRESS_AUTH_MISSING;
 	if (found < 0 || !vm_id[0])
 		return INGRESS_AUTH_DENIED;
-	if (token_verify(hd->key, sizeof hd->key, tok, strlen(tok), (uint64_t)hd_now(), cl) !=
-		    TOKEN_OK ||
-	    strcmp(cl->vm_id, vm_id) != 0)
+	size_t len = strlen(tok);
+	uint64_t now = (uint64_t)hd_now();
+	if (authcache_hit(ac, tok, len)) {
+		*cl = ac->cl;
+		if (token_current(cl, now) != TOKEN_OK)
+			return INGRESS_AUTH_DENIED;
+	} else {
+		if (token_verify(hd->key, sizeof hd->key, tok, len, now, cl) != TOKEN_OK)
+			return INGRESS_AUTH_DENIED;
+		if (ac && len < sizeof ac->tok) {
+			memcpy(ac->tok, tok, len);
+			ac->len = len;
+			ac->cl = *cl;
+		}
+	}
+	if (strcmp(cl->vm_id, vm_id) != 0 || !vm_generation_ok(hd, vm_id, cl->generation))
 		return INGRESS_AUTH_DENIED;
-	struct store_vm *v = malloc(sizeof *v);
-	int ok = v && store_vm_get(hd->store, vm_id, v) == 1 &&
-		 (uint32_t)v->generation == cl->generation;
-	free(v);
-	return ok ? INGRESS_AUTH_OK : INGRESS_AUTH_DENIED;
+	return INGRESS_AUTH_OK;
+}
+
+enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request *r,
+				    const char *vm_id, struct token_claims *cl)
+{
+	return ingress_authorize_cached(hd, r, vm_id, cl, NULL);
 }
 
 /* ---- routing ---- */
@@ -543,8 +581,16 @@ static int ingress_client_cb(struct lws *wsi, enum lws_callback_reasons reason, 
 		/* The request head must come in time. */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, INGRESS_HEAD_S);
 		return 0;
-	case LWS_CALLBACK_RAW_RX:
-		return c ? ingress_conn_rx(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_RX: {
+		if (!c)
+			return -1;
+		/* The read's requests (HTTP/2 streams, kept-alive HTTP/1.1)
+		 * reach the agent in one send. */
+		agentlink_cork(1);
+		int rc = ingress_conn_rx(c, in, len);
+		agentlink_cork(0);
+		return rc;
+	}
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return c ? conn_writeable(c, wsi) : -1;
 	case LWS_CALLBACK_RAW_CLOSE:

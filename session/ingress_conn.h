@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/token.h"
 #include "protocol/wsproto.h"
 #include "session/hearthd.h"
 
@@ -53,7 +54,6 @@ void ingress_conn_abort(struct ingress_conn *c);
 void ingress_conn_refuse(struct ingress_conn *c, unsigned status, const char *msg);
 
 enum ingress_auth { INGRESS_AUTH_OK, INGRESS_AUTH_MISSING, INGRESS_AUTH_DENIED };
-struct token_claims;
 /*
  * The token of r (subprotocol "lambda-microvms.authentication.<token>", else
  * X-aws-proxy-auth) verified (constant time) for vm_id and the VM's current
@@ -62,6 +62,22 @@ struct token_claims;
  */
 enum ingress_auth ingress_authorize(struct hearthd *hd, const struct wsp_request *r,
 				    const char *vm_id, struct token_claims *cl);
+
+/*
+ * One verified token a connection keeps, so its next requests with the same
+ * token skip the signature (an HMAC per request): the same bytes (compared
+ * in constant time) verified before. Expiry, the VM and its run generation
+ * are still checked on every request. Zero it to start empty.
+ */
+struct ingress_authcache {
+	size_t len; /* 0: empty */
+	char tok[TOKEN_MAX_LEN + 1];
+	struct token_claims cl;
+};
+/* ingress_authorize with the connection's cache (NULL: none). */
+enum ingress_auth ingress_authorize_cached(struct hearthd *hd, const struct wsp_request *r,
+					   const char *vm_id, struct token_claims *cl,
+					   struct ingress_authcache *ac);
 
 /*
  * A handler's entry: the request head is parsed into r and also given raw

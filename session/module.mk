@@ -19,7 +19,7 @@ SESSION_SRCS := session/hearthd.c session/httpd.c session/httpconn.c session/rou
 	session/catalog.c session/keyfile.c session/lifecycle.c session/hooks.c \
 	session/keeper.c session/ingress.c session/tlscert.c session/certcache.c session/agentlink.c \
 	session/shellws.c session/shellhub.c session/ring.c session/execchan.c session/webterm.c \
-	session/proxy.c session/h2srv.c session/h2up.c session/upstls.c session/tlsfront.c protocol/h2map.c session/auth.c session/log.c session/clock.c session/vmstate.c \
+	session/proxy.c session/h2srv.c session/h2up.c session/upstls.c session/uppool.c session/tlsfront.c protocol/h2map.c session/auth.c session/log.c session/clock.c session/vmstate.c \
 	session/workers.c session/loop.c session/snapcache.c session/recover.c session/vmjobs.c \
 	session/fsutil.c session/capacity.c session/statelock.c \
 	session/sshd.c session/sshd_auth.c session/sshd_hostkey.c session/sshd_worker.c session/ops_ssh.c \
@@ -103,7 +103,3 @@ UNIT_LIBS_ctxtar := -larchive -lcrypto
 $(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_OBJS_buildlog := $(OBJ)/session/buildlog.o
 $(BIN)/tests/test_buildlog: $(OBJ)/session/buildlog.o
-# The step cache's keys and eviction (real directories under /tmp).
-UNIT_OBJS_buildcache := $(OBJ)/session/buildcache.o $(OBJ)/session/fsutil.o $(OBJ)/vmm/snapfile.o
-UNIT_LIBS_buildcache := -lcrypto -ljson-c
-$(BIN)/tests/test_buildcache: $(OBJ)/session/buildcache.o $(OBJ)/session/fsutil.o $(OBJ)/vmm/snapfile.o

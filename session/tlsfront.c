@@ -26,6 +26,7 @@
 
 #include "protocol/tlshello.h"
 #include "protocol/vmhost.h"
+#include "session/agentlink.h"
 #include "session/certcache.h"
 #include "session/ingress_front.h"
 #include "session/loop.h"
@@ -416,6 +417,8 @@ static void tf_ready(void *ctx)
 	(void)ctx;
 	struct epoll_event ev[TF_EVENTS];
 	int n = epoll_wait(tf.ep, ev, TF_EVENTS, 0);
+	/* The batch's requests (all connections) reach each agent in one send. */
+	agentlink_cork(1);
 	for (int i = 0; i < n; i++) {
 		struct tf_conn *t = ev[i].data.ptr;
 		if (t->gone)
@@ -425,6 +428,7 @@ static void tf_ready(void *ctx)
 		else
 			tf_dispatch[t->st](t, ev[i].events);
 	}
+	agentlink_cork(0);
 	tf_reap();
 }
 

@@ -76,6 +76,16 @@ TEST(expiry)
 		 TOKEN_E_EXPIRED);
 }
 
+/* Claims kept after verification (ingress_authorize_cached) expire as the token would. */
+TEST(current_matches_verify)
+{
+	struct token_claims c = sample();
+	CHECK_EQ(token_current(&c, c.expires), TOKEN_E_EXPIRED);
+	CHECK_EQ(token_current(&c, c.expires - 1), TOKEN_OK);
+	CHECK_EQ(token_current(&c, c.issued - 60), TOKEN_OK);
+	CHECK_EQ(token_current(&c, c.issued - 61), TOKEN_E_EXPIRED);
+}
+
 TEST(sign_refuses_bad_claims)
 {
 	char tok[TOKEN_MAX_LEN + 1];
@@ -142,5 +152,5 @@ TEST(b64url)
 	CHECK_EQ(token_b64url_encode(in, 7, enc, 4), -1);
 }
 
-TEST_MAIN(T(roundtrip), T(wrong_key_and_tamper), T(expiry), T(sign_refuses_bad_claims),
+TEST_MAIN(T(roundtrip), T(wrong_key_and_tamper), T(expiry), T(current_matches_verify), T(sign_refuses_bad_claims),
 	  T(shell_token_without_ports), T(garbage), T(b64url))
