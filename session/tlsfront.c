@@ -35,6 +35,7 @@
 #define TF_READS 16         /* SSL_reads per connection per turn */
 #define TF_CHUNK (16u * 1024)
 #define TF_TICK_MS 1000
+#define TF_LINGER_MS 2000   /* longest wait for the client's EOF after our last bytes */
 #define TF_ALPN "\x02h2\x08http/1.1" /* ours, in order of preference */
 
 /* A connection's course. */
@@ -43,6 +44,7 @@ enum tf_state {
 	TF_PEEK,   /* waiting for the whole ClientHello */
 	TF_SHAKE,  /* our TLS handshake */
 	TF_OPEN,   /* decrypted bytes to and from ingress.c */
+	TF_LINGER, /* our side ended (FIN sent): the client's bytes are read and dropped */
 	TF_STATES
 };
 
@@ -72,6 +74,7 @@ static struct {
 	struct tf_conn *gone;   /* closed ones, until the batch that closed them ends */
 	int backoff;            /* accept failed (out of descriptors): wait for the tick */
 	unsigned shaking, open; /* TF_PEEK + TF_SHAKE; TF_OPEN */
+	unsigned lingering;     /* TF_LINGER */
 	int accepting;
 	lws_sorted_usec_list_t sul;
 	uint8_t peek[TLSHELLO_PEEK_MAX];
@@ -159,7 +162,8 @@ static int tf_evict(void)
 {
 	struct tf_conn *old = NULL;
 	for (struct tf_conn *t = tf.conns; t; t = t->next)
-		if (t->st != TF_OPEN && (!old || t->deadline_ms <= old->deadline_ms))
+		if ((t->st == TF_PEEK || t->st == TF_SHAKE) &&
+		    (!old || t->deadline_ms <= old->deadline_ms))
 			old = t;
 	int64_t since = TLSFRONT_HANDSHAKE_S * 1000LL - (old ? old->deadline_ms - hd_now_ms() : 0);
 	if (!old || since < TLSFRONT_EVICT_MS)
@@ -348,10 +352,57 @@ static int tf_read(struct tf_conn *t)
 	return 0;
 }
 
+/*
+ * The handler hung up and all of its output is written: close_notify and
+ * FIN, then read and drop what the client still sends until its EOF (at
+ * most TF_LINGER_MS). Closing with unread bytes would reset the connection,
+ * and a reset destroys our last bytes (a GOAWAY, the last response) in the
+ * client's receive queue before it reads them.
+ */
+static void tf_linger(struct tf_conn *t)
+{
+	if (tf.lingering >= TLSFRONT_MAX_CONNS) {
+		tf_close(t);
+		return;
+	}
+	SSL_shutdown(t->ssl);
+	ERR_clear_error();
+	shutdown(t->fd, SHUT_WR);
+	struct ingress_conn *c = t->c;
+	t->c = NULL;
+	t->st = TF_LINGER;
+	tf.open--;
+	tf.lingering++;
+	t->deadline_ms = hd_now_ms() + TF_LINGER_MS;
+	tf_interest(t, EPOLLIN);
+	ingress_conn_gone(c); /* the handler may not touch c again */
+}
+
+static void tf_drain(struct tf_conn *t, uint32_t ev)
+{
+	(void)ev;
+	for (int i = 0; i < TF_READS; i++) {
+		ssize_t n = recv(t->fd, tf.rx, sizeof tf.rx, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			tf_close(t);
+			return;
+		}
+	}
+}
+
 static void tf_io(struct tf_conn *t, uint32_t ev)
 {
-	if ((ev & (EPOLLERR)) || tf_read(t) < 0 || t->dead || tf_write(t) < 0 || t->dead) {
+	if ((ev & (EPOLLERR)) || tf_read(t) < 0 || t->dead) {
 		tf_close(t);
+		return;
+	}
+	if (tf_write(t) < 0 || t->dead) {
+		if (!t->dead && !t->retry && ingress_conn_finished(t->c))
+			tf_linger(t);
+		else
+			tf_close(t);
 		return;
 	}
 	if ((ev & EPOLLHUP) && !(ev & EPOLLIN)) {
@@ -366,6 +417,7 @@ static void (*const tf_dispatch[TF_STATES])(struct tf_conn *t, uint32_t ev) = {
 	[TF_PEEK] = tf_peek,
 	[TF_SHAKE] = tf_shake,
 	[TF_OPEN] = tf_io,
+	[TF_LINGER] = tf_drain,
 };
 
 /* ---- the set ---- */
@@ -376,6 +428,8 @@ static void tf_close(struct tf_conn *t)
 		epoll_ctl(tf.ep, EPOLL_CTL_DEL, t->fd, NULL);
 	if (t->st == TF_OPEN)
 		tf.open--;
+	else if (t->st == TF_LINGER)
+		tf.lingering--;
 	else
 		tf.shaking--;
 	if (t->ssl) {
