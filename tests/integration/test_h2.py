@@ -210,9 +210,12 @@ def rss_kib(pid):
 
 
 def raw_h2(env):
-    """A TLS connection that has sent the preface and an empty SETTINGS."""
+    """A TLS connection that has sent the preface and an empty SETTINGS (ALPN
+    h2, as h2 clients over TLS offer: tlsfront's own path, which lingers after
+    a GOAWAY so it reaches a client still sending)."""
     import ssl
     ctx = ssl.create_default_context(cafile=env.ca)
+    ctx.set_alpn_protocols(["h2"])
     s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", env.iport), timeout=30),
                         server_hostname="127.0.0.1")
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
