@@ -103,3 +103,7 @@ UNIT_LIBS_ctxtar := -larchive -lcrypto
 $(BIN)/tests/test_ctxtar: $(OBJ)/session/ctxtar.o $(OBJ)/session/artifact.o $(OBJ)/session/fsutil.o $(OBJ)/shell/agent/tarfs.o $(OBJ)/libimgproto.a
 UNIT_OBJS_buildlog := $(OBJ)/session/buildlog.o
 $(BIN)/tests/test_buildlog: $(OBJ)/session/buildlog.o
+# The step cache's keys and eviction (real directories under /tmp).
+UNIT_OBJS_buildcache := $(OBJ)/session/buildcache.o $(OBJ)/session/fsutil.o $(OBJ)/vmm/snapfile.o
+UNIT_LIBS_buildcache := -lcrypto -ljson-c
+$(BIN)/tests/test_buildcache: $(OBJ)/session/buildcache.o $(OBJ)/session/fsutil.o $(OBJ)/vmm/snapfile.o
