@@ -16,8 +16,10 @@ from test_lifecycle import STEP, agent_sock, run_running
 from test_vm_safety import UID_BASE, status
 
 # The capabilities a root keeper keeps (session/keeper.c drop_privileges):
-# DAC_OVERRIDE 1, DAC_READ_SEARCH 2, FOWNER 3, KILL 5, SETGID 6, SETUID 7.
-KEEPER_CAPS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7)
+# DAC_OVERRIDE 1, DAC_READ_SEARCH 2, FOWNER 3, KILL 5, SETGID 6, SETUID 7, and
+# SYS_PTRACE 19 (a format 2 suspend reads the pages its QEMU wrote, under
+# another uid, with process_vm_readv).
+KEEPER_CAPS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 19)
 
 
 @pytest.fixture
