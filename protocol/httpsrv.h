@@ -78,6 +78,8 @@ struct httpsrv {
 
 /* Start a connection; bodies are collected into body[0..body_cap). */
 void httpsrv_init(struct httpsrv *s, uint8_t *body, size_t body_cap);
+/* The reason phrase of an answer's status line ("Status" for one not listed). */
+const char *httpsrv_reason(unsigned status);
 /*
  * Feed bytes from the client. Returns how many of p[0..n) were taken: it
  * stops as soon as a request is complete (HTTPSRV_READY: the rest belongs to

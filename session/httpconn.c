@@ -41,38 +41,6 @@ static const struct {
 	{ "PATCH", RM_PATCH }, { "DELETE", RM_DELETE },
 };
 
-static const struct {
-	unsigned status;
-	const char *reason;
-} reasons[] = {
-	{ 100, "Continue" },
-	{ 200, "OK" },
-	{ 201, "Created" },
-	{ 202, "Accepted" },
-	{ 204, "No Content" },
-	{ 400, "Bad Request" },
-	{ 402, "Payment Required" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 409, "Conflict" },
-	{ 413, "Payload Too Large" },
-	{ 417, "Expectation Failed" },
-	{ 429, "Too Many Requests" },
-	{ 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" },
-	{ 501, "Not Implemented" },
-	{ 503, "Service Unavailable" },
-};
-
-static const char *reason(unsigned status)
-{
-	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
-		if (reasons[i].status == status)
-			return reasons[i].reason;
-	return "Status";
-}
-
 static enum route_method method_of(const char *name)
 {
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -128,7 +96,7 @@ static void answer(struct httpconn *c, unsigned status, const char *err_type, co
 	size_t hl = 0;
 	uint8_t rb[16];
 	int no_body = status == 204 || status == 304;
-	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\n", status, reason(status));
+	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\n", status, httpsrv_reason(status));
 	if (len && !no_body)
 		hput(head, sizeof head, &hl, "Content-Type: application/json\r\n");
 	if (!no_body)
@@ -382,7 +350,7 @@ void httpconn_stream_begin(struct httpconn *c, unsigned status, const char *ctyp
 	size_t hl = 0;
 	hput(head, sizeof head, &hl, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
 				     "Transfer-Encoding: chunked\r\n%s\r\n",
-	     status, reason(status), ctype,
+	     status, httpsrv_reason(status), ctype,
 	     c->deferred_close || c->streaming ? "Connection: close\r\n" : "");
 	if (buf_put(&c->out, head, hl) != BUF_OK)
 		c->closing = 1;

@@ -121,33 +121,6 @@ static void conn_to(struct conn *c, enum conn_state st)
 	c->st = st;
 }
 
-static const struct {
-	unsigned status;
-	const char *reason;
-} reasons[] = {
-	{ 200, "OK" },
-	{ 202, "Accepted" },
-	{ 400, "Bad Request" },
-	{ 401, "Unauthorized" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 406, "Not Acceptable" },
-	{ 413, "Content Too Large" },
-	{ 415, "Unsupported Media Type" },
-	{ 431, "Request Header Fields Too Large" },
-	{ 501, "Not Implemented" },
-	{ 503, "Service Unavailable" },
-};
-
-static const char *reason(unsigned status)
-{
-	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
-		if (reasons[i].status == status)
-			return reasons[i].reason;
-	return "Status";
-}
-
 /* ---- output ---- */
 
 static int out_put(struct conn *c, const char *p, size_t n)
@@ -180,7 +153,7 @@ __attribute__((format(printf, 2, 3))) static void out_fmt(struct conn *c, const 
 static void head(struct conn *c, unsigned status, const char *ctype, long long len,
 		 const char *extra)
 {
-	out_fmt(c, "HTTP/1.1 %u %s\r\n", status, reason(status));
+	out_fmt(c, "HTTP/1.1 %u %s\r\n", status, httpsrv_reason(status));
 	if (ctype)
 		out_fmt(c, "Content-Type: %s\r\n", ctype);
 	if (len >= 0)
