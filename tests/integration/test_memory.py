@@ -114,11 +114,9 @@ def test_pattern_survives_suspend_resume_and_a_delta_suspend(tmp):
         vm.close()
 
 
-def test_clones_keep_their_own_patterns_and_share_clean_pages(tmp):
-    """Two clones of one image snapshot write different patterns at the same place: each
-    reads back only its own, the snapshot's memory file is never written, and the two
-    QEMUs share the snapshot's clean pages (one page cache, private copies only of what
-    each wrote)."""
+def image_snapshot(tmp):
+    """An image snapshot (`snapshot`, restorable any number of times) of a 256 MiB
+    busybox VM that wrote /tmp/from-image: its directory."""
     need_image("busybox")
     vm = HearthVM.boot("busybox", os.path.join(tmp, "run"), "--mem", "256")
     snap = os.path.join(tmp, "img")
@@ -130,6 +128,15 @@ def test_clones_keep_their_own_patterns_and_share_clean_pages(tmp):
         assert vm.cmd(f"snapshot {snap}").startswith("ok snapshot")
     finally:
         vm.close()
+    return snap
+
+
+def test_clones_keep_their_own_patterns_and_share_clean_pages(tmp):
+    """Two clones of one image snapshot write different patterns at the same place: each
+    reads back only its own, the snapshot's memory file is never written, and the two
+    QEMUs share the snapshot's clean pages (one page cache, private copies only of what
+    each wrote)."""
+    snap = image_snapshot(tmp)
     assert manifest(snap)["kind"] == "snapshot"
     mem = os.path.join(snap, "memory.bin")
     before = hashlib.sha256(open(mem, "rb").read()).hexdigest()
@@ -376,17 +383,7 @@ def test_image_memory_from_a_sealed_memfd(tmp):
     shared-writable mapping; the clones write different patterns and each keeps its own,
     the memfd is unchanged, a clone's first suspend (its base read from the memfd)
     restores with its pattern, and an unsealed memfd is refused."""
-    need_image("busybox")
-    vm = HearthVM.boot("busybox", os.path.join(tmp, "run"), "--mem", "256")
-    snap = os.path.join(tmp, "img")
-    try:
-        vm.ready()
-        a = vm.agent()
-        run_ok(a, "echo image > /tmp/from-image")
-        a.close()
-        assert vm.cmd(f"snapshot {snap}").startswith("ok snapshot")
-    finally:
-        vm.close()
+    snap = image_snapshot(tmp)
     mem = os.path.join(snap, "memory.bin")
     file_before = hashlib.sha256(open(mem, "rb").read()).hexdigest()
 
