@@ -333,10 +333,10 @@ static int run_stage(struct brun *r, size_t s, int need_vm)
 	int from_stage_snap = k == 0 && st->base_stage >= 0;
 	char snap[PATH_MAX] = "";
 	const char *used = k > 0 ? r->keys[s][k - 1] : from_stage_snap ? r->key0[s] : "";
-	if (used[0]) {
+	if (used[0])
 		buildcache_dir(sd, used, snap, sizeof snap);
-		cache_lookup(r, used); /* marks the stage snapshot used too */
-	}
+	if (from_stage_snap)
+		cache_lookup(r, used); /* marks it used (the loop marked keys[s][k - 1]) */
 	for (size_t i = 0; i < k; i++)
 		buildlog_line(r->log, "[%d/%d] CACHED %s", r->done_steps + (int)i + 1, r->total,
 			      st->steps[i].display);
