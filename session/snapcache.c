@@ -205,6 +205,45 @@ int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason)
 	return fd;
 }
 
+int snapcache_base_fd(struct snapcache *sc, const char *snapdir, char *reason)
+{
+	char err[256], real[PATH_MAX], mine[PATH_MAX], dir[PATH_MAX];
+	struct snap_manifest *man = malloc(sizeof *man);
+	if (!man) {
+		seterr(reason, "out of memory");
+		return -1;
+	}
+	int rc = 0;
+	if (snapfile_read(snapdir, man, err, sizeof err) < 0 || man->version != SNAP_VERSION ||
+	    !man->mem_base[0])
+		goto out; /* no base: the restore reads its own files (and refuses bad ones) */
+	/* Only one of this hearthd's image snapshots may back a VM's memory:
+	 * <snapshots>/<key>, as snapcache_get names it (realpath on both sides:
+	 * the keeper records resolved paths). */
+	fsutil_pathf(dir, sizeof dir, "%s", man->mem_base);
+	char *slash = strrchr(dir, '/');
+	const char *key = slash ? slash + 1 : "";
+	if (slash)
+		*slash = '\0';
+	if (!*key || *key == '.' || !realpath(dir, real) || !realpath(sc->dir, mine) ||
+	    strcmp(real, mine) != 0) {
+		seterr(reason, "snapshot %s: its memory base %s is not an image snapshot", snapdir,
+		       man->mem_base);
+		rc = -1;
+		goto out;
+	}
+	fsutil_pathf(dir, sizeof dir, "%s/%s", sc->dir, key);
+	rc = snapcache_mem_fd(sc, dir, reason);
+	if (rc == 0) {
+		seterr(reason, "snapshot %s: its memory base %s has no memory file", snapdir,
+		       man->mem_base);
+		rc = -1;
+	}
+out:
+	free(man);
+	return rc;
+}
+
 /* A snapshot directory renamed into place keeps its copy (same inode). */
 static void mem_rename(struct snapcache *sc, const char *from, const char *to)
 {

@@ -38,6 +38,11 @@ int snapcache_validate(struct snapcache *sc, const struct catalog_entry *ce, con
  * snapshot maps no memory file (format 1, host engine), -1 with reason.
  */
 int snapcache_mem_fd(struct snapcache *sc, const char *snapdir, char *reason);
+/* For a restore of snapdir (a suspended VM's snapshot): the sealed memory
+ * of the image snapshot its memory is a delta against (vmm/snapfile.h
+ * mem_base), as snapcache_mem_fd; 0 when it has no such base; -1 with
+ * reason, also when the base is not one of this cache's snapshots. */
+int snapcache_base_fd(struct snapcache *sc, const char *snapdir, char *reason);
 /* An unshared sealed copy of snapdir's memory.bin for one restore of a
  * snapshot other VMs may map too (the build step cache): as above, but made
  * each time and not kept. */

@@ -45,9 +45,12 @@ static unsigned susp_number(const char *name)
 	return n;
 }
 
+/* Written whole (the manifest comes last) and not spent: its memory is here,
+ * or a delta over its image's (vmm/snapfile.h mem_base). */
 static int snapshot_complete(const char *dir)
 {
-	return fsutil_exists(dir, "manifest.json") && fsutil_exists(dir, "memory.bin");
+	return fsutil_exists(dir, "manifest.json") &&
+	       (fsutil_exists(dir, "memory.bin") || fsutil_exists(dir, "memory.delta"));
 }
 
 /* The newest complete snapshot (complete=1) or the highest susp-N at all. */
@@ -302,7 +305,14 @@ static void do_resume(struct lifecycle *lc, struct lc_job *j)
 	char dir[PATH_MAX];
 	fsutil_pathf(dir, sizeof dir, "%s/susp-%u", j->vmdir, j->susp_seq);
 	j->result = EV_RESUME_FAILED;
-	if (restore_into(lc, j, dir, 0) < 0 ||
+	/* Memory written as a delta over the image's: its sealed copy again. */
+	int mem = snapcache_base_fd(lc->snaps, dir, j->reason);
+	if (mem < 0)
+		return;
+	int rc = restore_into(lc, j, dir, mem);
+	if (mem > 0)
+		close(mem);
+	if (rc < 0 ||
 	    (j->hooks.enabled[API_HOOK_RESUME] &&
 	     call_hook(j->vmdir, &j->hooks, API_HOOK_RESUME, NULL, 0, j->reason) < 0)) {
 		stop_vm(lc, j);

@@ -44,6 +44,11 @@
 #define QEMU_STREAM_JOB "hearth-stream"
 #define QEMU_MAX_FDS 7      /* QMP, agent, console, incoming, direct, tap, memory */
 #define QEMU_FDSET_STALE 16 /* fd sets remembered for closing at the next resume */
+/* A suspend of a VM mapping an image's sealed memory writes a delta against
+ * it up to this many bytes of written pages (restore writes them into the
+ * new QEMU before it runs, so this bounds what a resume adds); beyond, a
+ * whole memory file, which later resumes map without reading. */
+#define QEMU_IMAGE_DELTA_MAX (16ull << 20)
 /* Per-VM uids when hearthd is root: base + the starting thread's id (unique
  * among live tasks), so no two QEMUs share a uid (hearthd.8, VM PROCESSES). */
 #define QEMU_UID_BASE 0x70000000u
@@ -72,7 +77,11 @@ struct vm {
 	int ram_made;        /* ram_path is run_dir's empty base (removed with the vm) */
 	int ram_sealed;      /* ram_fd is a sealed memfd (cfg->mem_fd), QEMU maps it, not ram_path */
 	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
+	/* The image snapshot directory whose memory ram_fd (sealed) holds, or
+	 * "": a suspend may write a delta against it (snapfile.h mem_base). */
+	char ram_base[PATH_MAX];
 	int loading;         /* the incoming stream is a format 2 device state */
+	int incoming_qfd;    /* its fd number inside QEMU (migrate-incoming fd:N) */
 	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
 	/* Sets removed while paused: QEMU 7.2 closes a removed set's fd only
 	 * when the VM runs (and then only on the next fdset command), so a
@@ -382,9 +391,16 @@ static void build_args(struct args *a, const char *qemu, const struct vm *vm,
 			 * xen-save-devices-state: no RAM, no configuration section). */
 			arg(a, "-global");
 			arg(a, "migration.send-configuration=off");
+			/* Nothing loads before migrate-incoming, and the vCPUs
+			 * wait for cont: a delta may have to be written into
+			 * RAM first, which loading virtio devices reads. */
+			arg(a, "-S");
+			arg(a, "-incoming");
+			arg(a, "defer");
+		} else {
+			arg(a, "-incoming");
+			argf(a, "fd:%d", f->incoming);
 		}
-		arg(a, "-incoming");
-		argf(a, "fd:%d", f->incoming);
 	} else {
 		/* -kernel, -initrd and -append are taken whole (no option parsing). */
 		arg(a, "-kernel");
@@ -527,7 +543,7 @@ static int vm_start(struct vm *vm, int incoming_fd, int64_t dl, struct vm_err *e
 	struct fdmap f = { .qmp = 3, .agent = 4, .console = 5, .incoming = -1, .direct = -1,
 			   .tap = -1, .mem = -1 };
 	if (incoming_fd >= 0) {
-		f.incoming = 3 + nfds;
+		f.incoming = vm->incoming_qfd = 3 + nfds;
 		fds[nfds++] = incoming_fd;
 	}
 	if (lfd >= 0) {
@@ -979,6 +995,38 @@ static int save_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
 	return 1;
 }
 
+/*
+ * A VM mapping an image's sealed memory suspends as a delta against it when
+ * it wrote at most QEMU_IMAGE_DELTA_MAX: SNAP_DELTA only, the manifest names
+ * the image snapshot (m->mem_base). 1: done; 0: it wrote more, nothing left
+ * behind; -1 with emsg.
+ */
+static int save_image_delta(struct vm *vm, const char *snapdir, struct snap_manifest *m,
+			    char *emsg, size_t n)
+{
+	char delta[PATH_MAX];
+	uint64_t pages, size = (uint64_t)vm->info.mem_mib << 20;
+	if (ramfile_written(vm->proc.pid, vm->ram_fd, size, &pages, emsg, n) < 0)
+		return -1;
+	if (pages * 4096 > QEMU_IMAGE_DELTA_MAX)
+		return 0;
+	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
+	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct ramfile_stats rs;
+	if (fd < 0 || ramfile_save_delta(vm->proc.pid, vm->ram_fd, size, fd, &rs, emsg, n) < 0) {
+		if (fd < 0)
+			pathf(emsg, n, "%s: %s", delta, strerror(errno));
+		else
+			close(fd);
+		unlink(delta);
+		return -1;
+	}
+	close(fd);
+	pathf(m->mem_base, sizeof(m->mem_base), "%s", vm->ram_base);
+	m->has_delta = 1;
+	return 1;
+}
+
 /* The device state (xen-save-devices-state: no RAM, disks left to QEMU) into path. */
 static int save_state(struct vm *vm, const char *path, int64_t dl, struct vm_err *err)
 {
@@ -1021,7 +1069,8 @@ static int same_bytes(const char *a, const char *b)
 	return same;
 }
 
-/* The RAM in the VM's way (a delta after a resume from a suspend snapshot). */
+/* The RAM in the VM's way: a suspend writes a delta after a resume from a
+ * suspend snapshot, or over an image's memory when little was written. */
 static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap_manifest *m,
 		    struct vm_err *err)
 {
@@ -1029,6 +1078,7 @@ static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap
 	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
 	m->consumable = suspend;
 	m->has_delta = 0;
+	m->mem_base[0] = 0;
 	if (suspend && vm->ram_consumable) {
 		int d = save_delta(vm, snapdir, emsg, sizeof(emsg));
 		if (d < 0) {
@@ -1039,6 +1089,15 @@ static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap
 			m->has_delta = 1;
 			return 0;
 		}
+	}
+	if (suspend && vm->ram_sealed && vm->ram_base[0]) {
+		int d = save_image_delta(vm, snapdir, m, emsg, sizeof(emsg));
+		if (d < 0) {
+			vm_fail(vm, err, "snapshot: writing guest memory", emsg);
+			return -1;
+		}
+		if (d == 1)
+			return 0;
 	}
 	int fd = open(mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	struct ramfile_stats rs;
@@ -1443,11 +1502,12 @@ undo:
 }
 
 /*
- * After -incoming: wait until QEMU has loaded the state, then run the vCPUs.
- * A snapshot is taken paused, so the loaded VM stays paused until cont. A
- * stream QEMU cannot load makes it exit, which the QMP EOF reports.
+ * After -incoming: wait until QEMU has loaded the state. A snapshot is taken
+ * paused, so the loaded VM stays paused until cont: 1. A VM that runs
+ * already (a format 1 stream of a running VM): 0. A stream QEMU cannot load
+ * makes it exit, which the QMP EOF reports.
  */
-static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
+static int wait_loaded(struct vm *vm, int64_t dl, struct vm_err *err)
 {
 	char emsg[VM_ERR_LEN];
 	for (;;) {
@@ -1464,7 +1524,7 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
 		if (!strcmp(status, "running"))
 			return 0;
 		if (!strcmp(status, "paused"))
-			break;
+			return 1;
 		if (strcmp(status, "inmigrate") != 0) {
 			vm_fail(vm, err, "restore: unexpected VM state", status);
 			return -1;
@@ -1476,11 +1536,87 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
 		struct timespec ts = { 0, 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+}
+
+static int run_loaded(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
 	if (qmpc_cmd(&vm->qmp, "cont", NULL, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
 		vm_fail(vm, err, "restore", emsg);
 		return -1;
 	}
 	return 0;
+}
+
+static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	int rc = wait_loaded(vm, dl, err);
+	return rc <= 0 ? rc : run_loaded(vm, dl, err);
+}
+
+/* The base's memory as a sealed memfd: the caller's (mem_fd, engine.h), or a
+ * copy made here (hearth-vm run by hand). */
+static int sealed_base(struct vm *vm, int mem_fd, const char *snapdir, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	if (mem_fd > 0) {
+		if (ramfile_sealed(mem_fd, vm->info.mem_size, emsg, sizeof(emsg)) < 0) {
+			seterr(err, "restore %s: %s", snapdir, emsg);
+			return -1;
+		}
+		vm->ram_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 3);
+		if (vm->ram_fd < 0) {
+			seterr(err, "restore: memory fd: %s", strerror(errno));
+			return -1;
+		}
+	} else {
+		int bf = open(vm->ram_path, O_RDONLY | O_CLOEXEC);
+		if (bf < 0) {
+			seterr(err, "restore %s: %s", vm->ram_path, strerror(errno));
+			return -1;
+		}
+		vm->ram_fd = ramfile_seal(bf, vm->info.mem_size, "hearth-ram", emsg, sizeof(emsg));
+		close(bf);
+		if (vm->ram_fd < 0) {
+			seterr(err, "restore %s: %s", snapdir, emsg);
+			return -1;
+		}
+	}
+	vm->ram_sealed = 1;
+	return 0;
+}
+
+/* Load the device state QEMU holds as incoming_qfd (-incoming defer). */
+static int load_state(struct vm *vm, int64_t dl, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN], uri[32];
+	pathf(uri, sizeof(uri), "fd:%d", vm->incoming_qfd);
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "uri", json_object_new_string(uri));
+	if (qmpc_cmd(&vm->qmp, "migrate-incoming", a, -1, dl, NULL, emsg, sizeof(emsg)) < 0) {
+		vm_fail(vm, err, "restore: loading the device state", emsg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A delta against an image's memory, into the RAM of a QEMU that has loaded
+ * nothing yet (devices read their rings from RAM as they load). */
+static int delta_into_qemu(struct vm *vm, const char *snapdir, struct vm_err *err)
+{
+	char p[PATH_MAX], emsg[VM_ERR_LEN];
+	pathf(p, sizeof(p), "%s/%s", snapdir, SNAP_DELTA);
+	int d = open(p, O_RDONLY | O_CLOEXEC);
+	int rc = d < 0 ? -1
+		       : ramfile_apply_delta_pid(d, vm->proc.pid, vm->ram_fd, vm->info.mem_size,
+						 emsg, sizeof(emsg));
+	if (d < 0)
+		pathf(emsg, sizeof(emsg), "%s", strerror(errno));
+	else
+		close(d);
+	if (rc < 0)
+		seterr(err, "restore %s: applying %s: %s", snapdir, SNAP_DELTA, emsg);
+	return rc;
 }
 
 /*
@@ -1492,24 +1628,24 @@ static int restore_mapped(struct vm *vm, const char *snapdir, int mem_fd, int64_
 			  struct vm_err *err)
 {
 	char st[PATH_MAX], emsg[VM_ERR_LEN];
-	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", snapdir, SNAP_MEMORY);
-	if (mem_fd > 0) {
-		/* An image snapshot's memory, sealed by the caller (engine.h). */
-		if (vm->info.has_delta) {
+	/* A delta against an image's memory: the base is that snapshot's. */
+	int over_image = vm->info.mem_base[0] != 0;
+	pathf(vm->ram_path, sizeof(vm->ram_path), "%s/%s", over_image ? vm->info.mem_base : snapdir,
+	      SNAP_MEMORY);
+	if (mem_fd > 0 || over_image) {
+		/* An image snapshot's memory, sealed (engine.h). */
+		if (!over_image && vm->info.has_delta) {
 			seterr(err, "restore %s: a memory fd was given for a snapshot with a delta",
 			       snapdir);
 			return -1;
 		}
-		if (ramfile_sealed(mem_fd, vm->info.mem_size, emsg, sizeof(emsg)) < 0) {
-			seterr(err, "restore %s: %s", snapdir, emsg);
+		if (sealed_base(vm, mem_fd, snapdir, err) < 0)
 			return -1;
-		}
-		vm->ram_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 3);
-		if (vm->ram_fd < 0) {
-			seterr(err, "restore: memory fd: %s", strerror(errno));
-			return -1;
-		}
-		vm->ram_sealed = 1;
+		/* Later suspends may write deltas against a base that outlives
+		 * them: an image snapshot, never one a resume consumes. */
+		if (over_image || !vm->info.consumable)
+			pathf(vm->ram_base, sizeof(vm->ram_base), "%s",
+			      over_image ? vm->info.mem_base : snapdir);
 	} else if (vm->info.has_delta) {
 		/* Idempotent: a restore that dies halfway is simply done again. */
 		pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_DELTA);
@@ -1549,9 +1685,10 @@ static int restore_mapped(struct vm *vm, const char *snapdir, int mem_fd, int64_
 	int rc = vm_start(vm, fd, dl, err);
 	vm->loading = 0;
 	close(fd);
-	if (rc < 0 || wait_loaded_and_run(vm, dl, err) < 0)
+	if (rc < 0 || (over_image && delta_into_qemu(vm, snapdir, err) < 0) ||
+	    load_state(vm, dl, err) < 0 || (rc = wait_loaded(vm, dl, err)) < 0)
 		return -1;
-	return 0;
+	return rc == 0 ? 0 : run_loaded(vm, dl, err);
 }
 
 static int qemu_restore(const struct vm_config *cfg, const char *snapdir, int deadline_ms,

@@ -194,8 +194,38 @@ struct ram_sink {
 	int fd;
 	int no_holes;    /* tmpfs: a hole would be allocated on first touch (SIGBUS when full) */
 	int delta;       /* append records (ramfile.h) instead of writing in place */
+	int count_only;  /* only count the written pages (st->dirty_pages) */
+	int direct;      /* -1: never O_DIRECT, 0: not yet, 1: writing with O_DIRECT */
+	int fl;          /* fd's status flags before (restored after a switch to O_DIRECT) */
 	uint64_t dpos;   /* the delta's length so far */
+	uint64_t put;    /* bytes written in place so far */
 };
+
+/*
+ * A full save writes every page the VM wrote: past RAM_DIRECT_AFTER bytes
+ * the rest goes with O_DIRECT. Measured here (ext4, 1 GiB guest with 600 MB
+ * written): through the page cache the copy into newly allocated cache
+ * pages ran at ~375 MB/s and the suspend took 2.4 s; with O_DIRECT 0.7 s.
+ * The first bytes stay cached: a small suspend (an idle VM's few MB) is
+ * faster there and its resume finds the pages in memory.
+ */
+#define RAM_DIRECT_AFTER (32ull << 20)
+
+static void sink_go_direct(struct ram_sink *k)
+{
+	if (k->direct || k->no_holes || k->delta || k->put < RAM_DIRECT_AFTER)
+		return;
+	k->fl = fcntl(k->fd, F_GETFL);
+	k->direct = k->fl >= 0 && fcntl(k->fd, F_SETFL, k->fl | O_DIRECT) == 0 ? 1 : -1;
+}
+
+/* Back to the flags the caller gave (O_DIRECT off). */
+static void sink_done(struct ram_sink *k)
+{
+	if (k->direct == 1)
+		fcntl(k->fd, F_SETFL, k->fl);
+	k->direct = -1;
+}
 
 static int write_all(int fd, const void *p, size_t len, off_t o, char *err, size_t errlen)
 {
@@ -203,7 +233,9 @@ static int write_all(int fd, const void *p, size_t len, off_t o, char *err, size
 	while (done < len) {
 		ssize_t w = pwrite(fd, (const char *)p + done, len - done, o + (off_t)done);
 		if (w <= 0) {
-			snprintf(err, errlen, "memory: write: %s", w < 0 ? strerror(errno) : "short write");
+			int e = w < 0 ? errno : EIO;
+			snprintf(err, errlen, "memory: write: %s", w < 0 ? strerror(e) : "short write");
+			errno = e; /* EINVAL: O_DIRECT refused (sink_put) */
 			return -1;
 		}
 		done += (size_t)w;
@@ -224,8 +256,18 @@ static int sink_put(struct ram_sink *k, uint64_t off, unsigned n, const unsigned
 		k->dpos += sizeof(r) + (p ? len : 0);
 		return 0;
 	}
-	if (p)
-		return write_all(k->fd, p, len, (off_t)off, err, errlen);
+	if (p) {
+		sink_go_direct(k);
+		if (write_all(k->fd, p, len, (off_t)off, err, errlen) < 0) {
+			if (k->direct != 1 || errno != EINVAL)
+				return -1;
+			sink_done(k); /* the file system takes no O_DIRECT: buffered, once more */
+			if (write_all(k->fd, p, len, (off_t)off, err, errlen) < 0)
+				return -1;
+		}
+		k->put += len;
+		return 0;
+	}
 	if (k->no_holes) {
 		static const unsigned char z[RAM_PAGE];
 		for (unsigned i = 0; i < n; i++)
@@ -312,7 +354,9 @@ static int save_map(pid_t pid, int pm, struct ram_sink *k, const struct ram_map 
 				unsigned c = j - i;
 				if (off + (uint64_t)c * RAM_PAGE > size)
 					c = (unsigned)((size - off) / RAM_PAGE);
-				if (copy_run(pid, k, va + (uint64_t)i * RAM_PAGE, off, c, buf, st, err,
+				if (k->count_only)
+					st->dirty_pages += c;
+				else if (copy_run(pid, k, va + (uint64_t)i * RAM_PAGE, off, c, buf, st, err,
 					     errlen) < 0)
 					return -1;
 			}
@@ -337,7 +381,8 @@ static int save_written(pid_t pid, int base_fd, uint64_t size, struct ram_sink *
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/pagemap", (int)pid);
 	int pm = open(p, O_RDONLY | O_CLOEXEC);
-	unsigned char *buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
+	/* Page aligned: O_DIRECT writes go straight from it. */
+	unsigned char *buf = aligned_alloc(RAM_PAGE, (size_t)RAM_CHUNK * RAM_PAGE);
 	if (pm < 0 || !buf) {
 		snprintf(err, errlen, "guest RAM of pid %d: %s", (int)pid,
 			 buf ? strerror(errno) : "out of memory");
@@ -346,17 +391,30 @@ static int save_written(pid_t pid, int base_fd, uint64_t size, struct ram_sink *
 	for (int i = 0; i < nmaps; i++)
 		if (save_map(pid, pm, k, &maps[i], size, buf, st, err, errlen) < 0)
 			goto out;
+	sink_done(k);
 	/* Durable before the manifest names it. */
-	if (fdatasync(k->fd) < 0) {
+	if (!k->count_only && fdatasync(k->fd) < 0) {
 		snprintf(err, errlen, "memory: fdatasync: %s", strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
+	sink_done(k);
 	free(buf);
 	if (pm >= 0)
 		close(pm);
 	return rc;
+}
+
+int ramfile_written(pid_t pid, int base_fd, uint64_t size, uint64_t *pages, char *err,
+		    size_t errlen)
+{
+	struct ramfile_stats st = { 0 };
+	struct ram_sink k = { .fd = -1, .count_only = 1, .direct = -1 };
+	if (save_written(pid, base_fd, size, &k, &st, err, errlen) < 0)
+		return -1;
+	*pages = st.dirty_pages;
+	return 0;
 }
 
 int ramfile_save(pid_t pid, int base_fd, uint64_t size, int out_fd, struct ramfile_stats *st,
@@ -379,7 +437,7 @@ int ramfile_save_delta(pid_t pid, int base_fd, uint64_t size, int delta_fd,
 		       struct ramfile_stats *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof(*st));
-	struct ram_sink k = { .fd = delta_fd, .delta = 1 };
+	struct ram_sink k = { .fd = delta_fd, .delta = 1, .direct = -1 };
 	if (save_written(pid, base_fd, size, &k, st, err, errlen) < 0)
 		return -1;
 	/* The base's replayed pages too: the snapshot links to it. */
@@ -390,14 +448,19 @@ int ramfile_save_delta(pid_t pid, int base_fd, uint64_t size, int delta_fd,
 	return 0;
 }
 
-int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size_t errlen)
+/* Where a delta's pages go: a memory file (sink) or a process's RAM. */
+typedef int (*rec_put_fn)(void *ctx, const struct ramfile_rec *r, const unsigned char *data,
+			  char *err, size_t errlen);
+
+/* Every record of delta_fd, checked against size before put sees it. */
+static int each_rec(int delta_fd, uint64_t size, rec_put_fn put, void *ctx, char *err,
+		    size_t errlen)
 {
 	unsigned char *buf = malloc((size_t)RAM_CHUNK * RAM_PAGE);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	struct ram_sink k = { .fd = mem_fd, .no_holes = holes_unsafe(mem_fd) };
 	uint64_t pos = 0;
 	int rc = -1;
 	for (;;) {
@@ -428,13 +491,87 @@ int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size
 			}
 			pos += len;
 		}
-		if (sink_put(&k, r.off, r.pages, r.zero ? NULL : buf, err, errlen) < 0)
+		if (put(ctx, &r, r.zero ? NULL : buf, err, errlen) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	free(buf);
 	return rc;
+}
+
+static int file_put(void *ctx, const struct ramfile_rec *r, const unsigned char *data, char *err,
+		    size_t errlen)
+{
+	return sink_put(ctx, r->off, r->pages, data, err, errlen);
+}
+
+int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size_t errlen)
+{
+	struct ram_sink k = { .fd = mem_fd, .no_holes = holes_unsafe(mem_fd), .direct = -1 };
+	return each_rec(delta_fd, size, file_put, &k, err, errlen);
+}
+
+/* A process's RAM: the VMAs that map the base, where records are written. */
+struct ram_proc {
+	pid_t pid;
+	struct ram_map maps[RAM_MAX_MAPS];
+	int nmaps;
+};
+
+static const unsigned char ram_zero_page[RAM_PAGE];
+
+static int proc_put(void *ctx, const struct ramfile_rec *r, const unsigned char *data, char *err,
+		    size_t errlen)
+{
+	struct ram_proc *p = ctx;
+	for (unsigned i = 0; i < r->pages;) {
+		uint64_t off = r->off + (uint64_t)i * RAM_PAGE;
+		const struct ram_map *m = NULL;
+		for (int j = 0; j < p->nmaps && !m; j++)
+			if (off >= p->maps[j].off && off - p->maps[j].off < p->maps[j].end - p->maps[j].start)
+				m = &p->maps[j];
+		if (!m) {
+			snprintf(err, errlen, "memory delta: offset %llu is not mapped in pid %d",
+				 (unsigned long long)off, (int)p->pid);
+			return -1;
+		}
+		/* As many pages as this mapping holds, zero pages as one page repeated. */
+		uint64_t va = m->start + (off - m->off);
+		unsigned n = r->pages - i;
+		if ((uint64_t)n * RAM_PAGE > m->end - va)
+			n = (unsigned)((m->end - va) / RAM_PAGE);
+		struct iovec l[RAM_CHUNK], rm = { (void *)(uintptr_t)va, (size_t)n * RAM_PAGE };
+		int nl = 1;
+		if (data) {
+			l[0] = (struct iovec){ (void *)(data + (size_t)i * RAM_PAGE), rm.iov_len };
+		} else {
+			for (nl = 0; nl < (int)n; nl++)
+				l[nl] = (struct iovec){ (void *)ram_zero_page, RAM_PAGE };
+		}
+		ssize_t w = process_vm_writev(p->pid, l, (unsigned long)nl, &rm, 1, 0);
+		if (w != (ssize_t)rm.iov_len) {
+			snprintf(err, errlen, "writing guest RAM of pid %d: %s", (int)p->pid,
+				 w < 0 ? strerror(errno) : "short write");
+			return -1;
+		}
+		i += n;
+	}
+	return 0;
+}
+
+int ramfile_apply_delta_pid(int delta_fd, pid_t pid, int base_fd, uint64_t size, char *err,
+			    size_t errlen)
+{
+	struct stat bs;
+	struct ram_proc p = { .pid = pid };
+	if (fstat(base_fd, &bs) < 0) {
+		snprintf(err, errlen, "memory base: %s", strerror(errno));
+		return -1;
+	}
+	if (find_maps(pid, &bs, p.maps, &p.nmaps, err, errlen) < 0)
+		return -1;
+	return each_rec(delta_fd, size, proc_put, &p, err, errlen);
 }
 
 #define RAM_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)

@@ -14,6 +14,12 @@
  * file; the new snapshot links the base file (same inode) and names the
  * delta, which restore applies to it in place (idempotent) before mapping.
  * The previous snapshot stays restorable until the new one is restored.
+ *
+ * A VM whose base is an image snapshot's sealed memory (which many VMs map
+ * and nobody may write) saves a delta against that base instead, when it
+ * wrote little: the new snapshot names the image snapshot's directory and
+ * restore writes the delta into the restored process's private mapping
+ * (ramfile_apply_delta_pid) before the VM runs.
  */
 #ifndef HEARTH_RAMFILE_H
 #define HEARTH_RAMFILE_H
@@ -70,5 +76,15 @@ int ramfile_save_delta(pid_t pid, int base_fd, uint64_t size, int delta_fd,
 /* Apply a delta to the memory file mem_fd (size bytes); every record is
  * checked against size before anything is written for it. */
 int ramfile_apply_delta(int delta_fd, int mem_fd, uint64_t size, char *err, size_t errlen);
+/* The same into the RAM of process pid, mapped privately from base_fd
+ * (process_vm_writev: the written pages become the process's own copies;
+ * base_fd is never written). The process must not run meanwhile (a VM
+ * restored and not yet continued). */
+int ramfile_apply_delta_pid(int delta_fd, pid_t pid, int base_fd, uint64_t size, char *err,
+			    size_t errlen);
+/* How many pages pid wrote over its base (what ramfile_save_delta would
+ * write), without reading them. */
+int ramfile_written(pid_t pid, int base_fd, uint64_t size, uint64_t *pages, char *err,
+		    size_t errlen);
 
 #endif

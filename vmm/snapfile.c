@@ -194,6 +194,8 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 		json_object_object_add(mo, "file", json_object_new_string(SNAP_MEMORY));
 		json_object_object_add(mo, "size", json_object_new_int64((int64_t)m->mem_size));
 		json_object_object_add(mo, "layout", json_object_new_string("raw"));
+		if (m->mem_base[0])
+			json_object_object_add(mo, "base", json_object_new_string(m->mem_base));
 		if (m->has_delta)
 			json_object_object_add(mo, "delta",
 					       file_obj(SNAP_DELTA, m->delta_size, m->delta_hash));
@@ -339,6 +341,17 @@ static int get_raw(struct json_object *o, uint64_t mem_mib, struct snap_manifest
 			return -1;
 		}
 		m->has_delta = 1;
+	}
+	/* Another snapshot's memory under this delta: an absolute, clean path. */
+	if (get_str(o, "base", m->mem_base, sizeof(m->mem_base), 0, err, errlen) < 0)
+		return -1;
+	size_t bl = strlen(m->mem_base);
+	if (bl && (m->mem_base[0] != '/' || strstr(m->mem_base, "/../") ||
+		   (bl >= 3 && !strcmp(m->mem_base + bl - 3, "/..")) || !m->has_delta ||
+		   strpbrk(m->mem_base, "\n\r\t"))) {
+		snprintf(err, errlen, "snapshot manifest: bad \"base\"");
+		m->mem_base[0] = 0;
+		return -1;
 	}
 	char fname[64], layout[16];
 	uint64_t sz;
@@ -535,7 +548,8 @@ static int verify_size(const char *dir, const char *name, uint64_t size, char *e
 int snapfile_verify(const char *dir, const struct snap_manifest *m, char *err, size_t errlen)
 {
 	if (m->version == SNAP_VERSION) {
-		if (verify_size(dir, SNAP_MEMORY, m->mem_size, err, errlen) < 0 ||
+		if (verify_size(m->mem_base[0] ? m->mem_base : dir, SNAP_MEMORY, m->mem_size, err,
+				errlen) < 0 ||
 		    verify_one(dir, SNAP_STATE, m->state_size, m->state_hash, err, errlen) < 0 ||
 		    (m->has_delta &&
 		     verify_one(dir, SNAP_DELTA, m->delta_size, m->delta_hash, err, errlen) < 0))

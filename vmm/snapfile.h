@@ -45,6 +45,11 @@ struct snap_manifest {
 	 * may link SNAP_MEMORY and write a delta: vmm/ramfile.h). */
 	int consumable;
 	int has_delta;                /* SNAP_DELTA present */
+	/* Version 2: "" when SNAP_MEMORY is in this directory; else the absolute
+	 * path of the (image) snapshot directory whose SNAP_MEMORY is the base
+	 * and SNAP_DELTA the pages to write over it in the restored process
+	 * (vmm/ramfile.h). That directory must outlive this snapshot. */
+	char mem_base[PATH_MAX];
 	uint64_t delta_size, delta_hash;
 	uint64_t disk_size, disk_hash;
 };

@@ -13,6 +13,10 @@ of their QEMUs' PSS (each shared page counted once overall) against the sum of t
 and the drop in the host's MemAvailable while they run. Format 2 twice: "mapped" maps the
 file, "sealed" a sealed memfd copy of it shared by every clone (as hearthd runs image VMs,
 vmm/engine.h); its shmem (allocated bytes) is counted beside the PSS.
+Then the RunMicrovm path, VM_MEM_RUNS (default 3) times per format: a clone of a 128 MiB
+image snapshot (mapped: from the sealed memfd, as hearthd runs it) idles, suspends (ms, MB
+written: mapped writes a delta over the image's memory) and resumes (mapped: with the
+image's memfd again) until the agent answers.
 Figures are printed with the mapped/eager ratio. Goal (issue 18): a 2 GiB VM with 1.5 GB in
 use resumes within 1.5x the time of an idle 128 MiB VM.
 """
@@ -33,6 +37,7 @@ SWEEP = [tuple(int(x) for x in s.split(":"))
          for s in os.environ.get("VM_MEM_SWEEP", "128:0,1024:600,2048:1500").split(",") if s]
 DIRTY = int(os.environ.get("VM_MEM_DIRTY", "32"))
 CLONES = int(os.environ.get("VM_MEM_CLONES", "10"))
+RUNS = int(os.environ.get("VM_MEM_RUNS", "3"))
 MODES = (("eager", "1", False), ("mapped", "0", False))
 
 
@@ -176,6 +181,45 @@ def clones(tmp, mode, eager, sealed=False):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def image_runs(tmp, mode, eager):
+    """RUNS clones of one image snapshot: idle, suspend, resume; medians."""
+    d = f"{tmp}/{mode}-runs"
+    vm = vm_start(["boot", "--image", image_json(IMAGE), "--mem", "128"], f"{d}/boot", eager)
+    try:
+        vm.ready()
+        r = vm.cmd(f"snapshot {d}/img")
+        if not r.startswith("ok"):
+            raise RuntimeError(r)
+    finally:
+        vm.close()
+    mfd = sealed_memfd(f"{d}/img/memory.bin") if eager == "0" else None
+    extra = ["--mem-fd", str(mfd)] if mfd is not None else []
+    pf = (mfd,) if mfd is not None else ()
+    out = {"run": [], "suspend": [], "suspend_mb": [], "resume": []}
+    try:
+        for i in range(RUNS):
+            vm = vm_start(["restore", "--snapshot", f"{d}/img", "--id", f"c{i}", *extra],
+                          f"{d}/c{i}", eager, pass_fds=pf)
+            try:
+                out["run"].append(timed_ready(vm))
+                time.sleep(0.5)
+                out["suspend"].append(suspend(vm, f"{d}/s{i}"))
+            finally:
+                vm.close()
+            out["suspend_mb"].append(written_mb(f"{d}/s{i}"))
+            vm = vm_start(["restore", "--snapshot", f"{d}/s{i}", "--id", f"c{i}", *extra],
+                          f"{d}/r{i}", eager, pass_fds=pf)
+            try:
+                out["resume"].append(timed_ready(vm))
+            finally:
+                vm.close()
+    finally:
+        if mfd is not None:
+            os.close(mfd)
+        shutil.rmtree(d, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
 def main():
     if not os.path.exists(image_json(IMAGE)):
         print(f"vm_memory_bench: image {IMAGE} not built ({image_json(IMAGE)})")
@@ -204,6 +248,14 @@ def main():
             r = res[(mode, big)]["resume"] / res[(mode, small)]["resume"]
             print(f"  {mode}: resume {big} MiB / {small} MiB = {r:.2f}"
                   f"{'  (goal <= 1.5: ' + ('met' if r <= 1.5 else 'MISSED') + ')' if mode == 'mapped' else ''}")
+        if RUNS:
+            runs = {mode: image_runs(tmp, mode, eager) for mode, eager, _ in MODES}
+            print(f"  a 128 MiB image's clone, idle (RunMicrovm path; median of {RUNS}):")
+            for k in ("run", "suspend", "suspend_mb", "resume"):
+                e, m = runs["eager"][k], runs["mapped"][k]
+                unit = "MB" if k.endswith("_mb") else "ms"
+                print(f"    {k:<13} eager {e:9.1f} {unit}  mapped {m:9.1f} {unit}"
+                      f"  ratio {m / e if e else 0:6.3f}")
         for mode, eager, sealed in MODES + (("sealed", "0", True),):
             c = clones(tmp, mode, eager, sealed)
             print(f"  {mode}: {c['alive']}/{CLONES} idle clones: PSS total {c['pss']:.0f} MB"

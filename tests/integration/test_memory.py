@@ -468,3 +468,146 @@ def test_hearthd_vms_map_the_image_from_one_sealed_memfd(hd):  # noqa: F811
     assert {v[0] for v in memfds_of(hd.proc.pid).values()} == inodes
     for vid in vids:
         sh(hd, vid, "echo ok")
+
+
+def test_clone_suspends_as_a_small_delta_over_its_image(tmp):
+    """A clone of an image snapshot (its memory a sealed memfd, as hearthd runs VMs) that
+    wrote a little suspends as a delta over the image's memory: no memory.bin of its own,
+    the manifest names the image snapshot, the delta about what was written (not the
+    image's data). It resumes with the image's memfd or, run by hand, a sealed copy made
+    from the image's file; a second suspend is again a delta over the image (everything
+    written since the run), and a clone that wrote more than the bound writes a whole
+    memory file. The image's memory is never written; a delta whose image is gone is
+    refused with a clear error."""
+    snap = image_snapshot(tmp)
+    mem = os.path.join(snap, "memory.bin")
+    file_before = hashlib.sha256(open(mem, "rb").read()).hexdigest()
+    image_data = allocated(mem)
+    mfd = sealed_memfd(mem)
+    before = memfd_digest(mfd)
+    s1, s2, s3 = (os.path.join(tmp, n) for n in ("s1", "s2", "s3"))
+
+    def clone(snapdir, run, with_fd=True):
+        extra = ("--mem-fd", str(mfd)) if with_fd else ()
+        return HearthVM.restore(snapdir, os.path.join(tmp, run), "--id", run, *extra,
+                                pass_fds=(mfd,) if with_fd else ())
+
+    vm = clone(snap, "c1")
+    try:
+        vm.ready()
+        a = vm.agent()
+        fill(a, "/tmp/p", "D", 4)
+        a.close()
+        r = vm.cmd(f"suspend {s1}", timeout=300)
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    m = manifest(s1)
+    assert m["memory"].get("base") == os.path.realpath(snap), m
+    assert m["memory"].get("delta"), m
+    assert not os.path.exists(os.path.join(s1, "memory.bin"))
+    d1 = os.path.getsize(os.path.join(s1, "memory.delta"))
+    # The 4 MB written (and what the shell touched), far below the image's own data.
+    assert 4 * MIB <= d1 < 16 * MIB and d1 < image_data, (d1, image_data)
+
+    vm = clone(s1, "c2")
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert md5_in_guest(a, "/tmp/p") == pattern_md5("D", 4)
+        assert run_ok(a, "cat /tmp/from-image").strip() == "image"
+        fill(a, "/tmp/q", "E", 2)
+        a.close()
+        r = vm.cmd(f"suspend {s2}", timeout=300)
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    m = manifest(s2)
+    assert m["memory"].get("base") == os.path.realpath(snap), m
+    assert os.path.getsize(os.path.join(s2, "memory.delta")) >= d1 + 2 * MIB
+
+    vm = clone(s2, "c3", with_fd=False)  # by hand: hearth-vm seals the image's file itself
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert md5_in_guest(a, "/tmp/p") == pattern_md5("D", 4)
+        assert md5_in_guest(a, "/tmp/q") == pattern_md5("E", 2)
+        fill(a, "/tmp/r", "F", 24)  # past the bound: a whole memory file
+        a.close()
+        r = vm.cmd(f"suspend {s3}", timeout=300)
+        assert r.startswith("ok suspend"), r
+    finally:
+        vm.close()
+    m = manifest(s3)
+    assert "base" not in m["memory"] and not m["memory"].get("delta"), m
+    assert os.path.getsize(os.path.join(s3, "memory.bin")) == 256 * MIB
+    vm = clone(s3, "c4", with_fd=False)
+    try:
+        vm.ready()
+        a = vm.agent()
+        assert md5_in_guest(a, "/tmp/r") == pattern_md5("F", 24)
+        assert md5_in_guest(a, "/tmp/p") == pattern_md5("D", 4)
+        a.close()
+    finally:
+        vm.close()
+
+    assert memfd_digest(mfd) == before
+    os.close(mfd)
+    assert hashlib.sha256(open(mem, "rb").read()).hexdigest() == file_before
+    # The image gone: the delta cannot be resumed, and says why.
+    os.rename(snap, snap + ".gone")
+    vm = clone(s2, "c5", with_fd=False)
+    try:
+        r = vm.line(120)
+        assert r.startswith("err") and "memory.bin" in r, r
+    finally:
+        vm.close()
+    assert sorted(os.listdir(s2)) == sorted(["manifest.json", "memory.delta", "state.bin"])
+
+
+def test_hearthd_suspends_an_idle_vm_as_a_delta_over_its_image(hd):  # noqa: F811
+    """Through hearthd: a VM that wrote little suspends as a delta over its image's memory
+    (a few hundred kB, no memory.bin), resumes mapping the image's one sealed memfd again,
+    with what it wrote; a snapshot whose manifest names a base outside hearthd's image
+    snapshots is refused on resume and the VM stays SUSPENDED."""
+    import json
+    vid = hd.run_running(BOOT)["microvmId"]
+    vmdir = os.path.join(hd.state_dir, "vms", vid)
+    snaps = os.path.realpath(os.path.join(hd.state_dir, "snapshots"))
+    sh(hd, vid, "echo kept > /root/kept")
+    assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
+    susp = sorted((d for d in os.listdir(vmdir) if d.startswith("susp-") and
+                   d[5:].isdigit()), key=lambda d: int(d[5:]))[-1]
+    sdir = os.path.join(vmdir, susp)
+    m = manifest(sdir)
+    base = m["memory"].get("base", "")
+    assert os.path.dirname(base) == snaps, m
+    assert not os.path.exists(os.path.join(sdir, "memory.bin"))
+    assert os.path.getsize(os.path.join(sdir, "memory.delta")) < 16 * MIB
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    assert hd.wait_state(vid, ("RUNNING", "TERMINATED"), STEP)["state"] == "RUNNING"
+    assert sh(hd, vid, "cat /root/kept").strip() == "kept"
+    fds = memfds_of(engine_of(hd, vid))
+    assert {v[0] for v in fds.values()} == {v[0] for v in memfds_of(hd.proc.pid).values()}
+
+    # A manifest pointing the base elsewhere (what a compromised keeper could write).
+    assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
+    assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
+    susp = sorted((d for d in os.listdir(vmdir) if d.startswith("susp-") and
+                   d[5:].isdigit()), key=lambda d: int(d[5:]))[-1]
+    mp = os.path.join(vmdir, susp, "manifest.json")
+    m = manifest(os.path.join(vmdir, susp))
+    assert m["memory"].get("base"), m
+    m["memory"]["base"] = os.path.join(hd.state_dir, "vms")
+    with open(mp, "w") as f:
+        json.dump(m, f)
+    assert hd.call("POST", "/microvms/%s/resume" % vid)[0] == 200
+    doc = hd.wait_state(vid, ("SUSPENDED", "RUNNING", "TERMINATED"), STEP)
+    deadline = time.monotonic() + STEP
+    while doc["state"] == "SUSPENDED" and "not an image snapshot" not in \
+            doc.get("stateReason", "") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        doc = hd.call("GET", "/microvms/%s" % vid)[2]
+    assert doc["state"] == "SUSPENDED", doc
+    assert "not an image snapshot" in doc.get("stateReason", ""), (doc, hd.read_log())

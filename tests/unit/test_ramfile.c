@@ -181,5 +181,49 @@ TEST(sealed_memfd_refuses_writes)
 	rmdir(dir);
 }
 
+/* A clone's suspend against its image's sealed memory: the pages it wrote
+ * as a delta (counted first), written back into a fresh private mapping of
+ * the same memfd (a new process's RAM) reproduce the clone's memory; the
+ * memfd stays the image's. */
+TEST(delta_over_sealed_base_into_process)
+{
+	char dir[] = "/tmp/hearth-test-ramXXXXXX", bp[300], dp[300], err[256];
+	CHECK(mkdtemp(dir) != NULL);
+	int base = make_base(dir, bp, sizeof(bp));
+	int fd = ramfile_seal(base, NPG * PG, "t", err, sizeof(err));
+	CHECK(fd >= 0);
+	unsigned char *m = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(m != MAP_FAILED);
+	volatile unsigned char sink = m[PG * 3]; /* read: stays the base's */
+	(void)sink;
+	memset(m + 2 * PG, 'Q', PG);      /* over a hole */
+	memset(m + 6 * PG, 0, PG);        /* zero over data */
+	memset(m + 20 * PG, 'R', 3 * PG); /* a run */
+	uint64_t pages = 0;
+	CHECK_EQ(ramfile_written(getpid(), fd, NPG * PG, &pages, err, sizeof(err)), 0);
+	CHECK_EQ(pages, 5u);
+	int delta = tmpfile_in(dir, "delta", dp, sizeof(dp));
+	struct ramfile_stats st;
+	CHECK_EQ(ramfile_save_delta(getpid(), fd, NPG * PG, delta, &st, err, sizeof(err)), 0);
+	struct stat ds;
+	CHECK(fstat(delta, &ds) == 0 && ds.st_size < 5 * PG + 5 * 64); /* only what was written */
+	unsigned char *n = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(n != MAP_FAILED);
+	CHECK(n[6 * PG] == 'a' + 6 && n[2 * PG] == 0);
+	CHECK_EQ(ramfile_apply_delta_pid(delta, getpid(), fd, NPG * PG, err, sizeof(err)), 0);
+	CHECK(memcmp(m, n, NPG * PG) == 0);
+	CHECK(page_is(fd, 6, 'a' + 6) && page_is(fd, 2, 0) && page_is(fd, 20, 0)); /* memfd untouched */
+	/* A record past what the process maps is refused. */
+	munmap(n, NPG * PG);
+	n = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	munmap(m, NPG * PG);
+	CHECK(ramfile_apply_delta_pid(delta, getpid(), fd, NPG * PG, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "not mapped") != NULL);
+	munmap(n, 8 * PG);
+	close(fd), close(base), close(delta);
+	unlink(bp), unlink(dp);
+	rmdir(dir);
+}
+
 TEST_MAIN(T(save_copies_base_and_written_pages), T(bad_delta_records_refused),
-	  T(sealed_memfd_refuses_writes))
+	  T(sealed_memfd_refuses_writes), T(delta_over_sealed_base_into_process))

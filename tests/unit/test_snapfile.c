@@ -86,6 +86,69 @@ TEST(manifest_round_trip)
 	rmdir(dir);
 }
 
+/* A delta over another snapshot's memory (a suspended clone over its image):
+ * the base round-trips, memory.bin is looked for there, and a base that is
+ * relative, climbs out with "..", or comes without a delta is refused. */
+TEST(manifest_v2_memory_base)
+{
+	char dir[] = "/tmp/hearth-test-snapXXXXXX", img[] = "/tmp/hearth-test-imgXXXXXX";
+	CHECK(mkdtemp(dir) != NULL && mkdtemp(img) != NULL);
+	struct snap_manifest a, b;
+	sample(&a);
+	a.version = SNAP_VERSION;
+	a.mem_size = (uint64_t)a.mem_mib << 20;
+	a.state_size = 5;
+	a.state_hash = snapfile_xxh64("state", 5);
+	a.consumable = 1;
+	a.has_delta = 1;
+	a.delta_size = 0;
+	a.delta_hash = snapfile_xxh64("", 0);
+	a.has_disk = 0;
+	snprintf(a.mem_base, sizeof(a.mem_base), "%s", img);
+	char err[512], p[300];
+	CHECK_EQ(snapfile_write(dir, &a, err, sizeof(err)), 0);
+	CHECK_EQ(snapfile_read(dir, &b, err, sizeof(err)), 0);
+	CHECK(strcmp(b.mem_base, img) == 0);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_STATE);
+	FILE *f = fopen(p, "w");
+	fputs("state", f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_DELTA);
+	fclose(fopen(p, "w"));
+	/* No memory.bin in the base yet: refused, naming the base's. */
+	CHECK(snapfile_verify(dir, &b, err, sizeof(err)) < 0);
+	CHECK(strstr(err, img) != NULL);
+	snprintf(p, sizeof(p), "%s/%s", img, SNAP_MEMORY);
+	fclose(fopen(p, "w"));
+	CHECK_EQ(truncate(p, (off_t)a.mem_size), 0);
+	CHECK_EQ(snapfile_verify(dir, &b, err, sizeof(err)), 0);
+	unlink(p);
+	rmdir(img);
+	static const char *const names[] = { SNAP_STATE, SNAP_DELTA, SNAP_MANIFEST };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	static const char *const bad[] = { "img", "/a/../etc", "/a/..", "/a\\nb" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 1; i++) {
+		char text[1024];
+		int nodelta = i == sizeof(bad) / sizeof(bad[0]);
+		snprintf(text, sizeof(text),
+			 "{\"format\": \"hearth-snapshot\", \"version\": 2, \"engine\": \"qemu\", "
+			 "\"accel\": \"tcg\", \"kernel\": \"/k\", \"memoryMiB\": 1, \"vcpus\": 1, "
+			 "\"kind\": \"suspend\", \"memory\": {\"file\": \"memory.bin\", \"size\": "
+			 "1048576, \"layout\": \"raw\", \"base\": \"%s\"%s}, \"state\": {\"file\": "
+			 "\"state.bin\", \"size\": 1, \"xxh64\": \"0000000000000001\"}}",
+			 nodelta ? "/img" : bad[i],
+			 nodelta ? "" : ", \"delta\": {\"file\": \"memory.delta\", \"size\": 1, "
+					"\"xxh64\": \"0000000000000001\"}");
+		err[0] = 0;
+		CHECK(snapfile_parse(text, strlen(text), &b, err, sizeof(err)) < 0);
+		CHECK(strstr(err, "base") != NULL);
+	}
+}
+
 TEST(manifest_refusals)
 {
 	struct snap_manifest m;
@@ -211,4 +274,5 @@ TEST(manifest_v2_round_trip_and_size_only_memory)
 }
 
 TEST_MAIN(T(xxh64_known_values), T(manifest_v2_round_trip_and_size_only_memory), T(xxh64_streaming_matches_oneshot), T(manifest_round_trip),
-	  T(manifest_refusals), T(verify_catches_truncation_and_corruption))
+	  T(manifest_refusals), T(verify_catches_truncation_and_corruption),
+	  T(manifest_v2_memory_base))
