@@ -78,8 +78,10 @@ struct vm {
 	int ram_sealed;      /* ram_fd is a sealed memfd (cfg->mem_fd), QEMU maps it, not ram_path */
 	int ram_consumable;  /* the base is a suspend snapshot's: the next suspend links it */
 	/* The image snapshot directory whose memory ram_fd (sealed) holds, or
-	 * "": a suspend may write a delta against it (snapfile.h mem_base). */
+	 * "": a suspend may write a delta against it (snapfile.h mem_base), and
+	 * that snapshot's device state identity (base_state_size/hash). */
 	char ram_base[PATH_MAX];
+	uint64_t ram_base_state_size, ram_base_state_hash;
 	int loading;         /* the incoming stream is a format 2 device state */
 	int incoming_qfd;    /* its fd number inside QEMU (migrate-incoming fd:N) */
 	unsigned fdset_next; /* fdset_cmd's next set id (offset) */
@@ -1006,23 +1008,27 @@ static int save_image_delta(struct vm *vm, const char *snapdir, struct snap_mani
 {
 	char delta[PATH_MAX];
 	uint64_t pages, size = (uint64_t)vm->info.mem_mib << 20;
+	/* Unreadable here means a full save could not read the pages either. */
 	if (ramfile_written(vm->proc.pid, vm->ram_fd, size, &pages, emsg, n) < 0)
 		return -1;
 	if (pages * 4096 > QEMU_IMAGE_DELTA_MAX)
 		return 0;
 	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
 	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pathf(emsg, n, "%s: %s", delta, strerror(errno));
+		return -1;
+	}
 	struct ramfile_stats rs;
-	if (fd < 0 || ramfile_save_delta(vm->proc.pid, vm->ram_fd, size, fd, &rs, emsg, n) < 0) {
-		if (fd < 0)
-			pathf(emsg, n, "%s: %s", delta, strerror(errno));
-		else
-			close(fd);
+	int rc = ramfile_save_delta(vm->proc.pid, vm->ram_fd, size, fd, &rs, emsg, n);
+	close(fd);
+	if (rc < 0) {
 		unlink(delta);
 		return -1;
 	}
-	close(fd);
 	pathf(m->mem_base, sizeof(m->mem_base), "%s", vm->ram_base);
+	m->base_state_size = vm->ram_base_state_size;
+	m->base_state_hash = vm->ram_base_state_hash;
 	m->has_delta = 1;
 	return 1;
 }
@@ -1079,6 +1085,7 @@ static int save_ram(struct vm *vm, const char *snapdir, int suspend, struct snap
 	m->consumable = suspend;
 	m->has_delta = 0;
 	m->mem_base[0] = 0;
+	m->base_state_size = m->base_state_hash = 0;
 	if (suspend && vm->ram_consumable) {
 		int d = save_delta(vm, snapdir, emsg, sizeof(emsg));
 		if (d < 0) {
@@ -1554,6 +1561,30 @@ static int wait_loaded_and_run(struct vm *vm, int64_t dl, struct vm_err *err)
 	return rc <= 0 ? rc : run_loaded(vm, dl, err);
 }
 
+/* The snapshot mem_base names is still the one the delta was written over
+ * (not rebuilt at the same path since): its device state is. */
+static int same_base(struct vm *vm, const char *snapdir, struct vm_err *err)
+{
+	char emsg[VM_ERR_LEN];
+	struct snap_manifest *b = malloc(sizeof(*b));
+	int rc = -1;
+	if (!b) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	if (snapfile_read(vm->info.mem_base, b, emsg, sizeof(emsg)) < 0)
+		seterr(err, "restore %s: its memory base: %s", snapdir, emsg);
+	else if (b->version != SNAP_VERSION || b->mem_size != vm->info.mem_size ||
+		 b->state_size != vm->info.base_state_size ||
+		 b->state_hash != vm->info.base_state_hash)
+		seterr(err, "restore %s: its memory base %s is not the snapshot it was written over "
+			    "(rebuilt since?)", snapdir, vm->info.mem_base);
+	else
+		rc = 0;
+	free(b);
+	return rc;
+}
+
 /* The base's memory as a sealed memfd: the caller's (mem_fd, engine.h), or a
  * copy made here (hearth-vm run by hand). */
 static int sealed_base(struct vm *vm, int mem_fd, const char *snapdir, struct vm_err *err)
@@ -1639,13 +1670,21 @@ static int restore_mapped(struct vm *vm, const char *snapdir, int mem_fd, int64_
 			       snapdir);
 			return -1;
 		}
+		if (over_image && same_base(vm, snapdir, err) < 0)
+			return -1;
 		if (sealed_base(vm, mem_fd, snapdir, err) < 0)
 			return -1;
 		/* Later suspends may write deltas against a base that outlives
 		 * them: an image snapshot, never one a resume consumes. */
-		if (over_image || !vm->info.consumable)
-			pathf(vm->ram_base, sizeof(vm->ram_base), "%s",
-			      over_image ? vm->info.mem_base : snapdir);
+		if (over_image) {
+			pathf(vm->ram_base, sizeof(vm->ram_base), "%s", vm->info.mem_base);
+			vm->ram_base_state_size = vm->info.base_state_size;
+			vm->ram_base_state_hash = vm->info.base_state_hash;
+		} else if (!vm->info.consumable) {
+			pathf(vm->ram_base, sizeof(vm->ram_base), "%s", snapdir);
+			vm->ram_base_state_size = vm->info.state_size;
+			vm->ram_base_state_hash = vm->info.state_hash;
+		}
 	} else if (vm->info.has_delta) {
 		/* Idempotent: a restore that dies halfway is simply done again. */
 		pathf(st, sizeof(st), "%s/%s", snapdir, SNAP_DELTA);

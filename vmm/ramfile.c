@@ -199,6 +199,7 @@ struct ram_sink {
 	int fl;          /* fd's status flags before (restored after a switch to O_DIRECT) */
 	uint64_t dpos;   /* the delta's length so far */
 	uint64_t put;    /* bytes written in place so far */
+	uint64_t put_direct; /* of those, with O_DIRECT */
 };
 
 /*
@@ -266,6 +267,8 @@ static int sink_put(struct ram_sink *k, uint64_t off, unsigned n, const unsigned
 				return -1;
 		}
 		k->put += len;
+		if (k->direct == 1)
+			k->put_direct += len;
 		return 0;
 	}
 	if (k->no_holes) {
@@ -392,6 +395,7 @@ static int save_written(pid_t pid, int base_fd, uint64_t size, struct ram_sink *
 		if (save_map(pid, pm, k, &maps[i], size, buf, st, err, errlen) < 0)
 			goto out;
 	sink_done(k);
+	st->direct_bytes = k->put_direct;
 	/* Durable before the manifest names it. */
 	if (!k->count_only && fdatasync(k->fd) < 0) {
 		snprintf(err, errlen, "memory: fdatasync: %s", strerror(errno));

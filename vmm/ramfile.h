@@ -32,6 +32,7 @@ struct ramfile_stats {
 	uint64_t base_bytes;  /* data copied from the base file */
 	uint64_t dirty_pages; /* pages the VM wrote (written or punched as zero) */
 	uint64_t dirty_bytes; /* of those, bytes written (non-zero pages) */
+	uint64_t direct_bytes; /* of those, bytes written with O_DIRECT (ramfile_save) */
 };
 
 /* 0 when a sparse memory file in dir could kill its VM (tmpfs: a hole is

@@ -194,8 +194,11 @@ int snapfile_write(const char *dir, const struct snap_manifest *m, char *err, si
 		json_object_object_add(mo, "file", json_object_new_string(SNAP_MEMORY));
 		json_object_object_add(mo, "size", json_object_new_int64((int64_t)m->mem_size));
 		json_object_object_add(mo, "layout", json_object_new_string("raw"));
-		if (m->mem_base[0])
+		if (m->mem_base[0]) {
 			json_object_object_add(mo, "base", json_object_new_string(m->mem_base));
+			json_object_object_add(mo, "baseState", file_obj(SNAP_STATE, m->base_state_size,
+									  m->base_state_hash));
+		}
 		if (m->has_delta)
 			json_object_object_add(mo, "delta",
 					       file_obj(SNAP_DELTA, m->delta_size, m->delta_hash));
@@ -350,6 +353,14 @@ static int get_raw(struct json_object *o, uint64_t mem_mib, struct snap_manifest
 		   (bl >= 3 && !strcmp(m->mem_base + bl - 3, "/..")) || !m->has_delta ||
 		   strpbrk(m->mem_base, "\n\r\t"))) {
 		snprintf(err, errlen, "snapshot manifest: bad \"base\"");
+		m->mem_base[0] = 0;
+		return -1;
+	}
+	struct json_object *bs;
+	if (bl && (!json_object_object_get_ex(o, "baseState", &bs) ||
+		   !json_object_is_type(bs, json_type_object) ||
+		   get_file(bs, SNAP_STATE, &m->base_state_size, &m->base_state_hash, err, errlen) < 0)) {
+		snprintf(err, errlen, "snapshot manifest: bad \"baseState\" for the base");
 		m->mem_base[0] = 0;
 		return -1;
 	}

@@ -50,6 +50,10 @@ struct snap_manifest {
 	 * and SNAP_DELTA the pages to write over it in the restored process
 	 * (vmm/ramfile.h). That directory must outlive this snapshot. */
 	char mem_base[PATH_MAX];
+	/* Which memory that is: the base snapshot's SNAP_STATE size and hash (a
+	 * snapshot rebuilt at the same path has other device state), checked
+	 * on restore before the delta is written over it. */
+	uint64_t base_state_size, base_state_hash;
 	uint64_t delta_size, delta_hash;
 	uint64_t disk_size, disk_hash;
 };

@@ -26,7 +26,9 @@ from botocore.credentials import Credentials
 
 from conftest import HOST_SHELL, built  # HOST_SHELL: what the host engine's shells run
 
-BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
+# The tree these tests belong to (tests/run.sh sets HEARTH_BUILD).
+BUILD = os.environ.get("HEARTH_BUILD",
+                       os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 HEARTHD = os.path.join(BUILD, "bin", "hearthd")
 API = "/2025-09-09"
 # The built busybox guest image (make), for tests that run real VMs.

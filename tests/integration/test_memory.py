@@ -477,8 +477,8 @@ def test_clone_suspends_as_a_small_delta_over_its_image(tmp):
     image's data). It resumes with the image's memfd or, run by hand, a sealed copy made
     from the image's file; a second suspend is again a delta over the image (everything
     written since the run), and a clone that wrote more than the bound writes a whole
-    memory file. The image's memory is never written; a delta whose image is gone is
-    refused with a clear error."""
+    memory file. The image's memory is never written; a delta whose image is gone or
+    rebuilt is refused with a clear error."""
     snap = image_snapshot(tmp)
     mem = os.path.join(snap, "memory.bin")
     file_before = hashlib.sha256(open(mem, "rb").read()).hexdigest()
@@ -563,6 +563,16 @@ def test_clone_suspends_as_a_small_delta_over_its_image(tmp):
     finally:
         vm.close()
     assert sorted(os.listdir(s2)) == sorted(["manifest.json", "memory.delta", "state.bin"])
+    # Another image snapshot at that path (rebuilt): refused, not resumed over the wrong
+    # memory.
+    os.makedirs(os.path.join(tmp, "o"))
+    os.rename(image_snapshot(os.path.join(tmp, "o")), snap)
+    vm = clone(s2, "c6", with_fd=False)
+    try:
+        r = vm.line(120)
+        assert r.startswith("err") and "rebuilt" in r, r
+    finally:
+        vm.close()
 
 
 def test_hearthd_suspends_an_idle_vm_as_a_delta_over_its_image(hd):  # noqa: F811

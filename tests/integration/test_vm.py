@@ -17,7 +17,9 @@ import pytest
 from agentproto import Agent
 from conftest import guest_image
 
-BUILD = os.environ.get("HEARTH_BUILD", "/work/main/build")
+# The tree these tests belong to (tests/run.sh sets HEARTH_BUILD).
+BUILD = os.environ.get("HEARTH_BUILD",
+                       os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 HEARTH_VM = os.path.join(BUILD, "bin", "hearth-vm")
 GUEST = os.environ.get("HEARTH_GUEST", os.path.join(BUILD, "guest"))
 BOOT_S = 240        # TCG boots of the Debian image are slow on a busy 2-core box

@@ -207,16 +207,21 @@ TEST(delta_over_sealed_base_into_process)
 	CHECK_EQ(ramfile_save_delta(getpid(), fd, NPG * PG, delta, &st, err, sizeof(err)), 0);
 	struct stat ds;
 	CHECK(fstat(delta, &ds) == 0 && ds.st_size < 5 * PG + 5 * 64); /* only what was written */
+	/* The clone ends (its memory kept aside); a new one maps the base. */
+	unsigned char *want = malloc(NPG * PG);
+	CHECK(want != NULL);
+	memcpy(want, m, NPG * PG);
+	munmap(m, NPG * PG);
 	unsigned char *n = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	CHECK(n != MAP_FAILED);
 	CHECK(n[6 * PG] == 'a' + 6 && n[2 * PG] == 0);
 	CHECK_EQ(ramfile_apply_delta_pid(delta, getpid(), fd, NPG * PG, err, sizeof(err)), 0);
-	CHECK(memcmp(m, n, NPG * PG) == 0);
+	CHECK(memcmp(want, n, NPG * PG) == 0);
+	free(want);
 	CHECK(page_is(fd, 6, 'a' + 6) && page_is(fd, 2, 0) && page_is(fd, 20, 0)); /* memfd untouched */
 	/* A record past what the process maps is refused. */
 	munmap(n, NPG * PG);
 	n = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	munmap(m, NPG * PG);
 	CHECK(ramfile_apply_delta_pid(delta, getpid(), fd, NPG * PG, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "not mapped") != NULL);
 	munmap(n, 8 * PG);
@@ -225,5 +230,41 @@ TEST(delta_over_sealed_base_into_process)
 	rmdir(dir);
 }
 
+/* A save past RAM_DIRECT_AFTER (32 MiB) writes the rest with O_DIRECT where
+ * the file system takes it (not tmpfs, whose files get every page allocated
+ * instead), gives the fd its flags back, and the file holds every page. */
+TEST(big_save_goes_direct_and_reads_back)
+{
+	enum { BIG = 40 << 20 };
+	const char *t = getenv("TMPDIR");
+	char dir[200], bp[300], op[300], err[256];
+	snprintf(dir, sizeof(dir), "%.150s/hearth-test-ramXXXXXX", t && *t ? t : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	int base = tmpfile_in(dir, "base", bp, sizeof(bp));
+	CHECK(base >= 0 && ftruncate(base, BIG) == 0);
+	unsigned char *m = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE, base, 0);
+	CHECK(m != MAP_FAILED);
+	for (size_t i = 0; i < BIG / PG; i++)
+		memset(m + i * PG, 1 + (int)(i % 251), PG);
+	int out = tmpfile_in(dir, "out", op, sizeof(op));
+	int fl = fcntl(out, F_GETFL);
+	struct ramfile_stats st;
+	CHECK_EQ(ramfile_save(getpid(), base, BIG, out, &st, err, sizeof(err)), 0);
+	CHECK_EQ(st.dirty_bytes, (uint64_t)BIG);
+	CHECK_EQ(fcntl(out, F_GETFL), fl);
+	if (ramfile_holes_safe(dir)) /* not tmpfs */
+		CHECK(st.direct_bytes >= (uint64_t)BIG - (32u << 20) - (2u << 20));
+	else
+		CHECK_EQ(st.direct_bytes, 0u);
+	for (size_t i = 0; i < BIG / PG; i += 97)
+		CHECK(page_is(out, (int)i, 1 + (int)(i % 251)));
+	CHECK(page_is(out, BIG / PG - 1, 1 + (int)((BIG / PG - 1) % 251)));
+	munmap(m, BIG);
+	close(base), close(out);
+	unlink(bp), unlink(op);
+	rmdir(dir);
+}
+
 TEST_MAIN(T(save_copies_base_and_written_pages), T(bad_delta_records_refused),
-	  T(sealed_memfd_refuses_writes), T(delta_over_sealed_base_into_process))
+	  T(sealed_memfd_refuses_writes), T(delta_over_sealed_base_into_process),
+	  T(big_save_goes_direct_and_reads_back))

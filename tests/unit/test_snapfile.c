@@ -105,10 +105,13 @@ TEST(manifest_v2_memory_base)
 	a.delta_hash = snapfile_xxh64("", 0);
 	a.has_disk = 0;
 	snprintf(a.mem_base, sizeof(a.mem_base), "%s", img);
+	a.base_state_size = 12058;
+	a.base_state_hash = 0x20b3e67a7ca73b26ull;
 	char err[512], p[300];
 	CHECK_EQ(snapfile_write(dir, &a, err, sizeof(err)), 0);
 	CHECK_EQ(snapfile_read(dir, &b, err, sizeof(err)), 0);
 	CHECK(strcmp(b.mem_base, img) == 0);
+	CHECK(b.base_state_size == a.base_state_size && b.base_state_hash == a.base_state_hash);
 	snprintf(p, sizeof(p), "%s/%s", dir, SNAP_STATE);
 	FILE *f = fopen(p, "w");
 	fputs("state", f);
@@ -130,7 +133,8 @@ TEST(manifest_v2_memory_base)
 		unlink(p);
 	}
 	rmdir(dir);
-	static const char *const bad[] = { "img", "/a/../etc", "/a/..", "/a\\nb" };
+	/* The last: a good base, but nothing says which memory it held. */
+	static const char *const bad[] = { "img", "/a/../etc", "/a/..", "/a\\nb", "/img-nostate" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 1; i++) {
 		char text[1024];
 		int nodelta = i == sizeof(bad) / sizeof(bad[0]);
@@ -147,6 +151,16 @@ TEST(manifest_v2_memory_base)
 		CHECK(snapfile_parse(text, strlen(text), &b, err, sizeof(err)) < 0);
 		CHECK(strstr(err, "base") != NULL);
 	}
+	static const char good[] =
+		"{\"format\": \"hearth-snapshot\", \"version\": 2, \"engine\": \"qemu\", "
+		"\"accel\": \"tcg\", \"kernel\": \"/k\", \"memoryMiB\": 1, \"vcpus\": 1, "
+		"\"kind\": \"suspend\", \"memory\": {\"file\": \"memory.bin\", \"size\": 1048576, "
+		"\"layout\": \"raw\", \"base\": \"/img\", \"baseState\": {\"file\": \"state.bin\", "
+		"\"size\": 7, \"xxh64\": \"00000000000000aa\"}, \"delta\": {\"file\": "
+		"\"memory.delta\", \"size\": 1, \"xxh64\": \"0000000000000001\"}}, \"state\": "
+		"{\"file\": \"state.bin\", \"size\": 1, \"xxh64\": \"0000000000000001\"}}";
+	CHECK_EQ(snapfile_parse(good, strlen(good), &b, err, sizeof(err)), 0);
+	CHECK(!strcmp(b.mem_base, "/img") && b.base_state_size == 7 && b.base_state_hash == 0xaa);
 }
 
 TEST(manifest_refusals)
