@@ -961,12 +961,26 @@ static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object 
 	return rc;
 }
 
-/*
- * Format 2, the VM paused: device state alone into snapdir/SNAP_STATE (QMP
- * xen-save-devices-state: the migration format without RAM, and without
- * handing the disks over), then the RAM file (ramfile.h): the base's data
- * plus the pages the VM wrote. Both are removed on failure.
- */
+/* The pages the VM wrote over its base into snapdir/SNAP_DELTA (new),
+ * synced; removed again on failure. */
+static int write_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
+{
+	char delta[PATH_MAX];
+	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
+	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pathf(emsg, n, "%s: %s", delta, strerror(errno));
+		return -1;
+	}
+	struct ramfile_stats rs;
+	int rc = ramfile_save_delta(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20, fd,
+				    &rs, emsg, n);
+	close(fd);
+	if (rc < 0)
+		unlink(delta);
+	return rc;
+}
+
 /*
  * After a resume from a suspend snapshot, suspend again as a delta: only the
  * pages written since the resume, appended to SNAP_DELTA; SNAP_MEMORY is a
@@ -975,25 +989,15 @@ static int fdset_cmd(struct vm *vm, int fd, const char *cmd, struct json_object 
  */
 static int save_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
 {
-	char mem[PATH_MAX], delta[PATH_MAX], self[64];
+	char mem[PATH_MAX], self[64];
 	pathf(mem, sizeof(mem), "%s/%s", snapdir, SNAP_MEMORY);
-	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
 	pathf(self, sizeof(self), "/proc/self/fd/%d", vm->ram_fd);
 	if (linkat(AT_FDCWD, self, AT_FDCWD, mem, AT_SYMLINK_FOLLOW) < 0)
 		return 0;
-	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	struct ramfile_stats rs;
-	if (fd < 0 || ramfile_save_delta(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20,
-					 fd, &rs, emsg, n) < 0) {
-		if (fd < 0)
-			pathf(emsg, n, "%s: %s", delta, strerror(errno));
-		else
-			close(fd);
-		unlink(delta);
+	if (write_delta(vm, snapdir, emsg, n) < 0) {
 		unlink(mem);
 		return -1;
 	}
-	close(fd);
 	return 1;
 }
 
@@ -1006,26 +1010,15 @@ static int save_delta(struct vm *vm, const char *snapdir, char *emsg, size_t n)
 static int save_image_delta(struct vm *vm, const char *snapdir, struct snap_manifest *m,
 			    char *emsg, size_t n)
 {
-	char delta[PATH_MAX];
-	uint64_t pages, size = (uint64_t)vm->info.mem_mib << 20;
+	uint64_t pages;
 	/* Unreadable here means a full save could not read the pages either. */
-	if (ramfile_written(vm->proc.pid, vm->ram_fd, size, &pages, emsg, n) < 0)
+	if (ramfile_written(vm->proc.pid, vm->ram_fd, (uint64_t)vm->info.mem_mib << 20, &pages,
+			    emsg, n) < 0)
 		return -1;
 	if (pages * 4096 > QEMU_IMAGE_DELTA_MAX)
 		return 0;
-	pathf(delta, sizeof(delta), "%s/%s", snapdir, SNAP_DELTA);
-	int fd = open(delta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pathf(emsg, n, "%s: %s", delta, strerror(errno));
+	if (write_delta(vm, snapdir, emsg, n) < 0)
 		return -1;
-	}
-	struct ramfile_stats rs;
-	int rc = ramfile_save_delta(vm->proc.pid, vm->ram_fd, size, fd, &rs, emsg, n);
-	close(fd);
-	if (rc < 0) {
-		unlink(delta);
-		return -1;
-	}
 	pathf(m->mem_base, sizeof(m->mem_base), "%s", vm->ram_base);
 	m->base_state_size = vm->ram_base_state_size;
 	m->base_state_hash = vm->ram_base_state_hash;

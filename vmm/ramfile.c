@@ -29,6 +29,8 @@ struct ram_map {
 
 #define RAM_TMPFS_MAGIC 0x01021994
 
+static const unsigned char ram_zero_page[RAM_PAGE];
+
 /*
  * On tmpfs a mapped hole is allocated when the guest first touches it, and
  * a full tmpfs then kills the VM (SIGBUS); there every page is allocated
@@ -185,8 +187,7 @@ static int find_maps(pid_t pid, const struct stat *bs, struct ram_map *maps, int
 
 static int all_zero(const unsigned char *p, size_t n)
 {
-	static const unsigned char z[RAM_PAGE];
-	return memcmp(p, z, n) == 0;
+	return memcmp(p, ram_zero_page, n) == 0;
 }
 
 /* Where written pages go: into a full memory file, or appended to a delta. */
@@ -272,10 +273,9 @@ static int sink_put(struct ram_sink *k, uint64_t off, unsigned n, const unsigned
 		return 0;
 	}
 	if (k->no_holes) {
-		static const unsigned char z[RAM_PAGE];
 		for (unsigned i = 0; i < n; i++)
-			if (write_all(k->fd, z, RAM_PAGE, (off_t)(off + (uint64_t)i * RAM_PAGE), err,
-				      errlen) < 0)
+			if (write_all(k->fd, ram_zero_page, RAM_PAGE,
+				      (off_t)(off + (uint64_t)i * RAM_PAGE), err, errlen) < 0)
 				return -1;
 		return 0;
 	}
@@ -394,7 +394,6 @@ static int save_written(pid_t pid, int base_fd, uint64_t size, struct ram_sink *
 	for (int i = 0; i < nmaps; i++)
 		if (save_map(pid, pm, k, &maps[i], size, buf, st, err, errlen) < 0)
 			goto out;
-	sink_done(k);
 	st->direct_bytes = k->put_direct;
 	/* Durable before the manifest names it. */
 	if (!k->count_only && fdatasync(k->fd) < 0) {
@@ -522,8 +521,6 @@ struct ram_proc {
 	struct ram_map maps[RAM_MAX_MAPS];
 	int nmaps;
 };
-
-static const unsigned char ram_zero_page[RAM_PAGE];
 
 static int proc_put(void *ctx, const struct ramfile_rec *r, const unsigned char *data, char *err,
 		    size_t errlen)
