@@ -145,8 +145,8 @@ def smaps(pid):
     return r
 
 
-def clones(tmp, mode, eager, sealed=False):
-    d = f"{tmp}/{mode}-clones"
+def image_snapshot(d, eager):
+    """A 128 MiB image snapshot (boot, `snapshot`) at d/img."""
     vm = vm_start(["boot", "--image", image_json(IMAGE), "--mem", "128"], f"{d}/boot", eager)
     try:
         vm.ready()
@@ -155,6 +155,11 @@ def clones(tmp, mode, eager, sealed=False):
             raise RuntimeError(r)
     finally:
         vm.close()
+
+
+def clones(tmp, mode, eager, sealed=False):
+    d = f"{tmp}/{mode}-clones"
+    image_snapshot(d, eager)
     cs = []
     os.sync()
     time.sleep(1)
@@ -184,14 +189,7 @@ def clones(tmp, mode, eager, sealed=False):
 def image_runs(tmp, mode, eager):
     """RUNS clones of one image snapshot: idle, suspend, resume; medians."""
     d = f"{tmp}/{mode}-runs"
-    vm = vm_start(["boot", "--image", image_json(IMAGE), "--mem", "128"], f"{d}/boot", eager)
-    try:
-        vm.ready()
-        r = vm.cmd(f"snapshot {d}/img")
-        if not r.startswith("ok"):
-            raise RuntimeError(r)
-    finally:
-        vm.close()
+    image_snapshot(d, eager)
     mfd = sealed_memfd(f"{d}/img/memory.bin") if eager == "0" else None
     extra = ["--mem-fd", str(mfd)] if mfd is not None else []
     pf = (mfd,) if mfd is not None else ()

@@ -11,7 +11,8 @@ import signal
 import time
 
 from test_vm import HearthVM, need_image, pid_alive, run_ok, tmp  # noqa: F401 (tmp: fixture)
-from test_lifecycle_safety import BOOT, STEP, engine_of, hd, keeper_of, sh  # noqa: F401 (hd: fixture)
+from test_lifecycle_safety import (BOOT, STEP, engine_of, hd, keeper_of,  # noqa: F401 (hd: fixture)
+                                   next_susp, sh)
 
 # MB of pattern the big test writes into guest memory (a 1 GiB guest); the issue asks 500.
 PATTERN_MB = int(os.environ.get("HEARTH_TEST_PATTERN_MB", "500"))
@@ -201,8 +202,7 @@ def test_keeper_killed_during_suspend_leaves_the_last_snapshot(hd):  # noqa: F81
         # Enough written that the delta takes a while to write.
         sh(hd, vid, "echo lost >> /root/words; head -c 40000000 /dev/urandom > /tmp/noise", 600)
         keeper = keeper_of(hd, vid)
-        n = max(int(x[5:]) for x in os.listdir(vmdir) if x.startswith("susp-") and
-                x[5:].isdigit()) + 1
+        n = next_susp(vmdir)
         tmpdir = os.path.join(vmdir, f"susp-{n}.tmp")
         assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
         deadline = time.monotonic() + STEP
@@ -587,8 +587,7 @@ def test_hearthd_suspends_an_idle_vm_as_a_delta_over_its_image(hd):  # noqa: F81
     sh(hd, vid, "echo kept > /root/kept")
     assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
     assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
-    susp = sorted((d for d in os.listdir(vmdir) if d.startswith("susp-") and
-                   d[5:].isdigit()), key=lambda d: int(d[5:]))[-1]
+    susp = f"susp-{next_susp(vmdir) - 1}"  # the newest
     sdir = os.path.join(vmdir, susp)
     m = manifest(sdir)
     base = m["memory"].get("base", "")
@@ -604,8 +603,7 @@ def test_hearthd_suspends_an_idle_vm_as_a_delta_over_its_image(hd):  # noqa: F81
     # A manifest pointing the base elsewhere (what a compromised keeper could write).
     assert hd.call("POST", "/microvms/%s/suspend" % vid)[0] == 200
     assert hd.wait_state(vid, ("SUSPENDED", "TERMINATED"), STEP)["state"] == "SUSPENDED"
-    susp = sorted((d for d in os.listdir(vmdir) if d.startswith("susp-") and
-                   d[5:].isdigit()), key=lambda d: int(d[5:]))[-1]
+    susp = f"susp-{next_susp(vmdir) - 1}"  # the newest
     mp = os.path.join(vmdir, susp, "manifest.json")
     m = manifest(os.path.join(vmdir, susp))
     assert m["memory"].get("base"), m

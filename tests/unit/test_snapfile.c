@@ -60,6 +60,21 @@ static void sample(struct snap_manifest *m)
 	m->disk_hash = 1;
 }
 
+/* A version 2 suspend snapshot with an empty delta, no disk. */
+static void sample_v2(struct snap_manifest *a)
+{
+	sample(a);
+	a->version = SNAP_VERSION;
+	a->mem_size = (uint64_t)a->mem_mib << 20;
+	a->state_size = 5;
+	a->state_hash = snapfile_xxh64("state", 5);
+	a->consumable = 1;
+	a->has_delta = 1;
+	a->delta_size = 0;
+	a->delta_hash = snapfile_xxh64("", 0);
+	a->has_disk = 0;
+}
+
 TEST(manifest_round_trip)
 {
 	char dir[] = "/tmp/hearth-test-snapXXXXXX";
@@ -94,16 +109,7 @@ TEST(manifest_v2_memory_base)
 	char dir[] = "/tmp/hearth-test-snapXXXXXX", img[] = "/tmp/hearth-test-imgXXXXXX";
 	CHECK(mkdtemp(dir) != NULL && mkdtemp(img) != NULL);
 	struct snap_manifest a, b;
-	sample(&a);
-	a.version = SNAP_VERSION;
-	a.mem_size = (uint64_t)a.mem_mib << 20;
-	a.state_size = 5;
-	a.state_hash = snapfile_xxh64("state", 5);
-	a.consumable = 1;
-	a.has_delta = 1;
-	a.delta_size = 0;
-	a.delta_hash = snapfile_xxh64("", 0);
-	a.has_disk = 0;
+	sample_v2(&a);
 	snprintf(a.mem_base, sizeof(a.mem_base), "%s", img);
 	a.base_state_size = 12058;
 	a.base_state_hash = 0x20b3e67a7ca73b26ull;
@@ -223,16 +229,7 @@ TEST(manifest_v2_round_trip_and_size_only_memory)
 	char dir[] = "/tmp/hearth-test-snapXXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	struct snap_manifest a, b;
-	sample(&a);
-	a.version = SNAP_VERSION;
-	a.mem_size = (uint64_t)a.mem_mib << 20;
-	a.state_size = 5;
-	a.state_hash = snapfile_xxh64("state", 5);
-	a.consumable = 1;
-	a.has_delta = 1;
-	a.delta_size = 0;
-	a.delta_hash = snapfile_xxh64("", 0);
-	a.has_disk = 0;
+	sample_v2(&a);
 	char err[512], p[300];
 	CHECK_EQ(snapfile_write(dir, &a, err, sizeof(err)), 0);
 	CHECK_EQ(snapfile_read(dir, &b, err, sizeof(err)), 0);
